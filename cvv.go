@@ -1,0 +1,240 @@
+// Package cvv is the engine-agnostic contract of the cvv copy tool: the
+// Engine interface that the io_uring engine (package uring) and the portable
+// engine (package fallback) implement, the job and result types they share,
+// the sentinel errors, and the atomic-destination protocol (temp file, data,
+// fdatasync, rename, directory fsync) that both follow.
+//
+// This package must never import an engine, do I/O on the hot path, or
+// depend on anything Linux-only: it builds on every GOOS.
+package cvv
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// Engine copies one source file to one or more destination files, reading
+// the source exactly once.
+//
+// The contract every implementation keeps:
+//
+//   - Read once, fan out. Each byte of the source is read from the source
+//     once and written to every destination that has not failed. The bytes as
+//     read are streamed, strictly in file order, to one hashing.Hasher of
+//     Job.Hash; Result.SourceHash is that digest. There is never a second read
+//     of the source to compute the hash.
+//   - Buffers. The engine owns every buffer it reads into. A buffer is reused
+//     only after every destination write and the hasher are done with it.
+//     Nothing the caller passes in is retained after Copy returns.
+//   - Short transfers. A short read or short write is continued for the
+//     remainder; EINTR and EAGAIN are retried; any other error is an error.
+//     A read that returns 0 before Job's expected size means the source
+//     shrank: ErrSourceChanged.
+//   - Atomic destinations. Data goes to a temp file (TempName) in the
+//     destination's directory. Only a complete, synced copy is renamed onto
+//     the final name (unless Job.NoFsync, the order is write, fdatasync,
+//     rename, fsync of the directory). On any failure the temp file is
+//     removed and the final name is untouched.
+//   - Isolation. An error on one destination (ENOSPC, EIO, EROFS, ...) fails
+//     that destination only; it is recorded in its DestResult, its temp file
+//     is removed, and the copy to the others runs to the end. An error reading
+//     the source fails the file on every destination: Copy returns an error
+//     wrapping it, and no final file is created or replaced.
+//   - Cancellation. When ctx is done, Copy stops within a short time, removes
+//     all temp files, and returns an error that wraps ctx.Err().
+//   - Concurrency. Copy and Hash may be called concurrently from several
+//     goroutines, each call for different files; an Engine is safe for that.
+//     Close must be called only after all calls have returned.
+//
+// Copy returns a non-nil *Result whenever it returns a nil error; the result
+// may still report failed destinations (see Result.Failed).
+type Engine interface {
+	// Name is "uring" or "fallback".
+	Name() string
+	// Copy copies job.Source to every job.Dests path.
+	Copy(ctx context.Context, job Job) (*Result, error)
+	// Hash reads path once, from the media rather than the page cache where
+	// the platform allows it (O_DIRECT, or a flush of cached pages first), and
+	// returns its digest and size. It is what verification uses.
+	Hash(ctx context.Context, path string, alg hashing.Algorithm) (HashResult, error)
+	// Close releases the engine's resources (rings, buffers).
+	Close() error
+}
+
+// Job describes the copy of one source file.
+type Job struct {
+	// Source is the path of the regular file to read.
+	Source string
+	// Dests are the final destination file paths; at least one, all distinct.
+	// Their parent directories must exist.
+	Dests []string
+	// Hash is the algorithm for the in-flight source hash.
+	Hash hashing.Algorithm
+	// NoFsync skips fdatasync of the data and fsync of the directory.
+	NoFsync bool
+	// NoPreserve skips copying the source's mode and modification time.
+	NoPreserve bool
+	// Progress, if set, is called with the number of source bytes that were
+	// read and handed to the destinations since the previous call. It is
+	// called from the engine's goroutine and must return quickly.
+	Progress func(n int64)
+}
+
+// Validate reports whether the job is well formed.
+func (j *Job) Validate() error {
+	if j.Source == "" {
+		return fmt.Errorf("%w: no source", ErrInvalidJob)
+	}
+	if len(j.Dests) == 0 {
+		return fmt.Errorf("%w: no destination", ErrInvalidJob)
+	}
+	seen := make(map[string]bool, len(j.Dests))
+	for _, d := range j.Dests {
+		if d == "" {
+			return fmt.Errorf("%w: empty destination path", ErrInvalidJob)
+		}
+		if seen[d] {
+			return fmt.Errorf("%w: destination %q given twice", ErrInvalidJob, d)
+		}
+		if d == j.Source {
+			return fmt.Errorf("%w: destination %q is the source", ErrInvalidJob, d)
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+// Options tune an engine. The zero value selects the defaults.
+type Options struct {
+	// BlockSize is the size of one read; rounded up to the I/O alignment.
+	BlockSize int
+	// QueueDepth is the number of blocks in flight per file.
+	QueueDepth int
+}
+
+// Default tuning, chosen by the sweep documented in the README.
+const (
+	DefaultBlockSize  = 1 << 20
+	DefaultQueueDepth = 8
+)
+
+// WithDefaults returns o with zero fields replaced by the defaults.
+func (o Options) WithDefaults() Options {
+	if o.BlockSize <= 0 {
+		o.BlockSize = DefaultBlockSize
+	}
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = DefaultQueueDepth
+	}
+	return o
+}
+
+// Result is the outcome of one Copy.
+type Result struct {
+	// Source is Job.Source.
+	Source string
+	// Size is the number of bytes read from the source.
+	Size int64
+	// SourceHash is the hex digest of the bytes as read.
+	SourceHash string
+	// ModTime is the source's modification time when it was opened.
+	ModTime time.Time
+	// Dests has one entry per Job.Dests, in the same order.
+	Dests []DestResult
+	// Engine is the engine that did the work ("uring" or "fallback").
+	Engine string
+	// Stats counts what the engine did; tests use it to prove the fast path
+	// was really taken.
+	Stats Stats
+	// Elapsed is the wall time of the copy, syncs included.
+	Elapsed time.Duration
+}
+
+// Failed reports whether any destination failed.
+func (r *Result) Failed() bool {
+	for _, d := range r.Dests {
+		if d.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats counts the operations of one Copy.
+type Stats struct {
+	// Reads and Writes count completed read and write operations.
+	Reads, Writes int64
+	// FixedReads and FixedWrites count the io_uring READ_FIXED and
+	// WRITE_FIXED completions among them (registered buffers).
+	FixedReads, FixedWrites int64
+	// Submits counts io_uring submissions (batches).
+	Submits int64
+	// DirectSource reports that the source was read with O_DIRECT.
+	DirectSource bool
+}
+
+// DestResult is the outcome for one destination.
+type DestResult struct {
+	// Path is the final path.
+	Path string
+	// Bytes is the number of bytes written to it.
+	Bytes int64
+	// Err is nil when the destination holds a complete copy under Path.
+	Err error
+	// Direct reports that the destination was written with O_DIRECT.
+	Direct bool
+	// Mode says how the data was written: "direct", "buffered", "pwrite".
+	Mode string
+	// Note explains a refused fast path ("O_DIRECT refused by filesystem:
+	// invalid argument"), empty otherwise.
+	Note string
+}
+
+// HashResult is the outcome of Engine.Hash.
+type HashResult struct {
+	Path string
+	Size int64
+	Hash string
+	// Direct reports that the file was read with O_DIRECT.
+	Direct bool
+}
+
+// EngineKind selects an engine: auto, uring or fallback.
+type EngineKind int
+
+// The engine kinds.
+const (
+	EngineAuto EngineKind = iota
+	EngineUring
+	EngineFallback
+)
+
+// String returns the flag spelling of k.
+func (k EngineKind) String() string {
+	switch k {
+	case EngineAuto:
+		return "auto"
+	case EngineUring:
+		return "uring"
+	case EngineFallback:
+		return "fallback"
+	}
+	return fmt.Sprintf("EngineKind(%d)", int(k))
+}
+
+// ParseEngineKind parses "auto", "uring" or "fallback".
+func ParseEngineKind(s string) (EngineKind, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return EngineAuto, nil
+	case "uring", "io_uring":
+		return EngineUring, nil
+	case "fallback", "portable":
+		return EngineFallback, nil
+	}
+	return 0, fmt.Errorf("%w: unknown engine %q (want auto, uring or fallback)", ErrUsage, s)
+}

@@ -1,0 +1,179 @@
+package cvv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Temp files are named ".cvv-<16 hex digits>.partial" in the destination's
+// directory: short enough for any final name (even a 255-byte one), random so
+// that two runs never share one, and recognisable so that a later run can
+// remove what an interrupted one left behind.
+const (
+	tempPrefix = ".cvv-"
+	tempSuffix = ".partial"
+)
+
+// TempName returns a fresh temp path in the directory of final.
+func TempName(final string) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("cvv: crypto/rand failed: " + err.Error())
+	}
+	return filepath.Join(filepath.Dir(final), tempPrefix+hex.EncodeToString(b[:])+tempSuffix)
+}
+
+// IsTempName reports whether the base name name is one TempName makes.
+func IsTempName(name string) bool {
+	if !strings.HasPrefix(name, tempPrefix) || !strings.HasSuffix(name, tempSuffix) {
+		return false
+	}
+	mid := name[len(tempPrefix) : len(name)-len(tempSuffix)]
+	if len(mid) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(mid)
+	return err == nil
+}
+
+// CreateTemp creates a new temp file for final with O_RDWR|O_CREATE|O_EXCL
+// and the extra open flags (O_DIRECT, say). It returns the temp path.
+func CreateTemp(final string, extraFlags int) (string, *os.File, error) {
+	for range 4 {
+		tmp := TempName(final)
+		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|extraFlags, 0o600)
+		if err == nil {
+			return tmp, f, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", nil, err
+		}
+	}
+	return "", nil, &os.PathError{Op: "create", Path: final, Err: os.ErrExist}
+}
+
+// SourceAttrs is what a destination inherits from its source.
+type SourceAttrs struct {
+	Mode    os.FileMode
+	ModTime time.Time
+}
+
+// Commit makes the temp file tmp, open as f with exactly size bytes of data,
+// the file final: it applies attrs (unless nil), fdatasyncs (unless noSync),
+// closes f, renames tmp onto final and fsyncs final's directory (unless
+// noSync). On error it closes f if still open, removes tmp and returns an
+// error naming the step; final is then untouched.
+func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, noSync bool) (err error) {
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				f.Close()
+			}
+			os.Remove(tmp)
+		}
+	}()
+	if attrs != nil {
+		if err := f.Chmod(attrs.Mode.Perm()); err != nil {
+			return err
+		}
+	}
+	if !noSync {
+		if err := datasync(f); err != nil {
+			return &os.PathError{Op: "fdatasync", Path: final, Err: unwrapSyscall(err)}
+		}
+	}
+	closed = true
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if attrs != nil {
+		// After the last write, so nothing moves the mtime again.
+		if err := os.Chtimes(tmp, time.Time{}, attrs.ModTime); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return err
+	}
+	if !noSync {
+		if err := SyncDir(filepath.Dir(final)); err != nil {
+			// The data is in place under its final name; the rename may not
+			// be durable yet. Report it: the caller must not claim durability.
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort closes f (if not nil) and removes tmp. It is for failure paths; its
+// own errors are of no further use and are returned joined.
+func Abort(f *os.File, tmp string) error {
+	var errs []error
+	if f != nil {
+		if err := f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if tmp != "" {
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SyncDir fsyncs the directory dir so that a rename in it is durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	if serr != nil {
+		// Some filesystems do not support fsync on directories.
+		if errors.Is(serr, syscall.EINVAL) || errors.Is(serr, syscall.ENOTSUP) {
+			serr = nil
+		}
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fsync", Path: dir, Err: unwrapSyscall(serr)}
+	}
+	return cerr
+}
+
+// unwrapSyscall strips an *os.PathError or *os.SyscallError so that a new
+// PathError does not name the operation twice.
+func unwrapSyscall(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// DestError wraps err, an error on destination path, so that ErrDiskFull
+// matches ENOSPC and EDQUOT.
+func DestError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		if !errors.Is(err, ErrDiskFull) {
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+	}
+	return err
+}
