@@ -1,0 +1,43 @@
+package fallback
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// preallocate reserves size bytes for f so that a full disk shows before
+// data moves. Filesystems without fallocate are not an error.
+func preallocate(f *os.File, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	for {
+		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL):
+			return nil
+		}
+		return err
+	}
+}
+
+// adviseSequential tells the kernel f is read front to back.
+func adviseSequential(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL) // advice only
+}
+
+// dropCache writes back f's dirty pages and drops its cached ones, so that
+// the next reads come from the media. It reports whether that worked.
+func dropCache(f *os.File) bool {
+	fd := int(f.Fd())
+	if err := unix.Fdatasync(fd); err != nil {
+		return false
+	}
+	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED) == nil
+}

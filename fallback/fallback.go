@@ -1,0 +1,397 @@
+// Package fallback is cvv's portable engine: pread/pwrite on plain file
+// descriptors, with one reader, one writer goroutine per destination and the
+// in-order hashing Stage, so the source is still read once and the
+// destinations are written concurrently. It serves systems without io_uring,
+// filesystems where the fast path is refused, and tests.
+//
+// It must build on every GOOS cvv supports; it never imports io_uring and
+// never requires O_DIRECT.
+package fallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/hashing"
+)
+
+var _ cvv.Engine = (*Engine)(nil)
+
+// Engine is the portable copy engine. It is safe for concurrent use.
+type Engine struct {
+	opts cvv.Options
+	// pools hands out buffers of opts.BlockSize; shared by all copies.
+	pool sync.Pool
+}
+
+// New returns a portable engine tuned by opts.
+func New(opts cvv.Options) *Engine {
+	e := &Engine{opts: opts.WithDefaults()}
+	bs := e.opts.BlockSize
+	e.pool.New = func() any {
+		b := make([]byte, bs)
+		return &b
+	}
+	return e
+}
+
+// Name returns "fallback".
+func (e *Engine) Name() string { return "fallback" }
+
+// Close releases nothing: the engine holds no kernel resources.
+func (e *Engine) Close() error { return nil }
+
+// Seams for fault-injection tests. Production code never changes them.
+var (
+	// pread reads from the source at off.
+	pread = func(f *os.File, b []byte, off int64) (int, error) { return f.ReadAt(b, off) }
+	// pwrite writes to a destination at off.
+	pwrite = func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
+)
+
+// block is one chunk of the source in flight. refs counts the holders (each
+// live writer and the hasher); the last release returns buf to the pool.
+type block struct {
+	buf     *[]byte
+	data    []byte
+	off     int64
+	refs    atomic.Int32
+	release func()
+}
+
+// done drops one reference; the last one gives the buffer back.
+func (b *block) done() {
+	if b.refs.Add(-1) == 0 {
+		b.release()
+	}
+}
+
+// dest is one destination of a copy.
+type dest struct {
+	final string
+	tmp   string
+	f     *os.File
+	in    chan *block
+	n     int64 // bytes written
+	ops   int64 // write calls
+	err   error
+	live  *atomic.Int32 // destinations still writing, shared by a copy
+}
+
+// Copy implements cvv.Engine.
+func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err error) {
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	src, err := os.Open(job.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "copy", Path: job.Source, Err: errors.New("not a regular file")}
+	}
+	size := fi.Size()
+	adviseSequential(src)
+
+	res = &cvv.Result{
+		Source:  job.Source,
+		ModTime: fi.ModTime(),
+		Engine:  e.Name(),
+		Dests:   make([]cvv.DestResult, len(job.Dests)),
+	}
+	dests := make([]*dest, len(job.Dests))
+	for i, p := range job.Dests {
+		d := &dest{final: p}
+		dests[i] = d
+		d.tmp, d.f, d.err = cvv.CreateTemp(p, 0)
+		if d.err == nil {
+			if perr := preallocate(d.f, size); perr != nil {
+				d.err = cvv.DestError(&os.PathError{Op: "fallocate", Path: p, Err: perr})
+				cvv.Abort(d.f, d.tmp)
+				d.f = nil
+			}
+		}
+	}
+	// Whatever happens below, no temp file outlives a failure.
+	defer func() {
+		for _, d := range dests {
+			if d.f != nil {
+				cvv.Abort(d.f, d.tmp)
+				d.f = nil
+			}
+		}
+	}()
+
+	readErr := e.pump(ctx, src, size, dests, job, res)
+	if readErr != nil {
+		return nil, readErr
+	}
+	if err := checkUnchanged(src, job.Source, fi); err != nil {
+		return nil, err
+	}
+
+	var attrs *cvv.SourceAttrs
+	if !job.NoPreserve {
+		attrs = &cvv.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime()}
+	}
+	for i, d := range dests {
+		dr := &res.Dests[i]
+		dr.Path = d.final
+		dr.Mode = "pwrite"
+		dr.Bytes = d.n
+		if d.err == nil && d.f != nil {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+			}
+			f := d.f
+			d.f = nil
+			d.err = cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, job.NoFsync))
+		}
+		dr.Err = d.err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// pump reads the source once and fans every block out to the live
+// destinations' writers and to the hashing Stage. It returns an error only
+// for a failure of the source or a cancellation.
+func (e *Engine) pump(ctx context.Context, src *os.File, size int64, dests []*dest, job cvv.Job, res *cvv.Result) error {
+	depth := e.opts.QueueDepth
+	stage := hashing.NewStage(job.Hash.New(), depth+1)
+	free := make(chan struct{}, depth) // tokens: at most depth blocks in flight
+	for range depth {
+		free <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	var live atomic.Int32
+	for _, d := range dests {
+		if d.err != nil {
+			continue
+		}
+		live.Add(1)
+		d.live = &live
+		d.in = make(chan *block, depth)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.write()
+		}()
+	}
+	finish := func() {
+		for _, d := range dests {
+			if d.in != nil {
+				close(d.in)
+			}
+		}
+		wg.Wait()
+	}
+
+	var off int64
+	var readErr error
+	for off < size && live.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			readErr = fmt.Errorf("copy %s: %w", job.Source, ctx.Err())
+		case <-free:
+		}
+		if readErr != nil {
+			break
+		}
+		buf := e.pool.Get().(*[]byte)
+		want := min(int64(len(*buf)), size-off)
+		n, err := readFull(src, (*buf)[:want], off)
+		if err != nil {
+			e.pool.Put(buf)
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: %s shrank to %d bytes while it was read", cvv.ErrSourceChanged, job.Source, off+int64(n))
+			} else {
+				err = &os.PathError{Op: "pread", Path: job.Source, Err: unwrap(err)}
+			}
+			readErr = err
+			break
+		}
+		res.Stats.Reads++
+		b := &block{buf: buf, data: (*buf)[:n], off: off}
+		b.release = func() {
+			e.pool.Put(b.buf)
+			free <- struct{}{}
+		}
+		for _, d := range dests {
+			if d.in != nil {
+				b.refs.Add(1)
+			}
+		}
+		b.refs.Add(1) // the hasher
+		for _, d := range dests {
+			if d.in != nil {
+				d.in <- b
+			}
+		}
+		stage.Push(off, b.data, b.done)
+		off += int64(n)
+		if job.Progress != nil {
+			job.Progress(int64(n))
+		}
+	}
+	finish()
+	for _, d := range dests {
+		res.Stats.Writes += d.ops
+	}
+	if readErr != nil {
+		stage.Abort()
+		return readErr
+	}
+	if off < size {
+		// Every destination failed: there is nothing to hash for.
+		stage.Abort()
+		res.Size = off
+		return nil
+	}
+	sum, hashed, err := stage.Close()
+	if err != nil {
+		return err
+	}
+	res.Size = hashed
+	res.SourceHash = sum
+	return nil
+}
+
+// write drains d.in, writing each block at its offset. After a failure it
+// keeps draining (releasing blocks) without writing.
+func (d *dest) write() {
+	for b := range d.in {
+		if d.err == nil {
+			ops, err := writeFull(d.f, b.data, b.off)
+			d.ops += ops
+			if err != nil {
+				d.err = cvv.DestError(&os.PathError{Op: "pwrite", Path: d.final, Err: unwrap(err)})
+				cvv.Abort(d.f, d.tmp)
+				d.f = nil
+				d.live.Add(-1)
+			} else {
+				d.n += int64(len(b.data))
+			}
+		}
+		b.done()
+	}
+}
+
+// readFull reads len(b) bytes at off, continuing short reads and retrying
+// EINTR/EAGAIN. It returns io.EOF (with the count) if the file ends first.
+func readFull(f *os.File, b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := pread(f, b[n:], off+int64(n))
+		n += m
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
+				continue
+			}
+			if errors.Is(err, io.EOF) && n == len(b) {
+				return n, nil
+			}
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+	}
+	return n, nil
+}
+
+// writeFull writes all of b at off, continuing short writes and retrying
+// EINTR/EAGAIN. It returns the number of write calls made.
+func writeFull(f *os.File, b []byte, off int64) (ops int64, err error) {
+	for len(b) > 0 {
+		m, err := pwrite(f, b, off)
+		ops++
+		b = b[m:]
+		off += int64(m)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
+				continue
+			}
+			return ops, err
+		}
+		if m == 0 {
+			return ops, io.ErrShortWrite
+		}
+	}
+	return ops, nil
+}
+
+// checkUnchanged fails with cvv.ErrSourceChanged if the source's size or
+// modification time moved since it was opened.
+func checkUnchanged(f *os.File, path string, before os.FileInfo) error {
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return fmt.Errorf("%w: %s (size %d -> %d, mtime %s -> %s)", cvv.ErrSourceChanged, path,
+			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// unwrap returns the errno inside err, if any, so PathErrors do not nest.
+func unwrap(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Hash implements cvv.Engine. Where the platform allows, the file's cached
+// pages are dropped first so the bytes come from the media.
+func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return cvv.HashResult{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return cvv.HashResult{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return cvv.HashResult{}, &os.PathError{Op: "hash", Path: path, Err: errors.New("not a regular file")}
+	}
+	fromMedia := dropCache(f)
+	adviseSequential(f)
+	h := alg.New()
+	buf := e.pool.Get().(*[]byte)
+	defer e.pool.Put(buf)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
+		}
+		n, err := readFull(f, *buf, off)
+		h.Write((*buf)[:n])
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return cvv.HashResult{}, &os.PathError{Op: "pread", Path: path, Err: unwrap(err)}
+		}
+	}
+	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex(), Direct: fromMedia}, nil
+}
