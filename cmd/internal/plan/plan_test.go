@@ -1,0 +1,350 @@
+package plan
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cvv-project/cvv"
+)
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWalkTree(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "b.txt"), "bb")
+	write(t, filepath.Join(root, "a", "x"), "xyz")
+	write(t, filepath.Join(root, "name with space\nand newline ü"), "1")
+	if err := os.MkdirAll(filepath.Join(root, "empty", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/x", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", filepath.Join(root, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Walk(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.IsDir {
+		t.Fatal("IsDir = false")
+	}
+	var dirs, files, links, specials []string
+	for _, e := range tr.Dirs {
+		dirs = append(dirs, e.Rel)
+	}
+	for _, e := range tr.Files {
+		files = append(files, e.Rel)
+	}
+	for _, e := range tr.Links {
+		links = append(links, e.Rel+"->"+e.Link)
+	}
+	for _, e := range tr.Specials {
+		specials = append(specials, e.Rel)
+	}
+	want := func(name string, got, want []string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	want("dirs", dirs, []string{"", "a", "empty", filepath.Join("empty", "deeper")})
+	want("files", files, []string{"b.txt", "name with space\nand newline ü", filepath.Join("a", "x")})
+	want("links", links, []string{"dirlink->a", "link->a/x"})
+	want("specials", specials, []string{"fifo"})
+	if tr.Bytes != 6 {
+		t.Errorf("Bytes = %d, want 6", tr.Bytes)
+	}
+	if len(tr.Problems) != 0 {
+		t.Errorf("Problems = %v", tr.Problems)
+	}
+}
+
+func TestWalkUnreadableDir(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads directories whatever their mode")
+	}
+	root := t.TempDir()
+	write(t, filepath.Join(root, "locked", "f"), "x")
+	write(t, filepath.Join(root, "ok"), "x")
+	if err := os.Chmod(filepath.Join(root, "locked"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "locked"), 0o755) })
+	tr, err := Walk(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Problems) != 1 || tr.Problems[0].Rel != "locked" {
+		t.Fatalf("Problems = %v, want one for locked", tr.Problems)
+	}
+	if len(tr.Files) != 1 {
+		t.Fatalf("Files = %v", tr.Files)
+	}
+}
+
+func TestWalkFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "f.bin")
+	write(t, f, "hello")
+	tr, err := Walk(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.IsDir || len(tr.Files) != 1 || tr.Files[0].Rel != "f.bin" || tr.Bytes != 5 {
+		t.Fatalf("tree = %+v", tr)
+	}
+}
+
+func TestResolveFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.bin")
+	write(t, src, "data")
+	existing := filepath.Join(dir, "existing")
+	if err := os.Mkdir(existing, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Resolve(src, []string{existing, filepath.Join(dir, "new", "deep", "name.bin"), filepath.Join(dir, "slash") + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.IsDir {
+		t.Fatal("IsDir")
+	}
+	got := []string{p.Target(0, "src.bin"), p.Target(1, "src.bin"), p.Target(2, "src.bin")}
+	want := []string{filepath.Join(existing, "src.bin"), filepath.Join(dir, "new", "deep", "name.bin"), filepath.Join(dir, "slash", "src.bin")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("targets = %q, want %q", got, want)
+	}
+	if m := p.Dests[1].Missing; !slices.Equal(m, []string{filepath.Join(dir, "new"), filepath.Join(dir, "new", "deep")}) {
+		t.Errorf("Missing = %q", m)
+	}
+	if len(p.Dests[0].Missing) != 0 {
+		t.Errorf("Missing of existing dir = %q", p.Dests[0].Missing)
+	}
+	if m := p.Dests[2].Missing; !slices.Equal(m, []string{filepath.Join(dir, "slash")}) {
+		t.Errorf("Missing = %q", m)
+	}
+	if r := p.Dests[0].Root(false); r != existing {
+		t.Errorf("Root = %q", r)
+	}
+}
+
+func TestResolveDir(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	write(t, filepath.Join(src, "a", "f"), "x")
+	p, err := Resolve(src, []string{filepath.Join(dir, "d1"), filepath.Join(dir, "d2", "sub")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.IsDir {
+		t.Fatal("not IsDir")
+	}
+	if got, want := p.Target(1, filepath.Join("a", "f")), filepath.Join(dir, "d2", "sub", "a", "f"); got != want {
+		t.Errorf("Target = %q, want %q", got, want)
+	}
+	if got, want := p.Target(0, ""), filepath.Join(dir, "d1"); got != want {
+		t.Errorf("Target root = %q, want %q", got, want)
+	}
+	if m := p.Dests[1].Missing; !slices.Equal(m, []string{filepath.Join(dir, "d2"), filepath.Join(dir, "d2", "sub")}) {
+		t.Errorf("Missing = %q", m)
+	}
+}
+
+func TestResolveBadInput(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	write(t, filepath.Join(src, "f"), "x")
+	file := filepath.Join(dir, "file")
+	write(t, file, "y")
+	if err := os.Symlink(src, filepath.Join(dir, "srclink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "out"), filepath.Join(dir, "outlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "hasdir", "file"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		src   string
+		dests []string
+		msg   string
+	}{
+		{"missing source", filepath.Join(dir, "nope"), []string{filepath.Join(dir, "d")}, "does not exist"},
+		{"no destination", src, nil, "no destination"},
+		{"dest is source", src, []string{src}, "is the source"},
+		{"dest is source via link", src, []string{filepath.Join(dir, "srclink")}, "is the source"},
+		{"dest inside source", src, []string{filepath.Join(src, "sub", "x")}, "inside the source"},
+		{"dest inside source via link", src, []string{filepath.Join(dir, "srclink", "new")}, "inside the source"},
+		{"same dest twice", src, []string{filepath.Join(dir, "d"), filepath.Join(dir, "d")}, "given twice"},
+		{"same dest spelled twice", src, []string{filepath.Join(dir, "d"), filepath.Join(dir, ".", "d") + "/"}, "are the same"},
+		{"same dest via link", src, []string{filepath.Join(dir, "out"), filepath.Join(dir, "outlink")}, "are the same"},
+		{"dir onto file", src, []string{file}, "not a directory"},
+		{"parent is a file", src, []string{filepath.Join(file, "sub")}, "not a directory"},
+		{"file onto itself", file, []string{dir}, "is the source"},
+		{"file onto dir of same name", file, []string{filepath.Join(dir, "hasdir")}, "is a directory"},
+		{"file twice via dir", file, []string{filepath.Join(dir, "out"), filepath.Join(dir, "out", "file")}, "are the same"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Resolve(c.src, c.dests)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, cvv.ErrUsage) {
+				t.Errorf("error %v does not wrap ErrUsage", err)
+			}
+			if !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %q does not contain %q", err, c.msg)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is not one line", err)
+			}
+		})
+	}
+}
+
+func TestResolveReadOnlyParent(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write into a mode 0555 directory; the read-only mount case is covered by the CLI scripts")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "f")
+	write(t, src, "x")
+	ro := filepath.Join(dir, "ro")
+	if err := os.Mkdir(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resolve(src, []string{filepath.Join(ro, "sub", "f")})
+	if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), "cannot create") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "t")
+	write(t, target, "12345")
+	mt := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	if err := os.Chtimes(target, time.Time{}, mt); err != nil {
+		t.Fatal(err)
+	}
+	e := Entry{Kind: File, Size: 5, ModTime: mt}
+	cases := []struct {
+		name   string
+		target string
+		e      Entry
+		pol    Policy
+		want   Action
+	}{
+		{"missing", filepath.Join(dir, "none"), e, Policy{}, Copy},
+		{"same", target, e, Policy{}, Skip},
+		{"same, verify existing", target, e, Policy{VerifyExisting: true}, Recheck},
+		{"same, overwrite", target, e, Policy{Overwrite: true}, Copy},
+		{"size differs", target, Entry{Kind: File, Size: 6, ModTime: mt}, Policy{}, Copy},
+		{"mtime differs", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(time.Second)}, Policy{}, Copy},
+		{"mtime differs by 1ns", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(1)}, Policy{}, Copy},
+		{"target is a dir", dir, Entry{Kind: File, Size: 5, ModTime: mt}, Policy{}, Copy},
+	}
+	for _, c := range cases {
+		got, err := Decide(c.target, c.e, c.pol)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestSameTime(t *testing.T) {
+	src := time.Unix(100, 500)
+	if !SameTime(src, time.Unix(100, 500)) {
+		t.Error("equal times differ")
+	}
+	if !SameTime(src, time.Unix(100, 0)) {
+		t.Error("whole-second destination does not match")
+	}
+	if SameTime(src, time.Unix(101, 0)) || SameTime(src, time.Unix(100, 400)) {
+		t.Error("different times match")
+	}
+}
+
+func TestSpace(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	b := filepath.Join(dir, "b", "not", "yet")
+	if err := os.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fss, err := Space([]string{a, b}, [][]int64{{1, 4096}, {10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fss) != 1 {
+		t.Fatalf("got %d filesystems, want 1 (both dests are on one)", len(fss))
+	}
+	f := fss[0]
+	if !slices.Equal(f.Dests, []int{0, 1}) {
+		t.Errorf("Dests = %v", f.Dests)
+	}
+	st, err := statFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := st.blockSize
+	// 1 -> one block, 4096 -> ceil(4096/bs) blocks, 10 -> one block.
+	want := bs + (4096+bs-1)/bs*bs + bs
+	if f.Need != want {
+		t.Errorf("Need = %d, want %d", f.Need, want)
+	}
+	if f.Avail <= 0 {
+		t.Errorf("Avail = %d", f.Avail)
+	}
+	if f.MountPoint == "" || !strings.HasPrefix(dir, f.MountPoint) {
+		t.Errorf("MountPoint %q is not above %q", f.MountPoint, dir)
+	}
+	// A need larger than any disk is short, and says by how much.
+	huge, err := Space([]string{a, a + "2"}, [][]int64{{f.Avail}, {f.Avail}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, ok := huge[0].Short()
+	if !ok || short < f.Avail-1<<20 {
+		t.Errorf("Short = %d, %v; want about %d", short, ok, f.Avail)
+	}
+	if msg := huge[0].String(); !strings.Contains(msg, huge[0].MountPoint) || !strings.Contains(msg, "short by") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,202 @@
+// Package plan turns a cvv command line into a copy plan: it validates the
+// source and the destinations (every bad-input check that must happen before
+// anything is written), walks the source tree once so that the total is known
+// before the first byte moves, maps every entry to its path under each
+// destination, decides which destination files can be skipped, and groups the
+// bytes to write by destination filesystem for the free-space check.
+//
+// This package reads metadata only (lstat, readdir, readlink, statfs). It
+// never creates, writes or removes anything, and it never reads file data.
+package plan
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Kind is the type of a tree entry.
+type Kind int
+
+// The entry kinds.
+const (
+	// File is a regular file: copied through the engine.
+	File Kind = iota
+	// Dir is a directory: created, then given its mode and mtime after its
+	// contents are written.
+	Dir
+	// Symlink is a symbolic link: recreated as a link, never followed.
+	Symlink
+	// Special is a FIFO, socket or device: skipped with a warning.
+	Special
+)
+
+// String names k.
+func (k Kind) String() string {
+	switch k {
+	case File:
+		return "file"
+	case Dir:
+		return "directory"
+	case Symlink:
+		return "symlink"
+	case Special:
+		return "special file"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Entry is one thing found under the source.
+type Entry struct {
+	// Rel is the path relative to the source root, with the OS separator.
+	// It is "" for the root directory of a directory source; for a file
+	// source it is the file's base name.
+	Rel string
+	// Kind is what the entry is.
+	Kind Kind
+	// Mode is the entry's lstat mode.
+	Mode fs.FileMode
+	// Size is the lstat size (bytes of a regular file).
+	Size int64
+	// ModTime is the lstat modification time.
+	ModTime time.Time
+	// Link is the target of a symlink.
+	Link string
+}
+
+// Problem is an entry that could not be walked (an unreadable directory, a
+// link that cannot be read). It is a per-entry failure; the walk goes on.
+type Problem struct {
+	Rel string
+	Err error
+}
+
+// Tree is the walked source.
+type Tree struct {
+	// Root is the absolute, symlink-resolved path of the source.
+	Root string
+	// IsDir reports whether the source is a directory.
+	IsDir bool
+	// Dirs are the directories, parents before children; the root ("") first
+	// for a directory source.
+	Dirs []Entry
+	// Files are the regular files in walk order.
+	Files []Entry
+	// Links are the symlinks.
+	Links []Entry
+	// Specials are the FIFOs, sockets and devices that are skipped.
+	Specials []Entry
+	// Problems are the entries that could not be walked.
+	Problems []Problem
+	// Bytes is the sum of the sizes of Files.
+	Bytes int64
+}
+
+// Path returns the source path of the entry at rel.
+func (t *Tree) Path(rel string) string {
+	if !t.IsDir {
+		return t.Root
+	}
+	if rel == "" {
+		return t.Root
+	}
+	return filepath.Join(t.Root, rel)
+}
+
+// Walk walks the source root (already checked by Resolve). Symlinks below
+// the root are recorded, never followed; the root itself is followed.
+// Directory entries are visited in name order so that runs are repeatable.
+// An unreadable directory becomes a Problem; only a root that cannot be
+// examined at all is an error.
+func Walk(root string) (*Tree, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tree{Root: root}
+	if !fi.IsDir() {
+		e := entryOf(filepath.Base(root), fi)
+		if e.Kind != File {
+			return nil, fmt.Errorf("%s is a %s, not a regular file or directory", root, e.Kind)
+		}
+		t.Files = append(t.Files, e)
+		t.Bytes = e.Size
+		return t, nil
+	}
+	t.IsDir = true
+	t.Dirs = append(t.Dirs, entryOf("", fi))
+	t.walkDir("")
+	return t, nil
+}
+
+func (t *Tree) walkDir(rel string) {
+	dir := t.Path(rel)
+	des, err := os.ReadDir(dir)
+	if err != nil && len(des) == 0 {
+		t.Problems = append(t.Problems, Problem{Rel: rel, Err: err})
+		return
+	}
+	if err != nil {
+		t.Problems = append(t.Problems, Problem{Rel: rel, Err: err})
+	}
+	slices.SortFunc(des, func(a, b fs.DirEntry) int {
+		switch {
+		case a.Name() < b.Name():
+			return -1
+		case a.Name() > b.Name():
+			return 1
+		}
+		return 0
+	})
+	var subdirs []string
+	for _, de := range des {
+		r := filepath.Join(rel, de.Name())
+		fi, err := de.Info()
+		if err != nil {
+			t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
+			continue
+		}
+		e := entryOf(r, fi)
+		switch e.Kind {
+		case File:
+			t.Files = append(t.Files, e)
+			t.Bytes += e.Size
+		case Dir:
+			t.Dirs = append(t.Dirs, e)
+			subdirs = append(subdirs, r)
+		case Symlink:
+			target, err := os.Readlink(filepath.Join(dir, de.Name()))
+			if err != nil {
+				t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
+				continue
+			}
+			e.Link = target
+			t.Links = append(t.Links, e)
+		default:
+			t.Specials = append(t.Specials, e)
+		}
+	}
+	for _, s := range subdirs {
+		t.walkDir(s)
+	}
+}
+
+func entryOf(rel string, fi fs.FileInfo) Entry {
+	e := Entry{Rel: rel, Mode: fi.Mode(), Size: fi.Size(), ModTime: fi.ModTime()}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		e.Kind = File
+	case m.IsDir():
+		e.Kind = Dir
+		e.Size = 0
+	case m&fs.ModeSymlink != 0:
+		e.Kind = Symlink
+	default:
+		e.Kind = Special
+		e.Size = 0
+	}
+	return e
+}
