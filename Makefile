@@ -22,7 +22,7 @@ test:
 	$(GO) test -count=1 ./...
 
 test-race:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -short -count=1 ./...
 
 # The same suites with the portable engine forced everywhere.
 test-fallback:
@@ -40,3 +40,7 @@ cross:
 
 clean:
 	rm -rf bin
+
+# A real run on generated sample data: ~384 MiB to three destinations.
+demo: build
+	scripts/demo.sh
