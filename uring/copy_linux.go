@@ -1,0 +1,177 @@
+//go:build linux
+
+package uring
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// Copy implements cvv.Engine: it reads job.Source once, with O_DIRECT where
+// the filesystem allows, and writes every block to each live destination
+// through the ring.
+func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
+	if err := job.Validate(); err != nil {
+		return nil, err
+	}
+	if len(job.Dests) > cqEntries {
+		return nil, fmt.Errorf("%w: %d destinations, the io_uring engine takes at most %d", cvv.ErrInvalidJob, len(job.Dests), cqEntries)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+	}
+	start := time.Now()
+	block := e.opts.BlockSize
+	src, direct, align, err := openSource(job.Source, block)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+
+	dests := make([]*destination, len(job.Dests))
+	for i, p := range job.Dests {
+		d, err := createDest(p, size, block)
+		if err != nil {
+			d = &destination{final: p, err: cvv.DestError(err)}
+		}
+		dests[i] = d
+	}
+	// Whatever happens below, no temp file outlives a failure. The loop
+	// returns only with nothing in flight, so the files may be closed.
+	defer func() {
+		for _, d := range dests {
+			if d.f != nil {
+				cvv.Abort(d.f, d.tmp)
+				d.f = nil
+			}
+		}
+	}()
+
+	t := &transfer{
+		e: e, ctx: ctx, src: src, srcPath: job.Source, srcFd: int(src.Fd()),
+		srcDirect: direct, srcAlign: align, size: size, dests: dests, progress: job.Progress,
+	}
+	t.allDead = true
+	for _, d := range dests {
+		if d.live() {
+			t.allDead = false
+		}
+	}
+	if err := t.start(job.Hash); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+	}
+	t.run()
+	t.finish()
+	if t.err != nil {
+		return nil, fmt.Errorf("copy %s: %w", job.Source, t.err)
+	}
+	if err := checkUnchanged(src, fi); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+	}
+
+	res := &cvv.Result{
+		Source:     job.Source,
+		Size:       t.nextOff,
+		SourceHash: t.sum,
+		ModTime:    fi.ModTime(),
+		Dests:      make([]cvv.DestResult, len(dests)),
+		Engine:     e.Name(),
+		Stats:      t.stats,
+	}
+	res.Stats.DirectSource = t.srcDirect
+	if !t.allDead {
+		res.Size = t.hashed
+	}
+	var attrs *cvv.SourceAttrs
+	if !job.NoPreserve {
+		attrs = &cvv.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime()}
+	}
+	var wg sync.WaitGroup
+	for _, d := range dests {
+		if d.f == nil || !d.live() {
+			continue
+		}
+		f := d.f
+		d.f = nil
+		wg.Go(func() { d.err = commit(f, d, size, attrs, job.NoFsync) })
+	}
+	wg.Wait()
+	for i, d := range dests {
+		res.Dests[i] = cvv.DestResult{
+			Path:   d.final,
+			Bytes:  d.bytes,
+			Err:    d.err,
+			Direct: d.direct,
+			Mode:   d.mode,
+			Note:   d.note,
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// commit cuts a padded O_DIRECT tail back to size and makes the temp file
+// d.final (cvv.Commit: attributes, fdatasync, rename, directory fsync).
+func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, noSync bool) error {
+	if err := f.Truncate(size); err != nil {
+		cvv.Abort(f, d.tmp)
+		return cvv.DestError(err)
+	}
+	return cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, noSync))
+}
+
+// Hash implements cvv.Engine: it reads path once through the ring with
+// O_DIRECT; if the filesystem refuses O_DIRECT, it flushes and drops the
+// file's cached pages first and reads buffered (HashResult.Direct false).
+func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
+	if err := ctx.Err(); err != nil {
+		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	f, direct, align, err := openSource(path, e.opts.BlockSize)
+	if err != nil {
+		return cvv.HashResult{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return cvv.HashResult{}, err
+	}
+	if !direct {
+		if err := dropCache(f); err != nil {
+			return cvv.HashResult{}, err
+		}
+	}
+	t := &transfer{
+		e: e, ctx: ctx, src: f, srcPath: path, srcFd: int(f.Fd()),
+		srcDirect: direct, srcAlign: align, size: fi.Size(), dropCache: true,
+	}
+	if err := t.start(alg); err != nil {
+		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	t.run()
+	t.finish()
+	if t.err != nil {
+		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, t.err)
+	}
+	if err := checkUnchanged(f, fi); err != nil {
+		return cvv.HashResult{}, err
+	}
+	if t.hashed != fi.Size() {
+		return cvv.HashResult{}, fmt.Errorf("hash %s: %w: hashed %d of %d bytes", path, cvv.ErrSourceChanged, t.hashed, fi.Size())
+	}
+	return cvv.HashResult{Path: path, Size: t.hashed, Hash: t.sum, Direct: t.srcDirect}, nil
+}

@@ -1,0 +1,55 @@
+package uring
+
+import (
+	"os"
+
+	"github.com/iceber/iouring-go"
+)
+
+// Completion is the test view of a completed ring operation.
+type Completion = completion
+
+// SetCompletionHook makes hook see (and rewrite) every completion until the
+// returned restore is called.
+func SetCompletionHook(hook func(c Completion) int32) (restore func()) {
+	old := completionHook
+	completionHook = hook
+	return func() { completionHook = old }
+}
+
+// SetOpenFile replaces the source open function.
+func SetOpenFile(f func(name string, flag int, perm os.FileMode) (*os.File, error)) (restore func()) {
+	old := openFile
+	openFile = f
+	return func() { openFile = old }
+}
+
+// SetSetDirect replaces the function that switches a destination to
+// O_DIRECT.
+func SetSetDirect(f func(*os.File) error) (restore func()) {
+	old := setDirect
+	setDirect = f
+	return func() { setDirect = old }
+}
+
+// SetRegisterBuffers replaces buffer registration.
+func SetRegisterBuffers(f func() error) (restore func()) {
+	old := registerBuffers
+	registerBuffers = func(r *iouring.IOURing, bufs [][]byte) error {
+		if err := f(); err != nil {
+			return err
+		}
+		return old(r, bufs)
+	}
+	return func() { registerBuffers = old }
+}
+
+// SetMemlockPrecheck turns the RLIMIT_MEMLOCK sizing of the arena on or off.
+func SetMemlockPrecheck(on bool) (restore func()) {
+	old := memlockPrecheck
+	memlockPrecheck = on
+	return func() { memlockPrecheck = old }
+}
+
+// HasCapIPCLock reports whether the calling thread has CAP_IPC_LOCK.
+var HasCapIPCLock = hasCapIPCLock

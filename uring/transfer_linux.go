@@ -1,0 +1,554 @@
+//go:build linux
+
+package uring
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"github.com/iceber/iouring-go"
+	iouring_syscall "github.com/iceber/iouring-go/syscall"
+	"golang.org/x/sys/unix"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// completion is what the test hook sees of a completed operation.
+type completion struct {
+	Write bool   // a write to a destination (else a read of the source)
+	Path  string // the source, or the destination's final path
+	Off   int64  // file offset of the operation
+	Len   int    // bytes asked for
+	Res   int32  // the kernel's result: bytes, or a negative errno
+}
+
+// completionHook, when set by a test, sees every completion and returns the
+// result the engine acts on (a short count, -ENOSPC, -EIO, ...).
+var completionHook func(c completion) int32
+
+// maxZeroWrites is how many times a write that wrote nothing is retried
+// before it counts as an error.
+const maxZeroWrites = 3
+
+// destination is one destination of a Copy.
+type destination struct {
+	final, tmp string
+	f          *os.File
+	fd         int
+	direct     bool // writes go out with O_DIRECT
+	directOK   bool // an O_DIRECT write has succeeded (EINVAL is then an error)
+	align      int  // O_DIRECT alignment of offsets and lengths
+	mode, note string
+	bytes      int64 // data bytes written
+	inflight   int   // writes in the kernel's hands
+	err        error
+}
+
+// chunk is one block of the source, read into pool buffer idx.
+type chunk struct {
+	t    *transfer
+	idx  int
+	buf  []byte // the whole buffer
+	off  int64  // file offset
+	want int    // data bytes: min(block, size-off)
+	got  int    // data bytes read so far
+	// writes counts destination writes not yet finished.
+	writes int
+	// lost marks a chunk whose operation may be in the kernel's hands
+	// though its submission failed: its buffer is never reused.
+	lost bool
+	// refs counts holders: the writes and the hashing Stage. The last one
+	// gives the buffer back.
+	refs atomic.Int32
+}
+
+// release drops one holder; the last gives the buffer back to the transfer.
+// It runs on the loop's goroutine or the Stage's.
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		c.t.free <- c.idx
+	}
+}
+
+// op is one read or write on the ring.
+type op struct {
+	write  bool
+	c      *chunk
+	d      *destination // nil for a read
+	pos    int          // start within the buffer
+	end    int          // end within the buffer (past the data for a padded tail)
+	direct bool         // submitted to a file in O_DIRECT mode
+	fixed  bool         // READ_FIXED / WRITE_FIXED
+	zeros  int          // writes that wrote nothing, in a row
+}
+
+// transfer is one Copy or Hash: the source, its destinations (none for a
+// Hash), and the submission loop's state. Everything but chunk.release and
+// the free channel belongs to the loop's goroutine.
+type transfer struct {
+	e         *Engine
+	ctx       context.Context
+	src       *os.File
+	srcPath   string
+	srcFd     int
+	srcDirect bool
+	srcDirOK  bool // an O_DIRECT read has succeeded
+	srcAlign  int
+	size      int64
+	// dropCache, for Hash: flush cached pages if O_DIRECT is refused late.
+	dropCache bool
+	dests     []*destination
+	progress  func(int64)
+
+	stage   *hashing.Stage
+	bufs    []int    // buffers reserved from the pool
+	free    chan int // this transfer's free buffers
+	spare   []int    // buffers taken off free, not yet used
+	lost    int      // buffers the kernel may still hold after a failed submit
+	slots   int      // ring slots reserved
+	results chan iouring.Result
+
+	nextOff  int64
+	inflight int
+	queue    []*op
+	err      error // source error, cancellation, submit failure: the end
+	stats    cvv.Stats
+	sum      string
+	hashed   int64
+	allDead  bool // every destination failed
+}
+
+// start reserves buffers and ring slots and starts the hashing Stage.
+func (t *transfer) start(alg hashing.Algorithm) error {
+	block := int64(t.e.opts.BlockSize)
+	want := min(int64(t.e.opts.QueueDepth), int64(len(t.e.pool.bufs)), (t.size+block-1)/block)
+	if want == 0 {
+		t.stage = hashing.NewStage(alg.New(), 1)
+		return nil
+	}
+	bufs, err := t.e.pool.reserve(t.ctx, int(want))
+	if err != nil {
+		return err
+	}
+	per := max(1, len(t.dests)) // operations one buffer can have in flight
+	if n := cqEntries / per; len(bufs) > n {
+		for _, i := range bufs[n:] {
+			t.e.pool.put(i)
+		}
+		bufs = bufs[:n]
+	}
+	t.slots = len(bufs) * per
+	if err := t.e.slots.acquire(t.ctx, t.slots); err != nil {
+		for _, i := range bufs {
+			t.e.pool.put(i)
+		}
+		t.slots = 0
+		return err
+	}
+	t.bufs = bufs
+	t.free = make(chan int, len(bufs))
+	t.spare = append(t.spare, bufs...)
+	t.results = make(chan iouring.Result, t.slots)
+	t.stage = hashing.NewStage(alg.New(), len(bufs)+1)
+	return nil
+}
+
+// finish stops the Stage, waits for every buffer to come back and returns
+// the buffers and slots. It runs after the loop, with nothing in flight.
+func (t *transfer) finish() {
+	if t.err == nil && !t.allDead {
+		sum, n, err := t.stage.Close()
+		if err != nil {
+			t.err = fmt.Errorf("hash %s: %w", t.srcPath, err)
+		}
+		t.sum, t.hashed = sum, n
+	} else {
+		t.stage.Abort()
+	}
+	back := len(t.spare)
+	for _, i := range t.spare {
+		t.e.pool.put(i)
+	}
+	t.spare = nil
+	for ; back < len(t.bufs)-t.lost; back++ {
+		t.e.pool.put(<-t.free)
+	}
+	if t.slots > 0 {
+		t.e.slots.release(t.slots)
+		t.slots = 0
+	}
+}
+
+// fail ends the transfer with err unless it has already ended.
+func (t *transfer) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+// live reports whether d is still written to.
+func (d *destination) live() bool { return d.err == nil }
+
+// run is the submission loop: keep up to the reserved number of chunks in
+// flight, write each chunk that is read to every live destination in one
+// batched submission, and wait for completions. It returns with nothing in
+// flight.
+func (t *transfer) run() {
+	for {
+		if t.err == nil {
+			if err := t.ctx.Err(); err != nil {
+				t.fail(fmt.Errorf("%s: %w", t.srcPath, err))
+			}
+		}
+		if t.err == nil && !t.allDead {
+			t.issueReads()
+		}
+		t.submit()
+		if t.inflight == 0 {
+			if t.err != nil || t.allDead || t.nextOff >= t.size {
+				return
+			}
+			// Every buffer is with the hasher: wait for one.
+			select {
+			case i := <-t.free:
+				t.spare = append(t.spare, i)
+			case <-t.ctx.Done():
+			}
+			continue
+		}
+		select {
+		case r := <-t.results:
+			t.complete(r)
+		case <-t.ctx.Done():
+			// Noted at the top of the loop; what is in flight still
+			// completes below before any buffer or file is let go.
+			t.fail(fmt.Errorf("%s: %w", t.srcPath, t.ctx.Err()))
+			continue
+		}
+		for more := true; more; {
+			select {
+			case r := <-t.results:
+				t.complete(r)
+			default:
+				more = false
+			}
+		}
+	}
+}
+
+// issueReads starts reads of the next chunks while buffers are free.
+func (t *transfer) issueReads() {
+	for t.nextOff < t.size {
+		var idx int
+		if n := len(t.spare); n > 0 {
+			idx, t.spare = t.spare[n-1], t.spare[:n-1]
+		} else {
+			select {
+			case idx = <-t.free:
+			default:
+				return
+			}
+		}
+		c := &chunk{t: t, idx: idx, buf: t.e.pool.bufs[idx], off: t.nextOff}
+		c.want = int(min(int64(len(c.buf)), t.size-t.nextOff))
+		t.nextOff += int64(c.want)
+		t.queueRead(c)
+	}
+}
+
+// queueRead queues the read of what is missing of c.
+func (t *transfer) queueRead(c *chunk) {
+	o := &op{c: c, pos: c.got, end: c.want, direct: t.srcDirect, fixed: t.e.pool.registered}
+	if o.direct {
+		o.pos = alignDown(c.got, t.srcAlign)
+		o.end = alignUp(c.want, t.srcAlign)
+	}
+	t.queue = append(t.queue, o)
+}
+
+// queueWrite queues the write of c to d from byte pos of the buffer.
+func (t *transfer) queueWrite(c *chunk, d *destination, pos int) {
+	o := &op{write: true, c: c, d: d, pos: pos, end: c.want, direct: d.direct, fixed: t.e.pool.registered}
+	if o.direct {
+		o.pos = alignDown(pos, d.align)
+		o.end = alignUp(c.want, d.align)
+	}
+	if o.pos >= o.end {
+		// Nothing left (a buffered retry of an already written tail).
+		d.bytes += int64(c.want)
+		t.writeDone(c)
+		return
+	}
+	d.inflight++
+	t.queue = append(t.queue, o)
+}
+
+// submit hands the queued operations to the ring, at most a ring's worth
+// per call.
+func (t *transfer) submit() {
+	for start := 0; start < len(t.queue); {
+		batch := t.queue[start:min(len(t.queue), start+ringEntries)]
+		start += len(batch)
+		reqs := make([]iouring.PrepRequest, len(batch))
+		for i, o := range batch {
+			reqs[i] = t.prep(o)
+		}
+		_, err := t.e.ring.SubmitRequests(reqs, t.results)
+		t.stats.Submits++
+		if err != nil {
+			// The entries may or may not have reached the kernel: their
+			// chunks' buffers never go back to the pool (their writes
+			// never count as done) and the transfer ends.
+			t.fail(fmt.Errorf("io_uring submit: %w", err))
+			for _, o := range batch {
+				if !o.c.lost {
+					o.c.lost = true
+					t.lost++
+				}
+				if o.write {
+					o.d.inflight--
+				}
+			}
+			continue
+		}
+		t.inflight += len(batch)
+	}
+	clear(t.queue)
+	t.queue = t.queue[:0]
+}
+
+// prep returns the request for o: READ_FIXED/WRITE_FIXED on a registered
+// buffer, READ/WRITE otherwise.
+func (t *transfer) prep(o *op) iouring.PrepRequest {
+	fd := t.srcFd
+	opcode := iouring_syscall.IORING_OP_READ
+	if o.write {
+		fd = o.d.fd
+		opcode = iouring_syscall.IORING_OP_WRITE
+	}
+	if o.fixed {
+		opcode = iouring_syscall.IORING_OP_READ_FIXED
+		if o.write {
+			opcode = iouring_syscall.IORING_OP_WRITE_FIXED
+		}
+	}
+	addr := uint64(uintptr(unsafe.Pointer(&o.c.buf[o.pos])))
+	n := uint32(o.end - o.pos)
+	off := uint64(o.c.off + int64(o.pos))
+	idx := uint16(o.c.idx)
+	return func(sqe iouring_syscall.SubmissionQueueEntry, ud *iouring.UserData) {
+		sqe.PrepOperation(opcode, int32(fd), addr, n, off)
+		if o.fixed {
+			sqe.SetBufIndex(idx)
+		}
+		ud.SetRequestInfo(o)
+	}
+}
+
+// complete handles one completion.
+func (t *transfer) complete(r iouring.Result) {
+	t.inflight--
+	o := r.GetRequestInfo().(*op)
+	res, err := r.(iouring.Request).GetRes()
+	if err != nil {
+		// Cannot happen for a result the ring delivered.
+		res = -int(syscall.EIO)
+	}
+	if hook := completionHook; hook != nil {
+		path := t.srcPath
+		if o.write {
+			path = o.d.final
+		}
+		res = int(hook(completion{Write: o.write, Path: path, Off: o.c.off + int64(o.pos), Len: o.end - o.pos, Res: int32(res)}))
+	}
+	if o.write {
+		t.completeWrite(o, res)
+	} else {
+		t.completeRead(o, res)
+	}
+}
+
+func (t *transfer) completeRead(o *op, res int) {
+	c := o.c
+	if t.err != nil {
+		t.free <- c.idx
+		return
+	}
+	switch errno := syscall.Errno(-res); {
+	case res < 0 && (errno == syscall.EINTR || errno == syscall.EAGAIN):
+		t.queue = append(t.queue, o)
+	case res < 0 && errno == syscall.EINVAL && o.direct && !t.srcDirOK:
+		// The filesystem refused O_DIRECT at the first read: go on
+		// buffered through the same ring.
+		if err := setFlag(t.src, unix.O_DIRECT, false); err != nil {
+			t.free <- c.idx
+			t.fail(err)
+			return
+		}
+		if t.dropCache {
+			if err := dropCache(t.src); err != nil {
+				t.free <- c.idx
+				t.fail(err)
+				return
+			}
+		}
+		t.srcDirect, t.srcAlign = false, 1
+		t.queueRead(c)
+	case res < 0:
+		t.free <- c.idx
+		t.fail(&os.PathError{Op: "read", Path: t.srcPath, Err: errno})
+	case res == 0:
+		t.free <- c.idx
+		t.fail(fmt.Errorf("%w: %s ended at %d bytes, expected %d", cvv.ErrSourceChanged, t.srcPath, c.off+int64(c.got), t.size))
+	default:
+		t.stats.Reads++
+		if o.fixed {
+			t.stats.FixedReads++
+		}
+		if o.direct {
+			t.srcDirOK = true
+		}
+		c.got = max(c.got, min(o.pos+res, c.want))
+		if c.got < c.want {
+			t.queueRead(c)
+			return
+		}
+		t.chunkRead(c)
+	}
+}
+
+// chunkRead hands a fully read chunk to the hasher and to every live
+// destination, all its writes going into the next submission.
+func (t *transfer) chunkRead(c *chunk) {
+	var pad int
+	for _, d := range t.dests {
+		if d.live() && d.direct {
+			pad = max(pad, alignUp(c.want, d.align))
+		}
+	}
+	if pad > c.want {
+		clear(c.buf[c.want:pad])
+	}
+	c.refs.Store(2)
+	t.stage.Push(c.off, c.buf[:c.want], c.release)
+	for _, d := range t.dests {
+		if d.live() {
+			c.writes++
+		}
+	}
+	if c.writes == 0 {
+		if len(t.dests) > 0 {
+			t.allDead = true
+		}
+		t.chunkWritten(c)
+		return
+	}
+	for _, d := range t.dests {
+		if d.live() {
+			t.queueWrite(c, d, 0)
+		}
+	}
+}
+
+func (t *transfer) completeWrite(o *op, res int) {
+	c, d := o.c, o.d
+	d.inflight--
+	if t.err != nil || !d.live() {
+		t.writeDone(c)
+		t.closeFailed(d)
+		return
+	}
+	switch errno := syscall.Errno(-res); {
+	case res < 0 && (errno == syscall.EINTR || errno == syscall.EAGAIN):
+		d.inflight++
+		t.queue = append(t.queue, o)
+	case res < 0 && errno == syscall.EINVAL && o.direct && !d.directOK:
+		// The filesystem refused O_DIRECT at the first write: go on
+		// buffered through the same ring.
+		if d.direct {
+			if err := setFlag(d.f, unix.O_DIRECT, false); err != nil {
+				t.destFailed(d, err)
+				t.writeDone(c)
+				return
+			}
+			d.direct, d.align, d.mode = false, 1, "buffered"
+			d.note = "O_DIRECT refused by filesystem at the first write: " + errno.Error()
+		}
+		t.queueWrite(c, d, o.pos)
+	case res < 0:
+		t.destFailed(d, &os.PathError{Op: "write", Path: d.final, Err: errno})
+		t.writeDone(c)
+	case res == 0:
+		if o.zeros++; o.zeros > maxZeroWrites {
+			t.destFailed(d, &os.PathError{Op: "write", Path: d.final, Err: io.ErrShortWrite})
+			t.writeDone(c)
+			return
+		}
+		d.inflight++
+		t.queue = append(t.queue, o)
+	default:
+		t.stats.Writes++
+		if o.fixed {
+			t.stats.FixedWrites++
+		}
+		if o.direct {
+			d.directOK = true
+		}
+		o.zeros = 0
+		if o.pos+res < o.end {
+			// Short write: the rest, from an aligned point if O_DIRECT.
+			// Bytes written twice are the same bytes.
+			t.queueWrite(c, d, o.pos+res)
+			return
+		}
+		d.bytes += int64(c.want)
+		t.writeDone(c)
+	}
+}
+
+// writeDone notes that one of c's destination writes is over.
+func (t *transfer) writeDone(c *chunk) {
+	c.writes--
+	if c.writes == 0 {
+		t.chunkWritten(c)
+	}
+}
+
+// chunkWritten runs when every write of c is over.
+func (t *transfer) chunkWritten(c *chunk) {
+	if t.err == nil && t.progress != nil {
+		t.progress(int64(c.want))
+	}
+	c.release()
+	if !t.allDead && len(t.dests) > 0 {
+		dead := true
+		for _, d := range t.dests {
+			dead = dead && !d.live()
+		}
+		t.allDead = dead
+	}
+}
+
+// destFailed fails d alone: no more writes go to it, and its temp file goes
+// as soon as nothing is in flight on it.
+func (t *transfer) destFailed(d *destination, err error) {
+	if d.err == nil {
+		d.err = cvv.DestError(err)
+	}
+	t.closeFailed(d)
+}
+
+// closeFailed removes a failed destination's temp file once the kernel has
+// no operation on it left.
+func (t *transfer) closeFailed(d *destination) {
+	if d.err != nil && d.f != nil && d.inflight == 0 {
+		cvv.Abort(d.f, d.tmp)
+		d.f = nil
+	}
+}
