@@ -1,0 +1,363 @@
+// Package manifest writes and reads the hash lists that prove a copy:
+// GNU-style sums files that md5sum -c, sha1sum -c, sha256sum -c and
+// xxhsum -c accept as they are, TeraCopy-style xxh lists, and ASC MHL v2
+// histories (generations, chain file with C4 hashes, directory hashes).
+//
+// Every file is written atomically (temp file in the same directory, data,
+// fsync, rename, directory fsync): a reader sees the old file or the
+// complete new one. An existing ASC MHL generation is never rewritten; a
+// new run adds the next generation. The readers refuse anything they cannot
+// trust (malformed lines or XML, wrong namespace, a digest of the wrong
+// length, a path that is absolute or climbs out of the root) with an error
+// that wraps ErrCorrupt.
+//
+// This package never hashes file contents: the digests come from the
+// engine that read the bytes.
+package manifest
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// Format is a kind of hash list.
+type Format int
+
+// The formats.
+const (
+	// Sums is one GNU coreutils line per file ("HASH  path"; for xxh3 the
+	// "XXH3 (path) = HASH" tag line that xxhsum -c reads), in
+	// Root/<rootname>.<alg>.
+	Sums Format = iota
+	// XXH is a TeraCopy-style list ("HASH *path"), in
+	// Root/<rootname>.<alg>.xxh.
+	XXH
+	// MHL is an ASC MHL v2 generation in Root/ascmhl/.
+	MHL
+)
+
+// String returns the flag spelling of f: "sums", "xxh" or "mhl".
+func (f Format) String() string {
+	switch f {
+	case Sums:
+		return "sums"
+	case XXH:
+		return "xxh"
+	case MHL:
+		return "mhl"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// ErrCorrupt is wrapped by every error about a manifest that cannot be
+// trusted. It wraps cvv.ErrUsage: a corrupt manifest is bad input.
+var ErrCorrupt = fmt.Errorf("%w: corrupt manifest", cvv.ErrUsage)
+
+// ParseFormats parses a comma-separated list such as "sums,mhl". Duplicates
+// are dropped; an unknown or empty name is an error wrapping cvv.ErrUsage.
+func ParseFormats(s string) ([]Format, error) {
+	var out []Format
+	for _, name := range strings.Split(s, ",") {
+		var f Format
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "sums", "sum":
+			f = Sums
+		case "xxh", "teracopy":
+			f = XXH
+		case "mhl", "ascmhl":
+			f = MHL
+		default:
+			return nil, fmt.Errorf("%w: unknown hash file format %q (want sums, xxh or mhl)", cvv.ErrUsage, name)
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// CheckAlgorithm reports whether every format in formats can record alg.
+// ASC MHL has no sha256 element: MHL with SHA256 is refused with an error
+// wrapping cvv.ErrUsage.
+func CheckAlgorithm(formats []Format, alg hashing.Algorithm) error {
+	if alg.HexLen() == 0 {
+		return fmt.Errorf("%w: invalid hash algorithm %v", cvv.ErrUsage, alg)
+	}
+	if slices.Contains(formats, MHL) && mhlElement(alg) == "" {
+		return fmt.Errorf("%w: ASC MHL has no %s: use --hash xxh3, xxh64, xxh128, md5 or sha1 with --hash-file mhl", cvv.ErrUsage, alg)
+	}
+	return nil
+}
+
+// File is one file of a Record.
+type File struct {
+	// Path is relative to Record.Root, with '/' separators.
+	Path string
+	// Size is the size in bytes.
+	Size int64
+	// ModTime is the file's modification time.
+	ModTime time.Time
+	// Hash is the hex digest in Record.Alg.
+	Hash string
+	// Action is the ASC MHL hash action: "original", "verified" or
+	// "failed". Empty lets Write decide from the existing history:
+	// "original" for a file it has never seen, otherwise "verified" or
+	// "failed" against the file's original hash.
+	Action string
+	// HashDate is when the hash was computed; zero means the Record's Start.
+	HashDate time.Time
+}
+
+// Record is the set of hashes one run produced for one root.
+type Record struct {
+	// Root is the directory the paths are relative to. The manifests are
+	// written in it (MHL in Root/ascmhl/).
+	Root string
+	// Alg is the algorithm of every File.Hash.
+	Alg hashing.Algorithm
+	// Files are the hashed files, in any order.
+	Files []File
+	// Dirs are the relative paths of the directories below Root, empty ones
+	// too; parents of files are added when missing. They get ASC MHL
+	// directory hashes.
+	Dirs []string
+	// Start is the start of the run: the time in the MHL file name (UTC)
+	// and the creation date.
+	Start time.Time
+	// Process is the MHL process type: "transfer" for a copy, "in-place"
+	// for a verification. Empty means "transfer".
+	Process string
+}
+
+// Write writes rec in every format of formats and returns the paths it
+// wrote (for MHL the new generation and the chain file). Everything is
+// checked before anything is written: on a bad record, nothing is.
+func Write(rec Record, formats []Format) (written []string, err error) {
+	if len(formats) == 0 {
+		return nil, nil
+	}
+	if err := CheckAlgorithm(formats, rec.Alg); err != nil {
+		return nil, err
+	}
+	if err := rec.check(slices.Contains(formats, MHL)); err != nil {
+		return nil, err
+	}
+	if rec.Start.IsZero() {
+		rec.Start = time.Now()
+	}
+	files := slices.Clone(rec.Files)
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	rec.Files = files
+
+	// Render everything first so that a failure leaves nothing behind.
+	type out struct {
+		path string
+		data []byte
+	}
+	var outs []out
+	var mhlGen *mhlOutput
+	for _, f := range formats {
+		switch f {
+		case Sums, XXH:
+			outs = append(outs, out{FileName(rec.Root, f, rec.Alg), renderSums(rec, f)})
+		case MHL:
+			if mhlGen, err = prepareMHL(rec, formats); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: invalid format %v", cvv.ErrUsage, f)
+		}
+	}
+	for _, o := range outs {
+		if err := writeAtomic(o.path, o.data); err != nil {
+			return written, err
+		}
+		written = append(written, o.path)
+	}
+	if mhlGen != nil {
+		paths, err := mhlGen.commit()
+		written = append(written, paths...)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// FileName returns the path of the sums or xxh list for root and alg:
+// Root/<rootname>.<alg> (footage.md5) and Root/<rootname>.<alg>.xxh. For
+// MHL it returns the history directory Root/ascmhl.
+func FileName(root string, f Format, alg hashing.Algorithm) string {
+	switch f {
+	case MHL:
+		return filepath.Join(root, HistoryDir)
+	case XXH:
+		return filepath.Join(root, rootName(root)+"."+alg.String()+".xxh")
+	}
+	return filepath.Join(root, rootName(root)+"."+alg.String())
+}
+
+// IsManifest reports whether rel, a path relative to root with '/'
+// separators, is one of the files this package writes there: the ascmhl
+// history or a sums or xxh list named after root. Verification skips them.
+func IsManifest(root, rel string) bool {
+	if rel == HistoryDir || strings.HasPrefix(rel, HistoryDir+"/") {
+		return true
+	}
+	if strings.Contains(rel, "/") {
+		return false
+	}
+	for _, alg := range hashing.Algorithms {
+		for _, f := range []Format{Sums, XXH} {
+			if rel == filepath.Base(FileName(root, f, alg)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootName is the base name of root, made absolute first so that "." has
+// a name too.
+func rootName(root string) string {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	name := filepath.Base(root)
+	if name == "/" || name == "." || name == "" {
+		return "root"
+	}
+	return name
+}
+
+// check validates the record before anything is written.
+func (rec *Record) check(forMHL bool) error {
+	if rec.Root == "" {
+		return fmt.Errorf("%w: manifest root not set", cvv.ErrUsage)
+	}
+	st, err := os.Stat(rec.Root)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return &os.PathError{Op: "write manifest", Path: rec.Root, Err: errors.New("not a directory")}
+	}
+	switch rec.Process {
+	case "", "transfer", "in-place", "flatten":
+	default:
+		return fmt.Errorf("%w: invalid MHL process %q", cvv.ErrUsage, rec.Process)
+	}
+	seen := make(map[string]bool, len(rec.Files))
+	for _, f := range rec.Files {
+		if err := checkPath(f.Path); err != nil {
+			return fmt.Errorf("%w: %w", cvv.ErrUsage, err)
+		}
+		if forMHL {
+			if err := checkXMLText(f.Path); err != nil {
+				return fmt.Errorf("%w: ASC MHL cannot record %q: %w", cvv.ErrUsage, f.Path, err)
+			}
+		}
+		if seen[f.Path] {
+			return fmt.Errorf("%w: %q recorded twice", cvv.ErrUsage, f.Path)
+		}
+		seen[f.Path] = true
+		if err := checkHex(f.Hash, rec.Alg); err != nil {
+			return fmt.Errorf("%w: %q: %w", cvv.ErrUsage, f.Path, err)
+		}
+		switch f.Action {
+		case "", "original", "verified", "failed":
+		default:
+			return fmt.Errorf("%w: %q: invalid hash action %q", cvv.ErrUsage, f.Path, f.Action)
+		}
+		if f.Size < 0 {
+			return fmt.Errorf("%w: %q: negative size", cvv.ErrUsage, f.Path)
+		}
+	}
+	for _, d := range rec.Dirs {
+		if err := checkPath(d); err != nil {
+			return fmt.Errorf("%w: directory: %w", cvv.ErrUsage, err)
+		}
+		if seen[d] {
+			return fmt.Errorf("%w: %q is both a file and a directory", cvv.ErrUsage, d)
+		}
+		if forMHL {
+			if err := checkXMLText(d); err != nil {
+				return fmt.Errorf("%w: ASC MHL cannot record %q: %w", cvv.ErrUsage, d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPath reports whether p is a clean relative path with '/'
+// separators that stays below the root.
+func checkPath(p string) error {
+	switch {
+	case p == "":
+		return errors.New("empty path")
+	case strings.ContainsRune(p, 0):
+		return fmt.Errorf("path %q contains a NUL byte", p)
+	case strings.HasPrefix(p, "/"):
+		return fmt.Errorf("absolute path %q", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		switch el {
+		case "..":
+			return fmt.Errorf("path %q escapes the root", p)
+		case "", ".":
+			return fmt.Errorf("path %q is not clean", p)
+		}
+	}
+	if path.Clean(p) != p {
+		return fmt.Errorf("path %q is not clean", p)
+	}
+	return nil
+}
+
+// checkHex reports whether h is a lower- or upper-case hex digest of alg.
+func checkHex(h string, alg hashing.Algorithm) error {
+	if len(h) != alg.HexLen() {
+		return fmt.Errorf("%s digest %q has %d hex digits, want %d", alg, h, len(h), alg.HexLen())
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return fmt.Errorf("%s digest %q is not hex", alg, h)
+	}
+	return nil
+}
+
+// checkXMLText reports whether s can be written as XML 1.0 character data
+// and read back unchanged.
+func checkXMLText(s string) error {
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF {
+			return fmt.Errorf("control character %U not allowed in XML", r)
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes data to final through a synced temp file.
+func writeAtomic(final string, data []byte) error {
+	tmp, f, err := cvv.CreateTemp(final, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return errors.Join(err, cvv.Abort(f, tmp))
+	}
+	return cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, false)
+}

@@ -1,0 +1,332 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/hashing/manifest/c4"
+)
+
+// ASC MHL v2 names.
+const (
+	// HistoryDir is the folder of an ASC MHL history, below the root.
+	HistoryDir = "ascmhl"
+	// ChainFile is the chain file in HistoryDir.
+	ChainFile = "ascmhl_chain.xml"
+	// ToolName is the creatorinfo tool name cvv writes.
+	ToolName = "cvv"
+
+	mhlNamespace   = "urn:ASC:MHL:v2.0"
+	chainNamespace = "urn:ASC:MHL:DIRECTORY:v2.0"
+)
+
+// ToolVersion is the creatorinfo tool version: the module version cvv was
+// built at, or "devel" for a build from a work tree.
+var ToolVersion = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			return v
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "devel-" + s.Value[:12]
+			}
+		}
+	}
+	return "devel"
+})
+
+// mhlElement is the ASC MHL hash element name of alg ("" if it has none).
+func mhlElement(alg hashing.Algorithm) string {
+	switch alg {
+	case hashing.XXH3, hashing.XXH64, hashing.XXH128, hashing.MD5, hashing.SHA1:
+		return alg.String()
+	}
+	return ""
+}
+
+// mhlOutput is a rendered generation, ready to be committed.
+type mhlOutput struct {
+	dir       string // Root/ascmhl
+	genName   string
+	genData   []byte
+	chainData []byte
+}
+
+// prepareMHL renders the next generation of rec and the updated chain
+// file. It reads, and so checks, the existing history first.
+func prepareMHL(rec Record, formats []Format) (*mhlOutput, error) {
+	dir := filepath.Join(rec.Root, HistoryDir)
+	hist, err := ReadHistory(rec.Root)
+	if err != nil && !errors.Is(err, ErrNoHistory) {
+		return nil, err
+	}
+	if hist == nil {
+		hist = &History{Root: rec.Root}
+	}
+	next := 1
+	if n := len(hist.Generations); n > 0 {
+		next = hist.Generations[n-1].Number + 1
+	}
+	// Any .mhl file with a generation number counts, even one missing from
+	// the chain: never reuse its number.
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if n, ok := generationNumber(e.Name()); ok && n >= next {
+				next = n + 1
+			}
+		}
+	}
+	files := slices.Clone(rec.Files)
+	for i := range files {
+		if files[i].Action == "" {
+			files[i].Action = hist.action(files[i].Path, rec.Alg, files[i].Hash)
+		}
+		if files[i].HashDate.IsZero() {
+			files[i].HashDate = rec.Start
+		}
+	}
+	rec.Files = files
+
+	name := fmt.Sprintf("%04d_%s_%sZ.mhl", next, rootName(rec.Root), rec.Start.UTC().Format("2006-01-02_150405"))
+	var ignore []string
+	for _, f := range formats {
+		if f != MHL {
+			ignore = append(ignore, filepath.Base(FileName(rec.Root, f, rec.Alg)))
+		}
+	}
+	gen := renderGeneration(rec, ignore)
+
+	var chain bytes.Buffer
+	chain.WriteString(xml.Header)
+	fmt.Fprintf(&chain, "<ascmhldirectory xmlns=%q>\n", chainNamespace)
+	for _, g := range hist.Generations {
+		writeChainEntry(&chain, g.Number, filepath.Base(g.File), g.C4)
+	}
+	writeChainEntry(&chain, next, name, c4.Sum(gen))
+	chain.WriteString("</ascmhldirectory>\n")
+	return &mhlOutput{dir: dir, genName: name, genData: gen, chainData: chain.Bytes()}, nil
+}
+
+func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
+	fmt.Fprintf(b, "  <hashlist sequencenr=\"%d\">\n    <path>%s</path>\n    <c4>%s</c4>\n  </hashlist>\n", n, xmlText(name), id)
+}
+
+// commit writes the generation, then the chain. A generation that cannot
+// be chained is removed again.
+func (m *mhlOutput) commit() ([]string, error) {
+	if err := os.Mkdir(m.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	gen := filepath.Join(m.dir, m.genName)
+	if _, err := os.Lstat(gen); err == nil {
+		return nil, &os.PathError{Op: "write generation", Path: gen, Err: os.ErrExist}
+	}
+	if err := writeAtomic(gen, m.genData); err != nil {
+		return nil, err
+	}
+	chain := filepath.Join(m.dir, ChainFile)
+	if err := writeAtomic(chain, m.chainData); err != nil {
+		if rerr := os.Remove(gen); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	return []string{gen, chain}, nil
+}
+
+// xmlText escapes s for XML character data; newlines and carriage returns
+// become character references so that a parser returns them unchanged.
+func xmlText(s string) string {
+	var b strings.Builder
+	// xml.EscapeText escapes \n and \r as &#xA; and &#xD;. It cannot
+	// fail on a strings.Builder.
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func xmlTime(t time.Time) string {
+	return t.Format(time.RFC3339)
+}
+
+// dirHash is the content and structure hash of one directory.
+type dirHash struct {
+	content, structure string
+}
+
+// directoryHashes computes the ASC MHL directory hashes of every directory
+// of rec, keyed by relative path ("" for the root), as the reference
+// implementation (ascmhl/hasher.py, DirectoryHashContext) defines them:
+//
+//   - content: the hash of the concatenated digests (as bytes) of the
+//     children, files and directories, sorted by hex value; a directory
+//     child contributes its content hash.
+//   - structure: the same over, for each child, the hash of its name
+//     (UTF-8) followed by its digest bytes: a file's content hash, a
+//     directory's structure hash.
+//
+// An empty directory hashes the empty input.
+func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[string]dirHash {
+	type node struct {
+		content, structure []string
+	}
+	all := map[string]bool{"": true}
+	var addDir func(string)
+	addDir = func(d string) {
+		for d != "." && d != "" && !all[d] {
+			all[d] = true
+			d = path.Dir(d)
+		}
+	}
+	for _, d := range dirs {
+		addDir(d)
+	}
+	for _, f := range files {
+		addDir(path.Dir(f.Path))
+	}
+	nodes := make(map[string]*node, len(all))
+	for d := range all {
+		nodes[d] = &node{}
+	}
+	parent := func(p string) string {
+		if d := path.Dir(p); d != "." {
+			return d
+		}
+		return ""
+	}
+	named := func(name, digest string) string {
+		raw, _ := hex.DecodeString(digest)
+		return alg.Sum(append([]byte(name), raw...))
+	}
+	for _, f := range files {
+		n := nodes[parent(f.Path)]
+		h := strings.ToLower(f.Hash)
+		n.content = append(n.content, h)
+		n.structure = append(n.structure, named(path.Base(f.Path), h))
+	}
+	// Children before parents: deeper paths first.
+	order := make([]string, 0, len(all))
+	for d := range all {
+		order = append(order, d)
+	}
+	depth := func(d string) int {
+		if d == "" {
+			return 0
+		}
+		return strings.Count(d, "/") + 1
+	}
+	slices.SortFunc(order, func(a, b string) int {
+		if da, db := depth(a), depth(b); da != db {
+			return db - da
+		}
+		return strings.Compare(a, b)
+	})
+	out := make(map[string]dirHash, len(all))
+	for _, d := range order {
+		n := nodes[d]
+		h := dirHash{content: hashOfHashes(alg, n.content), structure: hashOfHashes(alg, n.structure)}
+		out[d] = h
+		if d != "" {
+			p := nodes[parent(d)]
+			p.content = append(p.content, h.content)
+			p.structure = append(p.structure, named(path.Base(d), h.structure))
+		}
+	}
+	return out
+}
+
+// hashOfHashes hashes the sorted hex digests as bytes.
+func hashOfHashes(alg hashing.Algorithm, digests []string) string {
+	sorted := slices.Clone(digests)
+	slices.Sort(sorted)
+	h := alg.New()
+	for _, d := range sorted {
+		raw, _ := hex.DecodeString(d)
+		h.Write(raw)
+	}
+	return h.Hex()
+}
+
+// renderGeneration renders one ASC MHL v2 hash list.
+func renderGeneration(rec Record, ignore []string) []byte {
+	el := mhlElement(rec.Alg)
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	process := rec.Process
+	if process == "" {
+		process = "transfer"
+	}
+	dirs := directoryHashes(rec.Alg, rec.Files, rec.Dirs)
+
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	fmt.Fprintf(&b, "<hashlist version=\"2.0\" xmlns=%q>\n", mhlNamespace)
+	b.WriteString("  <creatorinfo>\n")
+	fmt.Fprintf(&b, "    <creationdate>%s</creationdate>\n", xmlTime(rec.Start))
+	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(host))
+	fmt.Fprintf(&b, "    <tool version=\"%s\">%s</tool>\n", xmlText(ToolVersion()), ToolName)
+	b.WriteString("  </creatorinfo>\n")
+	b.WriteString("  <processinfo>\n")
+	fmt.Fprintf(&b, "    <process>%s</process>\n", process)
+	root := dirs[""]
+	b.WriteString("    <roothash>\n")
+	fmt.Fprintf(&b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), root.content)
+	fmt.Fprintf(&b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), root.structure)
+	b.WriteString("    </roothash>\n")
+	b.WriteString("    <ignore>\n")
+	for _, p := range append([]string{HistoryDir, HistoryDir + "/"}, ignore...) {
+		fmt.Fprintf(&b, "      <pattern>%s</pattern>\n", xmlText(p))
+	}
+	b.WriteString("    </ignore>\n")
+	b.WriteString("  </processinfo>\n")
+
+	if len(rec.Files) > 0 || len(dirs) > 1 {
+		b.WriteString("  <hashes>\n")
+		for _, f := range rec.Files {
+			b.WriteString("    <hash>\n")
+			fmt.Fprintf(&b, "      <path size=\"%d\"", f.Size)
+			if !f.ModTime.IsZero() {
+				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(f.ModTime))
+			}
+			fmt.Fprintf(&b, ">%s</path>\n", xmlText(f.Path))
+			fmt.Fprintf(&b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
+			b.WriteString("    </hash>\n")
+		}
+		names := make([]string, 0, len(dirs))
+		for d := range dirs {
+			if d != "" {
+				names = append(names, d)
+			}
+		}
+		slices.Sort(names)
+		for _, d := range names {
+			h := dirs[d]
+			b.WriteString("    <directoryhash>\n")
+			b.WriteString("      <path")
+			if st, err := os.Stat(filepath.Join(rec.Root, filepath.FromSlash(d))); err == nil {
+				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(st.ModTime()))
+			}
+			fmt.Fprintf(&b, ">%s</path>\n", xmlText(d))
+			fmt.Fprintf(&b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
+			fmt.Fprintf(&b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
+			b.WriteString("    </directoryhash>\n")
+		}
+		b.WriteString("  </hashes>\n")
+	}
+	b.WriteString("</hashlist>\n")
+	return b.Bytes()
+}

@@ -1,0 +1,449 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/hashing/manifest/c4"
+)
+
+// ErrNoHistory is returned by ReadHistory for a root without an ASC MHL
+// history.
+var ErrNoHistory = errors.New("no ASC MHL history")
+
+// Hash is one hash element of an ASC MHL file entry.
+type Hash struct {
+	Alg    hashing.Algorithm
+	Value  string // lower-case hex
+	Action string // "original", "verified", "failed" or ""
+	Date   time.Time
+}
+
+// Entry is one file of a generation.
+type Entry struct {
+	Path    string // relative to the root, '/' separators
+	Size    int64  // -1 when not recorded
+	ModTime time.Time
+	Hashes  []Hash // the hash elements cvv can check (not c4)
+}
+
+// Generation is one parsed ASC MHL hash list.
+type Generation struct {
+	// Number is the generation number from the file name.
+	Number int
+	// File is the path of the .mhl file.
+	File string
+	// C4 is the C4 ID of the file as read.
+	C4 string
+	// Created, Host, Tool, ToolVersion and Process come from creatorinfo
+	// and processinfo.
+	Created     time.Time
+	Host        string
+	Tool        string
+	ToolVersion string
+	Process     string
+	// Files are the file entries, in file order.
+	Files []Entry
+	// Dirs are the relative paths of the directory entries.
+	Dirs []string
+}
+
+// History is the ASC MHL history of a root.
+type History struct {
+	Root string
+	// Generations in increasing number.
+	Generations []*Generation
+}
+
+// ReadNewest returns the newest generation of root's ASC MHL history.
+func ReadNewest(root string) (*Generation, error) {
+	h, err := ReadHistory(root)
+	if err != nil {
+		return nil, err
+	}
+	return h.Generations[len(h.Generations)-1], nil
+}
+
+// ReadHistory reads every generation of root's ASC MHL history and checks
+// it against the chain file: each generation listed in the chain must
+// exist with the recorded C4 hash, and each generation file must be listed.
+// It returns an error wrapping ErrNoHistory when root has no ascmhl folder
+// or no generation, and one wrapping ErrCorrupt for anything else wrong.
+func ReadHistory(root string) (*History, error) {
+	dir := filepath.Join(root, HistoryDir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", root, ErrNoHistory)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := &History{Root: root}
+	byNum := map[int]*Generation{}
+	for _, e := range ents {
+		n, ok := generationNumber(e.Name())
+		if !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		g, err := ParseGeneration(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if byNum[n] != nil {
+			return nil, fmt.Errorf("%w: %s: generation %d exists twice", ErrCorrupt, dir, n)
+		}
+		g.Number, g.File, g.C4 = n, p, c4.Sum(data)
+		byNum[n] = g
+		h.Generations = append(h.Generations, g)
+	}
+	if len(h.Generations) == 0 {
+		return nil, fmt.Errorf("%s: %w", root, ErrNoHistory)
+	}
+	slices.SortFunc(h.Generations, func(a, b *Generation) int { return a.Number - b.Number })
+
+	chainPath := filepath.Join(dir, ChainFile)
+	f, err := os.Open(chainPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	defer f.Close()
+	chain, err := parseChain(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", chainPath, err)
+	}
+	listed := map[int]bool{}
+	for _, c := range chain {
+		g := byNum[c.Seq]
+		if g == nil || filepath.Base(g.File) != c.Path {
+			return nil, fmt.Errorf("%w: %s lists generation %d %q, which is missing", ErrCorrupt, chainPath, c.Seq, c.Path)
+		}
+		if g.C4 != c.C4 {
+			return nil, fmt.Errorf("%w: %s does not match its C4 hash in %s: it was modified", ErrCorrupt, g.File, ChainFile)
+		}
+		listed[c.Seq] = true
+	}
+	for _, g := range h.Generations {
+		if !listed[g.Number] {
+			return nil, fmt.Errorf("%w: %s is not listed in %s", ErrCorrupt, g.File, ChainFile)
+		}
+	}
+	return h, nil
+}
+
+// generationNumber returns the number of a generation file name
+// "NNNN_anything.mhl".
+func generationNumber(name string) (int, bool) {
+	if !strings.HasSuffix(name, ".mhl") {
+		return 0, false
+	}
+	digits, _, ok := strings.Cut(strings.TrimSuffix(name, ".mhl"), "_")
+	if !ok || len(digits) < 4 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 || strings.ContainsAny(digits, "+-") {
+		return 0, false
+	}
+	return n, true
+}
+
+// action decides the MHL action of a new hash for path, as the reference
+// implementation does: "original" when no generation has an original hash
+// of path, else "verified" or "failed" against the first recorded hash in
+// alg.
+func (h *History) action(path string, alg hashing.Algorithm, value string) string {
+	ref, ok := h.reference(path, alg)
+	if !ok {
+		return "original"
+	}
+	if ref.Value == "" || !strings.EqualFold(ref.Value, value) {
+		return "failed"
+	}
+	return "verified"
+}
+
+// reference returns the hash a new hash of path in alg is checked
+// against: the first non-failed hash in alg over all generations. ok is
+// false when the history has never recorded path. A recorded path with
+// only failed hashes, or none in alg, gives a Hash with an empty Value.
+func (h *History) reference(path string, alg hashing.Algorithm) (Hash, bool) {
+	seen := false
+	for _, g := range h.Generations {
+		for _, e := range g.Files {
+			if e.Path != path {
+				continue
+			}
+			seen = true
+			for _, hh := range e.Hashes {
+				if hh.Alg == alg && hh.Action != "failed" {
+					return hh, true
+				}
+			}
+		}
+	}
+	return Hash{Alg: alg}, seen
+}
+
+// Expected returns what a verification checks: every file path recorded
+// in any generation, with its reference hash (the first non-failed hash,
+// in the algorithm of the newest generation) and last recorded size. A
+// File with an empty Hash can only fail.
+func (h *History) Expected() (hashing.Algorithm, []File) {
+	alg := hashing.XXH64
+	newest := h.Generations[len(h.Generations)-1]
+	for _, e := range newest.Files {
+		if len(e.Hashes) > 0 {
+			alg = e.Hashes[0].Alg
+			break
+		}
+	}
+	var out []File
+	index := map[string]int{}
+	for _, g := range h.Generations {
+		for _, e := range g.Files {
+			i, ok := index[e.Path]
+			if !ok {
+				ref, _ := h.reference(e.Path, alg)
+				index[e.Path] = len(out)
+				out = append(out, File{Path: e.Path, Hash: ref.Value, Action: ref.Action, HashDate: ref.Date})
+				i = len(out) - 1
+			}
+			out[i].Size, out[i].ModTime = e.Size, e.ModTime
+		}
+	}
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return alg, out
+}
+
+// XML shapes of ASC MHL v2 (only what cvv reads).
+type xmlHashValue struct {
+	Value    string `xml:",chardata"`
+	Action   string `xml:"action,attr"`
+	HashDate string `xml:"hashdate,attr"`
+}
+
+type xmlPath struct {
+	Value   string `xml:",chardata"`
+	Size    string `xml:"size,attr"`
+	LastMod string `xml:"lastmodificationdate,attr"`
+}
+
+type xmlHash struct {
+	Path   *xmlPath      `xml:"path"`
+	C4     *xmlHashValue `xml:"c4"`
+	MD5    *xmlHashValue `xml:"md5"`
+	SHA1   *xmlHashValue `xml:"sha1"`
+	XXH128 *xmlHashValue `xml:"xxh128"`
+	XXH3   *xmlHashValue `xml:"xxh3"`
+	XXH64  *xmlHashValue `xml:"xxh64"`
+}
+
+type xmlHashList struct {
+	XMLName xml.Name `xml:"urn:ASC:MHL:v2.0 hashlist"`
+	Version string   `xml:"version,attr"`
+	Creator *struct {
+		CreationDate string `xml:"creationdate"`
+		Hostname     string `xml:"hostname"`
+		Tool         struct {
+			Name    string `xml:",chardata"`
+			Version string `xml:"version,attr"`
+		} `xml:"tool"`
+	} `xml:"creatorinfo"`
+	Process *struct {
+		Process string `xml:"process"`
+	} `xml:"processinfo"`
+	Hashes struct {
+		Files []xmlHash `xml:"hash"`
+		Dirs  []struct {
+			Path *xmlPath `xml:"path"`
+		} `xml:"directoryhash"`
+	} `xml:"hashes"`
+}
+
+// ParseGeneration parses one ASC MHL v2 hash list. Errors wrap ErrCorrupt.
+func ParseGeneration(r io.Reader) (*Generation, error) {
+	var x xmlHashList
+	if err := decodeStrict(r, &x); err != nil {
+		return nil, err
+	}
+	if x.Version != "2.0" {
+		return nil, fmt.Errorf("%w: hashlist version %q, want 2.0", ErrCorrupt, x.Version)
+	}
+	if x.Creator == nil || x.Process == nil {
+		return nil, fmt.Errorf("%w: hashlist without creatorinfo or processinfo", ErrCorrupt)
+	}
+	g := &Generation{
+		Host:        strings.TrimSpace(x.Creator.Hostname),
+		Tool:        strings.TrimSpace(x.Creator.Tool.Name),
+		ToolVersion: x.Creator.Tool.Version,
+		Process:     strings.TrimSpace(x.Process.Process),
+	}
+	var err error
+	if g.Created, err = parseXMLTime(x.Creator.CreationDate); err != nil {
+		return nil, fmt.Errorf("%w: creationdate: %w", ErrCorrupt, err)
+	}
+	seen := map[string]bool{}
+	for _, xh := range x.Hashes.Files {
+		if xh.Path == nil {
+			return nil, fmt.Errorf("%w: hash without path", ErrCorrupt)
+		}
+		e := Entry{Path: xh.Path.Value, Size: -1}
+		if err := checkPath(e.Path); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if seen[e.Path] {
+			return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
+		}
+		seen[e.Path] = true
+		if xh.Path.Size != "" {
+			if e.Size, err = strconv.ParseInt(xh.Path.Size, 10, 64); err != nil || e.Size < 0 {
+				return nil, fmt.Errorf("%w: %q: bad size %q", ErrCorrupt, e.Path, xh.Path.Size)
+			}
+		}
+		if xh.Path.LastMod != "" {
+			if e.ModTime, err = parseXMLTime(xh.Path.LastMod); err != nil {
+				return nil, fmt.Errorf("%w: %q: lastmodificationdate: %w", ErrCorrupt, e.Path, err)
+			}
+		}
+		for _, v := range []struct {
+			alg hashing.Algorithm
+			x   *xmlHashValue
+		}{{hashing.MD5, xh.MD5}, {hashing.SHA1, xh.SHA1}, {hashing.XXH128, xh.XXH128}, {hashing.XXH3, xh.XXH3}, {hashing.XXH64, xh.XXH64}} {
+			if v.x == nil {
+				continue
+			}
+			hh := Hash{Alg: v.alg, Value: strings.ToLower(strings.TrimSpace(v.x.Value)), Action: v.x.Action}
+			if err := checkHex(hh.Value, v.alg); err != nil {
+				return nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, e.Path, err)
+			}
+			switch hh.Action {
+			case "", "original", "verified", "failed":
+			default:
+				return nil, fmt.Errorf("%w: %q: invalid action %q", ErrCorrupt, e.Path, hh.Action)
+			}
+			if v.x.HashDate != "" {
+				if hh.Date, err = parseXMLTime(v.x.HashDate); err != nil {
+					return nil, fmt.Errorf("%w: %q: hashdate: %w", ErrCorrupt, e.Path, err)
+				}
+			}
+			e.Hashes = append(e.Hashes, hh)
+		}
+		if len(e.Hashes) == 0 && xh.C4 == nil {
+			return nil, fmt.Errorf("%w: %q has no hash", ErrCorrupt, e.Path)
+		}
+		g.Files = append(g.Files, e)
+	}
+	for _, d := range x.Hashes.Dirs {
+		if d.Path == nil {
+			return nil, fmt.Errorf("%w: directoryhash without path", ErrCorrupt)
+		}
+		p := strings.TrimSuffix(d.Path.Value, "/")
+		if err := checkPath(p); err != nil {
+			return nil, fmt.Errorf("%w: directory: %w", ErrCorrupt, err)
+		}
+		g.Dirs = append(g.Dirs, p)
+	}
+	return g, nil
+}
+
+type chainEntry struct {
+	Seq  int
+	Path string
+	C4   string
+}
+
+type xmlChain struct {
+	XMLName xml.Name `xml:"urn:ASC:MHL:DIRECTORY:v2.0 ascmhldirectory"`
+	Lists   []struct {
+		Seq  string `xml:"sequencenr,attr"`
+		Path string `xml:"path"`
+		C4   string `xml:"c4"`
+	} `xml:"hashlist"`
+}
+
+// parseChain parses an ascmhl_chain.xml. Errors wrap ErrCorrupt.
+func parseChain(r io.Reader) ([]chainEntry, error) {
+	var x xmlChain
+	if err := decodeStrict(r, &x); err != nil {
+		return nil, err
+	}
+	var out []chainEntry
+	seen := map[int]bool{}
+	for _, l := range x.Lists {
+		n, err := strconv.Atoi(l.Seq)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: bad sequencenr %q", ErrCorrupt, l.Seq)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("%w: sequencenr %d twice", ErrCorrupt, n)
+		}
+		seen[n] = true
+		p := strings.TrimSpace(l.Path)
+		if p == "" || strings.ContainsAny(p, `/\`) {
+			return nil, fmt.Errorf("%w: bad generation path %q", ErrCorrupt, l.Path)
+		}
+		id := strings.TrimSpace(l.C4)
+		if _, err := c4.Parse(id); err != nil {
+			return nil, fmt.Errorf("%w: generation %d: %w", ErrCorrupt, n, err)
+		}
+		out = append(out, chainEntry{Seq: n, Path: p, C4: id})
+	}
+	return out, nil
+}
+
+// decodeStrict decodes exactly one XML document into v: anything but
+// whitespace, comments or processing instructions after the root element
+// is an error too.
+func decodeStrict(r io.Reader, v any) error {
+	d := xml.NewDecoder(r)
+	d.Strict = true
+	if err := d.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) != 0 {
+				return fmt.Errorf("%w: text after the root element", ErrCorrupt)
+			}
+		case xml.Comment, xml.ProcInst:
+		default:
+			return fmt.Errorf("%w: content after the root element", ErrCorrupt)
+		}
+	}
+}
+
+func parseXMLTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad date %q", s)
+}

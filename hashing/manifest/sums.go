@@ -1,0 +1,238 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// The line formats of a sums file, chosen so that the reference tool of
+// each algorithm checks the file as it is, run from Root:
+//
+//	md5, sha1, sha256, xxh64, xxh128:  HASH  path        (md5sum -c, xxhsum -c, ...)
+//	xxh3:                              XXH3 (path) = HASH (xxhsum -c; xxhsum 0.8.1
+//	                                   reads no other xxh3 line, later versions
+//	                                   read this one too)
+//
+// and of an xxh list (TeraCopy): "HASH *path" for every algorithm.
+//
+// A path with a backslash, a newline or a carriage return is written as
+// coreutils does: the line starts with a backslash and the path has "\\",
+// "\n", "\r" escapes. (xxhsum 0.8.1 does not understand these escapes;
+// coreutils does.)
+
+// renderSums renders rec as a sums (f == Sums) or xxh (f == XXH) list.
+func renderSums(rec Record, f Format) []byte {
+	var b bytes.Buffer
+	for _, file := range rec.Files {
+		p, escaped := escapePath(file.Path)
+		if escaped {
+			b.WriteByte('\\')
+		}
+		h := strings.ToLower(file.Hash)
+		switch {
+		case f == Sums && rec.Alg == hashing.XXH3:
+			fmt.Fprintf(&b, "XXH3 (%s) = %s\n", p, h)
+		case f == XXH:
+			fmt.Fprintf(&b, "%s *%s\n", h, p)
+		default:
+			fmt.Fprintf(&b, "%s  %s\n", h, p)
+		}
+	}
+	return b.Bytes()
+}
+
+func escapePath(p string) (string, bool) {
+	if !strings.ContainsAny(p, "\\\n\r") {
+		return p, false
+	}
+	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
+	return r.Replace(p), true
+}
+
+// unescapePath undoes escapePath; ok is false for an unknown escape.
+func unescapePath(p string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '\\' {
+			b.WriteByte(p[i])
+			continue
+		}
+		i++
+		if i == len(p) {
+			return "", false
+		}
+		switch p[i] {
+		case '\\':
+			b.WriteByte('\\')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// Sum is one entry of a sums or xxh list.
+type Sum struct {
+	// Path is relative to the list's directory, '/' separators.
+	Path string
+	// Hash is the lower-case hex digest.
+	Hash string
+}
+
+// List is a parsed sums or xxh list.
+type List struct {
+	// Alg is the algorithm of every Hash.
+	Alg hashing.Algorithm
+	// Sums are the entries in file order.
+	Sums []Sum
+}
+
+// bsdTags maps the tags of BSD-style lines ("MD5 (path) = HASH") to their
+// algorithm.
+var bsdTags = map[string]hashing.Algorithm{
+	"XXH3": hashing.XXH3, "XXH64": hashing.XXH64, "XXH128": hashing.XXH128,
+	"MD5": hashing.MD5, "SHA1": hashing.SHA1, "SHA256": hashing.SHA256,
+}
+
+// AlgorithmFromName returns the algorithm a list's file name announces
+// (footage.md5, footage.xxh3.xxh, x.sha256sum), if any.
+func AlgorithmFromName(name string) (hashing.Algorithm, bool) {
+	base := strings.ToLower(filepath.Base(name))
+	base = strings.TrimSuffix(base, ".xxh")
+	ext := strings.TrimSuffix(filepath.Ext(base), "sum")
+	if ext == "" {
+		if strings.HasSuffix(base, "sums") || strings.HasSuffix(base, "sum") {
+			// MD5SUMS, SHA256SUMS
+			ext = strings.TrimSuffix(strings.TrimSuffix(base, "s"), "sum")
+		} else {
+			return 0, false
+		}
+	}
+	alg, err := hashing.Parse(strings.TrimPrefix(ext, "."))
+	if err != nil {
+		return 0, false
+	}
+	return alg, true
+}
+
+// ParseSums reads a sums or xxh list: GNU lines ("HASH  path",
+// "HASH *path", with the coreutils backslash escapes), BSD tag lines
+// ("XXH3 (path) = HASH"), xxhsum's "XXH3_HASH  path"; blank lines and
+// comments ('#' or ';') are skipped, CRLF line ends accepted. alg is the
+// algorithm if the caller knows it (from --hash or AlgorithmFromName);
+// with nil it comes from the tag lines or the digest length (16 hex digits
+// read as xxh64, as xxhsum -c does; 32 is ambiguous and an error). Every
+// problem (malformed line, wrong digest length, absolute path, a path with
+// "..", a path listed twice) is an error wrapping ErrCorrupt.
+func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
+	type raw struct {
+		line       int
+		path, hash string
+		tag        *hashing.Algorithm
+	}
+	var rows []raw
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		escaped := false
+		if line[0] == '\\' {
+			escaped = true
+			line = line[1:]
+		}
+		var row raw
+		row.line = n
+		tag, rest, _ := strings.Cut(line, " (")
+		if t, isTag := bsdTags[tag]; isTag {
+			// BSD: TAG (path) = HASH
+			j := strings.LastIndex(rest, ") = ")
+			if j < 0 {
+				return nil, corrupt(n, "malformed tag line")
+			}
+			row.tag = &t
+			row.path, row.hash = rest[:j], rest[j+4:]
+		} else {
+			i := strings.IndexByte(line, ' ')
+			if i <= 0 || i+1 >= len(line) || (line[i+1] != ' ' && line[i+1] != '*') {
+				return nil, corrupt(n, "malformed line (want \"HASH  path\")")
+			}
+			row.hash, row.path = line[:i], line[i+2:]
+			if h, ok := strings.CutPrefix(row.hash, "XXH3_"); ok {
+				t := hashing.XXH3
+				row.tag, row.hash = &t, h
+			}
+		}
+		if escaped {
+			p, ok := unescapePath(row.path)
+			if !ok {
+				return nil, corrupt(n, "bad backslash escape in path")
+			}
+			row.path = p
+		}
+		row.hash = strings.ToLower(row.hash)
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: no checksum lines", ErrCorrupt)
+	}
+
+	var list List
+	switch {
+	case alg != nil:
+		list.Alg = *alg
+	case rows[0].tag != nil:
+		list.Alg = *rows[0].tag
+	default:
+		switch len(rows[0].hash) {
+		case 16:
+			list.Alg = hashing.XXH64
+		case 40:
+			list.Alg = hashing.SHA1
+		case 64:
+			list.Alg = hashing.SHA256
+		case 32:
+			return nil, fmt.Errorf("%w: 32-digit digests may be md5 or xxh128: name the algorithm (--hash)", ErrCorrupt)
+		default:
+			return nil, corrupt(rows[0].line, fmt.Sprintf("no hash algorithm has %d-digit digests", len(rows[0].hash)))
+		}
+	}
+	seen := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		if row.tag != nil && *row.tag != list.Alg {
+			return nil, corrupt(row.line, fmt.Sprintf("%s line in a %s list", *row.tag, list.Alg))
+		}
+		if err := checkHex(row.hash, list.Alg); err != nil {
+			return nil, corrupt(row.line, err.Error())
+		}
+		p := strings.TrimPrefix(row.path, "./")
+		if err := checkPath(p); err != nil {
+			return nil, corrupt(row.line, err.Error())
+		}
+		if seen[p] {
+			return nil, corrupt(row.line, fmt.Sprintf("%q listed twice", p))
+		}
+		seen[p] = true
+		list.Sums = append(list.Sums, Sum{Path: p, Hash: row.hash})
+	}
+	return &list, nil
+}
+
+func corrupt(line int, msg string) error {
+	return fmt.Errorf("%w: line %d: %s", ErrCorrupt, line, msg)
+}
