@@ -1,0 +1,167 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// csvFloat formats v for CSV: empty for NaN, else %.4g-like without
+// exponent for ordinary magnitudes.
+func csvFloat(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+// CSVHeader is the header of the results CSV.
+var CSVHeader = []string{
+	"target", "workload", "dests", "tool", "runs", "source_bytes",
+	"wall_median_s", "wall_min_s", "wall_max_s",
+	"mbps_median", "mbps_min", "mbps_max",
+	"cpu_median_s", "cpu_s_per_gib", "max_rss_mib",
+	"wall_vs_cp", "wall_vs_rsync", "fio_fraction",
+}
+
+// WriteCSV writes rows as CSV with CSVHeader.
+func WriteCSV(w io.Writer, rows []Row) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		rec := []string{
+			r.Target, r.Workload, strconv.Itoa(r.Dests), r.Tool, strconv.Itoa(r.Runs), strconv.FormatInt(r.Bytes, 10),
+			csvFloat(r.WallMedian), csvFloat(r.WallMin), csvFloat(r.WallMax),
+			csvFloat(r.MBpsMedian), csvFloat(r.MBpsMin), csvFloat(r.MBpsMax),
+			csvFloat(r.CPUMedian), csvFloat(r.CPUPerGiB), csvFloat(r.MaxRSSMiB),
+			csvFloat(r.VsCp), csvFloat(r.VsRsync), csvFloat(r.FIOFraction),
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteTargetsCSV writes the evaluated checks as CSV.
+func WriteTargetsCSV(w io.Writer, checks []Check) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"target", "what", "scope", "value", "limit", "unit", "status", "note"}); err != nil {
+		return err
+	}
+	for _, c := range checks {
+		rec := []string{strconv.Itoa(c.Target), c.What, c.Scope, csvFloat(c.Value), csvFloat(c.Limit), c.Unit, string(c.Status), c.Note}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// mdFloat formats v with prec decimals, "-" for NaN.
+func mdFloat(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+func mdRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}
+
+// MarkdownOptions are the parts of the report that do not come from the data.
+type MarkdownOptions struct {
+	// Title is the first heading.
+	Title string
+	// Chart is the relative path of the chart image, empty for none.
+	Chart string
+}
+
+// WriteMarkdown writes the report: machine, plan, how to read it, the
+// targets, the per-cell table and the fio baseline.
+func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o MarkdownOptions) error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# %s\n\n", o.Title)
+	p("Profile `%s`, %d interleaved run(s) per cell", d.Plan.Profile, d.Plan.Runs)
+	if d.Plan.Started != "" {
+		p(", started %s", d.Plan.Started)
+	}
+	p(".\n\n")
+	if d.Machine != "" {
+		p("## Machine and storage\n\n```\n%s\n```\n\n", d.Machine)
+	}
+	p("## Workloads\n\n| workload | files | dirs | bytes | seed |\n|---|--:|--:|--:|--:|\n")
+	for _, name := range d.Plan.Workloads {
+		wl := d.Workloads[name]
+		p("| %s | %d | %d | %d (%.1f MiB) | %d |\n", name, wl.Files, wl.Dirs, wl.Bytes, float64(wl.Bytes)/(1<<20), wl.Seed)
+	}
+	p("\n## How to read this\n\n")
+	p("- **MB/s** is source bytes (10^6) per wall second, including the `sync` inside the timed command; ")
+	p("median over runs, min (slowest run) and max (fastest run). With N destinations the tool writes N times that.\n")
+	p("- **CPU s/GiB** is the median user+sys CPU seconds of the command and its children per GiB of source.\n")
+	p("- **RSS** is the largest peak resident set of any process of the command over all runs, in MiB.\n")
+	p("- **vs cp**, **vs rsync** are time ratios: median wall of this tool / median wall of cp (rsync) in the same cell. ")
+	p("Below 1.00x the tool is faster. cp and rsync run once per destination, one after the other.\n")
+	p("- **fio** is MB/s as a fraction of the fio limit of the target (sequential read and write, ")
+	p("`--ioengine=io_uring --direct=1 --bs=1M --iodepth=32`): min(read, write) on separate devices, min(read, write/N) on one device.\n")
+	p("- Contenders run interleaved (A B C ... A B C ...); caches are dropped and destinations removed before every run.\n\n")
+
+	p("## Targets\n\n")
+	for i := 1; i < len(TargetTitles); i++ {
+		p("%d. %s\n", i, TargetTitles[i])
+	}
+	p("\n| # | check | scope | measured | limit | verdict | note |\n|--:|---|---|--:|--:|---|---|\n")
+	for _, c := range checks {
+		p("| %d | %s | %s | %s | %s | **%s** | %s |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status, c.Note)
+	}
+	if o.Chart != "" {
+		p("\n## Throughput\n\n![source MB/s by workload, destinations and tool](%s)\n", o.Chart)
+	}
+	cur := ""
+	for _, r := range rows {
+		if r.Target != cur {
+			cur = r.Target
+			p("\n## Target `%s`\n\n", cur)
+			p("| workload | dests | tool | runs | MB/s median | MB/s min-max | CPU s/GiB | RSS MiB | vs cp | vs rsync | fio |\n")
+			p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		}
+		p("| %s | %d | %s | %d | %s | %s-%s | %s | %s | %s | %s | %s |\n",
+			r.Workload, r.Dests, r.Tool, r.Runs, mdFloat(r.MBpsMedian, 0), mdFloat(r.MBpsMin, 0), mdFloat(r.MBpsMax, 0),
+			mdFloat(r.CPUPerGiB, 2), mdFloat(r.MaxRSSMiB, 1), mdRatio(r.VsCp), mdRatio(r.VsRsync), mdPercent(r.FIOFraction))
+	}
+	if len(d.FIO) > 0 {
+		p("\n## fio baseline\n\n| target | engine | direct | read MB/s | write MB/s per job |\n|---|---|---|--:|---|\n")
+		for _, t := range d.Plan.Targets {
+			f, ok := d.FIO[t]
+			if !ok {
+				continue
+			}
+			ws := make([]string, len(f.WriteJobs))
+			for i, v := range f.WriteJobs {
+				ws[i] = mdFloat(v/MB, 0)
+			}
+			p("| %s | %s | %v | %s | %s |\n", t, f.Engine, f.Direct, mdFloat(f.Read/MB, 0), strings.Join(ws, ", "))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func mdPercent(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}

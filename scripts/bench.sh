@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# bench.sh: cvv against cp and rsync, measured the same way in the same run.
+#
+#   scripts/bench.sh [smoke|short|full|sweep]     (default: short)
+#
+# Profiles (each setting can be overridden from the environment):
+#
+#   profile  BIG    TREE_FILES  RUNS  DESTS   TARGETS          about
+#   smoke    16M    200         1     1 3     disk tmpfs       < 1 minute, CI: checks the pipeline
+#   short    512M   2000        3     1 3     disk loop        a few minutes (make bench)
+#   full     2G     10000       5     1 2 3   disk tmpfs loop  about an hour (make bench-full)
+#   sweep    1G     -           3     1 3     disk loop        block size x queue depth (scripts/sweep.sh)
+#
+# Storage targets: disk (the filesystem of WORK, by default bench/results/tmp
+# in this checkout), tmpfs (a dedicated tmpfs mount as root, /dev/shm
+# otherwise) and loop (root only: one loop device over tmpfs per source and
+# destination, see scripts/loopdev.sh).
+#
+# Contenders (TOOLS), interleaved: every round runs each one once, in an order
+# rotated per round, so that drift on a noisy machine hits them all alike:
+#   cvv-transfer  cvv -m transfer
+#   cvv-full      cvv -m full
+#   cvv-fallback  cvv --engine fallback -m transfer
+#   cp            cp --reflink=never, once per destination
+#   rsync         rsync -a --inplace -W, once per destination
+# Before every run (hyperfine --prepare) the destinations are removed, and as
+# root the page cache is dropped; `sync` runs inside the timed command. Each
+# timed command runs under bench/cmd/rusage, which records CPU seconds and
+# peak RSS next to hyperfine's JSON.
+#
+# Output: bench/results/<UTC date>-<profile>/ with report.md, results.csv,
+# targets.csv, throughput.png and raw/ (every hyperfine and fio JSON). The
+# script exits non-zero if a contender fails or the report is incomplete.
+#
+# Environment: BIG (size, K/M/G), TREE_FILES, TREE_LARGE_MAX (largest of the
+# few big tree files, default 64M), RUNS, DESTS ("1 2 3"), TARGETS
+# ("disk tmpfs loop"), TOOLS, WORKLOADS ("big tree"), CVV (binary; default:
+# make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
+# (scratch directory on the disk target), OUT (results directory), FIO=0
+# (skip the fio baseline), FIO_SIZE (default: min(BIG, 1G)), SEED.
+set -euo pipefail
+
+profile=${1:-short}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export GOFLAGS=${GOFLAGS:--ldflags=-checklinkname=0}
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+case $profile in
+smoke) d_big=16M d_files=200 d_large=2M d_runs=1 d_dests="1 3" d_targets="disk tmpfs" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
+short) d_big=512M d_files=2000 d_runs=3 d_dests="1 3" d_targets="disk loop" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
+full) d_big=2G d_files=10000 d_runs=5 d_dests="1 2 3" d_targets="disk tmpfs loop" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
+sweep)
+	d_big=1G d_files=0 d_runs=3 d_dests="1 3" d_targets="disk loop" d_wl="big"
+	d_tools=""
+	for bs in ${SWEEP_BLOCK_SIZES:-256K 512K 1M 2M 4M 8M}; do
+		for qd in ${SWEEP_QUEUE_DEPTHS:-4 8 16 32 64}; do d_tools+="cvv-bs$bs-qd$qd "; done
+	done
+	;;
+*) die "unknown profile $profile (want smoke, short, full or sweep)" ;;
+esac
+BIG=${BIG:-$d_big}
+TREE_FILES=${TREE_FILES:-$d_files}
+TREE_LARGE_MAX=${TREE_LARGE_MAX:-${d_large:-64M}}
+RUNS=${RUNS:-$d_runs}
+DESTS=${DESTS:-$d_dests}
+TARGETS=${TARGETS:-$d_targets}
+TOOLS=${TOOLS:-$d_tools}
+WORKLOADS=${WORKLOADS:-$d_wl}
+SEED=${SEED:-1}
+WORK=${WORK:-$repo/bench/results/tmp}
+stamp=$(date -u +%Y%m%d-%H%M%S)
+OUT=${OUT:-$repo/bench/results/$stamp-$profile}
+raw=$OUT/raw
+root=0
+[ "$(id -u)" -eq 0 ] && root=1
+
+for p in "$WORK" "$OUT"; do
+	[[ $p =~ ^[A-Za-z0-9_./+-]+$ ]] || die "path $p has characters the generated commands do not quote"
+done
+maxdests=0
+for n in $DESTS; do
+	[[ $n =~ ^[1-3]$ ]] || die "DESTS: $n (1 to 3 destinations)"
+	maxdests=$((n > maxdests ? n : maxdests))
+done
+
+# --- tools -----------------------------------------------------------------
+need=()
+for t in hyperfine rsync fio; do command -v $t >/dev/null || need+=("$t"); done
+if [ ${#need[@]} -gt 0 ]; then
+	[ $root -eq 1 ] || die "missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root"
+	log "installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+mkdir -p "$WORK/bin" "$raw/workloads"
+go build -o "$WORK/bin/" ./bench/cmd/genworkload ./bench/cmd/rusage ./bench/cmd/benchreport
+if [ -z "${CVV:-}" ]; then
+	make -s build
+	CVV=$repo/bin/cvv
+fi
+[ -x "$CVV" ] || die "cvv binary $CVV not found"
+RUSAGE=$WORK/bin/rusage
+
+# --- targets available -----------------------------------------------------
+targets=()
+for t in $TARGETS; do
+	case $t in
+	disk | tmpfs) targets+=("$t") ;;
+	loop)
+		if [ $root -eq 1 ] && command -v losetup >/dev/null && [ -e /dev/loop-control ]; then
+			targets+=(loop)
+		else
+			log "skipping the loop target: needs root, losetup and /dev/loop-control"
+		fi
+		;;
+	*) die "unknown target $t (want disk, tmpfs or loop)" ;;
+	esac
+done
+[ ${#targets[@]} -gt 0 ] || die "no storage target to run on"
+
+# --- workloads -------------------------------------------------------------
+src_disk=$WORK/src
+for w in $WORKLOADS; do
+	case $w in
+	big) "$WORK/bin/genworkload" -kind big -size "$BIG" -seed "$SEED" -out "$src_disk/big" -stats "$raw/workloads/big.json" ;;
+	tree) "$WORK/bin/genworkload" -kind tree -files "$TREE_FILES" -large-max "$TREE_LARGE_MAX" -seed "$SEED" -out "$src_disk/tree" -stats "$raw/workloads/tree.json" ;;
+	*) die "unknown workload $w (want big, tree)" ;;
+	esac
+done
+wl_bytes() { sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' "$raw/workloads/$1.json"; }
+total_src=0 max_wl=0
+for w in $WORKLOADS; do
+	b=$(wl_bytes "$w")
+	total_src=$((total_src + b))
+	max_wl=$((b > max_wl ? b : max_wl))
+done
+mib() { echo $(($1 / 1048576 + 1)); }
+
+# --- plan and machine ------------------------------------------------------
+json_list() { # json_list quote|num items...
+	local q=$1 sep="" out="["
+	shift
+	for x in "$@"; do
+		if [ "$q" = quote ]; then out+="$sep\"$x\""; else out+="$sep$x"; fi
+		sep=,
+	done
+	echo "$out]"
+}
+read -r -a tools_arr <<<"$TOOLS"
+read -r -a dests_arr <<<"$DESTS"
+read -r -a wl_arr <<<"$WORKLOADS"
+cat >"$raw/plan.json" <<EOF
+{"profile":"$profile","runs":$RUNS,"started":"$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "targets":$(json_list quote "${targets[@]}"),"workloads":$(json_list quote "${wl_arr[@]}"),
+ "dests":$(json_list num "${dests_arr[@]}"),"tools":$(json_list quote "${tools_arr[@]}")}
+EOF
+{
+	echo "kernel:  $(uname -srm)"
+	echo "cpu:     $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x $(nproc) online"
+	echo "memory:  $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "disk:    $(df -hT "$WORK" | awk 'NR==2 {print $2 " on " $1 ", " $3 " size"}') (WORK=$WORK)"
+	dev=$(df --output=source "$WORK" | tail -1)
+	if [ -e "/sys/block/$(basename "$dev")/queue/rotational" ]; then
+		echo "         $(basename "$dev"): rotational=$(cat "/sys/block/$(basename "$dev")/queue/rotational"), scheduler=$(cat "/sys/block/$(basename "$dev")/queue/scheduler" 2>/dev/null)"
+	fi
+	echo "tmpfs:   $([ $root -eq 1 ] && echo "dedicated tmpfs mount" || echo /dev/shm)"
+	echo "loop:    one loop device per source and destination, --direct-io=on, files in a tmpfs, ${MKFS:-ext4}"
+	echo "caches:  $([ $root -eq 1 ] && echo "dropped before every run" || echo "NOT dropped (not root)")"
+	echo "cvv:     $CVV ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ", uncommitted changes")) ${CVV_FLAGS:-}"
+	echo "tools:   $(cp --version | head -1); $(rsync --version | head -1 | awk '{print $1, $2, $3}'); $(hyperfine --version); $(fio --version)"
+	echo "go:      $(go version | awk '{print $3}')"
+} >"$raw/machine.txt"
+
+# --- duration estimate -----------------------------------------------------
+# Rough: every run moves (1 + dests) x the workload at ~500 MB/s (full mode
+# reads the destinations again) plus ~2 s of cache drop and process start.
+est=0
+for w in $WORKLOADS; do
+	b=$(wl_bytes "$w")
+	for n in $DESTS; do
+		for tool in $TOOLS; do
+			f=$((1 + n))
+			[ "$tool" = cvv-full ] && f=$((1 + 2 * n))
+			est=$((est + RUNS * (b * f / 500000000 + 2)))
+		done
+	done
+done
+est=$((est * ${#targets[@]}))
+log "profile $profile: ${#targets[@]} target(s) (${targets[*]}), workloads $WORKLOADS ($(mib "$total_src") MiB), dests $DESTS, $RUNS run(s), tools: $TOOLS"
+log "expected duration: about $((est / 60 + 1)) minute(s) (rough estimate at ~500 MB/s); results in $OUT"
+
+# --- target setup and teardown ---------------------------------------------
+state=$WORK/state
+tmpfs_dir=""
+cleanup() {
+	local rc=$?
+	if [ -n "$tmpfs_dir" ] && mountpoint -q "$tmpfs_dir" 2>/dev/null; then umount "$tmpfs_dir" || true; fi
+	[ -n "$tmpfs_dir" ] && rm -rf "$tmpfs_dir"
+	[ $root -eq 1 ] && "$repo/scripts/loopdev.sh" down "$state" || true
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+src_root="" dest_roots=()
+setup_target() {
+	local t=$1 i
+	dest_roots=()
+	case $t in
+	disk)
+		src_root=$src_disk
+		for i in 1 2 3; do dest_roots+=("$WORK/dst/$i"); done
+		;;
+	tmpfs)
+		if [ $root -eq 1 ]; then
+			tmpfs_dir=$state/tmpfs
+			mkdir -p "$tmpfs_dir"
+			mountpoint -q "$tmpfs_dir" && umount "$tmpfs_dir"
+			mount -t tmpfs -o "size=$(($(mib "$total_src") + maxdests * $(mib "$max_wl") * 11 / 10 + 256))m" cvv-bench "$tmpfs_dir"
+		else
+			tmpfs_dir=/dev/shm/cvv-bench-$$
+		fi
+		src_root=$tmpfs_dir/src
+		for i in 1 2 3; do dest_roots+=("$tmpfs_dir/dst/$i"); done
+		copy_sources
+		;;
+	loop)
+		local specs=("src:$(($(mib "$total_src") * 115 / 100 + 128))")
+		for i in $(seq 1 "$maxdests"); do specs+=("d$i:$(($(mib "$max_wl") * 115 / 100 + 128))"); done
+		"$repo/scripts/loopdev.sh" up "$state" "${specs[@]}" >&2
+		src_root=$state/mnt/src
+		for i in 1 2 3; do dest_roots+=("$state/mnt/d$i"); done
+		copy_sources
+		;;
+	esac
+}
+copy_sources() {
+	mkdir -p "$src_root"
+	for w in $WORKLOADS; do cp -a "$src_disk/$w" "$src_root/"; done
+	sync
+}
+teardown_target() {
+	case $1 in
+	tmpfs)
+		if [ $root -eq 1 ]; then umount "$tmpfs_dir"; fi
+		rm -rf "$tmpfs_dir"
+		tmpfs_dir=""
+		;;
+	loop) "$repo/scripts/loopdev.sh" down "$state" ;;
+	disk) rm -rf "$WORK/dst" ;;
+	esac
+}
+
+drop_caches() {
+	sync
+	if [ $root -eq 1 ]; then echo 3 >/proc/sys/vm/drop_caches; fi
+}
+
+# --- fio baseline ----------------------------------------------------------
+fio_size=${FIO_SIZE:-$(((max_wl < 1073741824 ? max_wl : 1073741824) / 1048576))M}
+run_fio() { # run_fio TARGET OUTDIR
+	local t=$1 dir=$2 n i direct=1 engine=io_uring
+	local common=(--ioengine=$engine --direct=1 --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
+	mkdir -p "$dir"
+	# tmpfs and some filesystems refuse O_DIRECT: fall back to buffered and say so.
+	if ! fio --name=probe --filename="$src_root/fio.probe" --size=4M --rw=write "${common[@]:0:4}" --output-format=json >/dev/null 2>&1; then
+		direct=0
+		log "fio on $t: O_DIRECT or io_uring refused, measuring with --direct=0"
+	fi
+	rm -f "$src_root/fio.probe"
+	common=(--ioengine=$engine --direct=$direct --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
+	# Lay the read file out first, then read it with a cold cache.
+	fio --name=layout --filename="$src_root/fio.dat" --rw=write "${common[@]}" >/dev/null
+	drop_caches
+	fio --name=read --filename="$src_root/fio.dat" --rw=read "${common[@]}" >"$dir/fio-read.json"
+	rm -f "$src_root/fio.dat"
+	# Writes: one job per destination device on separate devices, else one.
+	n=1
+	[ "$t" = loop ] && n=$maxdests
+	local jobs=()
+	for i in $(seq 1 "$n"); do
+		mkdir -p "${dest_roots[$((i - 1))]}"
+		jobs+=(--name="write$i" --filename="${dest_roots[$((i - 1))]}/fio.dat")
+	done
+	drop_caches
+	fio --rw=write --end_fsync=1 "${common[@]}" "${jobs[@]}" >"$dir/fio-write.json"
+	for i in $(seq 1 "$n"); do rm -f "${dest_roots[$((i - 1))]}/fio.dat"; done
+}
+
+# --- contenders ------------------------------------------------------------
+# tool_cmd TOOL WORKLOAD N prints the shell command of one timed run.
+tool_cmd() {
+	local tool=$1 w=$2 n=$3 src dsts=() i c=""
+	if [ "$w" = big ]; then src=$src_root/big/big.bin; else src=$src_root/tree; fi
+	for i in $(seq 1 "$n"); do dsts+=("${dest_roots[$((i - 1))]}/bench/$w"); done
+	case $tool in
+	cvv-transfer) c="$CVV -q -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-full) c="$CVV -q -m full ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-fallback) c="$CVV -q --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-bs*-qd*)
+		local bs=${tool#cvv-bs} qd
+		qd=${bs#*-qd} bs=${bs%-qd*}
+		c="$CVV -q -m transfer --block-size $bs --queue-depth $qd ${CVV_FLAGS:-} $src ${dsts[*]}"
+		;;
+	cp | rsync)
+		for d in "${dsts[@]}"; do
+			if [ "$tool" = cp ]; then
+				if [ "$w" = big ]; then c+="cp --reflink=never $src $d && "; else c+="cp -r --reflink=never $src $d && "; fi
+			else
+				if [ "$w" = big ]; then c+="rsync -a --inplace -W $src $d && "; else c+="rsync -a --inplace -W $src/ $d/ && "; fi
+			fi
+		done
+		c=${c% && }
+		;;
+	*) die "unknown tool $tool" ;;
+	esac
+	echo "$c && sync"
+}
+
+# run_cell TARGET WORKLOAD N TOOL ROUND: one hyperfine run of one contender.
+step=0
+total_steps=$((${#targets[@]} * ${#wl_arr[@]} * ${#dests_arr[@]} * ${#tools_arr[@]} * RUNS))
+run_cell() {
+	local t=$1 w=$2 n=$3 tool=$4 r=$5 cell i
+	cell=$raw/$t/$w/d$n/$tool
+	mkdir -p "$cell"
+	{
+		echo "# timed command ($t, $w, $n destination(s), $tool)"
+		tool_cmd "$tool" "$w" "$n"
+	} >"$cell/cmd.sh"
+	{
+		echo "# before every run: remove the destinations, flush and drop caches"
+		for i in 1 2 3; do echo "rm -rf ${dest_roots[$((i - 1))]}/bench"; done
+		for i in $(seq 1 "$n"); do echo "mkdir -p ${dest_roots[$((i - 1))]}/bench"; done
+		echo sync
+		[ $root -eq 1 ] && echo "echo 3 > /proc/sys/vm/drop_caches"
+		echo true
+	} >"$cell/prepare.sh"
+	step=$((step + 1))
+	if ! hyperfine -N --runs 1 --style none --prepare "sh $cell/prepare.sh" \
+		--command-name "$tool" --export-json "$cell/run$r.json" \
+		"$RUSAGE -o $cell/rusage.jsonl -label run$r -- sh $cell/cmd.sh" >"$cell/run$r.log" 2>&1; then
+		cat "$cell/run$r.log" >&2
+		die "$t $w d$n $tool run $r failed (command: $(tail -1 "$cell/cmd.sh"))"
+	fi
+	printf 'bench: [%d/%d] %-5s %-4s d%d %-14s run %d: %ss\n' "$step" "$total_steps" "$t" "$w" "$n" "$tool" "$r" \
+		"$(tail -1 "$cell/rusage.jsonl" | sed -n 's/.*"wall_s":\([0-9.]*\).*/\1/p' | cut -c1-6)" >&2
+}
+
+# --- the run ---------------------------------------------------------------
+start=$(date +%s)
+for t in "${targets[@]}"; do
+	log "target $t: setting up"
+	setup_target "$t"
+	if [ "${FIO:-1}" != 0 ] && [ "$profile" != sweep ]; then
+		log "target $t: fio baseline ($fio_size)"
+		run_fio "$t" "$raw/$t"
+	fi
+	for w in "${wl_arr[@]}"; do
+		for n in "${dests_arr[@]}"; do
+			for r in $(seq 1 "$RUNS"); do
+				# Rotate the contender order each round.
+				k=${#tools_arr[@]}
+				for j in $(seq 0 $((k - 1))); do
+					run_cell "$t" "$w" "$n" "${tools_arr[$(((j + r - 1) % k))]}" "$r"
+				done
+			done
+		done
+	done
+	teardown_target "$t"
+done
+log "measured in $(($(date +%s) - start)) s"
+
+if [ "$profile" = sweep ]; then
+	"$WORK/bin/benchreport" sweep -raw "$raw" -out "$OUT"
+else
+	"$WORK/bin/benchreport" report -raw "$raw" -out "$OUT"
+	for f in report.md results.csv targets.csv throughput.png; do
+		[ -s "$OUT/$f" ] || die "report file $OUT/$f is missing"
+	done
+fi
+log "done: $OUT"
