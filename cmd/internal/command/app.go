@@ -1,0 +1,136 @@
+package command
+
+import (
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+const appUsageText = `cvv [flags] SOURCE DEST [DEST...]
+   cvv verify [flags] ...
+   cvv hash [flags] ...
+
+   Flags go before SOURCE.`
+
+const appDescription = `cvv reads SOURCE once and writes it to every DEST at the same time, hashing
+the bytes in flight, then verifies the copies. SOURCE is a file or a directory.
+
+A file SOURCE goes to DEST/<name> when DEST is an existing directory (or ends
+in /), otherwise DEST is the path of the copy. A directory SOURCE is copied
+into each DEST, which becomes the root of the copy (created if missing):
+regular files, directories (empty ones too) and symlinks (recreated, never
+followed); FIFOs, sockets and devices are skipped with a warning.
+
+Copies are atomic: data goes to a hidden temp file (.cvv-*.partial) that is
+synced and renamed onto the final name only when complete. A destination file
+that already exists with the same size and modification time is skipped, so
+re-running an interrupted command finishes the job (temp files left behind
+are removed). Free space is checked per destination filesystem first: if a
+filesystem lacks space for everything to be written to it, nothing is copied
+and the status is 1.
+
+Verification (--mode):
+   transfer  destination sizes are checked; the source hash is still computed
+   source    the source is re-read and must hash to what was copied, with the
+             same size and modification time (catches a changing source)
+   full      (default) the source and every destination are re-read from the
+             media, in parallel, and every hash must match
+
+Exit status: 0 all copied and verified; 1 a copy or a verification failed;
+2 bad usage or input (nothing written); 130 interrupted (SIGINT); 143
+terminated (SIGTERM). An interrupted run leaves no partial file under a final
+name; run the same command again to finish it.
+
+Examples:
+   cvv /media/card /mnt/raid/day1 /mnt/shuttle/day1
+       copy a card to two drives at once, verify everything (full mode)
+   cvv -m source --hash sha256 big.mov /mnt/a/ /mnt/b/
+       copy one file into two directories, re-read only the source
+   cvv --verify-after --ask /media/card /mnt/a /mnt/b
+       copy everything first, then ask before the verification pass
+   cvv --jobs 8 --block-size 4M --engine uring src dst
+       tune the engine: 8 files in flight, 4 MiB reads
+   cvv --json -q src dst | jq 'select(.event=="summary")'
+       newline-delimited JSON events for scripts (schema: cmd/JSON.md)
+   cvv --hash-file mhl,xxh3 --hash-file-dest both card dst
+       write an ASC MHL and an xxh3 sums file next to the source and copy`
+
+// subcommands returns the subcommands of the application.
+func subcommands() []*cli.Command {
+	return []*cli.Command{}
+}
+
+// newApp returns the cvv application. Its default action is the copy.
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                   "cvv",
+		Usage:                  "copy files and trees to several destinations at once, verified",
+		UsageText:              appUsageText,
+		Description:            appDescription,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		Reader:                 stdin,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		Flags:                  copyFlags(),
+		Commands:               subcommands(),
+		Action:                 copyAction,
+		// Errors are reported and mapped to exit statuses by run, once.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+	}
+	for _, c := range app.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = onUsageError
+		}
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return usagef("%s (see cvv --help)", msg)
+}
+
+func copyFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "full", Usage: "verification: `transfer`, source or full"},
+		&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3 (or xxh3_64), xxh64, xxh128, md5, sha1, sha256"},
+		&cli.BoolFlag{Name: "verify-after", Usage: "copy everything first, then verify everything (default: verify each file right after its copy)"},
+		&cli.BoolFlag{Name: "ask", Usage: "with --verify-after, ask before the verification pass"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
+		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
+		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
+		&cli.StringFlag{Name: "hash-file", Usage: "write hash manifests in `FORMAT[,FORMAT]` after the copy (e.g. mhl, xxh3, md5)"},
+		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes: `source`, dest or both"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
+		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in cmd/JSON.md)"},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy engine: `auto` (io_uring when available, $CVV_ENGINE overrides), uring or fallback"},
+		&cli.StringFlag{Name: "block-size", Value: "1M", Usage: "read `SIZE` (K, M, G suffixes: 256K, 1M, 4M)"},
+		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "blocks in flight per file"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files in flight at once"},
+		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},
+	}
+}
+
+func copyAction(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return usagef("no source given (usage: cvv [flags] SOURCE DEST...)")
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef("%q looks like a flag: flags go before SOURCE (write ./%s for a file of that name)", a, a)
+		}
+	}
+	opts, err := parseCopyOptions(c)
+	if err != nil {
+		return err
+	}
+	r := &runner{opts: opts, stdin: c.App.Reader, stdout: c.App.Writer, stderr: c.App.ErrWriter}
+	return r.run(c.Context, args[0], args[1:])
+}

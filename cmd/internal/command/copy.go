@@ -1,0 +1,737 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+)
+
+// destState is where one file stands on one destination.
+type destState int
+
+const (
+	dsPending destState = iota // to be copied
+	dsSkipped                  // existing file kept, not re-read
+	dsCopied                   // copied, not verified yet
+	dsOK                       // copied (or kept) and verified
+	dsFailed                   // copy or verification failed
+)
+
+// fileJob is one source file and its fate on every destination.
+type fileJob struct {
+	e       plan.Entry
+	src     string
+	targets []string
+	actions []plan.Action
+	state   []destState
+	errs    []error
+	// destHash is the hash re-read from each destination (full mode and
+	// rechecks), "" when not read.
+	destHash []string
+
+	hash     string // in-flight source hash ("" when not known)
+	size     int64
+	modTime  time.Time
+	hashDate time.Time
+	elapsed  time.Duration
+	reported atomic.Int64 // bytes counted in the progress
+
+	// srcState is "ok" (re-read and matched), "changed", "error", or "" (not
+	// re-read).
+	srcState string
+	srcErr   error
+	verified bool
+	wrote    bool // at least one destination was written by this run
+}
+
+func (fj *fileJob) needsCopy() bool {
+	for _, a := range fj.actions {
+		if a != plan.Skip {
+			return true
+		}
+	}
+	return false
+}
+
+func (fj *fileJob) failed() bool {
+	return fj.srcErr != nil || slices.Contains(fj.state, dsFailed)
+}
+
+func (fj *fileJob) fail(i int, err error) {
+	fj.state[i] = dsFailed
+	fj.errs[i] = err
+}
+
+// runner is one copy run.
+type runner struct {
+	opts   copyOptions
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+
+	plan  *plan.Plan
+	tree  *plan.Tree
+	eng   cvv.Engine
+	out   *reporter
+	start time.Time
+	files []*fileJob
+
+	bytesTotal int64        // source bytes to copy
+	bytesDone  atomic.Int64 // source bytes copied
+	bytesRead  atomic.Int64 // bytes the engine moved (for throughput)
+	filesDone  atomic.Int64 // files finished (copied or kept)
+	verifyDone atomic.Int64 // files verified
+	phase      atomic.Value // "copy" or "verify"
+	failures   atomic.Int64 // failed entries (files, links, dirs)
+	inFlight   sync.Map     // rel -> struct{}: files being worked on
+	warnings   atomic.Int64 // skipped specials and other warnings
+	linksDone  atomic.Int64 // symlinks created
+	skipped    atomic.Int64 // files kept on every destination
+}
+
+func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
+	r.start = time.Now()
+	r.phase.Store("copy")
+	r.plan, err = plan.Resolve(src, dests)
+	if err != nil {
+		return err
+	}
+	r.tree, err = plan.Walk(r.plan.Source)
+	if err != nil {
+		return usagef("source %s: %v", src, err)
+	}
+	if err := r.decide(); err != nil {
+		return err
+	}
+	if err := r.checkSpace(); err != nil {
+		return err
+	}
+	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
+	if err != nil {
+		if errors.Is(err, cvv.ErrUsage) {
+			return err
+		}
+		return fmt.Errorf("%w", err)
+	}
+	r.eng = eng
+	defer func() {
+		if cerr := eng.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the %s engine: %w", eng.Name(), cerr)
+		}
+	}()
+	r.out = newReporter(r)
+	defer r.out.close()
+	if note != "" {
+		r.out.warn("", note)
+	}
+	if err := r.createRoots(); err != nil {
+		return err
+	}
+	r.out.start()
+	for _, s := range r.tree.Specials {
+		r.out.warn(s.Rel, fmt.Sprintf("skipped: %s is a %s", r.tree.Path(s.Rel), describeSpecial(s.Mode)))
+	}
+	for _, p := range r.tree.Problems {
+		r.failures.Add(1)
+		r.out.entryError(p.Rel, "", p.Err)
+	}
+	r.makeDirs()
+	r.makeLinks(ctx)
+	if err := r.copyAll(ctx); err != nil {
+		r.out.interrupted = true
+		r.out.summary()
+		return err
+	}
+	if r.opts.verifyAfter {
+		if err := r.verifyAll(ctx); err != nil {
+			r.out.interrupted = ctx.Err() != nil
+			r.out.summary()
+			return err
+		}
+	}
+	if err := r.writeHashFiles(); err != nil {
+		r.failures.Add(1)
+		r.out.entryError("", "", err)
+	}
+	r.finishDirs()
+	r.out.summary()
+	if r.failures.Load() > 0 {
+		return errFailures
+	}
+	return nil
+}
+
+// decide maps every file to its targets and what to do on each.
+func (r *runner) decide() error {
+	n := len(r.plan.Dests)
+	for _, e := range r.tree.Files {
+		fj := &fileJob{
+			e:        e,
+			src:      r.tree.Path(e.Rel),
+			targets:  make([]string, n),
+			actions:  make([]plan.Action, n),
+			state:    make([]destState, n),
+			errs:     make([]error, n),
+			destHash: make([]string, n),
+		}
+		for i := range n {
+			fj.targets[i] = r.plan.Target(i, e.Rel)
+			a, _ := plan.Decide(fj.targets[i], e, r.opts.policy)
+			fj.actions[i] = a
+			if a == plan.Skip {
+				fj.state[i] = dsSkipped
+			}
+		}
+		if fj.needsCopy() {
+			r.bytesTotal += e.Size
+		}
+		r.files = append(r.files, fj)
+	}
+	return nil
+}
+
+// checkSpace refuses the whole run, before anything is written, when a
+// destination filesystem lacks space for what is to be written to it.
+func (r *runner) checkSpace() error {
+	dirs := make([]string, len(r.plan.Dests))
+	sizes := make([][]int64, len(r.plan.Dests))
+	var any bool
+	for i, d := range r.plan.Dests {
+		dirs[i] = d.Root(r.plan.IsDir)
+		for _, fj := range r.files {
+			if fj.actions[i] != plan.Skip {
+				sizes[i] = append(sizes[i], fj.e.Size)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	fss, err := plan.Space(dirs, sizes)
+	if err != nil {
+		return fmt.Errorf("free-space check: %w", err)
+	}
+	var msgs []string
+	for _, f := range fss {
+		if _, short := f.Short(); short {
+			var names []string
+			for _, i := range f.Dests {
+				names = append(names, r.plan.Dests[i].Arg)
+			}
+			msgs = append(msgs, fmt.Sprintf("%s (destinations %s)", f, strings.Join(names, ", ")))
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("%w: %s; nothing was copied", cvv.ErrDiskFull, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// createRoots creates the missing destination directories. If one cannot be
+// created, the ones created so far are removed again and the run fails with
+// a usage error: nothing is left behind.
+func (r *runner) createRoots() error {
+	var created []string
+	for _, d := range r.plan.Dests {
+		for _, m := range d.Missing {
+			if err := os.Mkdir(m, 0o755); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					if fi, serr := os.Stat(m); serr == nil && fi.IsDir() {
+						continue
+					}
+				}
+				for _, c := range slices.Backward(created) {
+					os.Remove(c)
+				}
+				return usagef("cannot create destination %s: %v", d.Arg, err)
+			}
+			created = append(created, m)
+		}
+	}
+	return nil
+}
+
+// makeDirs creates the directories of a tree source under every destination
+// and removes the temp files an interrupted run left in existing ones.
+func (r *runner) makeDirs() {
+	for i := range r.plan.Dests {
+		if !r.plan.IsDir {
+			r.removeTemps(filepath.Dir(r.plan.Dests[i].Path))
+			continue
+		}
+		for _, d := range r.tree.Dirs {
+			target := r.plan.Target(i, d.Rel)
+			perm := fs.FileMode(0o755)
+			if !r.opts.noPreserve {
+				// Writable by us until finishDirs applies the real mode.
+				perm = d.Mode.Perm() | 0o700
+			}
+			err := os.Mkdir(target, perm)
+			switch {
+			case err == nil:
+			case errors.Is(err, fs.ErrExist):
+				if fi, serr := os.Stat(target); serr != nil || !fi.IsDir() {
+					r.failures.Add(1)
+					r.out.entryError(d.Rel, target, fmt.Errorf("%s exists and is not a directory", target))
+					continue
+				}
+				r.removeTemps(target)
+			default:
+				r.failures.Add(1)
+				r.out.entryError(d.Rel, target, err)
+			}
+		}
+	}
+}
+
+// removeTemps removes the cvv temp files in dir.
+func (r *runner) removeTemps(dir string) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		if cvv.IsTempName(de.Name()) {
+			p := filepath.Join(dir, de.Name())
+			if err := os.Remove(p); err != nil {
+				r.out.warn("", fmt.Sprintf("cannot remove leftover temp file %s: %v", p, err))
+			}
+		}
+	}
+}
+
+// makeLinks recreates the symlinks under every destination, atomically
+// (a temp link renamed over the final name).
+func (r *runner) makeLinks(ctx context.Context) {
+	for _, l := range r.tree.Links {
+		if ctx.Err() != nil {
+			return
+		}
+		for i := range r.plan.Dests {
+			target := r.plan.Target(i, l.Rel)
+			if err := r.makeLink(l, target); err != nil {
+				r.failures.Add(1)
+				r.out.entryError(l.Rel, target, err)
+			}
+		}
+		r.linksDone.Add(1)
+	}
+}
+
+func (r *runner) makeLink(l plan.Entry, target string) error {
+	if !r.opts.policy.Overwrite {
+		if cur, err := os.Readlink(target); err == nil && cur == l.Link {
+			return nil
+		}
+	}
+	tmp := cvv.TempName(target)
+	if err := os.Symlink(l.Link, tmp); err != nil {
+		return err
+	}
+	if !r.opts.noPreserve {
+		if err := lchtimes(tmp, l.ModTime); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// finishDirs gives every destination directory its source mode and mtime,
+// children before parents, after all contents are written.
+func (r *runner) finishDirs() {
+	if r.opts.noPreserve || !r.plan.IsDir {
+		return
+	}
+	for i := range r.plan.Dests {
+		for _, d := range slices.Backward(r.tree.Dirs) {
+			target := r.plan.Target(i, d.Rel)
+			err := os.Chmod(target, d.Mode.Perm())
+			if err == nil {
+				err = os.Chtimes(target, time.Time{}, d.ModTime)
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				r.failures.Add(1)
+				r.out.entryError(d.Rel, target, err)
+			}
+		}
+	}
+}
+
+// copyAll runs the file jobs, r.opts.jobs at a time. Without --verify-after
+// each file is verified right after its copy, by the same worker.
+func (r *runner) copyAll(ctx context.Context) error {
+	work := make(chan *fileJob)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for range r.opts.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fj := range work {
+				if err := r.doFile(ctx, fj); err != nil {
+					errOnce.Do(func() { firstErr = err })
+				}
+			}
+		}()
+	}
+	for _, fj := range r.files {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- fj
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.inFlight.Store(fj.e.Rel, struct{}{})
+	defer r.inFlight.Delete(fj.e.Rel)
+	if err := r.copyFile(ctx, fj); err != nil {
+		return err
+	}
+	r.filesDone.Add(1)
+	if rest := fj.e.Size - fj.reported.Load(); fj.needsCopy() && rest != 0 {
+		r.bytesDone.Add(rest)
+	}
+	r.out.copied(fj)
+	if r.opts.verifyAfter && !fj.failed() {
+		return nil
+	}
+	if err := r.verifyFile(ctx, fj); err != nil {
+		return err
+	}
+	r.settle(fj)
+	return nil
+}
+
+// settle counts and reports a file whose fate is final.
+func (r *runner) settle(fj *fileJob) {
+	if fj.failed() {
+		r.failures.Add(1)
+	}
+	if !slices.ContainsFunc(fj.state, func(s destState) bool { return s != dsSkipped }) {
+		r.skipped.Add(1)
+	}
+	r.out.done(fj)
+}
+
+// copyFile copies fj to the destinations that need it. It returns an error
+// only when the run is cancelled; failures are recorded in fj.
+func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
+	var recheck []int
+	for i, a := range fj.actions {
+		if a == plan.Recheck {
+			recheck = append(recheck, i)
+		}
+	}
+	if len(recheck) > 0 {
+		paths := []string{fj.src}
+		for _, i := range recheck {
+			paths = append(paths, fj.targets[i])
+		}
+		hs, errs := r.hashAll(ctx, paths)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if errs[0] != nil {
+			fj.srcErr = errs[0]
+			fj.srcState = "error"
+			for i := range fj.state {
+				if fj.state[i] != dsSkipped {
+					fj.fail(i, errs[0])
+				}
+			}
+			return nil
+		}
+		fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now()
+		fj.modTime = fj.e.ModTime
+		for k, i := range recheck {
+			if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
+				fj.state[i] = dsOK
+				fj.destHash[i] = hs[k+1].Hash
+			} else {
+				fj.actions[i] = plan.Copy
+			}
+		}
+	}
+	var idx []int
+	var dests []string
+	for i, a := range fj.actions {
+		if a == plan.Copy && fj.state[i] == dsPending {
+			idx = append(idx, i)
+			dests = append(dests, fj.targets[i])
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	job := cvv.Job{
+		Source:     fj.src,
+		Dests:      dests,
+		Hash:       r.opts.alg,
+		NoFsync:    r.opts.noFsync,
+		NoPreserve: r.opts.noPreserve,
+		Progress: func(n int64) {
+			fj.reported.Add(n)
+			r.bytesDone.Add(n)
+			r.bytesRead.Add(n)
+			testThrottle()
+		},
+	}
+	res, err := r.eng.Copy(ctx, job)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fj.srcErr = err
+		if errors.Is(err, cvv.ErrSourceChanged) {
+			fj.srcState = "changed"
+		} else {
+			fj.srcState = "error"
+		}
+		for _, i := range idx {
+			fj.fail(i, err)
+		}
+		return nil
+	}
+	fj.hash, fj.size, fj.modTime, fj.elapsed = res.SourceHash, res.Size, res.ModTime, res.Elapsed
+	fj.hashDate = time.Now()
+	for k, i := range idx {
+		if derr := res.Dests[k].Err; derr != nil {
+			fj.fail(i, derr)
+		} else {
+			fj.state[i] = dsCopied
+			fj.wrote = true
+		}
+	}
+	return nil
+}
+
+// hashAll hashes paths in parallel through the engine.
+func (r *runner) hashAll(ctx context.Context, paths []string) ([]cvv.HashResult, []error) {
+	hs := make([]cvv.HashResult, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hs[i], errs[i] = r.eng.Hash(ctx, p, r.opts.alg)
+		}()
+	}
+	wg.Wait()
+	return hs, errs
+}
+
+// verifyFile checks the destinations fj was copied to, as the mode says.
+// It returns an error only when the run is cancelled.
+func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
+	var idx []int
+	for i, s := range fj.state {
+		if s == dsCopied {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	var dests []string
+	for _, i := range idx {
+		dests = append(dests, fj.targets[i])
+	}
+	if err := beforeVerify(ctx, fj.e.Rel, dests); err != nil {
+		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+	}
+	defer r.verifyDone.Add(1)
+	fj.verified = true
+	switch r.opts.mode {
+	case VerifyTransfer:
+		r.checkSizes(fj, idx)
+		return nil
+	case VerifySource:
+		hs, errs := r.hashAll(ctx, []string{fj.src})
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.checkSource(fj, hs[0], errs[0], idx) {
+			r.checkSizes(fj, idx)
+		}
+		return nil
+	}
+	paths := append([]string{fj.src}, dests...)
+	hs, errs := r.hashAll(ctx, paths)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !r.checkSource(fj, hs[0], errs[0], idx) {
+		return nil
+	}
+	for k, i := range idx {
+		h, err := hs[k+1], errs[k+1]
+		switch {
+		case err != nil:
+			fj.fail(i, fmt.Errorf("re-reading the copy: %w", err))
+		case h.Hash != fj.hash || h.Size != fj.size:
+			fj.destHash[i] = h.Hash
+			fj.fail(i, &os.PathError{Op: "verify", Path: fj.targets[i], Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
+				cvv.ErrVerifyMismatch, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)})
+		default:
+			fj.destHash[i] = h.Hash
+			fj.state[i] = dsOK
+		}
+	}
+	return nil
+}
+
+// checkSource compares a re-read of the source with what the copy saw. It
+// fails every destination in idx and returns false when they differ.
+func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []int) bool {
+	var err error
+	if herr != nil {
+		fj.srcState = "error"
+		err = fmt.Errorf("re-reading the source: %w", herr)
+	} else {
+		fi, serr := os.Stat(fj.src)
+		switch {
+		case serr != nil:
+			fj.srcState = "error"
+			err = fmt.Errorf("re-reading the source: %w", serr)
+		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || !fi.ModTime().Equal(fj.modTime):
+			fj.srcState = "changed"
+			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, fj.src,
+				fj.size, r.opts.alg, fj.hash, fj.modTime.Format(time.RFC3339Nano), fi.Size(), r.opts.alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
+		default:
+			fj.srcState = "ok"
+			return true
+		}
+	}
+	fj.srcErr = err
+	for _, i := range idx {
+		fj.fail(i, err)
+	}
+	return false
+}
+
+// checkSizes compares the size of each copy in idx with the source's.
+func (r *runner) checkSizes(fj *fileJob, idx []int) {
+	for _, i := range idx {
+		if fj.state[i] != dsCopied {
+			continue
+		}
+		fi, err := os.Stat(fj.targets[i])
+		switch {
+		case err != nil:
+			fj.fail(i, err)
+		case fi.Size() != fj.size:
+			fj.fail(i, &os.PathError{Op: "verify", Path: fj.targets[i], Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
+		default:
+			fj.state[i] = dsOK
+		}
+	}
+}
+
+// verifyAll is the --verify-after pass over every copied file.
+func (r *runner) verifyAll(ctx context.Context) error {
+	var todo []*fileJob
+	var bytes int64
+	for _, fj := range r.files {
+		if fj.failed() || !slices.Contains(fj.state, dsCopied) {
+			if !fj.failed() {
+				r.settle(fj)
+			}
+			continue
+		}
+		todo = append(todo, fj)
+		bytes += fj.size
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if r.opts.ask {
+		ok, err := r.out.ask(fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			for _, fj := range todo {
+				r.settle(fj)
+			}
+			r.out.warn("", fmt.Sprintf("verification skipped: %d files were not verified", len(todo)))
+			return nil
+		}
+	}
+	r.phase.Store("verify")
+	work := make(chan *fileJob)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	for range r.opts.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for fj := range work {
+				r.inFlight.Store(fj.e.Rel, struct{}{})
+				err := r.verifyFile(ctx, fj)
+				r.inFlight.Delete(fj.e.Rel)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				r.settle(fj)
+			}
+		}()
+	}
+	for _, fj := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- fj
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func describeSpecial(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	}
+	return "special file"
+}

@@ -1,0 +1,41 @@
+//go:build testhooks
+
+package command
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// beforeVerify runs $CVV_TEST_BEFORE_VERIFY with sh -c between the copy and
+// the verification of a file, with CVV_TEST_FILE set to the file's relative
+// path and CVV_TEST_DESTS to its destination paths, one a line, and waits
+// for it. Fault tests use it to corrupt a copy between the two phases.
+func beforeVerify(ctx context.Context, rel string, dests []string) error {
+	script := os.Getenv("CVV_TEST_BEFORE_VERIFY")
+	if script == "" {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "CVV_TEST_FILE="+rel, "CVV_TEST_DESTS="+strings.Join(dests, "\n"))
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	return cmd.Run()
+}
+
+// throttle is the pause after each progress report, from
+// $CVV_TEST_THROTTLE (a Go duration): it slows a copy down so that a test can
+// interrupt it in the middle.
+var throttle = func() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("CVV_TEST_THROTTLE"))
+	return d
+}()
+
+func testThrottle() {
+	if throttle > 0 {
+		time.Sleep(throttle)
+	}
+}

@@ -1,0 +1,151 @@
+package command
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// VerifyMode is how much a copy is checked after it is written.
+type VerifyMode int
+
+// The verification modes, weakest first.
+const (
+	// VerifyTransfer checks the destination sizes; the in-flight source
+	// hash is still reported.
+	VerifyTransfer VerifyMode = iota
+	// VerifySource re-reads the source and compares its hash, size and
+	// mtime with what the copy saw.
+	VerifySource
+	// VerifyFull re-reads the source and every destination from the media,
+	// in parallel, and compares every hash with the in-flight one.
+	VerifyFull
+)
+
+// String returns the flag spelling of m.
+func (m VerifyMode) String() string {
+	switch m {
+	case VerifyTransfer:
+		return "transfer"
+	case VerifySource:
+		return "source"
+	case VerifyFull:
+		return "full"
+	}
+	return "VerifyMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseVerifyMode parses "transfer", "source" or "full".
+func ParseVerifyMode(s string) (VerifyMode, error) {
+	switch strings.ToLower(s) {
+	case "transfer":
+		return VerifyTransfer, nil
+	case "source":
+		return VerifySource, nil
+	case "full":
+		return VerifyFull, nil
+	}
+	return 0, usagef("unknown mode %q (want transfer, source or full)", s)
+}
+
+// ParseSize parses a byte count with an optional binary unit: 4096, 256K,
+// 256KiB, 1M, 1MiB, 2G. Units are powers of 1024; case does not matter.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "B")
+	t = strings.TrimSuffix(t, "I")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, usagef("bad size %q (want a positive number with an optional K, M or G suffix, like 1M)", s)
+	}
+	return n * mult, nil
+}
+
+// copyOptions are the parsed flags of a copy.
+type copyOptions struct {
+	engine      cvv.EngineKind
+	engineOpts  cvv.Options
+	jobs        int
+	noFsync     bool
+	noPreserve  bool
+	mode        VerifyMode
+	alg         hashing.Algorithm
+	verifyAfter bool
+	ask         bool
+	quiet       bool
+	json        bool
+	policy      plan.Policy
+	hashFiles   hashFileOptions
+}
+
+// parseCopyOptions reads and checks the flags; every error wraps
+// cvv.ErrUsage.
+func parseCopyOptions(c *cli.Context) (copyOptions, error) {
+	var o copyOptions
+	var err error
+	if o.engine, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
+		return o, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
+	}
+	bs, err := ParseSize(c.String("block-size"))
+	if err != nil {
+		return o, err
+	}
+	if bs > 1<<30 {
+		return o, usagef("block size %s is too large (at most 1G)", c.String("block-size"))
+	}
+	o.engineOpts.BlockSize = int(bs)
+	o.engineOpts.QueueDepth = c.Int("queue-depth")
+	if o.engineOpts.QueueDepth < 1 || o.engineOpts.QueueDepth > 4096 {
+		return o, usagef("bad queue depth %d (want 1 to 4096)", o.engineOpts.QueueDepth)
+	}
+	o.jobs = c.Int("jobs")
+	if o.jobs < 1 || o.jobs > 1024 {
+		return o, usagef("bad --jobs %d (want 1 to 1024)", o.jobs)
+	}
+	if o.mode, err = ParseVerifyMode(c.String("mode")); err != nil {
+		return o, err
+	}
+	if o.alg, err = hashing.Parse(c.String("hash")); err != nil {
+		return o, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1 or sha256)", c.String("hash"))
+	}
+	o.noFsync = c.Bool("no-fsync")
+	o.noPreserve = c.Bool("no-preserve")
+	o.verifyAfter = c.Bool("verify-after")
+	o.ask = c.Bool("ask")
+	if o.ask && !o.verifyAfter {
+		return o, usagef("--ask needs --verify-after")
+	}
+	if (o.ask || o.verifyAfter) && o.mode == VerifyTransfer {
+		return o, usagef("--verify-after and --ask need --mode source or full")
+	}
+	o.quiet = c.Bool("quiet")
+	o.json = c.Bool("json")
+	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing")}
+	if o.policy.Overwrite && o.policy.VerifyExisting {
+		return o, usagef("--overwrite and --verify-existing exclude each other")
+	}
+	if o.hashFiles, err = parseHashFileOptions(c, o.alg); err != nil {
+		return o, err
+	}
+	return o, nil
+}

@@ -1,0 +1,553 @@
+package command
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+)
+
+// jsonVersion is the version of the --json event schema (cmd/JSON.md). It
+// changes only when a field changes meaning or disappears.
+const jsonVersion = 1
+
+// reporter writes everything the user sees: per-file lines, warnings,
+// errors, the live progress and the summary, as text or as JSON events.
+// Its methods are safe for concurrent use.
+type reporter struct {
+	r           *runner
+	mu          sync.Mutex
+	json        bool
+	quiet       bool
+	color       bool
+	stdout      io.Writer
+	stderr      io.Writer
+	enc         *json.Encoder
+	prog        progressDisplay
+	interrupted bool
+}
+
+// progressDisplay is the live progress: bars on a terminal, a plain line
+// every few seconds otherwise, JSON progress events with --json.
+type progressDisplay interface {
+	// lineWriter returns where per-file lines go while the display runs
+	// (above the bars on a terminal), or nil for stdout.
+	lineWriter() io.Writer
+	// stop ends the display; it may be called more than once.
+	stop()
+}
+
+func newReporter(r *runner) *reporter {
+	rep := &reporter{
+		r:      r,
+		json:   r.opts.json,
+		quiet:  r.opts.quiet,
+		stdout: r.stdout,
+		stderr: r.stderr,
+	}
+	if rep.json {
+		rep.enc = json.NewEncoder(r.stdout)
+		rep.enc.SetEscapeHTML(false)
+	}
+	_, noColor := os.LookupEnv("NO_COLOR")
+	rep.color = !noColor && !rep.json && isTerminal(r.stdout) && os.Getenv("TERM") != "dumb"
+	return rep
+}
+
+// startProgress starts the live display for the current phase.
+func (rep *reporter) startProgress() {
+	if rep.quiet {
+		return
+	}
+	switch {
+	case rep.json:
+		rep.prog = newTickerProgress(rep.r, time.Second, rep.progressEvent)
+	case isTerminal(rep.stderr) && os.Getenv("TERM") != "dumb":
+		rep.prog = newBarProgress(rep.r, rep.stderr, isTerminal(rep.stdout))
+	default:
+		rep.prog = newTickerProgress(rep.r, 5*time.Second, rep.progressLine)
+	}
+}
+
+func (rep *reporter) stopProgress() {
+	if rep.prog != nil {
+		rep.prog.stop()
+		rep.prog = nil
+	}
+}
+
+func (rep *reporter) close() { rep.stopProgress() }
+
+func (rep *reporter) emit(v any) {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	rep.enc.Encode(v)
+}
+
+// printOut writes a result line to stdout (above the bars when they run).
+func (rep *reporter) printOut(line string) {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if rep.prog != nil {
+		if w := rep.prog.lineWriter(); w != nil {
+			io.WriteString(w, line+"\n")
+			return
+		}
+	}
+	io.WriteString(rep.stdout, line+"\n")
+}
+
+// printErr writes a message line to stderr (above the bars when they run).
+func (rep *reporter) printErr(line string) {
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if b, ok := rep.prog.(*barProgress); ok && b != nil {
+		io.WriteString(b.p, line+"\n")
+		return
+	}
+	io.WriteString(rep.stderr, line+"\n")
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// displayName makes a path printable on one line: names with control or
+// non-printable characters are quoted Go-style.
+func displayName(s string) string {
+	for _, c := range s {
+		if !unicode.IsPrint(c) && c != ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return "."
+	}
+	return s
+}
+
+type startEvent struct {
+	Event       string   `json:"event"`
+	Version     int      `json:"version"`
+	Time        string   `json:"time"`
+	Source      string   `json:"source"`
+	SourceIsDir bool     `json:"source_is_dir"`
+	Dests       []string `json:"dests"`
+	Mode        string   `json:"mode"`
+	Hash        string   `json:"hash"`
+	Engine      string   `json:"engine"`
+	Jobs        int      `json:"jobs"`
+	VerifyAfter bool     `json:"verify_after"`
+	Files       int      `json:"files"`
+	Dirs        int      `json:"dirs"`
+	Symlinks    int      `json:"symlinks"`
+	Bytes       int64    `json:"bytes"`
+	FilesToCopy int      `json:"files_to_copy"`
+	BytesToCopy int64    `json:"bytes_to_copy"`
+}
+
+func (rep *reporter) start() {
+	r := rep.r
+	toCopy := 0
+	for _, fj := range r.files {
+		if fj.needsCopy() {
+			toCopy++
+		}
+	}
+	if rep.json {
+		ev := startEvent{
+			Event: "start", Version: jsonVersion, Time: now(),
+			Source: r.plan.Source, SourceIsDir: r.plan.IsDir,
+			Mode: r.opts.mode.String(), Hash: r.opts.alg.String(), Engine: r.eng.Name(),
+			Jobs: r.opts.jobs, VerifyAfter: r.opts.verifyAfter,
+			Files: len(r.files), Dirs: len(r.tree.Dirs), Symlinks: len(r.tree.Links),
+			Bytes: r.tree.Bytes, FilesToCopy: toCopy, BytesToCopy: r.bytesTotal,
+		}
+		for _, d := range r.plan.Dests {
+			ev.Dests = append(ev.Dests, d.Path)
+		}
+		rep.emit(ev)
+	}
+	rep.startProgress()
+}
+
+type warningEvent struct {
+	Event   string `json:"event"`
+	Time    string `json:"time"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+func (rep *reporter) warn(rel, msg string) {
+	rep.r.warnings.Add(1)
+	if rep.json {
+		rep.emit(warningEvent{Event: "warning", Time: now(), Path: rel, Message: msg})
+		return
+	}
+	rep.printErr("cvv: warning: " + msg)
+}
+
+type errorEvent struct {
+	Event   string `json:"event"`
+	Time    string `json:"time"`
+	Path    string `json:"path"`
+	Dest    string `json:"dest"`
+	Message string `json:"message"`
+}
+
+// entryError reports the failure of something that is not a file copy: a
+// directory, a symlink, an unreadable part of the source, a manifest.
+func (rep *reporter) entryError(rel, target string, err error) {
+	if rep.json {
+		rep.emit(errorEvent{Event: "error", Time: now(), Path: rel, Dest: target, Message: err.Error()})
+		return
+	}
+	rep.printErr("cvv: FAIL " + err.Error())
+}
+
+type destEvent struct {
+	Path   string `json:"path"`
+	Status string `json:"status"`
+	Hash   string `json:"hash,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+type fileEvent struct {
+	Event       string      `json:"event"`
+	Time        string      `json:"time"`
+	Path        string      `json:"path"`
+	Size        int64       `json:"size"`
+	HashAlg     string      `json:"hash_alg"`
+	Hash        string      `json:"hash"`
+	Seconds     float64     `json:"seconds"`
+	BytesPerSec float64     `json:"bytes_per_sec"`
+	SourceError string      `json:"source_error,omitempty"`
+	Dests       []destEvent `json:"dests"`
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func speed(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// copied reports the end of the copy phase of a file (JSON "file" event).
+func (rep *reporter) copied(fj *fileJob) {
+	if !rep.json {
+		return
+	}
+	ev := fileEvent{
+		Event: "file", Time: now(), Path: fj.e.Rel, Size: fj.e.Size,
+		HashAlg: rep.r.opts.alg.String(), Hash: fj.hash,
+		Seconds: fj.elapsed.Seconds(), BytesPerSec: speed(fj.size, fj.elapsed),
+		SourceError: errString(fj.srcErr),
+	}
+	for i, t := range fj.targets {
+		st := "copied"
+		switch fj.state[i] {
+		case dsSkipped:
+			st = "skipped"
+		case dsOK:
+			st = "kept"
+		case dsFailed:
+			st = "failed"
+		}
+		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHash[i], Error: errString(fj.errs[i])})
+	}
+	rep.emit(ev)
+}
+
+type verifyEvent struct {
+	Event   string      `json:"event"`
+	Time    string      `json:"time"`
+	Path    string      `json:"path"`
+	Mode    string      `json:"mode"`
+	HashAlg string      `json:"hash_alg"`
+	Hash    string      `json:"hash"`
+	Source  destEvent   `json:"source"`
+	Dests   []destEvent `json:"dests"`
+	OK      bool        `json:"ok"`
+}
+
+// done reports a file whose fate is final: the JSON "verify" event (when it
+// was verified) or the text result line, and the failure details.
+func (rep *reporter) done(fj *fileJob) {
+	r := rep.r
+	if rep.json {
+		if !fj.verified {
+			return
+		}
+		srcStatus := fj.srcState
+		if srcStatus == "" {
+			srcStatus = "not_read"
+		}
+		ev := verifyEvent{
+			Event: "verify", Time: now(), Path: fj.e.Rel, Mode: r.opts.mode.String(),
+			HashAlg: r.opts.alg.String(), Hash: fj.hash, OK: !fj.failed(),
+			Source: destEvent{Path: fj.src, Status: srcStatus, Error: errString(fj.srcErr)},
+		}
+		for i, t := range fj.targets {
+			st := "ok"
+			switch fj.state[i] {
+			case dsSkipped:
+				st = "skipped"
+			case dsFailed:
+				st = "failed"
+			case dsCopied:
+				st = "not_verified"
+			}
+			ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHash[i], Error: errString(fj.errs[i])})
+		}
+		rep.emit(ev)
+		return
+	}
+	if !rep.quiet {
+		rep.printOut(rep.resultLine(fj))
+	}
+	if fj.srcErr != nil {
+		rep.printErr(fmt.Sprintf("cvv: FAIL %s: %v", displayName(fj.e.Rel), fj.srcErr))
+	}
+	for i, err := range fj.errs {
+		if err != nil && err != fj.srcErr {
+			rep.printErr(fmt.Sprintf("cvv: FAIL %s -> %s: %v", displayName(fj.e.Rel), displayName(fj.targets[i]), err))
+		}
+	}
+}
+
+func (rep *reporter) paint(s, color string) string {
+	if !rep.color {
+		return s
+	}
+	return "\x1b[" + color + "m" + s + "\x1b[0m"
+}
+
+// resultLine is the per-file text line:
+//
+//	NAME  SIZE  SPEED  ALG HASH  src STATUS  DEST-STATUS...
+func (rep *reporter) resultLine(fj *fileJob) string {
+	r := rep.r
+	var b strings.Builder
+	b.WriteString(displayName(fj.e.Rel))
+	b.WriteString("  ")
+	b.WriteString(plan.HumanBytes(fj.e.Size))
+	b.WriteString("  ")
+	if fj.elapsed > 0 {
+		b.WriteString(plan.HumanBytes(int64(speed(fj.size, fj.elapsed))) + "/s")
+	} else {
+		b.WriteString("-")
+	}
+	b.WriteString("  ")
+	b.WriteString(r.opts.alg.String())
+	b.WriteString(" ")
+	if fj.hash != "" {
+		b.WriteString(fj.hash)
+	} else {
+		b.WriteString("-")
+	}
+	b.WriteString("  src ")
+	switch fj.srcState {
+	case "ok":
+		b.WriteString(rep.paint("ok", "32"))
+	case "changed":
+		b.WriteString(rep.paint("CHANGED", "31"))
+	case "error":
+		b.WriteString(rep.paint("FAIL", "31"))
+	default:
+		b.WriteString("-")
+	}
+	b.WriteString(" ")
+	for _, s := range fj.state {
+		b.WriteString(" ")
+		switch s {
+		case dsOK:
+			b.WriteString(rep.paint("ok", "32"))
+		case dsSkipped:
+			b.WriteString("skip")
+		case dsCopied:
+			b.WriteString("copied")
+		case dsFailed:
+			b.WriteString(rep.paint("FAIL", "31"))
+		default:
+			b.WriteString("-")
+		}
+	}
+	return b.String()
+}
+
+// ask asks the user a yes/no question on stderr and reads the answer from
+// stdin; an empty answer is yes.
+func (rep *reporter) ask(question string) (bool, error) {
+	rep.stopProgress()
+	rep.mu.Lock()
+	io.WriteString(rep.stderr, question)
+	rep.mu.Unlock()
+	line, err := bufio.NewReader(rep.r.stdin).ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return false, fmt.Errorf("--ask: no answer on standard input; the copies were not verified")
+	}
+	defer rep.startProgress()
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+type progressEvent struct {
+	Event         string   `json:"event"`
+	Time          string   `json:"time"`
+	Phase         string   `json:"phase"`
+	BytesDone     int64    `json:"bytes_done"`
+	BytesTotal    int64    `json:"bytes_total"`
+	FilesDone     int64    `json:"files_done"`
+	FilesTotal    int      `json:"files_total"`
+	FilesVerified int64    `json:"files_verified"`
+	BytesPerSec   float64  `json:"bytes_per_sec"`
+	ETASeconds    *float64 `json:"eta_seconds"`
+	Current       []string `json:"current"`
+}
+
+// snapshot is the state the progress displays show.
+type snapshot struct {
+	phase                 string
+	bytesDone, bytesTotal int64
+	filesDone, verified   int64
+	filesTotal            int
+	rate                  float64
+	eta                   time.Duration // <0: unknown
+	current               []string
+}
+
+func (r *runner) snapshot() snapshot {
+	s := snapshot{
+		phase:      r.phase.Load().(string),
+		bytesDone:  r.bytesDone.Load(),
+		bytesTotal: r.bytesTotal,
+		filesDone:  r.filesDone.Load(),
+		verified:   r.verifyDone.Load(),
+		filesTotal: len(r.files),
+		eta:        -1,
+	}
+	if s.phase == "copy" && s.filesDone == int64(s.filesTotal) && r.opts.mode != VerifyTransfer && !r.opts.verifyAfter {
+		s.phase = "verify"
+	}
+	el := time.Since(r.start)
+	if el > 0 {
+		s.rate = float64(r.bytesRead.Load()) / el.Seconds()
+	}
+	if s.rate > 0 && s.phase == "copy" {
+		s.eta = time.Duration(float64(s.bytesTotal-s.bytesDone) / s.rate * float64(time.Second))
+	}
+	r.inFlight.Range(func(k, _ any) bool {
+		s.current = append(s.current, k.(string))
+		return len(s.current) < 8
+	})
+	sort.Strings(s.current)
+	return s
+}
+
+func (rep *reporter) progressEvent(s snapshot) {
+	ev := progressEvent{
+		Event: "progress", Time: now(), Phase: s.phase,
+		BytesDone: s.bytesDone, BytesTotal: s.bytesTotal,
+		FilesDone: s.filesDone, FilesTotal: s.filesTotal, FilesVerified: s.verified,
+		BytesPerSec: s.rate, Current: s.current,
+	}
+	if ev.Current == nil {
+		ev.Current = []string{}
+	}
+	if s.eta >= 0 {
+		e := s.eta.Seconds()
+		ev.ETASeconds = &e
+	}
+	rep.emit(ev)
+}
+
+func (rep *reporter) progressLine(s snapshot) {
+	pct := 100.0
+	if s.bytesTotal > 0 {
+		pct = 100 * float64(s.bytesDone) / float64(s.bytesTotal)
+	}
+	line := fmt.Sprintf("cvv: %s %s / %s (%.0f%%), %d/%d files, %d verified, %s/s",
+		s.phase, plan.HumanBytes(s.bytesDone), plan.HumanBytes(s.bytesTotal), pct,
+		s.filesDone, s.filesTotal, s.verified, plan.HumanBytes(int64(s.rate)))
+	if s.eta >= 0 {
+		line += ", ETA " + s.eta.Round(time.Second).String()
+	}
+	rep.printErr(line)
+}
+
+type summaryEvent struct {
+	Event         string  `json:"event"`
+	Time          string  `json:"time"`
+	Files         int     `json:"files"`
+	FilesCopied   int     `json:"files_copied"`
+	FilesSkipped  int     `json:"files_skipped"`
+	FilesFailed   int     `json:"files_failed"`
+	FilesVerified int64   `json:"files_verified"`
+	Symlinks      int64   `json:"symlinks"`
+	Dirs          int     `json:"dirs"`
+	Failures      int64   `json:"failures"`
+	Warnings      int64   `json:"warnings"`
+	Bytes         int64   `json:"bytes"`
+	BytesCopied   int64   `json:"bytes_copied"`
+	Seconds       float64 `json:"seconds"`
+	BytesPerSec   float64 `json:"bytes_per_sec"`
+	Interrupted   bool    `json:"interrupted"`
+	OK            bool    `json:"ok"`
+}
+
+// summary reports the end of the run.
+func (rep *reporter) summary() {
+	rep.stopProgress()
+	r := rep.r
+	var copied, failed, skipped int
+	for _, fj := range r.files {
+		switch {
+		case fj.failed():
+			failed++
+		case fj.wrote:
+			copied++
+		default:
+			skipped++
+		}
+	}
+	el := time.Since(r.start)
+	moved := r.bytesRead.Load()
+	if rep.json {
+		rep.emit(summaryEvent{
+			Event: "summary", Time: now(), Files: len(r.files),
+			FilesCopied: copied, FilesSkipped: skipped, FilesFailed: failed,
+			FilesVerified: r.verifyDone.Load(), Symlinks: int64(len(r.tree.Links)), Dirs: len(r.tree.Dirs),
+			Failures: r.failures.Load(), Warnings: r.warnings.Load(),
+			Bytes: r.tree.Bytes, BytesCopied: moved, Seconds: el.Seconds(), BytesPerSec: speed(moved, el),
+			Interrupted: rep.interrupted, OK: r.failures.Load() == 0 && !rep.interrupted,
+		})
+		return
+	}
+	if rep.quiet {
+		return
+	}
+	state := ""
+	if rep.interrupted {
+		state = " (interrupted)"
+	}
+	rep.printOut(fmt.Sprintf("cvv: %d files (%d copied, %d skipped, %d failed), %s in %s, %s/s, %d destinations, %s mode, %d failures%s",
+		len(r.files), copied, skipped, failed, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),
+		plan.HumanBytes(int64(speed(moved, el))), len(r.plan.Dests), r.opts.mode, r.failures.Load(), state))
+}

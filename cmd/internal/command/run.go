@@ -1,0 +1,117 @@
+// Package command is the cvv command line: the urfave/cli application, the
+// copy run that drives a cvv.Engine over a planned tree, its verification,
+// its output (per-file lines, live progress, newline-delimited JSON) and the
+// one place where errors become exit statuses.
+//
+// It uses the engines only through the cvv.Engine contract, never their
+// internals, and it never writes outside the destinations it was given.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cvv-project/cvv"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0   // everything copied and verified
+	ExitFailure = 1   // at least one copy or verification failed
+	ExitUsage   = 2   // bad command line or bad input; nothing written
+	ExitSIGINT  = 130 // interrupted (128 + SIGINT)
+	ExitSIGTERM = 143 // terminated (128 + SIGTERM)
+)
+
+// errFailures is returned by a run that finished with per-file failures;
+// they have been reported already.
+var errFailures = errors.New("some copies failed")
+
+// Run runs the cvv command line args (args[0] is the program name) and
+// returns the exit status. The first SIGINT or SIGTERM cancels the run, which
+// stops within a second and leaves no partial file under a final name; a
+// second one exits at once.
+func Run(ctx context.Context, args []string) int {
+	return run(ctx, args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	got := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigs:
+			got <- s
+			cancel()
+			select {
+			case s2 := <-sigs:
+				fmt.Fprintf(stderr, "cvv: second %v, exiting now\n", s2)
+				os.Exit(signalStatus(s2))
+			case <-done:
+			}
+		case <-done:
+		}
+	}()
+
+	app := newApp(stdin, stdout, stderr)
+	err := app.RunContext(ctx, args)
+	var sig os.Signal
+	select {
+	case sig = <-got:
+	default:
+	}
+	code := exitStatus(err, sig)
+	if err != nil && code != ExitOK && !errors.Is(err, errFailures) {
+		if sig != nil {
+			fmt.Fprintf(stderr, "cvv: interrupted by %v\n", sig)
+		} else {
+			fmt.Fprintf(stderr, "cvv: %v\n", err)
+		}
+	}
+	return code
+}
+
+// exitStatus is the one mapping from a run's outcome to an exit status.
+func exitStatus(err error, sig os.Signal) int {
+	if sig != nil {
+		return signalStatus(sig)
+	}
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, cvv.ErrUsage):
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		return ExitSIGINT
+	}
+	return ExitFailure
+}
+
+func signalStatus(s os.Signal) int {
+	if s == syscall.SIGTERM {
+		return ExitSIGTERM
+	}
+	return ExitSIGINT
+}
+
+// usageError is a bad command line: its message is shown alone on one line
+// and it maps to exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return cvv.ErrUsage }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
