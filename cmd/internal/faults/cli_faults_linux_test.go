@@ -1,0 +1,404 @@
+package faults
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// writeHook writes a shell script for CVV_TEST_BEFORE_VERIFY and returns
+// the environment entry that runs it.
+func writeHook(t testing.TB, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hook.sh")
+	if err := os.WriteFile(p, []byte("set -e\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "CVV_TEST_BEFORE_VERIFY=sh " + p
+}
+
+// expectOutput fails unless the run's output contains every want.
+func expectOutput(t testing.TB, r *runResult, wants ...string) {
+	t.Helper()
+	all := r.Stdout + r.Stderr
+	for _, w := range wants {
+		if !strings.Contains(all, w) {
+			t.Errorf("output does not mention %q:\n%v", w, r)
+		}
+	}
+}
+
+// without returns want without the files whose path starts with prefix.
+func without(want map[string]string, prefix string) map[string]string {
+	m := map[string]string{}
+	for k, v := range want {
+		if !strings.HasPrefix(k, prefix) {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// only returns the files of want whose path starts with prefix.
+func only(want map[string]string, prefix string) map[string]string {
+	m := map[string]string{}
+	for k, v := range want {
+		if strings.HasPrefix(k, prefix) {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// TestCLIDiskFullPrecheck: one of three destinations is a tmpfs too small
+// for the tree. The free-space check catches it: the failure names the
+// destination's filesystem and the shortfall, the tmpfs holds no temp file,
+// the other two destinations complete and verify, and the status is 1.
+func TestCLIDiskFullPrecheck(t *testing.T) {
+	work := workDir(t, 256<<20)
+	small := mountTmpfs(t, 8<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 5 << 20, Small: 20})
+	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+	r := runCVV(t, runOpts{}, src, d1, small, d3)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	expectOutput(t, r, small)
+	all := r.Stdout + r.Stderr
+	if !strings.Contains(all, "MiB") && !strings.Contains(all, "bytes") && !strings.Contains(all, "short") {
+		t.Errorf("output does not state the shortfall:\n%v", r)
+	}
+	if tmp := tempFiles(t, small); len(tmp) > 0 {
+		t.Errorf("temp files left on the full filesystem: %q", tmp)
+	}
+	checkFinalFiles(t, want, small)
+	checkComplete(t, want, d1)
+	checkComplete(t, want, d3)
+}
+
+// TestCLIDiskFullMidCopy: the tree fits when cvv starts, but another writer
+// fills the tmpfs after the first file is copied (from the before-verify
+// hook, -j 1, so the moment is deterministic). The next file fails there
+// with "no space left on device"; the other destinations complete.
+func TestCLIDiskFullMidCopy(t *testing.T) {
+	work := workDir(t, 256<<20)
+	small := mountTmpfs(t, 16<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 3 << 20})
+	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+	flag := filepath.Join(work, "filled")
+	hook := writeHook(t, fmt.Sprintf(`[ -e %[1]s ] && exit 0
+touch %[1]s
+dd if=/dev/zero of=%[2]s/filler bs=64k 2>/dev/null || true
+`, flag, small))
+	r := runCVV(t, runOpts{Env: []string{hook}}, "-j", "1", src, d1, small, d3)
+	if _, err := os.Stat(flag); err != nil {
+		t.Fatalf("the hook never ran (CVV_TEST_BEFORE_VERIFY not honoured?): %v\n%v", err, r)
+	}
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	expectOutput(t, r, "no space left on device")
+	if tmp := tempFiles(t, small); len(tmp) > 0 {
+		t.Errorf("temp files left on the full filesystem: %q", tmp)
+	}
+	if n := checkFinalFiles(t, want, small); n != 1 {
+		t.Errorf("%d files on the full filesystem, want the 1 copied before it filled", n)
+	}
+	checkComplete(t, want, d1)
+	checkComplete(t, want, d3)
+}
+
+// TestCLISourceReadEIO: one source file (on a FUSE filesystem) fails to
+// read with EIO part-way. That file fails on every destination, named with
+// the errno; every other file completes everywhere.
+func TestCLISourceReadEIO(t *testing.T) {
+	e := mountErrorFS(t, ErrorFSOptions{})
+	want := buildTree(t, e.Backing, treeSpec{Large: 2, LargeSize: 3 << 20, Small: 10})
+	bad := "large/clip01.mov"
+	e.Inject(Fault{Op: OpRead, Match: bad, Errno: syscall.EIO, From: 1 << 20})
+	work := workDir(t, 128<<20)
+	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2"), filepath.Join(work, "d3")}
+	r := runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	if e.Hits(OpRead) == 0 {
+		t.Fatalf("the fault never fired\n%v", r)
+	}
+	expectOutput(t, r, bad, "input/output error")
+	good := without(want, bad)
+	for _, d := range dests {
+		checkComplete(t, good, d)
+	}
+}
+
+// TestCLISourcePermissionDenied: one source file cannot be opened (EACCES
+// from the FUSE source; root ignores mode bits). It is reported; the rest
+// completes.
+func TestCLISourcePermissionDenied(t *testing.T) {
+	e := mountErrorFS(t, ErrorFSOptions{})
+	want := buildTree(t, e.Backing, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 10})
+	bad := "small/d3/f003.dat"
+	if _, ok := want[bad]; !ok {
+		t.Fatalf("tree has no %s", bad)
+	}
+	e.Inject(Fault{Op: OpOpen, Match: bad, Errno: syscall.EACCES})
+	work := workDir(t, 64<<20)
+	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2")}
+	r := runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	expectOutput(t, r, bad, "permission denied")
+	for _, d := range dests {
+		checkComplete(t, without(want, bad), d)
+	}
+}
+
+// TestCLIDestFaults: faults on one destination (a FUSE filesystem) fail the
+// files they hit there only, named with the destination and errno; the
+// other destinations complete.
+func TestCLIDestFaults(t *testing.T) {
+	cases := []struct {
+		name  string
+		fault Fault
+		text  string
+	}{
+		// Writes and syncs go to temp files in large/, so the pattern is
+		// on the directory.
+		{"write-EIO", Fault{Op: OpWrite, Match: "large/*", Errno: syscall.EIO, From: 1 << 20}, "input/output error"},
+		{"write-ENOSPC", Fault{Op: OpWrite, Match: "large/*", Errno: syscall.ENOSPC, From: 1 << 20}, "no space left on device"},
+		{"fsync-EIO", Fault{Op: OpFsync, Match: "large/*", Errno: syscall.EIO}, "input/output error"},
+		// The verification read is the only read of the final names.
+		{"verify-read-EIO", Fault{Op: OpRead, Match: "large/clip00.mov", Errno: syscall.EIO}, "input/output error"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mountErrorFS(t, ErrorFSOptions{})
+			work := workDir(t, 128<<20)
+			src := filepath.Join(work, "src")
+			want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 2 << 20, Small: 10})
+			d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+			e.Inject(tc.fault)
+			r := runCVV(t, runOpts{}, src, d1, e.Mountpoint, d3)
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1", r.Code)
+			}
+			if e.Hits(tc.fault.Op) == 0 {
+				t.Fatalf("the fault never fired\n%v", r)
+			}
+			expectOutput(t, r, e.Mountpoint, "large/clip0", tc.text)
+			checkComplete(t, want, d1)
+			checkComplete(t, want, d3)
+			if tmp := tempFiles(t, e.Backing); len(tmp) > 0 {
+				t.Errorf("temp files left on the failing destination: %q", tmp)
+			}
+			for rel := range only(want, "small/") {
+				if _, err := os.Stat(filepath.Join(e.Backing, rel)); err != nil {
+					t.Errorf("unaffected file %s missing on the failing destination: %v", rel, err)
+				}
+			}
+			if tc.fault.Op != OpRead {
+				checkFinalFiles(t, want, e.Backing)
+			}
+		})
+	}
+}
+
+// TestCLIReadOnlyDest: a read-only destination is reported; the others
+// complete.
+func TestCLIReadOnlyDest(t *testing.T) {
+	requireRoot(t)
+	work := workDir(t, 128<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 10})
+	ro := filepath.Join(work, "ro")
+	mkdirs(t, filepath.Join(work, "rw"), ro)
+	if err := BindReadOnly(filepath.Join(work, "rw"), ro); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := Unmount(ro); err != nil {
+			t.Error(err)
+		}
+	})
+	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+	r := runCVV(t, runOpts{}, src, d1, ro, d3)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	expectOutput(t, r, ro, "read-only file system")
+	checkComplete(t, want, d1)
+	checkComplete(t, want, d3)
+}
+
+// TestCLIDestGoneMidRun: one destination disappears after the first file
+// (-j 1, from the before-verify hook): removed, or its filesystem lazily
+// unmounted. It is reported; the others complete.
+func TestCLIDestGoneMidRun(t *testing.T) {
+	for _, how := range []string{"removed", "unmounted"} {
+		t.Run(how, func(t *testing.T) {
+			work := workDir(t, 128<<20)
+			src := filepath.Join(work, "src")
+			want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 1 << 20, Small: 10})
+			d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+			d2 := filepath.Join(work, "d2")
+			action := "rm -rf " + d2
+			if how == "unmounted" {
+				requireRoot(t)
+				mkdirs(t, d2)
+				if err := MountTmpfs(d2, 64<<20); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = Unmount(d2) })
+				action = "umount -l " + d2
+			}
+			flag := filepath.Join(work, "gone")
+			hook := writeHook(t, fmt.Sprintf("[ -e %[1]s ] && exit 0\ntouch %[1]s\n%s\n", flag, action))
+			r := runCVV(t, runOpts{Env: []string{hook}}, "-j", "1", src, d1, d2, d3)
+			if _, err := os.Stat(flag); err != nil {
+				t.Fatalf("the hook never ran: %v\n%v", err, r)
+			}
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1\n%v", r.Code, r)
+			}
+			expectOutput(t, r, d2)
+			checkComplete(t, want, d1)
+			checkComplete(t, want, d3)
+		})
+	}
+}
+
+// TestCLISourceChangedDuringCopy: a writer rewrites a large source file
+// while cvv reads it. Every mode detects it (transfer by size/mtime); the
+// file is failed, named, and absent from the destinations; status 1.
+func TestCLISourceChangedDuringCopy(t *testing.T) {
+	for _, mode := range []string{"transfer", "source", "full"} {
+		for _, how := range []string{"rewrite", "append"} {
+			t.Run(mode+"/"+how, func(t *testing.T) {
+				work := workDir(t, 512<<20)
+				src := filepath.Join(work, "src")
+				want := buildTree(t, src, treeSpec{Large: 1, LargeSize: 64 << 20, Small: 5})
+				victim := filepath.Join(src, "large/clip00.mov")
+				d1, d2 := filepath.Join(work, "d1"), filepath.Join(work, "d2")
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					changeContinuously(t, victim, how, stop)
+				}()
+				r := runCVV(t, runOpts{}, "-m", mode, src, d1, d2)
+				close(stop)
+				wg.Wait()
+				if r.Code != 1 {
+					t.Errorf("exit %d, want 1\n%v", r.Code, r)
+				}
+				expectOutput(t, r, "large/clip00.mov")
+				for _, d := range []string{d1, d2} {
+					checkComplete(t, without(want, "large/"), d)
+				}
+			})
+		}
+	}
+}
+
+// changeContinuously rewrites (or appends to) path every few milliseconds
+// until stop is closed.
+func changeContinuously(t testing.TB, path, how string, stop <-chan struct{}) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	off := fi.Size()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
+		b := []byte(fmt.Sprintf("change %d", i))
+		if how == "append" {
+			_, err = f.WriteAt(b, off)
+			off += int64(len(b))
+		} else {
+			_, err = f.WriteAt(b, int64(i*4096)%(fi.Size()-16))
+		}
+		if err != nil {
+			t.Error(err)
+			return
+		}
+	}
+}
+
+// TestCLISourceChangedBeforeVerify: the source is rewritten between the
+// copy and its verification (hook). source and full modes detect it.
+func TestCLISourceChangedBeforeVerify(t *testing.T) {
+	for _, mode := range []string{"source", "full"} {
+		t.Run(mode, func(t *testing.T) {
+			work := workDir(t, 128<<20)
+			src := filepath.Join(work, "src")
+			buildTree(t, src, treeSpec{Large: 1, LargeSize: 2 << 20})
+			victim := filepath.Join(src, "large/clip00.mov")
+			hook := writeHook(t, fmt.Sprintf("printf 'changed' | dd of=%s bs=1 seek=1000 conv=notrunc 2>/dev/null\n", victim))
+			r := runCVV(t, runOpts{Env: []string{hook}}, "-m", mode, src, filepath.Join(work, "d1"))
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1\n%v", r.Code, r)
+			}
+			expectOutput(t, r, "large/clip00.mov")
+		})
+	}
+}
+
+// TestCLIDestCorruptedBeforeVerify: a byte of one destination is flipped
+// between the copy and the verification (hook); full mode detects it and
+// names that destination; the other destinations verify.
+func TestCLIDestCorruptedBeforeVerify(t *testing.T) {
+	work := workDir(t, 128<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 1, LargeSize: 2 << 20, Small: 3})
+	rel := "large/clip00.mov"
+	b := mustRead(t, filepath.Join(src, rel))
+	const at = 123457
+	flipped := b[at] ^ 0x5a
+	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2"), filepath.Join(work, "d3")}
+	// The second destination of the file; CVV_TEST_DESTS lists them in
+	// command-line order.
+	hook := writeHook(t, fmt.Sprintf(`[ "$CVV_TEST_FILE" = %q ] || exit 0
+d=$(printf '%%s\n' "$CVV_TEST_DESTS" | sed -n 2p)
+printf '\%03o' | dd of="$d" bs=1 seek=%d conv=notrunc 2>/dev/null
+echo "$d" > %s
+`, rel, flipped, at, filepath.Join(work, "flipped")))
+	r := runCVV(t, runOpts{Env: []string{hook}}, "-m", "full", src, dests[0], dests[1], dests[2])
+	hit, err := os.ReadFile(filepath.Join(work, "flipped"))
+	if err != nil {
+		t.Fatalf("the hook never flipped a byte: %v\n%v", err, r)
+	}
+	if got := strings.TrimSpace(string(hit)); got != filepath.Join(dests[1], rel) {
+		t.Errorf("hook flipped %s, want the second destination %s", got, filepath.Join(dests[1], rel))
+	}
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1\n%v", r.Code, r)
+	}
+	expectOutput(t, r, filepath.Join(dests[1], rel))
+	for _, d := range []string{dests[0], dests[2]} {
+		if strings.Contains(r.Stdout+r.Stderr, filepath.Join(d, rel)+":") {
+			t.Errorf("a good destination is blamed: %s", filepath.Join(d, rel))
+		}
+		checkComplete(t, want, d)
+	}
+}

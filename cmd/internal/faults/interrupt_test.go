@@ -1,0 +1,144 @@
+package faults
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// interruptTrials runs cvv over a tree of large and small files and sends
+// sig at a random moment, trials times. After each trial no file under a
+// final name may differ from the source, the exit status must be 128+sig
+// (or 0 if the run finished first) within a second of the signal, and
+// running the same command again must complete and verify everything and
+// leave no temp file.
+func interruptTrials(t *testing.T, sig syscall.Signal, trials int) {
+	work := workDir(t, 512<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 3, LargeSize: 6 << 20, Small: 40})
+
+	// Baseline: how long one uninterrupted run takes.
+	base := filepath.Join(work, "baseline")
+	r := runCVV(t, runOpts{}, src, base+"/a", base+"/b")
+	if r.Code != 0 {
+		t.Fatalf("baseline run failed: %v", r)
+	}
+	checkComplete(t, want, base+"/a")
+	checkComplete(t, want, base+"/b")
+	span := r.Elapsed
+	if err := os.RemoveAll(base); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one run takes %v; signals land in [0, %v)", span, span*6/5)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(sig)))
+	wantCode := 128 + int(sig)
+	var hit, finished, leftTemps int
+	var worstExit time.Duration
+	for trial := range trials {
+		dst := filepath.Join(work, fmt.Sprintf("t%03d", trial))
+		dests := []string{dst + "/a", dst + "/b"}
+		args := []string{}
+		if trial%2 == 1 {
+			args = append(args, "--engine", "fallback")
+		}
+		args = append(args, src)
+		args = append(args, dests...)
+		delay := time.Duration(rng.Int64N(int64(span * 6 / 5)))
+
+		cmd := cvvCmd(t, runOpts{}, args...)
+		var out cappedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		sent := time.Now()
+		serr := cmd.Process.Signal(sig)
+		werr := cmd.Wait()
+		exitAfter := time.Since(sent)
+		res := &runResult{Args: args, Stdout: out.String()}
+		finishResult(t, res, cmd, werr)
+		switch {
+		case errors.Is(serr, os.ErrProcessDone) || res.Code == 0:
+			finished++
+		case res.Code == wantCode:
+			hit++
+			if exitAfter > worstExit {
+				worstExit = exitAfter
+			}
+			if sig != syscall.SIGKILL && exitAfter > time.Second {
+				t.Errorf("trial %d: exit %v after the signal (delay %v), want within 1s", trial, exitAfter, delay)
+			}
+		default:
+			t.Errorf("trial %d (signal after %v): exit %d, want %d\n%s", trial, delay, res.Code, wantCode, res.Stdout)
+		}
+		for _, d := range dests {
+			checkFinalFiles(t, want, d)
+			if sig != syscall.SIGKILL {
+				if tmp := tempFiles(t, d); len(tmp) > 0 {
+					t.Errorf("trial %d: %v left temp files: %q", trial, sig, tmp)
+				}
+			} else {
+				leftTemps += len(tempFiles(t, d))
+			}
+		}
+
+		// Finish the job.
+		r := runCVV(t, runOpts{}, args...)
+		if r.Code != 0 {
+			t.Errorf("trial %d: re-run after %v failed: %v", trial, sig, r)
+		}
+		for _, d := range dests {
+			checkComplete(t, want, d)
+			if tmp := tempFiles(t, d); len(tmp) > 0 {
+				t.Errorf("trial %d: re-run left temp files: %q", trial, tmp)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("stopping after trial %d", trial)
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%v: %d trials, %d interrupted (slowest exit %v after the signal), %d finished before the signal; %d stale temp files removed by re-runs",
+		sig, trials, hit, worstExit, finished, leftTemps)
+	if hit < trials/2 {
+		t.Errorf("only %d of %d trials were interrupted: the signal timing misses the run", hit, trials)
+	}
+}
+
+func trialCount() int {
+	if fullRun() {
+		return 50
+	}
+	return 4
+}
+
+// TestInterruptSIGINT: SIGINT at random moments.
+func TestInterruptSIGINT(t *testing.T) { interruptTrials(t, syscall.SIGINT, trialCount()) }
+
+// TestInterruptSIGTERM: SIGTERM at random moments.
+func TestInterruptSIGTERM(t *testing.T) { interruptTrials(t, syscall.SIGTERM, trialCount()) }
+
+// TestCrashSIGKILL: SIGKILL at random moments; re-runs must remove the
+// stale temp files and complete.
+func TestCrashSIGKILL(t *testing.T) { interruptTrials(t, syscall.SIGKILL, trialCount()) }
+
+// cappedBuffer keeps the first 64 KiB written to it.
+type cappedBuffer struct{ b []byte }
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (c *cappedBuffer) String() string { return string(c.b) }
