@@ -27,7 +27,11 @@ const (
 	// cqEntries is the completion queue size. The engine never has more
 	// operations in flight than this, so the completion queue cannot
 	// overflow.
-	cqEntries = 4096
+	cqEntries = 1024
+	// ringLockedBytes is a generous estimate of the memory the ring itself
+	// pins (SQ entries, CQ entries, index array), which counts against
+	// RLIMIT_MEMLOCK like the buffers do.
+	ringLockedBytes = 128 << 10
 	// pageSize is the alignment of the arena and the granularity of the
 	// block size.
 	pageSize = 4096

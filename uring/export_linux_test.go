@@ -25,10 +25,10 @@ func SetOpenFile(f func(name string, flag int, perm os.FileMode) (*os.File, erro
 }
 
 // SetSetDirect replaces the function that switches a destination to
-// O_DIRECT.
-func SetSetDirect(f func(*os.File) error) (restore func()) {
+// O_DIRECT; f gets the real one as next.
+func SetSetDirect(f func(file *os.File, next func(*os.File) error) error) (restore func()) {
 	old := setDirect
-	setDirect = f
+	setDirect = func(file *os.File) error { return f(file, old) }
 	return func() { setDirect = old }
 }
 

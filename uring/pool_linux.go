@@ -53,7 +53,10 @@ func newBufferPool(ring *iouring.IOURing, opts cvv.Options) (*BufferPool, error)
 	reason := ""
 	if memlockPrecheck {
 		if limit, applies := memlockLimit(); applies {
-			fit := int(min(limit/uint64(size), uint64(count)))
+			fit := 0
+			if limit > ringLockedBytes {
+				fit = int(min((limit-ringLockedBytes)/uint64(size), uint64(count)))
+			}
 			if fit >= 2 {
 				count = fit
 			} else {
