@@ -1,10 +1,12 @@
 package faults
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/fallback"
+	"github.com/cvv-project/cvv/uring"
 )
 
 // engineCase opens one engine for a test.
@@ -13,19 +15,37 @@ type engineCase struct {
 	open func(t *testing.T) cvv.Engine
 }
 
+// engineOptions are small blocks so that a few MiB make many blocks.
+var engineOptions = cvv.Options{BlockSize: 256 << 10, QueueDepth: 4}
+
 // engines lists the engines the engine-level faults run against.
 func engines() []engineCase {
 	return []engineCase{
 		{"fallback", func(t *testing.T) cvv.Engine {
-			e := fallback.New(cvv.Options{BlockSize: 256 << 10, QueueDepth: 4})
-			t.Cleanup(func() {
-				if err := e.Close(); err != nil {
-					t.Error(err)
-				}
-			})
+			e := fallback.New(engineOptions)
+			closeAtCleanup(t, e)
+			return e
+		}},
+		{"uring", func(t *testing.T) cvv.Engine {
+			e, err := uring.New(engineOptions)
+			if errors.Is(err, cvv.ErrNotHandled) {
+				t.Skipf("io_uring unavailable: %v", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeAtCleanup(t, e)
 			return e
 		}},
 	}
+}
+
+func closeAtCleanup(t *testing.T, e cvv.Engine) {
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // forEachEngine runs f as a subtest for every engine.
