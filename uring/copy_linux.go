@@ -151,9 +151,9 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 		return cvv.HashResult{}, err
 	}
 	if !direct {
-		if err := dropCache(f); err != nil {
-			return cvv.HashResult{}, err
-		}
+		// Best effort: HashResult.Direct already says the read was
+		// buffered.
+		_ = dropCache(f)
 	}
 	t := &transfer{
 		e: e, ctx: ctx, src: f, srcPath: path, srcFd: int(f.Fd()),

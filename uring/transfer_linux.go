@@ -292,6 +292,21 @@ func (t *transfer) queueWrite(c *chunk, d *destination, pos int) {
 // submit hands the queued operations to the ring, at most a ring's worth
 // per call.
 func (t *transfer) submit() {
+	if t.err != nil {
+		// The transfer is over: what was queued never starts.
+		for _, o := range t.queue {
+			if o.write {
+				o.d.inflight--
+				t.writeDone(o.c)
+				t.closeFailed(o.d)
+			} else {
+				t.free <- o.c.idx
+			}
+		}
+		clear(t.queue)
+		t.queue = t.queue[:0]
+		return
+	}
 	for start := 0; start < len(t.queue); {
 		batch := t.queue[start:min(len(t.queue), start+ringEntries)]
 		start += len(batch)
@@ -392,11 +407,7 @@ func (t *transfer) completeRead(o *op, res int) {
 			return
 		}
 		if t.dropCache {
-			if err := dropCache(t.src); err != nil {
-				t.free <- c.idx
-				t.fail(err)
-				return
-			}
+			_ = dropCache(t.src) // best effort, as in Hash
 		}
 		t.srcDirect, t.srcAlign = false, 1
 		t.queueRead(c)
