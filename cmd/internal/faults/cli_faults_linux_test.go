@@ -66,6 +66,7 @@ func TestCLIDiskFullPrecheck(t *testing.T) {
 	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 5 << 20, Small: 20})
 	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
 	r := runCVV(t, runOpts{}, src, d1, small, d3)
+	t.Logf("%v", r)
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1", r.Code)
 	}
@@ -105,6 +106,9 @@ dd if=/dev/zero of=%[2]s/filler bs=64k 2>/dev/null || true
 		t.Errorf("exit %d, want 1", r.Code)
 	}
 	expectOutput(t, r, "no space left on device")
+	if err := os.Remove(filepath.Join(small, "filler")); err != nil {
+		t.Error(err)
+	}
 	if tmp := tempFiles(t, small); len(tmp) > 0 {
 		t.Errorf("temp files left on the full filesystem: %q", tmp)
 	}

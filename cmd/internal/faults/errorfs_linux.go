@@ -110,7 +110,6 @@ func MountErrorFS(backing, mountpoint string, opts ErrorFSOptions) (*ErrorFS, er
 			FsName:            "cvv-errorfs",
 			Name:              "errorfs",
 			AllowOther:        true,
-			MaxWrite:          1 << 20,
 		},
 	})
 	if err != nil {
