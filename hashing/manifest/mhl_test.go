@@ -234,16 +234,20 @@ func TestMHLCorruptHistories(t *testing.T) {
 	md5a := hashing.MD5.Sum([]byte("aaa"))
 
 	cases := map[string]func(gen, chain string) (string, string){
-		"truncated":       func(g, c string) (string, string) { return g[:len(g)/2], c },
-		"wrong namespace": func(g, c string) (string, string) { return strings.Replace(g, "urn:ASC:MHL:v2.0", "urn:ASC:MHL:v1.0", 1), c },
-		"no namespace":    func(g, c string) (string, string) { return strings.Replace(g, ` xmlns="urn:ASC:MHL:v2.0"`, "", 1), c },
-		"wrong version":   func(g, c string) (string, string) { return strings.Replace(g, `version="2.0"`, `version="1.1"`, 1), c },
-		"short hash":      func(g, c string) (string, string) { return strings.Replace(g, md5a, md5a[:30], 1), c },
-		"not hex":         func(g, c string) (string, string) { return strings.Replace(g, md5a, "z"+md5a[1:], 1), c },
-		"dot dot":         func(g, c string) (string, string) { return strings.Replace(g, ">a.mov<", ">../a.mov<", 1), c },
-		"absolute":        func(g, c string) (string, string) { return strings.Replace(g, ">a.mov<", ">/etc/passwd<", 1), c },
-		"bad size":        func(g, c string) (string, string) { return strings.Replace(g, `size="3"`, `size="-3"`, 1), c },
-		"bad action":      func(g, c string) (string, string) { return strings.Replace(g, `action="original"`, `action="ok"`, 1), c },
+		"truncated": func(g, c string) (string, string) { return g[:len(g)/2], c },
+		"wrong namespace": func(g, c string) (string, string) {
+			return strings.Replace(g, "urn:ASC:MHL:v2.0", "urn:ASC:MHL:v1.0", 1), c
+		},
+		"no namespace":  func(g, c string) (string, string) { return strings.Replace(g, ` xmlns="urn:ASC:MHL:v2.0"`, "", 1), c },
+		"wrong version": func(g, c string) (string, string) { return strings.Replace(g, `version="2.0"`, `version="1.1"`, 1), c },
+		"short hash":    func(g, c string) (string, string) { return strings.Replace(g, md5a, md5a[:30], 1), c },
+		"not hex":       func(g, c string) (string, string) { return strings.Replace(g, md5a, "z"+md5a[1:], 1), c },
+		"dot dot":       func(g, c string) (string, string) { return strings.Replace(g, ">a.mov<", ">../a.mov<", 1), c },
+		"absolute":      func(g, c string) (string, string) { return strings.Replace(g, ">a.mov<", ">/etc/passwd<", 1), c },
+		"bad size":      func(g, c string) (string, string) { return strings.Replace(g, `size="3"`, `size="-3"`, 1), c },
+		"bad action": func(g, c string) (string, string) {
+			return strings.Replace(g, `action="original"`, `action="ok"`, 1), c
+		},
 		"trailing junk":   func(g, c string) (string, string) { return g + "<hashlist/>", c },
 		"not xml":         func(g, c string) (string, string) { return "a.mov  " + md5a + "\n", c },
 		"chain truncated": func(g, c string) (string, string) { return g, c[:len(c)-20] },
