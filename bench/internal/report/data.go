@@ -244,6 +244,8 @@ type hyperfineExport struct {
 
 func loadCell(dir string, k Key) (*Cell, error) {
 	c := &Cell{Key: k}
+	// hyperfine and rusage both see a failed run: count it once.
+	var hfFailed, ruFailed int
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -269,7 +271,7 @@ func loadCell(dir string, k Key) (*Cell, error) {
 				}
 				for _, ec := range r.ExitCodes {
 					if ec == nil || *ec != 0 {
-						c.Failed++
+						hfFailed++
 					}
 				}
 			}
@@ -277,9 +279,10 @@ func loadCell(dir string, k Key) (*Cell, error) {
 	}
 	for _, u := range c.Usages {
 		if u.Exit != 0 {
-			c.Failed++
+			ruFailed++
 		}
 	}
+	c.Failed = max(hfFailed, ruFailed)
 	return c, nil
 }
 
@@ -397,7 +400,7 @@ func (d *Dataset) Check() error {
 			probs = append(probs, fmt.Sprintf("%s: %d of %d runs", k, len(c.Walls), d.Plan.Runs))
 		}
 		if c.Failed > 0 {
-			probs = append(probs, fmt.Sprintf("%s: %d failed runs", k, c.Failed))
+			probs = append(probs, fmt.Sprintf("%s: %d failed run(s)", k, c.Failed))
 		}
 		if len(c.Usages) == 0 {
 			probs = append(probs, k.String()+": no rusage record")
