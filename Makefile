@@ -28,6 +28,15 @@ test-race:
 test-fallback:
 	CVV_ENGINE=fallback $(GO) test -count=1 ./...
 
+# The comparison with cp and rsync (scripts/bench.sh): a short profile of a
+# few minutes, and the whole matrix (about an hour; run it on a quiet machine).
+# Results go to bench/results/<date>-<profile>/.
+bench:
+	scripts/bench.sh short
+
+bench-full:
+	scripts/bench.sh full
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
