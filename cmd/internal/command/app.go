@@ -98,7 +98,7 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 
 func copyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "full", Usage: "verification: `transfer`, source or full"},
+		&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "full", Usage: "verification `MODE`: transfer, source or full"},
 		&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3 (or xxh3_64), xxh64, xxh128, md5, sha1, sha256"},
 		&cli.BoolFlag{Name: "verify-after", Usage: "copy everything first, then verify everything (default: verify each file right after its copy)"},
 		&cli.BoolFlag{Name: "ask", Usage: "with --verify-after, ask before the verification pass"},
@@ -106,13 +106,13 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
 		&cli.StringFlag{Name: "hash-file", Usage: "write hash manifests in `FORMAT[,FORMAT]` after the copy (e.g. mhl, xxh3, md5)"},
-		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes: `source`, dest or both"},
+		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
 		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in cmd/JSON.md)"},
-		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy engine: `auto` (io_uring when available, $CVV_ENGINE overrides), uring or fallback"},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available; $CVV_ENGINE overrides auto), uring or fallback"},
 		&cli.StringFlag{Name: "block-size", Value: "1M", Usage: "read `SIZE` (K, M, G suffixes: 256K, 1M, 4M)"},
-		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "blocks in flight per file"},
-		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files in flight at once"},
+		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "`N` blocks in flight per file"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "`N` files in flight at once"},
 		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},
 	}
 }
