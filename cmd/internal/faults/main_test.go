@@ -217,6 +217,9 @@ func hashFile(path string) (string, error) {
 func treeFiles(t testing.TB, root string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
+	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+		return m // a destination not created yet holds no files
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
