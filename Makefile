@@ -37,6 +37,11 @@ bench:
 bench-full:
 	scripts/bench.sh full
 
+# The fault suite with its long trials (50+ signal and crash trials each, a
+# sparse 20 GiB file, 100k empty files). Needs root for mounts and FUSE.
+test-faults:
+	CVV_FAULTS=full $(GO) test -count=1 -timeout 30m ./cmd/internal/faults/
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
