@@ -37,7 +37,8 @@
 # ("disk tmpfs loop"), TOOLS, WORKLOADS ("big tree"), CVV (binary; default:
 # make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
 # (scratch directory on the disk target), OUT (results directory), FIO=0
-# (skip the fio baseline), FIO_SIZE (default: min(BIG, 1G)), SEED.
+# (skip the fio baseline), FIO_SIZE (default: min(BIG, 1G)), SEED, DRY_RUN=1
+# (print the plan and the expected duration, measure nothing).
 set -euo pipefail
 
 profile=${1:-short}
@@ -96,13 +97,18 @@ if [ ${#need[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+if [ "${DRY_RUN:-0}" != 0 ]; then
+	raw=$(mktemp -d)/raw
+fi
 mkdir -p "$WORK/bin" "$raw/workloads"
 go build -o "$WORK/bin/" ./bench/cmd/genworkload ./bench/cmd/rusage ./bench/cmd/benchreport
-if [ -z "${CVV:-}" ]; then
+if [ "${DRY_RUN:-0}" != 0 ]; then
+	CVV=${CVV:-$repo/bin/cvv}
+elif [ -z "${CVV:-}" ]; then
 	make -s build
 	CVV=$repo/bin/cvv
 fi
-[ -x "$CVV" ] || die "cvv binary $CVV not found"
+[ -x "$CVV" ] || [ "${DRY_RUN:-0}" != 0 ] || die "cvv binary $CVV not found"
 RUSAGE=$WORK/bin/rusage
 
 # --- targets available -----------------------------------------------------
@@ -124,10 +130,12 @@ done
 
 # --- workloads -------------------------------------------------------------
 src_disk=$WORK/src
+gen=("$WORK/bin/genworkload")
+[ "${DRY_RUN:-0}" != 0 ] && gen+=(-n)
 for w in $WORKLOADS; do
 	case $w in
-	big) "$WORK/bin/genworkload" -kind big -size "$BIG" -seed "$SEED" -out "$src_disk/big" -stats "$raw/workloads/big.json" ;;
-	tree) "$WORK/bin/genworkload" -kind tree -files "$TREE_FILES" -large-max "$TREE_LARGE_MAX" -seed "$SEED" -out "$src_disk/tree" -stats "$raw/workloads/tree.json" ;;
+	big) "${gen[@]}" -kind big -size "$BIG" -seed "$SEED" -out "$src_disk/big" -stats "$raw/workloads/big.json" ;;
+	tree) "${gen[@]}" -kind tree -files "$TREE_FILES" -large-max "$TREE_LARGE_MAX" -seed "$SEED" -out "$src_disk/tree" -stats "$raw/workloads/tree.json" ;;
 	*) die "unknown workload $w (want big, tree)" ;;
 	esac
 done
@@ -138,7 +146,7 @@ for w in $WORKLOADS; do
 	total_src=$((total_src + b))
 	max_wl=$((b > max_wl ? b : max_wl))
 done
-mib() { echo $(($1 / 1048576 + 1)); }
+mib() { echo $((($1 + 1048575) / 1048576)); }
 
 # --- plan and machine ------------------------------------------------------
 json_list() { # json_list quote|num items...
@@ -176,22 +184,33 @@ EOF
 } >"$raw/machine.txt"
 
 # --- duration estimate -----------------------------------------------------
-# Rough: every run moves (1 + dests) x the workload at ~500 MB/s (full mode
-# reads the destinations again) plus ~2 s of cache drop and process start.
+# Rough model, from runs on a 2-core VM: source MB/s per tool (cvv writes the
+# destinations in parallel; cp and rsync one after the other; full mode reads
+# every copy back) plus ~0.4 s per run for the cache drop and process start.
+# In tenths of a second.
 est=0
 for w in $WORKLOADS; do
 	b=$(wl_bytes "$w")
 	for n in $DESTS; do
 		for tool in $TOOLS; do
-			f=$((1 + n))
-			[ "$tool" = cvv-full ] && f=$((1 + 2 * n))
-			est=$((est + RUNS * (b * f / 500000000 + 2)))
+			case $tool in
+			cvv-full) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
+			cvv-fallback) t=$((b * n / 30000000)) ;;
+			cp) t=$((b * n / 50000000)) ;;
+			rsync) t=$((b * n / 25000000)) ;;
+			*) t=$((b * (n + 1) / 2 / 60000000)) ;;
+			esac
+			est=$((est + RUNS * (t + 4)))
 		done
 	done
 done
-est=$((est * ${#targets[@]}))
+est=$((est * ${#targets[@]} + ${#targets[@]} * (total_src / 30000000 + 50)))
 log "profile $profile: ${#targets[@]} target(s) (${targets[*]}), workloads $WORKLOADS ($(mib "$total_src") MiB), dests $DESTS, $RUNS run(s), tools: $TOOLS"
-log "expected duration: about $((est / 60 + 1)) minute(s) (rough estimate at ~500 MB/s); results in $OUT"
+log "expected duration: about $((est / 600 + 1)) minute(s) (rough model of this script; noisy machines take longer); results in $OUT"
+if [ "${DRY_RUN:-0}" != 0 ]; then
+	rm -rf "$raw"
+	exit 0
+fi
 
 # --- target setup and teardown ---------------------------------------------
 state=$WORK/state

@@ -37,6 +37,7 @@ func run(args []string) error {
 	large := fl.Int("large", -1, "tree: number of larger files (-1: one per 2000 files, at least one)")
 	largeMax := fl.String("large-max", "64M", "tree: largest of the larger files")
 	statsPath := fl.String("stats", "", "write the workload stats JSON here instead of stdout")
+	dryRun := fl.Bool("n", false, "only print the stats the workload would have; write nothing")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +67,13 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, fresh, err := workload.Generate(*out, s)
+	var st workload.Stats
+	var fresh bool
+	if *dryRun {
+		st, err = workload.Describe(s)
+	} else {
+		st, fresh, err = workload.Generate(*out, s)
+	}
 	if err != nil {
 		return err
 	}
@@ -77,7 +84,10 @@ func run(args []string) error {
 	}
 	b = append(b, '\n')
 	verb := "kept"
-	if fresh {
+	switch {
+	case *dryRun:
+		verb = "would generate"
+	case fresh:
 		verb = "generated"
 	}
 	fmt.Fprintf(os.Stderr, "genworkload: %s %s: %d files, %d dirs, %d bytes\n", verb, *out, st.Files, st.Dirs, st.Bytes)

@@ -113,6 +113,15 @@ func treePath(rng *rand.Rand, i int) string {
 	return fmt.Sprintf("%sf%05d.bin", p, i)
 }
 
+// Describe returns the stats the workload of s has, without writing it.
+func Describe(s Spec) (Stats, error) {
+	files, err := s.Plan()
+	if err != nil {
+		return Stats{}, err
+	}
+	return stats(s, files), nil
+}
+
 // StampPath is the file beside root that records the Spec a complete
 // workload was generated from; it lives outside root so that copying the
 // root copies only the workload.

@@ -136,6 +136,9 @@ func TestGenerateTree(t *testing.T) {
 	if err != nil || !fresh {
 		t.Fatalf("Generate = %v, fresh %v", err, fresh)
 	}
+	if d, err := Describe(s); err != nil || d != st {
+		t.Errorf("Describe = %+v, %v; Generate said %+v", d, err, st)
+	}
 	sum, total, n := digest(t, root)
 	if total != st.Bytes || n != st.Files || n != 302 {
 		t.Fatalf("on disk %d bytes in %d files, stats say %d in %d", total, n, st.Bytes, st.Files)
