@@ -1,0 +1,146 @@
+package faults
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/hashing/manifest"
+)
+
+// manifestTree writes a small tree under root and its manifests (an ASC MHL
+// generation and an md5 sums list) through the manifest package, and
+// returns the generation file and the sums list.
+func manifestTree(t *testing.T, root string) (mhlFile, sumsFile string) {
+	t.Helper()
+	files := map[string]int64{"a.txt": 100, "sub/b.bin": 70000, "sub/deeper/c.bin": 0}
+	rec := manifest.Record{Root: root, Alg: hashing.MD5, Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	for rel, size := range files {
+		p := filepath.Join(root, rel)
+		writeRandom(t, p, size, uint64(size))
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Files = append(rec.Files, manifest.File{Path: rel, Size: size, ModTime: fi.ModTime(), Hash: hashing.MD5.Sum(mustRead(t, p))})
+	}
+	written, err := manifest.Write(rec, []manifest.Format{manifest.MHL, manifest.Sums})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range written {
+		switch {
+		case strings.HasSuffix(w, ".mhl"):
+			mhlFile = w
+		case strings.HasSuffix(w, ".md5"):
+			sumsFile = w
+		}
+	}
+	if mhlFile == "" || sumsFile == "" {
+		t.Fatalf("manifest.Write wrote %q: no .mhl or .md5", written)
+	}
+	return mhlFile, sumsFile
+}
+
+// TestVerifyCorruptManifest: cvv verify on a corrupted ASC MHL generation or
+// sums list prints one line of error, exits 2, and writes nothing (no new
+// generation).
+func TestVerifyCorruptManifest(t *testing.T) {
+	// The uncorrupted manifests must verify, or the cases below prove
+	// nothing.
+	{
+		root := t.TempDir()
+		manifestTree(t, root)
+		r := runCVV(t, runOpts{}, "verify", "--no-record", root)
+		if r.Code != 0 {
+			t.Fatalf("cvv verify of an intact tree: exit %d, want 0 (is verify wired?)\n%v", r.Code, r)
+		}
+		_, sums := manifestTree(t, t.TempDir())
+		r = runCVV(t, runOpts{}, "verify", "--against", sums, filepath.Dir(sums))
+		if r.Code != 0 {
+			t.Fatalf("cvv verify --against an intact list: exit %d, want 0\n%v", r.Code, r)
+		}
+	}
+	hashRE := regexp.MustCompile(`>[0-9a-f]{32}<`)
+	cases := []struct {
+		name    string
+		mhl     bool // corrupt the MHL generation (else the sums list)
+		corrupt func(s string) string
+	}{
+		{"mhl truncated", true, func(s string) string { return s[:len(s)/2] }},
+		{"mhl empty", true, func(string) string { return "" }},
+		{"mhl not xml", true, func(string) string { return "this is not xml\n" }},
+		{"mhl wrong namespace", true, func(s string) string {
+			return strings.Replace(s, "urn:ASC:MHL:v2.0", "urn:example:not-mhl", 1)
+		}},
+		{"mhl hash too short", true, func(s string) string {
+			loc := hashRE.FindStringIndex(s)
+			return s[:loc[0]] + ">0123abcd<" + s[loc[1]:]
+		}},
+		{"mhl hash not hex", true, func(s string) string {
+			loc := hashRE.FindStringIndex(s)
+			return s[:loc[0]] + ">zz" + s[loc[0]+3:]
+		}},
+		{"mhl path escapes root", true, func(s string) string {
+			return strings.Replace(s, ">a.txt<", ">../../etc/passwd<", 1)
+		}},
+		{"mhl path escapes root inside", true, func(s string) string {
+			return strings.Replace(s, ">sub/b.bin<", ">sub/../../b.bin<", 1)
+		}},
+		{"mhl absolute path", true, func(s string) string {
+			return strings.Replace(s, ">a.txt<", ">/etc/passwd<", 1)
+		}},
+		{"sums hash too short", false, func(s string) string {
+			return regexp.MustCompile(`(?m)^[0-9a-f]{32}`).ReplaceAllString(s, "0123abcd")
+		}},
+		{"sums path escapes root", false, func(s string) string {
+			return strings.Replace(s, "a.txt", "../../etc/passwd", 1)
+		}},
+		{"sums absolute path", false, func(s string) string {
+			return strings.Replace(s, "a.txt", "/etc/passwd", 1)
+		}},
+		{"sums garbage line", false, func(s string) string { return s + "this line is not a checksum\n" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			mhl, sums := manifestTree(t, root)
+			target := sums
+			if tc.mhl {
+				target = mhl
+			}
+			orig := string(mustRead(t, target))
+			bad := tc.corrupt(orig)
+			if bad == orig && tc.name != "mhl empty" {
+				t.Fatalf("the corruption changed nothing:\n%s", orig)
+			}
+			if err := os.WriteFile(target, []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"verify", root}
+			if !tc.mhl {
+				if err := os.RemoveAll(filepath.Join(root, manifest.HistoryDir)); err != nil {
+					t.Fatal(err)
+				}
+				args = []string{"verify", "--against", sums, root}
+			}
+			before := snapshot(t, root)
+			r := runCVV(t, runOpts{}, args...)
+			after := snapshot(t, root)
+			if r.Code != 2 {
+				t.Errorf("exit %d, want 2\n%v", r.Code, r)
+			}
+			lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
+			if len(lines) != 1 || strings.TrimSpace(lines[0]) == "" {
+				t.Errorf("stderr has %d lines, want one error line:\n%s", len(lines), r.Stderr)
+			}
+			for _, d := range diffSnapshots(before, after) {
+				t.Errorf("verify changed the tree: %s", d)
+			}
+		})
+	}
+}
