@@ -181,6 +181,13 @@ EOF
 	echo "cvv:     $CVV ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ", uncommitted changes")) ${CVV_FLAGS:-}"
 	echo "tools:   $(cp --version | head -1); $(rsync --version | head -1 | awk '{print $1, $2, $3}'); $(hyperfine --version); $(fio --version)"
 	echo "go:      $(go version | awk '{print $3}')"
+	if [ "${DRY_RUN:-0}" = 0 ]; then
+		# Which engine `auto` picks here (cvv-transfer and cvv-full use it).
+		head -c 1048576 /dev/urandom >"$WORK/probe.bin"
+		rm -f "$WORK/probe.copy"
+		echo "engine:  auto = $("$CVV" --json -q -m transfer "$WORK/probe.bin" "$WORK/probe.copy" | sed -n 's/.*"event":"start".*"engine":"\([a-z]*\)".*/\1/p')"
+		rm -f "$WORK/probe.bin" "$WORK/probe.copy"
+	fi
 } >"$raw/machine.txt"
 
 # --- duration estimate -----------------------------------------------------
@@ -226,9 +233,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# need_memory MiB: refuse to fill RAM-backed storage beyond what is free.
+need_memory() {
+	local avail
+	avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+	[ "$avail" -gt $(($1 + 1024)) ] || die "target needs $1 MiB of RAM for tmpfs, only $avail MiB available (lower BIG or TREE_FILES)"
+}
+
 src_root="" dest_roots=()
 setup_target() {
-	local t=$1 i
+	local t=$1 i size
 	dest_roots=()
 	case $t in
 	disk)
@@ -236,11 +250,13 @@ setup_target() {
 		for i in 1 2 3; do dest_roots+=("$WORK/dst/$i"); done
 		;;
 	tmpfs)
+		size=$(($(mib "$total_src") + maxdests * $(mib "$max_wl") * 11 / 10 + 256))
+		need_memory "$size"
 		if [ $root -eq 1 ]; then
 			tmpfs_dir=$state/tmpfs
 			mkdir -p "$tmpfs_dir"
-			mountpoint -q "$tmpfs_dir" && umount "$tmpfs_dir"
-			mount -t tmpfs -o "size=$(($(mib "$total_src") + maxdests * $(mib "$max_wl") * 11 / 10 + 256))m" cvv-bench "$tmpfs_dir"
+			if mountpoint -q "$tmpfs_dir"; then umount "$tmpfs_dir"; fi
+			mount -t tmpfs -o "size=${size}m" cvv-bench "$tmpfs_dir"
 		else
 			tmpfs_dir=/dev/shm/cvv-bench-$$
 		fi
@@ -250,7 +266,12 @@ setup_target() {
 		;;
 	loop)
 		local specs=("src:$(($(mib "$total_src") * 115 / 100 + 128))")
-		for i in $(seq 1 "$maxdests"); do specs+=("d$i:$(($(mib "$max_wl") * 115 / 100 + 128))"); done
+		size=$(($(mib "$total_src") * 115 / 100 + 128))
+		for i in $(seq 1 "$maxdests"); do
+			specs+=("d$i:$(($(mib "$max_wl") * 115 / 100 + 128))")
+			size=$((size + $(mib "$max_wl") * 115 / 100 + 128))
+		done
+		need_memory "$size"
 		"$repo/scripts/loopdev.sh" up "$state" "${specs[@]}" >&2
 		src_root=$state/mnt/src
 		for i in 1 2 3; do dest_roots+=("$state/mnt/d$i"); done
@@ -361,7 +382,7 @@ run_cell() {
 		echo true
 	} >"$cell/prepare.sh"
 	step=$((step + 1))
-	if ! hyperfine -N --runs 1 --style none --prepare "sh $cell/prepare.sh" \
+	if ! hyperfine -N --runs 1 --style none --output inherit --prepare "sh $cell/prepare.sh" \
 		--command-name "$tool" --export-json "$cell/run$r.json" \
 		"$RUSAGE -o $cell/rusage.jsonl -label run$r -- sh $cell/cmd.sh" >"$cell/run$r.log" 2>&1; then
 		cat "$cell/run$r.log" >&2
