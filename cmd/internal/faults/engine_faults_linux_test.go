@@ -412,3 +412,42 @@ func TestEngineCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestEngineDirectRefused: a filesystem that refuses O_DIRECT (EINVAL on
+// open and create) as the source and as one destination. The engine falls
+// back per file: the copy and the verification read succeed, and the
+// destination says why it was not written with O_DIRECT.
+func TestEngineDirectRefused(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, eng cvv.Engine) {
+		srcFS := mountErrorFS(t, ErrorFSOptions{RefuseDirect: true})
+		dstFS := mountErrorFS(t, ErrorFSOptions{RefuseDirect: true})
+		base := t.TempDir()
+		r := newCopyRig(t, srcFS.Backing, 3<<20+17, mkdirs(t, filepath.Join(base, "d1"), dstFS.Mountpoint)...)
+		r.src = filepath.Join(srcFS.Mountpoint, "clip.bin")
+		res, err := eng.Copy(context.Background(), r.job())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.expectGood(t, res, 0)
+		r.expectGood(t, res, 1)
+		if res.Stats.DirectSource {
+			t.Errorf("source reported as read with O_DIRECT on a filesystem that refuses it")
+		}
+		// A destination may still be direct: an engine that creates the
+		// temp file buffered and then sets O_DIRECT with fcntl gets it from
+		// the FUSE kernel module without asking the filesystem.
+		t.Logf("%s: source direct=%v; dest on disk: mode %q %q; dest on FUSE: mode %q note %q",
+			eng.Name(), res.Stats.DirectSource, res.Dests[0].Mode, res.Dests[0].Note, res.Dests[1].Mode, res.Dests[1].Note)
+		hr, err := eng.Hash(context.Background(), res.Dests[1].Path, hashing.XXH3)
+		if err != nil {
+			t.Fatalf("verification read on a filesystem that refuses O_DIRECT: %v", err)
+		}
+		if hr.Hash != res.SourceHash || hr.Size != r.size {
+			t.Errorf("verification read: %+v, want hash %s", hr, res.SourceHash)
+		}
+		if hr.Direct {
+			// cvv.HashResult.Direct: "the file was read with O_DIRECT".
+			t.Errorf("verification read reported as O_DIRECT on a filesystem that refuses O_DIRECT opens: %+v", hr)
+		}
+	})
+}

@@ -67,7 +67,8 @@ type ErrorFS struct {
 	// Mountpoint is where it is mounted.
 	Mountpoint string
 
-	directIO bool
+	directIO     bool
+	refuseDirect bool
 	server   *fuse.Server
 	root     *fs.Inode
 
@@ -82,12 +83,15 @@ type ErrorFSOptions struct {
 	// DirectIO opens every file with FOPEN_DIRECT_IO: no page cache, every
 	// read and write reaches the filesystem, and O_DIRECT opens are honoured.
 	DirectIO bool
+	// RefuseDirect fails every open and create with O_DIRECT with EINVAL,
+	// as many filesystems do.
+	RefuseDirect bool
 }
 
 // MountErrorFS mounts an ErrorFS mirroring backing on mountpoint; both
 // directories must exist. Unmount it when done.
 func MountErrorFS(backing, mountpoint string, opts ErrorFSOptions) (*ErrorFS, error) {
-	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, directIO: opts.DirectIO, hits: map[Op]int{}}
+	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, directIO: opts.DirectIO, refuseDirect: opts.RefuseDirect, hits: map[Op]int{}}
 	var st syscall.Stat_t
 	if err := syscall.Stat(backing, &st); err != nil {
 		return nil, &os.PathError{Op: "stat", Path: backing, Err: err}
@@ -203,6 +207,9 @@ func (n *errorNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 	if errno := n.efs.check(OpOpen, n.EmbeddedInode(), 0, 0); errno != 0 {
 		return nil, 0, errno
 	}
+	if n.efs.refuseDirect && flags&syscall.O_DIRECT != 0 {
+		return nil, 0, syscall.EINVAL
+	}
 	fh, _, errno := n.LoopbackNode.Open(ctx, flags&^syscall.O_DIRECT)
 	if errno != 0 {
 		return nil, 0, errno
@@ -212,6 +219,9 @@ func (n *errorNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 
 // Create creates the backing file without O_DIRECT and wraps it.
 func (n *errorNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	if n.efs.refuseDirect && flags&syscall.O_DIRECT != 0 {
+		return nil, nil, 0, syscall.EINVAL
+	}
 	in, fh, _, errno := n.LoopbackNode.Create(ctx, name, flags&^syscall.O_DIRECT, mode, out)
 	if errno != 0 {
 		return nil, nil, 0, errno
