@@ -30,21 +30,39 @@ import (
 func renderSums(rec Record, f Format) []byte {
 	var b bytes.Buffer
 	for _, file := range rec.Files {
-		p, escaped := escapePath(file.Path)
-		if escaped {
-			b.WriteByte('\\')
-		}
-		h := strings.ToLower(file.Hash)
 		switch {
-		case f == Sums && rec.Alg == hashing.XXH3:
-			fmt.Fprintf(&b, "XXH3 (%s) = %s\n", p, h)
 		case f == XXH:
-			fmt.Fprintf(&b, "%s *%s\n", h, p)
+			p, escaped := escapePath(file.Path)
+			if escaped {
+				b.WriteByte('\\')
+			}
+			fmt.Fprintf(&b, "%s *%s\n", strings.ToLower(file.Hash), p)
 		default:
-			fmt.Fprintf(&b, "%s  %s\n", h, p)
+			b.WriteString(SumLine(rec.Alg, file.Hash, file.Path, rec.Alg == hashing.XXH3))
 		}
 	}
 	return b.Bytes()
+}
+
+// SumLine formats one line of a sums list, newline included: GNU
+// "HASH  path", or with tag the BSD "TAG (path) = HASH" that md5sum --tag
+// and xxhsum --tag print (TAG is XXH3, XXH64, XXH128, MD5, SHA1 or
+// SHA256). A path with a backslash, newline or carriage return is escaped
+// as coreutils does. ParseSums reads both forms.
+func SumLine(alg hashing.Algorithm, hash, path string, tag bool) string {
+	p, escaped := escapePath(path)
+	prefix := ""
+	if escaped {
+		prefix = "\\"
+	}
+	if tag {
+		for name, a := range bsdTags {
+			if a == alg {
+				return prefix + name + " (" + p + ") = " + strings.ToLower(hash) + "\n"
+			}
+		}
+	}
+	return prefix + strings.ToLower(hash) + "  " + p + "\n"
 }
 
 func escapePath(p string) (string, bool) {
