@@ -141,6 +141,14 @@ func TestCLISourceReadEIO(t *testing.T) {
 	for _, d := range dests {
 		checkComplete(t, good, d)
 	}
+	e.Clear()
+	r = runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...)
+	if r.Code != 0 {
+		t.Errorf("re-run without the fault: exit %d, want 0\n%v", r.Code, r)
+	}
+	for _, d := range dests {
+		checkComplete(t, want, d)
+	}
 }
 
 // TestCLISourcePermissionDenied: one source file cannot be opened (EACCES
@@ -211,6 +219,15 @@ func TestCLIDestFaults(t *testing.T) {
 			}
 			if tc.fault.Op != OpRead {
 				checkFinalFiles(t, want, e.Backing)
+			}
+			// With the fault gone, the same command finishes the job.
+			e.Clear()
+			r = runCVV(t, runOpts{}, src, d1, e.Mountpoint, d3)
+			if r.Code != 0 {
+				t.Errorf("re-run without the fault: exit %d, want 0\n%v", r.Code, r)
+			}
+			for _, d := range []string{d1, e.Backing, d3} {
+				checkComplete(t, want, d)
 			}
 		})
 	}
@@ -403,6 +420,18 @@ echo "$d" > %s
 		if strings.Contains(r.Stdout+r.Stderr, filepath.Join(d, rel)+":") {
 			t.Errorf("a good destination is blamed: %s", filepath.Join(d, rel))
 		}
+		checkComplete(t, want, d)
+	}
+	// The bad copy must not stay under its final name looking finished: a
+	// re-run (which skips files of the same size and mtime) must repair it.
+	if h, err := hashFile(filepath.Join(dests[1], rel)); err == nil && h != want[rel] {
+		t.Logf("the corrupted copy stays under its final name after the failed verification")
+	}
+	r = runCVV(t, runOpts{}, "-m", "full", src, dests[0], dests[1], dests[2])
+	if r.Code != 0 {
+		t.Errorf("re-run: exit %d, want 0\n%v", r.Code, r)
+	}
+	for _, d := range dests {
 		checkComplete(t, want, d)
 	}
 }
