@@ -28,8 +28,8 @@
 # timed command runs under bench/cmd/rusage, which records CPU seconds and
 # peak RSS next to hyperfine's JSON.
 #
-# Output: bench/results/<UTC date>-<profile>/ with report.md, results.csv,
-# targets.csv, throughput.png and raw/ (every hyperfine and fio JSON). The
+# Output: bench/results/<UTC date>-<profile>/ with report.md, summary.md (the
+# section for the README), results.csv, targets.csv, throughput.png and raw/ (every hyperfine and fio JSON). The
 # script exits non-zero if a contender fails or the report is incomplete.
 #
 # Environment: BIG (size, K/M/G), TREE_FILES, TREE_LARGE_MAX (largest of the
@@ -419,8 +419,11 @@ log "measured in $(($(date +%s) - start)) s"
 if [ "$profile" = sweep ]; then
 	"$WORK/bin/benchreport" sweep -raw "$raw" -out "$OUT"
 else
-	"$WORK/bin/benchreport" report -raw "$raw" -out "$OUT"
-	for f in report.md results.csv targets.csv throughput.png; do
+	link=$OUT
+	case $OUT in "$repo"/*) link=${OUT#"$repo"/} ;; esac
+	case $profile in smoke) again="scripts/bench.sh smoke" ;; short) again="make bench" ;; *) again="make bench-full" ;; esac
+	"$WORK/bin/benchreport" report -raw "$raw" -out "$OUT" -link "$link" -reproduce "$again"
+	for f in report.md summary.md results.csv targets.csv throughput.png; do
 		[ -s "$OUT/$f" ] || die "report file $OUT/$f is missing"
 	done
 fi

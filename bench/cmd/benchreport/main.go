@@ -1,10 +1,11 @@
 // Command benchreport turns a raw benchmark directory written by
 // scripts/bench.sh or scripts/sweep.sh into the published report.
 //
-//	benchreport report -raw DIR/raw -out DIR   report.md, results.csv, targets.csv, throughput.png
+//	benchreport report -raw DIR/raw -out DIR   report.md, summary.md, results.csv, targets.csv, throughput.png
 //	benchreport sweep  -raw DIR/raw -out DIR   sweep.md, sweep.csv
 //
-// report exits with status 1 when a planned measurement is missing or a
+// summary.md is the compact section for the README (-link gives the path of
+// DIR from the repository root, -reproduce the command to show). report exits with status 1 when a planned measurement is missing or a
 // contender failed (after writing what it could), so that a smoke run fails
 // loudly; it never fails because a performance target was missed.
 package main
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/cvv-project/cvv/bench/internal/report"
@@ -35,6 +37,8 @@ func run(args []string, stdout io.Writer) error {
 	raw := fl.String("raw", "", "raw directory (required)")
 	out := fl.String("out", "", "output directory (default: the parent of -raw)")
 	title := fl.String("title", "", "report title")
+	link := fl.String("link", "", "path of the output directory as the README links it (for summary.md)")
+	reproduce := fl.String("reproduce", "", "command that reproduces the run (for summary.md)")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -53,14 +57,14 @@ func run(args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "report":
-		return writeReport(d, *out, *title, stdout)
+		return writeReport(d, *out, *title, *link, *reproduce, stdout)
 	case "sweep":
 		return writeSweep(d, *out, stdout)
 	}
 	return fmt.Errorf("unknown subcommand %q (want report or sweep)", args[0])
 }
 
-func writeReport(d *report.Dataset, out, title string, stdout io.Writer) error {
+func writeReport(d *report.Dataset, out, title, link, reproduce string, stdout io.Writer) error {
 	rows := d.Summarize()
 	checks := d.Evaluate()
 	if title == "" {
@@ -81,6 +85,18 @@ func writeReport(d *report.Dataset, out, title string, stdout io.Writer) error {
 	md := filepath.Join(out, "report.md")
 	if err := writeFile(md, func(w io.Writer) error {
 		return report.WriteMarkdown(w, d, rows, checks, report.MarkdownOptions{Title: title, Chart: chart})
+	}); err != nil {
+		return err
+	}
+	so := report.SummaryOptions{Command: reproduce}
+	if link != "" {
+		so.Report = path.Join(link, "report.md")
+		if chart != "" {
+			so.Chart = path.Join(link, chart)
+		}
+	}
+	if err := writeFile(filepath.Join(out, "summary.md"), func(w io.Writer) error {
+		return report.WriteSummary(w, d, rows, checks, so)
 	}); err != nil {
 		return err
 	}

@@ -46,10 +46,10 @@ func TestReport(t *testing.T) {
 	raw := smokeRaw(t, "cvv-transfer", "cp")
 	out := filepath.Join(filepath.Dir(raw), "out")
 	var stdout bytes.Buffer
-	if err := run([]string{"report", "-raw", raw, "-out", out}, &stdout); err != nil {
+	if err := run([]string{"report", "-raw", raw, "-out", out, "-link", "bench/results/x", "-reproduce", "make bench"}, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"report.md", "results.csv", "targets.csv", "throughput.png"} {
+	for _, f := range []string{"report.md", "summary.md", "results.csv", "targets.csv", "throughput.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -63,6 +63,21 @@ func TestReport(t *testing.T) {
 	}
 	if !strings.Contains(string(md), "| big | 1 | cvv-transfer | 1 | 1074 | 1074-1074 | 0.30 | 20.0 | 0.50x | - | - |") {
 		t.Errorf("report.md lacks the cvv row:\n%s", md)
+	}
+	sum, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"![source MB/s by workload, destinations and tool](bench/results/x/throughput.png)",
+		"| target | workload | dests | cvv-transfer | cp | cvv/cp | cvv/rsync |",
+		"| disk | big | 1 | 1074 | 537 | 0.50x | - |",
+		"[bench/results/x/report.md](bench/results/x/report.md)",
+		"Reproduce with `make bench`.",
+	} {
+		if !strings.Contains(string(sum), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, sum)
+		}
 	}
 	// The default output directory is the parent of raw.
 	if err := run([]string{"report", "-raw", raw}, &stdout); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -164,4 +165,96 @@ func mdPercent(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
+// SummaryOptions are the parts of the README section that do not come from
+// the data.
+type SummaryOptions struct {
+	// Chart is the path of the chart as the README links it (relative to
+	// the repository root), empty for none.
+	Chart string
+	// Report is the path of the full report as the README links it.
+	Report string
+	// Command is how to reproduce the run, e.g. "make bench-full".
+	Command string
+}
+
+// WriteSummary writes a compact Markdown section for the README: machine
+// and storage, one line per target x workload x destination count with the
+// median MB/s of every tool and cvv transfer's time ratios, the target
+// verdicts, and how to reproduce.
+func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o SummaryOptions) error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("Profile `%s`, %d interleaved run(s) per cell", d.Plan.Profile, d.Plan.Runs)
+	if d.Plan.Started != "" {
+		p(", %s", d.Plan.Started)
+	}
+	p(". Median source MB/s (10^6 bytes of source per wall second, `sync` included); ")
+	p("the ratios are cvv transfer's median wall time over cp's and rsync's (below 1.00x cvv is faster).\n\n")
+	if d.Machine != "" {
+		p("```\n%s\n```\n\n", d.Machine)
+	}
+	if o.Chart != "" {
+		p("![source MB/s by workload, destinations and tool](%s)\n\n", o.Chart)
+	}
+	var tools []string
+	type line struct {
+		target, workload string
+		dests            int
+	}
+	var lines []line
+	byKey := map[Key]Row{}
+	for _, r := range rows {
+		if !slices.Contains(tools, r.Tool) {
+			tools = append(tools, r.Tool)
+		}
+		l := line{r.Target, r.Workload, r.Dests}
+		if !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+		byKey[r.Key] = r
+	}
+	p("| target | workload | dests |")
+	for _, t := range tools {
+		p(" %s |", t)
+	}
+	p(" cvv/cp | cvv/rsync |\n|---|---|--:|")
+	for range tools {
+		p("--:|")
+	}
+	p("--:|--:|\n")
+	for _, l := range lines {
+		p("| %s | %s | %d |", l.target, l.workload, l.dests)
+		for _, t := range tools {
+			r, ok := byKey[Key{l.target, l.workload, l.dests, t}]
+			if !ok {
+				p(" - |")
+				continue
+			}
+			p(" %s |", mdFloat(r.MBpsMedian, 0))
+		}
+		tr := byKey[Key{l.target, l.workload, l.dests, ToolTransfer}]
+		if tr.Runs == 0 {
+			p(" - | - |\n")
+			continue
+		}
+		p(" %s | %s |\n", mdRatio(tr.VsCp), mdRatio(tr.VsRsync))
+	}
+	p("\n| # | check | scope | measured | limit | verdict |\n|--:|---|---|--:|--:|---|\n")
+	for _, c := range checks {
+		p("| %d | %s | %s | %s | %s | **%s** |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status)
+	}
+	if o.Report != "" || o.Command != "" {
+		p("\n")
+		if o.Report != "" {
+			p("Full report with min-max, CPU s/GiB, peak RSS and the fio baseline: [%s](%s). ", o.Report, o.Report)
+		}
+		if o.Command != "" {
+			p("Reproduce with `%s`.", o.Command)
+		}
+		p("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
