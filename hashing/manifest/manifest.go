@@ -61,8 +61,13 @@ func (f Format) String() string {
 }
 
 // ErrCorrupt is wrapped by every error about a manifest that cannot be
-// trusted. It wraps cvv.ErrUsage: a corrupt manifest is bad input.
-var ErrCorrupt = fmt.Errorf("%w: corrupt manifest", cvv.ErrUsage)
+// trusted. It matches cvv.ErrUsage too: a corrupt manifest is bad input.
+var ErrCorrupt error = &corruptError{}
+
+type corruptError struct{}
+
+func (*corruptError) Error() string { return "corrupt manifest" }
+func (*corruptError) Unwrap() error { return cvv.ErrUsage }
 
 // ParseFormats parses a comma-separated list such as "sums,mhl". Duplicates
 // are dropped; an unknown or empty name is an error wrapping cvv.ErrUsage.

@@ -396,3 +396,34 @@ func maps(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+func TestSumLineRoundTrip(t *testing.T) {
+	for _, alg := range hashing.Algorithms {
+		for _, p := range []string{"plain.mov", "dir/with space", "n\nl\\b\rc", "Ünï/ç"} {
+			h := alg.Sum([]byte(p))
+			for _, tag := range []bool{false, true} {
+				line := SumLine(alg, strings.ToUpper(h), p, tag)
+				var want *hashing.Algorithm
+				if !tag {
+					want = &alg
+				}
+				list, err := ParseSums(strings.NewReader(line), want)
+				if err != nil {
+					t.Fatalf("%v tag=%v %q: %v", alg, tag, line, err)
+				}
+				if list.Alg != alg || len(list.Sums) != 1 || list.Sums[0] != (Sum{p, h}) {
+					t.Errorf("%v tag=%v: %q parsed as %v %v", alg, tag, line, list.Alg, list.Sums)
+				}
+				if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
+					t.Errorf("%q is not one line", line)
+				}
+			}
+		}
+	}
+}
+
+func TestErrCorruptMatchesUsage(t *testing.T) {
+	if !errors.Is(ErrCorrupt, cvv.ErrUsage) || ErrCorrupt.Error() != "corrupt manifest" {
+		t.Errorf("ErrCorrupt = %q, Is(ErrUsage) = %v", ErrCorrupt, errors.Is(ErrCorrupt, cvv.ErrUsage))
+	}
+}

@@ -122,7 +122,6 @@ func TestMHLGenerationsChainAndActions(t *testing.T) {
 	// for Write to decide.
 	rec.Start = rec.Start.Add(time.Hour)
 	rec.Process = "in-place"
-	rec.Files[0].Hash, rec.Files[1].Hash = hashing.XXH64.Sum([]byte("aaa")), hashing.XXH64.Sum([]byte("bbb"))
 	for i := range rec.Files {
 		if rec.Files[i].Path == "b/b.mov" {
 			rec.Files[i].Hash = hashing.XXH64.Sum([]byte("BBB"))
