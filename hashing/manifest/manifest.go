@@ -146,8 +146,10 @@ type Record struct {
 }
 
 // Write writes rec in every format of formats and returns the paths it
-// wrote (for MHL the new generation and the chain file). Everything is
-// checked before anything is written: on a bad record, nothing is.
+// wrote (for MHL the new generation and the chain file). Files and
+// directories for which IsManifest is true are left out of every list.
+// Everything is checked before anything is written: on a bad record,
+// nothing is.
 func Write(rec Record, formats []Format) (written []string, err error) {
 	if len(formats) == 0 {
 		return nil, nil
@@ -161,9 +163,12 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	if rec.Start.IsZero() {
 		rec.Start = time.Now()
 	}
-	files := slices.Clone(rec.Files)
+	// The manifests never list themselves (a copied ascmhl/ folder, an old
+	// sums file that is about to be replaced).
+	files := slices.DeleteFunc(slices.Clone(rec.Files), func(f File) bool { return IsManifest(rec.Root, f.Path) })
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	rec.Files = files
+	rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), func(d string) bool { return IsManifest(rec.Root, d) })
 
 	// Render everything first so that a failure leaves nothing behind.
 	type out struct {

@@ -427,3 +427,18 @@ func TestErrCorruptMatchesUsage(t *testing.T) {
 		t.Errorf("ErrCorrupt = %q, Is(ErrUsage) = %v", ErrCorrupt, errors.Is(ErrCorrupt, cvv.ErrUsage))
 	}
 }
+
+func TestWriteLeavesManifestsOut(t *testing.T) {
+	root, rec := tree(t, "footage", hashing.MD5, map[string]string{
+		"a.mov": "a", "footage.md5": "an old list", "ascmhl/0001_old.mhl": "old", "sub/footage.md5": "a media file",
+	})
+	rec.Dirs = []string{"ascmhl"}
+	if _, err := Write(rec, []Format{Sums}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(FileName(root, Sums, hashing.MD5))
+	want := SumLine(hashing.MD5, hashing.MD5.Sum([]byte("a")), "a.mov", false) + SumLine(hashing.MD5, hashing.MD5.Sum([]byte("a media file")), "sub/footage.md5", false)
+	if string(data) != want {
+		t.Errorf("list:\n%s\nwant\n%s", data, want)
+	}
+}
