@@ -37,7 +37,8 @@
 # ("disk tmpfs loop"), TOOLS, WORKLOADS ("big tree"), CVV (binary; default:
 # make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
 # (scratch directory on the disk target), OUT (results directory), FIO=0
-# (skip the fio baseline), FIO_SIZE (default: min(BIG, 1G)), SEED, DRY_RUN=1
+# (skip the fio baseline), FIO_MIB (fio file size in MiB, default: the
+# largest workload, at most 1024), SEED, DRY_RUN=1
 # (print the plan and the expected duration, measure nothing).
 set -euo pipefail
 
@@ -147,6 +148,9 @@ for w in $WORKLOADS; do
 	max_wl=$((b > max_wl ? b : max_wl))
 done
 mib() { echo $((($1 + 1048575) / 1048576)); }
+fio_mib=${FIO_MIB:-$(($(mib "$max_wl") < 1024 ? $(mib "$max_wl") : 1024))}
+[[ $fio_mib =~ ^[0-9]+$ ]] || die "FIO_MIB: $fio_mib is not a number of MiB"
+[ "${FIO:-1}" = 0 ] && fio_mib=0
 
 # --- plan and machine ------------------------------------------------------
 json_list() { # json_list quote|num items...
@@ -250,7 +254,7 @@ setup_target() {
 		for i in 1 2 3; do dest_roots+=("$WORK/dst/$i"); done
 		;;
 	tmpfs)
-		size=$(($(mib "$total_src") + maxdests * $(mib "$max_wl") * 11 / 10 + 256))
+		size=$(($(mib "$total_src") + fio_mib + maxdests * $(mib "$max_wl") * 11 / 10 + 256))
 		need_memory "$size"
 		if [ $root -eq 1 ]; then
 			tmpfs_dir=$state/tmpfs
@@ -265,8 +269,9 @@ setup_target() {
 		copy_sources
 		;;
 	loop)
-		local specs=("src:$(($(mib "$total_src") * 115 / 100 + 128))")
-		size=$(($(mib "$total_src") * 115 / 100 + 128))
+		# The source device also holds fio's read file.
+		local specs=("src:$((($(mib "$total_src") + fio_mib) * 115 / 100 + 128))")
+		size=$((($(mib "$total_src") + fio_mib) * 115 / 100 + 128))
 		for i in $(seq 1 "$maxdests"); do
 			specs+=("d$i:$(($(mib "$max_wl") * 115 / 100 + 128))")
 			size=$((size + $(mib "$max_wl") * 115 / 100 + 128))
@@ -302,7 +307,7 @@ drop_caches() {
 }
 
 # --- fio baseline ----------------------------------------------------------
-fio_size=${FIO_SIZE:-$(((max_wl < 1073741824 ? max_wl : 1073741824) / 1048576))M}
+fio_size=${fio_mib}M
 run_fio() { # run_fio TARGET OUTDIR
 	local t=$1 dir=$2 n i direct=1 engine=io_uring
 	local common=(--ioengine=$engine --direct=1 --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
