@@ -183,8 +183,7 @@ func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[str
 		content, structure []string
 	}
 	all := map[string]bool{"": true}
-	var addDir func(string)
-	addDir = func(d string) {
+	addDir := func(d string) {
 		for d != "." && d != "" && !all[d] {
 			all[d] = true
 			d = path.Dir(d)
