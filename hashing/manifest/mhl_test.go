@@ -309,6 +309,16 @@ func TestReadHistoryNone(t *testing.T) {
 	if _, err := ReadNewest(root); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("empty ascmhl: %v, want ErrNoHistory", err)
 	}
+	// Generations deleted, chain left: that is a damaged history.
+	_, rec := tree(t, "footage", hashing.MD5, map[string]string{"a": "a"})
+	if _, err := Write(rec, []Format{MHL}); err != nil {
+		t.Fatal(err)
+	}
+	gens, _ := filepath.Glob(filepath.Join(rec.Root, HistoryDir, "*.mhl"))
+	os.Remove(gens[0])
+	if _, err := ReadNewest(rec.Root); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("chain without generations: %v, want ErrCorrupt", err)
+	}
 }
 
 func TestMHLNumbersOnFromExistingFiles(t *testing.T) {

@@ -111,12 +111,18 @@ func ReadHistory(root string) (*History, error) {
 		byNum[n] = g
 		h.Generations = append(h.Generations, g)
 	}
+	chainPath := filepath.Join(dir, ChainFile)
 	if len(h.Generations) == 0 {
+		// A chain that lists generations which are gone is not "no history".
+		if data, err := os.ReadFile(chainPath); err == nil {
+			if chain, err := parseChain(bytes.NewReader(data)); err != nil || len(chain) > 0 {
+				return nil, fmt.Errorf("%w: %s lists generations, but %s holds none", ErrCorrupt, chainPath, dir)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", root, ErrNoHistory)
 	}
 	slices.SortFunc(h.Generations, func(a, b *Generation) int { return a.Number - b.Number })
 
-	chainPath := filepath.Join(dir, ChainFile)
 	f, err := os.Open(chainPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
