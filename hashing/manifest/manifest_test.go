@@ -96,6 +96,27 @@ func TestDirectoryHashesPublishedVectors(t *testing.T) {
 	check("renamed", got, "", "28ed09733f793dfc", "0bba67923d19d36b")
 }
 
+// TestDirectoryHashesScenarioLog checks the content hashes the reference
+// tool printed for its scenario 01 (ascmitc/mhl examples/scenarios/Output/
+// scenario_01/log.txt, ascmhl.py create -h xxh64), from the file hashes it
+// printed. The structure hashes in that log were made by an older
+// ascmhl.py that hashed the absolute path ("/travel_01/A002R2EC/Clips/...")
+// instead of the name; the current rule (the name, as hasher.py and the
+// vectors of TestDirectoryHashesPublishedVectors have it) is checked above.
+func TestDirectoryHashesScenarioLog(t *testing.T) {
+	files := []File{
+		{Path: "Clips/A002C006_141024_R2EC.mov", Hash: "0ea03b369a463d9d"},
+		{Path: "Clips/A002C007_141024_R2EC.mov", Hash: "7680e5f98f4a80fd"},
+		{Path: "Sidecar.txt", Hash: "3ab5a4166b9bde44"},
+	}
+	got := directoryHashes(hashing.XXH64, files, nil)
+	for d, want := range map[string]string{"Clips": "4c226b42e27d7af3", "": "8d02114c32e28cbe"} {
+		if got[d].content != want {
+			t.Errorf("%q: content hash %s, reference tool printed %s", d, got[d].content, want)
+		}
+	}
+}
+
 var roundTripFiles = map[string]string{
 	"clip one.mov":         "frames",
 	"Ünïcødé/снимок.r3d":   "raw raw raw",
