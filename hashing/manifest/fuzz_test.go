@@ -70,7 +70,8 @@ func FuzzParseGeneration(f *testing.F) {
 	})
 }
 
-// FuzzParseChain checks the chain parser the same way.
+// FuzzParseChain checks the chain parser the same way. Seeds:
+// testdata/fuzz/FuzzParseChain.
 func FuzzParseChain(f *testing.F) {
 	f.Add([]byte(`<ascmhldirectory xmlns="urn:ASC:MHL:DIRECTORY:v2.0"><hashlist sequencenr="1"><path>0001_a.mhl</path><c4>c459dsjfscH38cYeXXYogktxf4Cd9ibshE3BHUo6a58hBXmRQdZrAkZzsWcbWtDg5oQstpDuni4Hirj75GEmTc1sFT</c4></hashlist></ascmhldirectory>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
