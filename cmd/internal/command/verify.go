@@ -198,7 +198,7 @@ func verifyAction(c *cli.Context) error {
 
 	// What is there.
 	present, dirs, err := walkTree(root, func(rel string) bool {
-		return rel == skip || manifest.IsManifest(root, rel)
+		return rel == skip || rel == manifest.HistoryDir
 	})
 	if err != nil {
 		return err
@@ -276,7 +276,7 @@ func verifyAction(c *cli.Context) error {
 
 	var newFiles []string
 	for rel := range present {
-		if !recorded[rel] {
+		if !recorded[rel] && !manifest.IsManifest(root, rel) {
 			newFiles = append(newFiles, rel)
 		}
 	}

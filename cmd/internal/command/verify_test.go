@@ -479,3 +479,24 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// TestVerifyRecordedListIsChecked: a sums file that a record lists (a
+// file named like cvv's own lists) is checked like any other file.
+func TestVerifyRecordedListIsChecked(t *testing.T) {
+	root := footage(t, map[string]string{"a.mov": "aaa"})
+	record(t, root, hashing.MD5, manifest.Sums)
+	other := filepath.Join(t.TempDir(), "copy")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A list of root made elsewhere, that lists footage.md5 too.
+	list := filepath.Join(other, "all.md5")
+	data, _ := os.ReadFile(filepath.Join(root, "footage.md5"))
+	lines := manifest.SumLine(hashing.MD5, hashing.MD5.Sum([]byte("aaa")), "a.mov", false) +
+		manifest.SumLine(hashing.MD5, hashing.MD5.Sum(data), "footage.md5", false)
+	os.WriteFile(list, []byte(lines), 0o644)
+	code, out, errOut := runCLI(t, "verify", "--against", list, root)
+	if code != ExitOK || !lineFor("ok", "footage.md5").MatchString(out) {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
