@@ -500,3 +500,27 @@ func TestVerifyRecordedListIsChecked(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestVerifyQuietAndCanceled(t *testing.T) {
+	root := footage(t, map[string]string{"a.mov": "aaa", "b.mov": "bbb"})
+	record(t, root, hashing.XXH3, manifest.MHL)
+	os.Remove(filepath.Join(root, "b.mov"))
+	code, out, _ := runCLI(t, "verify", "-q", "--no-record", root)
+	if code != ExitFailure || strings.Contains(out, "a.mov") || !lineFor("missing", "b.mov").MatchString(out) {
+		t.Errorf("--quiet: exit %d\n%s", code, out)
+	}
+
+	before := listDir(t, filepath.Join(root, "ascmhl"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	app := newApp(strings.NewReader(""), &stdout, &stderr)
+	app.Commands = append(app.Commands, verifyCommand())
+	err := app.RunContext(ctx, []string{"cvv", "verify", root})
+	if !errors.Is(err, context.Canceled) || exitStatus(err, nil) != ExitSIGINT {
+		t.Errorf("canceled verify: %v", err)
+	}
+	if after := listDir(t, filepath.Join(root, "ascmhl")); !slices.Equal(before, after) {
+		t.Errorf("a canceled verify recorded a generation: %v", after)
+	}
+}
