@@ -96,6 +96,9 @@ type Cell struct {
 	Key
 	// Walls are the wall times in seconds from hyperfine, one per run.
 	Walls []float64
+	// RoundWalls maps the round number of a hyperfine file named
+	// run<N>.json to its wall time, for pairing contenders round by round.
+	RoundWalls map[int]float64
 	// Usages are the rusage records, one per run.
 	Usages []Usage
 	// HyperfineCPU are user+sys seconds per run as hyperfine measured them;
@@ -243,7 +246,7 @@ type hyperfineExport struct {
 }
 
 func loadCell(dir string, k Key) (*Cell, error) {
-	c := &Cell{Key: k}
+	c := &Cell{Key: k, RoundWalls: map[int]float64{}}
 	// hyperfine and rusage both see a failed run: count it once.
 	var hfFailed, ruFailed int
 	ents, err := os.ReadDir(dir)
@@ -266,6 +269,9 @@ func loadCell(dir string, k Key) (*Cell, error) {
 			}
 			for _, r := range h.Results {
 				c.Walls = append(c.Walls, r.Times...)
+				if n, ok := roundOf(e.Name()); ok && len(r.Times) == 1 {
+					c.RoundWalls[n] = r.Times[0]
+				}
 				for range r.Times {
 					c.HyperfineCPU = append(c.HyperfineCPU, r.User+r.System)
 				}
@@ -284,6 +290,16 @@ func loadCell(dir string, k Key) (*Cell, error) {
 	}
 	c.Failed = max(hfFailed, ruFailed)
 	return c, nil
+}
+
+// roundOf parses the round number of a file named run<N>.json.
+func roundOf(name string) (int, bool) {
+	num, ok := strings.CutPrefix(strings.TrimSuffix(name, ".json"), "run")
+	if !ok || !strings.HasSuffix(name, ".json") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(num)
+	return n, err == nil
 }
 
 // ParseUsages reads a rusage.jsonl file.

@@ -123,6 +123,7 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	for i := 1; i < len(TargetTitles); i++ {
 		p("%d. %s\n", i, TargetTitles[i])
 	}
+	p("\nA ratio is of medians; in brackets, the lowest and highest of the same ratio taken round by round.\n")
 	p("\n| # | check | scope | measured | limit | verdict | note |\n|--:|---|---|--:|--:|---|---|\n")
 	for _, c := range checks {
 		p("| %d | %s | %s | %s | %s | **%s** | %s |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status, c.Note)

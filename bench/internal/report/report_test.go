@@ -479,7 +479,7 @@ func TestWriteMarkdownAndTargetsCSV(t *testing.T) {
 	for _, want := range []string{
 		"# T\n",
 		"test machine",
-		"| 1 | cvv transfer 3 dest / 1 dest (wall) | loop big d3 vs loop big d1 | 1.15x | <= 1.10x | **MISS** | n=5 runs |",
+		"| 1 | cvv transfer 3 dest / 1 dest (wall) | loop big d3 vs loop big d1 | 1.15x (1.15-1.15) | <= 1.10x | **MISS** | n=5 runs |",
 		"| 5 | cvv-full peak RSS (largest over all cells) | all (max at disk big d1) | 65.0 MiB | <= 64.0 MiB | **MISS** |",
 		"![source MB/s by workload, destinations and tool](c.png)",
 		"## Target `loop`",
@@ -572,5 +572,39 @@ func TestSweep(t *testing.T) {
 	best := fmt.Sprintf("| 1M | %.0f (1.00) | **%.0f** (1.00) |", float64(gib)/8/1e6, float64(gib)/2/1e6)
 	if !strings.Contains(md.String(), best) {
 		t.Errorf("sweep table lacks %q:\n%s", best, md.String())
+	}
+}
+
+func TestRoundRatios(t *testing.T) {
+	plan := Plan{Runs: 4, Targets: []string{"disk"}, Workloads: []string{"big"}, Dests: []int{1}, Tools: []string{ToolTransfer, ToolCp}}
+	r := newRaw(t, plan, Workload{Name: "big", Bytes: gib})
+	tr, cp := Key{"disk", "big", 1, ToolTransfer}, Key{"disk", "big", 1, ToolCp}
+	// Round 2 was slow for both (drift); round 4 of cp is missing. Rounds
+	// 10+ must pair by number, not by the order of the file names.
+	for round, w := range map[int]float64{1: 1, 2: 4, 3: 3, 4: 9, 10: 2} {
+		r.run(tr, round, w, 1, 1024, 0)
+	}
+	for round, w := range map[int]float64{1: 2, 2: 8, 3: 2, 10: 1} {
+		r.run(cp, round, w, 1, 1024, 0)
+	}
+	d := r.load()
+	got := d.RoundRatios(tr, cp)
+	want := []float64{0.5, 0.5, 1.5, 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("RoundRatios = %v, want %v", got, want)
+	}
+	if rs := d.RoundRatios(tr, Key{"disk", "big", 1, ToolRsync}); rs != nil {
+		t.Errorf("RoundRatios against a missing cell = %v", rs)
+	}
+	for _, c := range d.Evaluate() {
+		if c.Target == 2 && strings.Contains(c.What, "wall") {
+			// Medians: transfer {1,2,3,4,9} -> 3, cp {1,2,2,8} -> 2.
+			if c.Measured() != "1.50x (0.50-2.00)" {
+				t.Errorf("target 2 measured %q", c.Measured())
+			}
+		}
+		if c.Target == 2 && strings.Contains(c.What, "CPU") && strings.Contains(c.Measured(), "(") {
+			t.Errorf("CPU ratio shows a round range: %q", c.Measured())
+		}
 	}
 }

@@ -187,6 +187,24 @@ func (d *Dataset) CPURatio(k Key, tool string) float64 {
 	return d.ratio(k, o, (*Cell).CPUs)
 }
 
+// RoundRatios are the wall time ratios of a over b round by round, for
+// every round both cells have (contenders of one round ran back to back, so
+// their ratio cancels drift that hits both). Sorted ascending.
+func (d *Dataset) RoundRatios(a, b Key) []float64 {
+	ca, cb := d.Cell(a), d.Cell(b)
+	if ca == nil || cb == nil {
+		return nil
+	}
+	var rs []float64
+	for n, wa := range ca.RoundWalls {
+		if wb, ok := cb.RoundWalls[n]; ok && wb > 0 {
+			rs = append(rs, wa/wb)
+		}
+	}
+	slices.Sort(rs)
+	return rs
+}
+
 func (d *Dataset) ratio(a, b Key, f func(*Cell) []float64) float64 {
 	ca, cb := d.Cell(a), d.Cell(b)
 	if ca == nil || cb == nil {

@@ -40,6 +40,10 @@ type Check struct {
 	Scope string
 	// Value is the measured figure, Limit the bound it must not exceed.
 	Value, Limit float64
+	// RoundMin and RoundMax bound the same ratio taken round by round
+	// (NaN when not a wall time ratio or no rounds pair up): how far the
+	// noise of the machine moves it.
+	RoundMin, RoundMax float64
 	// Unit formats Value and Limit ("x" for ratios, "MiB").
 	Unit string
 	// Status is the verdict.
@@ -49,8 +53,15 @@ type Check struct {
 	Note string
 }
 
-// Measured formats Value with its unit.
-func (c Check) Measured() string { return formatUnit(c.Value, c.Unit) }
+// Measured formats Value with its unit, and the per-round range of a ratio
+// when there is one.
+func (c Check) Measured() string {
+	s := formatUnit(c.Value, c.Unit)
+	if !math.IsNaN(c.RoundMin) && !math.IsNaN(c.Value) {
+		s += fmt.Sprintf(" (%.2f-%.2f)", c.RoundMin, c.RoundMax)
+	}
+	return s
+}
 
 // Bound formats Limit with its unit.
 func (c Check) Bound() string { return "<= " + formatUnit(c.Limit, c.Unit) }
@@ -81,10 +92,12 @@ var TargetTitles = [...]string{
 func (d *Dataset) Evaluate() []Check {
 	var out []Check
 	ratio := func(target int, what string, a, b Key, cpu bool, limit float64) Check {
-		c := Check{Target: target, What: what, Scope: scope(a), Limit: limit, Unit: "x"}
+		c := Check{Target: target, What: what, Scope: scope(a), Limit: limit, Unit: "x", RoundMin: math.NaN(), RoundMax: math.NaN()}
 		f := func(c *Cell) []float64 { return c.Walls }
 		if cpu {
 			f = (*Cell).CPUs
+		} else if rs := d.RoundRatios(a, b); len(rs) > 0 {
+			c.RoundMin, c.RoundMax = rs[0], rs[len(rs)-1]
 		}
 		c.Value = d.ratio(a, b, f)
 		if a.Workload != b.Workload || a.Dests != b.Dests || a.Target != b.Target {
@@ -135,7 +148,8 @@ func (d *Dataset) Evaluate() []Check {
 	}
 	// 5. peak RSS of every cvv contender over every cell.
 	for _, tool := range []string{ToolTransfer, ToolFull, ToolFallback} {
-		c := Check{Target: 5, What: tool + " peak RSS (largest over all cells)", Scope: "all", Limit: 64, Unit: "MiB", Value: math.NaN()}
+		c := Check{Target: 5, What: tool + " peak RSS (largest over all cells)", Scope: "all", Limit: 64, Unit: "MiB",
+			Value: math.NaN(), RoundMin: math.NaN(), RoundMax: math.NaN()}
 		var where string
 		runs := math.MaxInt
 		for _, k := range d.PlannedKeys() {
