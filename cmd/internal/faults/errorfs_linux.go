@@ -1,16 +1,23 @@
 package faults
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Op is a filesystem operation an ErrorFS can fail.
@@ -60,6 +67,13 @@ func (f Fault) matches(op Op, rel string, off, n int64) bool {
 // chosen operations with a chosen errno. Everything else is passed through to
 // the backing directory, so a test can prepare and inspect files there.
 //
+// The filesystem is served by a separate process (StartErrorFS re-executes
+// the test binary, whose TestMain calls ServeErrorFS): a FUSE server inside
+// the process that also does the I/O can deadlock with io_uring (the
+// kernel's worker waits uninterruptibly for a reply from a process that is
+// itself stuck), and a test must never hang the machine. Faults are passed
+// through a rules file the server re-reads when it changes.
+//
 // It needs root (it mounts with mount(2), no fusermount) and /dev/fuse.
 type ErrorFS struct {
 	// Backing is the directory the filesystem mirrors.
@@ -67,18 +81,15 @@ type ErrorFS struct {
 	// Mountpoint is where it is mounted.
 	Mountpoint string
 
-	directIO     bool
-	refuseDirect bool
-	server   *fuse.Server
-	root     *fs.Inode
+	ctl    string // control directory: rules.json, hits.log
+	cmd    *exec.Cmd
+	exited chan error
 
 	mu     sync.Mutex
 	faults []Fault
-	hits   map[Op]int
-	log    []string
 }
 
-// ErrorFSOptions configure MountErrorFS.
+// ErrorFSOptions configure StartErrorFS.
 type ErrorFSOptions struct {
 	// DirectIO opens every file with FOPEN_DIRECT_IO: no page cache, every
 	// read and write reaches the filesystem, and O_DIRECT opens are honoured.
@@ -88,22 +99,175 @@ type ErrorFSOptions struct {
 	RefuseDirect bool
 }
 
-// MountErrorFS mounts an ErrorFS mirroring backing on mountpoint; both
-// directories must exist. Unmount it when done.
-func MountErrorFS(backing, mountpoint string, opts ErrorFSOptions) (*ErrorFS, error) {
-	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, directIO: opts.DirectIO, refuseDirect: opts.RefuseDirect, hits: map[Op]int{}}
-	var st syscall.Stat_t
-	if err := syscall.Stat(backing, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: backing, Err: err}
+// errorFSConfig is what the server process is started with.
+type errorFSConfig struct {
+	Backing, Mountpoint, Control string
+	Options                      ErrorFSOptions
+}
+
+// ServeEnv is the environment variable that makes a process started by
+// StartErrorFS serve the filesystem; its value is the configuration.
+const ServeEnv = "CVV_ERRORFS_SERVE"
+
+// StartErrorFS starts exe (a binary whose main calls ServeErrorFS when
+// ServeEnv is set) to mount an ErrorFS mirroring backing on mountpoint;
+// both directories must exist. It returns once the filesystem is mounted.
+// Unmount it when done.
+func StartErrorFS(exe, backing, mountpoint string, opts ErrorFSOptions) (*ErrorFS, error) {
+	ctl, err := os.MkdirTemp("", "cvv-errorfs-ctl-")
+	if err != nil {
+		return nil, err
 	}
-	lr := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
+	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, ctl: ctl, exited: make(chan error, 1)}
+	if err := e.writeRules(nil); err != nil {
+		return nil, err
+	}
+	cfg, err := json.Marshal(errorFSConfig{Backing: backing, Mountpoint: mountpoint, Control: ctl, Options: opts})
+	if err != nil {
+		return nil, err
+	}
+	e.cmd = exec.Command(exe)
+	e.cmd.Env = append(os.Environ(), ServeEnv+"="+string(cfg))
+	e.cmd.Stderr = os.Stderr
+	out, err := e.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start errorfs server: %w", err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- line
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	go func() { e.exited <- e.cmd.Wait() }()
+	select {
+	case line := <-ready:
+		if strings.TrimSpace(line) == "ready" {
+			return e, nil
+		}
+		err = <-e.exited
+		return nil, fmt.Errorf("errorfs server on %s did not start: %q, %v", mountpoint, line, err)
+	case <-time.After(20 * time.Second):
+		_ = e.cmd.Process.Kill()
+		return nil, fmt.Errorf("errorfs server on %s: no ready line in 20s", mountpoint)
+	}
+}
+
+// Inject adds a fault. Faults stay until Clear. The server sees it before
+// Inject returns.
+func (e *ErrorFS) Inject(f Fault) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = append(e.faults, f)
+	if err := e.writeRules(e.faults); err != nil {
+		panic(err) // a rig failure; the test cannot go on
+	}
+}
+
+// Clear removes every fault.
+func (e *ErrorFS) Clear() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults = nil
+	if err := e.writeRules(nil); err != nil {
+		panic(err)
+	}
+}
+
+// writeRules replaces the rules file atomically (a new inode, which is how
+// the server notices).
+func (e *ErrorFS) writeRules(faults []Fault) error {
+	b, err := json.Marshal(faults)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(e.ctl, "rules.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(e.ctl, "rules.json"))
+}
+
+// Log returns a line for every fault that fired: "op path errno".
+func (e *ErrorFS) Log() []string {
+	b, err := os.ReadFile(filepath.Join(e.ctl, "hits.log"))
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// Hits returns how many times a fault of op fired.
+func (e *ErrorFS) Hits(op Op) int {
+	n := 0
+	for _, l := range e.Log() {
+		if strings.HasPrefix(l, string(op)+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// Unmount unmounts the filesystem and waits for the server to exit.
+func (e *ErrorFS) Unmount() error {
+	defer os.RemoveAll(e.ctl)
+	var err error
+	for range 50 {
+		if err = unix.Unmount(e.Mountpoint, 0); err != unix.EBUSY {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err == unix.EBUSY {
+		err = unix.Unmount(e.Mountpoint, unix.MNT_DETACH)
+	}
+	if err != nil {
+		_ = e.cmd.Process.Kill()
+		<-e.exited
+		return &os.PathError{Op: "umount errorfs", Path: e.Mountpoint, Err: err}
+	}
+	select {
+	case werr := <-e.exited:
+		if werr != nil {
+			return fmt.Errorf("errorfs server on %s: %w", e.Mountpoint, werr)
+		}
+		return nil
+	case <-time.After(10 * time.Second):
+		_ = e.cmd.Process.Kill()
+		<-e.exited
+		return fmt.Errorf("errorfs server on %s did not exit after the unmount", e.Mountpoint)
+	}
+}
+
+// ServeErrorFS is the server process: it mounts the filesystem config (the
+// value of ServeEnv) describes, prints "ready" on stdout and serves until
+// the filesystem is unmounted.
+func ServeErrorFS(config string) error {
+	var cfg errorFSConfig
+	if err := json.Unmarshal([]byte(config), &cfg); err != nil {
+		return fmt.Errorf("%s: %w", ServeEnv, err)
+	}
+	hits, err := os.OpenFile(filepath.Join(cfg.Control, "hits.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer hits.Close()
+	s := &errorServer{cfg: cfg, hits: hits}
+	var st syscall.Stat_t
+	if err := syscall.Stat(cfg.Backing, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: cfg.Backing, Err: err}
+	}
+	lr := &fs.LoopbackRoot{Path: cfg.Backing, Dev: uint64(st.Dev)}
 	lr.NewNode = func(r *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
-		return &errorNode{LoopbackNode: fs.LoopbackNode{RootData: r}, efs: e}
+		return &errorNode{LoopbackNode: fs.LoopbackNode{RootData: r}, efs: s}
 	}
 	rootNode := lr.NewNode(lr, nil, "", &st)
 	lr.RootNode = rootNode
 	zero := time.Duration(0)
-	server, err := fs.Mount(mountpoint, rootNode, &fs.Options{
+	server, err := fs.Mount(cfg.Mountpoint, rootNode, &fs.Options{
 		// No attribute or entry caching: a test that changes the backing
 		// directory sees the change through the mount at once.
 		AttrTimeout:     &zero,
@@ -117,74 +281,60 @@ func MountErrorFS(backing, mountpoint string, opts ErrorFSOptions) (*ErrorFS, er
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mount errorfs on %s: %w", mountpoint, err)
+		return fmt.Errorf("mount errorfs on %s: %w", cfg.Mountpoint, err)
 	}
-	e.server = server
-	e.root = rootNode.EmbeddedInode()
-	return e, nil
+	s.root = rootNode.EmbeddedInode()
+	fmt.Println("ready")
+	server.Wait()
+	return nil
 }
 
-// Inject adds a fault. Faults stay until Clear.
-func (e *ErrorFS) Inject(f Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.faults = append(e.faults, f)
-}
+// errorServer is the state of the server process.
+type errorServer struct {
+	cfg  errorFSConfig
+	root *fs.Inode
+	hits *os.File
 
-// Clear removes every fault.
-func (e *ErrorFS) Clear() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.faults = nil
-}
-
-// Hits returns how many times a fault of op fired.
-func (e *ErrorFS) Hits(op Op) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits[op]
-}
-
-// Log returns a line for every fault that fired: "op path errno".
-func (e *ErrorFS) Log() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.log...)
-}
-
-// Unmount unmounts the filesystem and waits for the server to stop.
-func (e *ErrorFS) Unmount() error {
-	var err error
-	for range 50 {
-		if err = e.server.Unmount(); err == nil {
-			e.server.Wait()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("unmount errorfs %s: %w", e.Mountpoint, err)
+	mu       sync.Mutex
+	rulesIno uint64
+	faults   []Fault
 }
 
 // check returns the errno of the first fault matching the operation, or 0.
-func (e *ErrorFS) check(op Op, in *fs.Inode, off, n int64) syscall.Errno {
+func (e *errorServer) check(op Op, in *fs.Inode, off, n int64) syscall.Errno {
 	rel := in.Path(e.root)
-	if os.Getenv("ERRORFS_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "errorfs: %s %q off=%d n=%d\n", op, rel, off, n)
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.reload()
 	for _, f := range e.faults {
 		if f.matches(op, rel, off, n) {
-			e.hits[op]++
-			e.log = append(e.log, fmt.Sprintf("%s %s %v", op, rel, f.Errno))
+			fmt.Fprintf(e.hits, "%s %s %v\n", op, rel, f.Errno)
 			return f.Errno
 		}
 	}
 	return 0
 }
 
-func (e *ErrorFS) fuseFlags() uint32 {
-	if e.directIO {
+// reload re-reads the rules file if it was replaced.
+func (e *errorServer) reload() {
+	p := filepath.Join(e.cfg.Control, "rules.json")
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil || st.Ino == e.rulesIno {
+		return
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	var faults []Fault
+	if err := json.Unmarshal(b, &faults); err != nil {
+		return
+	}
+	e.faults, e.rulesIno = faults, st.Ino
+}
+
+func (e *errorServer) fuseFlags() uint32 {
+	if e.cfg.Options.DirectIO {
 		return fuse.FOPEN_DIRECT_IO
 	}
 	return 0
@@ -193,7 +343,7 @@ func (e *ErrorFS) fuseFlags() uint32 {
 // errorNode is a loopback node whose files are errorFiles.
 type errorNode struct {
 	fs.LoopbackNode
-	efs *ErrorFS
+	efs *errorServer
 }
 
 var (
@@ -207,7 +357,7 @@ func (n *errorNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 	if errno := n.efs.check(OpOpen, n.EmbeddedInode(), 0, 0); errno != 0 {
 		return nil, 0, errno
 	}
-	if n.efs.refuseDirect && flags&syscall.O_DIRECT != 0 {
+	if n.efs.cfg.Options.RefuseDirect && flags&syscall.O_DIRECT != 0 {
 		return nil, 0, syscall.EINVAL
 	}
 	fh, _, errno := n.LoopbackNode.Open(ctx, flags&^syscall.O_DIRECT)
@@ -219,7 +369,7 @@ func (n *errorNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 
 // Create creates the backing file without O_DIRECT and wraps it.
 func (n *errorNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
-	if n.efs.refuseDirect && flags&syscall.O_DIRECT != 0 {
+	if n.efs.cfg.Options.RefuseDirect && flags&syscall.O_DIRECT != 0 {
 		return nil, nil, 0, syscall.EINVAL
 	}
 	in, fh, _, errno := n.LoopbackNode.Create(ctx, name, flags&^syscall.O_DIRECT, mode, out)
@@ -232,7 +382,7 @@ func (n *errorNode) Create(ctx context.Context, name string, flags uint32, mode 
 // errorFile is a loopback file handle that consults the faults first.
 type errorFile struct {
 	*fs.LoopbackFile
-	efs  *ErrorFS
+	efs  *errorServer
 	node *fs.Inode
 }
 

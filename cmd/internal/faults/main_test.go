@@ -34,6 +34,14 @@ var (
 func fullRun() bool { return os.Getenv("CVV_FAULTS") == "full" }
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(ServeEnv); cfg != "" {
+		// This process is the server of an ErrorFS (see StartErrorFS).
+		if err := ServeErrorFS(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "errorfs:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(runMain(m))
 }
 
@@ -405,7 +413,11 @@ func mountErrorFS(t testing.TB, opts ErrorFSOptions) *ErrorFS {
 	base := t.TempDir()
 	backing, mnt := filepath.Join(base, "backing"), filepath.Join(base, "mnt")
 	mkdirs(t, backing, mnt)
-	e, err := MountErrorFS(backing, mnt, opts)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := StartErrorFS(exe, backing, mnt, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
