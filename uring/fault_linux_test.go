@@ -149,12 +149,16 @@ func TestDestinationFault(t *testing.T) {
 			src := enginetest.WriteFile(t, t.TempDir(), "src", data)
 			dests := enginetest.DestPaths(t, 3, "copy")
 			var h hookOnce
+			badWrites := 0
 			defer uring.SetCompletionHook(func(c uring.Completion) int32 {
-				if c.Write && c.Path == dests[1] && c.Off == 3*testBlock {
+				if c.Write && c.Path == dests[1] {
 					h.mu.Lock()
-					h.matched++
-					h.mu.Unlock()
-					return -int32(tc.errno)
+					defer h.mu.Unlock()
+					badWrites++
+					if c.Off == 3*testBlock {
+						h.matched++
+						return -int32(tc.errno)
+					}
 				}
 				return c.Res
 			})()
@@ -164,6 +168,11 @@ func TestDestinationFault(t *testing.T) {
 			}
 			if h.count() != 1 {
 				t.Fatalf("fault injected %d times, want 1", h.count())
+			}
+			// Writes already in flight (queue depth 4) may complete; no
+			// new ones may start after the failure.
+			if badWrites > 3+4+1 {
+				t.Errorf("%d writes reached the failed destination, want at most 8", badWrites)
 			}
 			bad := res.Dests[1]
 			if !errors.Is(bad.Err, tc.is) {

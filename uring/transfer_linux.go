@@ -307,6 +307,19 @@ func (t *transfer) submit() {
 		t.queue = t.queue[:0]
 		return
 	}
+	// Writes queued for a destination that has failed since never start.
+	keep := t.queue[:0]
+	for _, o := range t.queue {
+		if o.write && !o.d.live() {
+			o.d.inflight--
+			t.writeDone(o.c)
+			t.closeFailed(o.d)
+			continue
+		}
+		keep = append(keep, o)
+	}
+	clear(t.queue[len(keep):])
+	t.queue = keep
 	for start := 0; start < len(t.queue); {
 		batch := t.queue[start:min(len(t.queue), start+ringEntries)]
 		start += len(batch)
