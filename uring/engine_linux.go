@@ -58,7 +58,7 @@ func New(opts cvv.Options) (*Engine, error) {
 	}
 	opts = opts.WithDefaults()
 	opts.BlockSize = alignUp(opts.BlockSize, pageSize)
-	ring, err := iouring.New(ringEntries, iouring.WithCQSize(cqEntries))
+	ring, err := newRing()
 	if err != nil {
 		return nil, setupError(err)
 	}
@@ -96,6 +96,20 @@ func (e *Engine) Close() error {
 		e.closeErr = e.pool.release()
 	})
 	return e.closeErr
+}
+
+// newRing creates the engine's ring. It asks for IORING_SETUP_SUBMIT_ALL
+// (Linux 5.18): without it the kernel stops a batch at the first entry it
+// cannot prepare and leaves the rest in the queue until the next
+// submission, which may never come. Older kernels get a plain ring.
+func newRing() (*iouring.IOURing, error) {
+	ring, err := iouring.New(ringEntries,
+		iouring.WithParams(&iouring_syscall.IOURingParams{Flags: iouring_syscall.IORING_SETUP_SUBMIT_ALL}),
+		iouring.WithCQSize(cqEntries))
+	if errors.Is(err, syscall.EINVAL) {
+		ring, err = iouring.New(ringEntries, iouring.WithCQSize(cqEntries))
+	}
+	return ring, err
 }
 
 var (
