@@ -230,7 +230,7 @@ cleanup() {
 	local rc=$?
 	if [ -n "$tmpfs_dir" ] && mountpoint -q "$tmpfs_dir" 2>/dev/null; then umount "$tmpfs_dir" || true; fi
 	[ -n "$tmpfs_dir" ] && rm -rf "$tmpfs_dir"
-	[ $root -eq 1 ] && "$repo/scripts/loopdev.sh" down "$state" || true
+	if [ $root -eq 1 ]; then "$repo/scripts/loopdev.sh" down "$state" || true; fi
 	exit $rc
 }
 trap cleanup EXIT
@@ -309,16 +309,26 @@ drop_caches() {
 # --- fio baseline ----------------------------------------------------------
 fio_size=${fio_mib}M
 run_fio() { # run_fio TARGET OUTDIR
-	local t=$1 dir=$2 n i direct=1 engine=io_uring
-	local common=(--ioengine=$engine --direct=1 --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
+	local t=$1 dir=$2 n i direct="" engine="" combo common=()
 	mkdir -p "$dir"
-	# tmpfs and some filesystems refuse O_DIRECT: fall back to buffered and say so.
-	if ! fio --name=probe --filename="$src_root/fio.probe" --size=4M --rw=write "${common[@]:0:4}" --output-format=json >/dev/null 2>&1; then
-		direct=0
-		log "fio on $t: O_DIRECT or io_uring refused, measuring with --direct=0"
-	fi
+	# tmpfs and some filesystems refuse O_DIRECT, some kernels or sandboxes
+	# io_uring: take the first combination that works and say so (the report
+	# shows the engine and direct flag of the baseline).
+	for combo in "io_uring 1" "io_uring 0" "psync 1" "psync 0"; do
+		read -r engine direct <<<"$combo"
+		if fio --name=probe --filename="$src_root/fio.probe" --size=4M --rw=write --ioengine="$engine" \
+			--direct="$direct" --bs=1M --iodepth=32 --output-format=json >/dev/null 2>&1; then
+			break
+		fi
+		engine=""
+	done
 	rm -f "$src_root/fio.probe"
-	common=(--ioengine=$engine --direct=$direct --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
+	if [ -z "$engine" ]; then
+		log "fio on $t: no working ioengine, no baseline"
+		return 0
+	fi
+	[ "$combo" = "io_uring 1" ] || log "fio on $t: io_uring with O_DIRECT refused, measuring with --ioengine=$engine --direct=$direct"
+	common=(--ioengine="$engine" --direct="$direct" --bs=1M --iodepth=32 --size="$fio_size" --output-format=json)
 	# Lay the read file out first, then read it with a cold cache.
 	fio --name=layout --filename="$src_root/fio.dat" --rw=write "${common[@]}" >/dev/null
 	drop_caches
