@@ -58,7 +58,7 @@ Examples:
 
 // subcommands returns the subcommands of the application.
 func subcommands() []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{verifyCommand(), hashCommand()}
 }
 
 // newApp returns the cvv application. Its default action is the copy.
