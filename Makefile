@@ -8,7 +8,7 @@ GOFLAGS  := -ldflags=$(LDFLAGS)
 export GOFLAGS
 BIN      ?= bin/cvv
 
-.PHONY: all build install test test-race test-fallback test-faults bench bench-full lint cross demo clean
+.PHONY: all build install test test-race test-fallback test-faults bench bench-full bench-smoke lint cross demo clean
 
 all: build
 
@@ -36,6 +36,10 @@ bench:
 
 bench-full:
 	scripts/bench.sh full
+
+# Under a minute: tiny sizes, one run; checks the whole pipeline (CI).
+bench-smoke:
+	scripts/bench.sh smoke
 
 # The fault suite with its long trials (50+ signal and crash trials each, a
 # sparse 20 GiB file, 100k empty files). Needs root for mounts and FUSE.
