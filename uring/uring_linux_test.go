@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/enginetest"
+	"github.com/cvv-project/cvv/fallback"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/uring"
 )
@@ -99,6 +99,56 @@ func TestFastPath(t *testing.T) {
 	}
 }
 
+// FuzzCrossCheck copies the same bytes with this engine and the portable
+// one: the copies and the hashes must be identical.
+func FuzzCrossCheck(f *testing.F) {
+	for _, seed := range []struct {
+		size   uint32
+		block  uint8
+		depth  uint8
+		ndests uint8
+	}{
+		{0, 1, 1, 1}, {1, 1, 1, 2}, {4095, 1, 2, 1}, {4097, 1, 3, 3},
+		{65536, 16, 2, 2}, {65537, 16, 4, 3}, {300001, 8, 8, 2}, {1 << 20, 64, 3, 1},
+	} {
+		f.Add(seed.size, seed.block, seed.depth, seed.ndests)
+	}
+	f.Fuzz(func(t *testing.T, size uint32, block, depth, ndests uint8) {
+		size %= 4 << 20
+		opts := cvv.Options{BlockSize: (int(block)%64 + 1) * 4096, QueueDepth: int(depth)%16 + 1}
+		n := int(ndests)%3 + 1
+		data := enginetest.Data(int(size), uint64(size)^uint64(block)<<32)
+		src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+		e := newEngine(t, opts)
+		fb := fallback.New(opts)
+		defer fb.Close()
+		got := enginetest.DestPaths(t, n, "uring")
+		want := enginetest.DestPaths(t, n, "fallback")
+		r1, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: got, Hash: hashing.XXH128})
+		if err != nil || r1.Failed() {
+			t.Fatalf("uring copy: %v %+v", err, r1)
+		}
+		r2, err := fb.Copy(context.Background(), cvv.Job{Source: src, Dests: want, Hash: hashing.XXH128})
+		if err != nil || r2.Failed() {
+			t.Fatalf("fallback copy: %v %+v", err, r2)
+		}
+		if r1.SourceHash != r2.SourceHash || r1.Size != r2.Size {
+			t.Errorf("uring %d bytes %s, fallback %d bytes %s", r1.Size, r1.SourceHash, r2.Size, r2.SourceHash)
+		}
+		for i := range got {
+			a, b := readFile(t, got[i]), readFile(t, want[i])
+			if !bytes.Equal(a, b) || !bytes.Equal(a, data) {
+				t.Errorf("dest %d: uring %d bytes, fallback %d bytes, source %d bytes: not identical", i, len(a), len(b), len(data))
+			}
+		}
+		h1, err1 := e.Hash(context.Background(), got[0], hashing.XXH128)
+		h2, err2 := fb.Hash(context.Background(), want[0], hashing.XXH128)
+		if err1 != nil || err2 != nil || h1.Hash != h2.Hash || h1.Size != h2.Size {
+			t.Errorf("Hash: uring %+v %v, fallback %+v %v", h1, err1, h2, err2)
+		}
+	})
+}
+
 func readFile(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -107,6 +157,3 @@ func readFile(t testing.TB, p string) []byte {
 	}
 	return b
 }
-
-var _ = bytes.Equal
-var _ = filepath.Join
