@@ -41,3 +41,10 @@ func dropCache(f *os.File) bool {
 	}
 	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED) == nil
 }
+
+// startWriteback asks the kernel to start writing the range back now, without
+// waiting, so that write-back overlaps the copy instead of piling up for the
+// final fdatasync. It is advice: errors are ignored.
+func startWriteback(f *os.File, off, n int64) {
+	_ = unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}

@@ -84,6 +84,7 @@ type dest struct {
 	ops   int64 // write calls
 	err   error
 	live  *atomic.Int32 // destinations still writing, shared by a copy
+	sync  bool          // the copy ends in fdatasync: start write-back early
 }
 
 // Copy implements cvv.Engine.
@@ -185,6 +186,7 @@ func (e *Engine) pump(ctx context.Context, src *os.File, size int64, dests []*de
 		}
 		live.Add(1)
 		d.live = &live
+		d.sync = !job.NoFsync
 		d.in = make(chan *block, depth)
 		wg.Add(1)
 		go func() {
@@ -285,6 +287,9 @@ func (d *dest) write() {
 				d.live.Add(-1)
 			} else {
 				d.n += int64(len(b.data))
+				if d.sync {
+					startWriteback(d.f, b.off, int64(len(b.data)))
+				}
 			}
 		}
 		b.done()
