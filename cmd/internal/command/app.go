@@ -53,8 +53,9 @@ Examples:
        tune the engine: 8 files in flight, 4 MiB reads
    cvv --json -q src dst | jq 'select(.event=="summary")'
        newline-delimited JSON events for scripts (schema: cmd/JSON.md)
-   cvv --hash-file mhl,xxh3 --hash-file-dest both card dst
-       write an ASC MHL and an xxh3 sums file next to the source and copy`
+   cvv --hash-file mhl,sums --hash-file-dest both card dst
+       write an ASC MHL generation and a sums file (dst/dst.xxh3, which
+       xxhsum -c checks) in the source and in the copy`
 
 // subcommands returns the subcommands of the application.
 func subcommands() []*cli.Command {
@@ -105,7 +106,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
-		&cli.StringFlag{Name: "hash-file", Usage: "write hash manifests in `FORMAT[,FORMAT]` after the copy (e.g. mhl, xxh3, md5)"},
+		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
 		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in cmd/JSON.md)"},

@@ -189,6 +189,12 @@ func (r *runner) decide() error {
 		for i := range n {
 			fj.targets[i] = r.plan.Target(i, e.Rel)
 			a, _ := plan.Decide(fj.targets[i], e, r.opts.policy)
+			if a == plan.Skip && r.opts.hashFilesWanted() {
+				// A manifest lists every file with its hash: a file kept
+				// from an earlier run is hashed on both sides, as with
+				// --verify-existing.
+				a = plan.Recheck
+			}
 			fj.actions[i] = a
 			if a == plan.Skip {
 				fj.state[i] = dsSkipped
