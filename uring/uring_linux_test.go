@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/cvv-project/cvv"
@@ -156,4 +157,47 @@ func readFile(t testing.TB, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestConcurrentSharedPool runs more copies and hashes at once than the
+// arena has buffers for, on one engine: every copy is identical, every
+// buffer is back in the pool afterwards.
+func TestConcurrentSharedPool(t *testing.T) {
+	const block = 64 << 10
+	e := newEngine(t, cvv.Options{BlockSize: block, QueueDepth: 8})
+	const files = 6
+	type file struct {
+		data  []byte
+		src   string
+		dests []string
+	}
+	fs := make([]file, files)
+	for i := range fs {
+		fs[i].data = enginetest.Data(i*7*block+i*1001+1, uint64(i))
+		fs[i].src = enginetest.WriteFile(t, t.TempDir(), "src", fs[i].data)
+		fs[i].dests = enginetest.DestPaths(t, 1+i%3, "copy")
+	}
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Go(func() {
+			res, err := e.Copy(context.Background(), cvv.Job{Source: f.src, Dests: f.dests, NoFsync: true})
+			if err != nil || res.Failed() {
+				t.Errorf("Copy %s: %v %+v", f.src, err, res)
+				return
+			}
+			for _, d := range f.dests {
+				enginetest.AssertSame(t, d, f.data)
+			}
+		})
+		wg.Go(func() {
+			hr, err := e.Hash(context.Background(), f.src, hashing.XXH3)
+			if err != nil || hr.Hash != hashing.XXH3.Sum(f.data) {
+				t.Errorf("Hash %s: %+v %v", f.src, hr, err)
+			}
+		})
+	}
+	wg.Wait()
+	if b := e.Buffers(); b.Free != b.Count {
+		t.Errorf("%d of %d buffers back in the pool", b.Free, b.Count)
+	}
 }
