@@ -32,6 +32,8 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Read-only, and the loop leaves nothing in flight on it: its Close
+	// cannot lose data.
 	defer src.Close()
 	fi, err := src.Stat()
 	if err != nil {
