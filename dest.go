@@ -53,6 +53,12 @@ func CreateTemp(final string, extraFlags int) (string, *os.File, error) {
 			return tmp, f, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
+			// Some filesystems create the file, then refuse a flag such as
+			// O_DIRECT with EINVAL. O_EXCL means any file at tmp is the one
+			// this call made: remove it so no stray temp is left.
+			if errors.Is(err, syscall.EINVAL) {
+				os.Remove(tmp)
+			}
 			return "", nil, err
 		}
 	}
