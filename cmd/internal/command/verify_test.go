@@ -515,7 +515,9 @@ func TestVerifyQuietAndCanceled(t *testing.T) {
 	cancel()
 	var stdout, stderr bytes.Buffer
 	app := newApp(strings.NewReader(""), &stdout, &stderr)
-	app.Commands = append(app.Commands, verifyCommand())
+	if app.Command("verify") == nil {
+		app.Commands = append(app.Commands, verifyCommand())
+	}
 	err := app.RunContext(ctx, []string{"cvv", "verify", root})
 	if !errors.Is(err, context.Canceled) || exitStatus(err, nil) != ExitSIGINT {
 		t.Errorf("canceled verify: %v", err)
