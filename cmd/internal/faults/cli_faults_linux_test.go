@@ -192,44 +192,46 @@ func TestCLIDestFaults(t *testing.T) {
 		{"verify-read-EIO", Fault{Op: OpRead, Match: "large/clip00.mov", Errno: syscall.EIO}, "input/output error"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := mountErrorFS(t, ErrorFSOptions{})
-			work := workDir(t, 128<<20)
-			src := filepath.Join(work, "src")
-			want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 2 << 20, Small: 10})
-			d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
-			e.Inject(tc.fault)
-			r := runCVV(t, runOpts{}, src, d1, e.Mountpoint, d3)
-			if r.Code != 1 {
-				t.Errorf("exit %d, want 1", r.Code)
-			}
-			if e.Hits(tc.fault.Op) == 0 {
-				t.Fatalf("the fault never fired\n%v", r)
-			}
-			expectOutput(t, r, e.Mountpoint, "large/clip0", tc.text)
-			checkComplete(t, want, d1)
-			checkComplete(t, want, d3)
-			if tmp := tempFiles(t, e.Backing); len(tmp) > 0 {
-				t.Errorf("temp files left on the failing destination: %q", tmp)
-			}
-			for rel := range only(want, "small/") {
-				if _, err := os.Stat(filepath.Join(e.Backing, rel)); err != nil {
-					t.Errorf("unaffected file %s missing on the failing destination: %v", rel, err)
+		for _, engine := range []string{"auto", "fallback"} {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				e := mountErrorFS(t, ErrorFSOptions{})
+				work := workDir(t, 128<<20)
+				src := filepath.Join(work, "src")
+				want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 2 << 20, Small: 10})
+				d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+				e.Inject(tc.fault)
+				r := runCVV(t, runOpts{}, "--engine", engine, src, d1, e.Mountpoint, d3)
+				if r.Code != 1 {
+					t.Errorf("exit %d, want 1", r.Code)
 				}
-			}
-			if tc.fault.Op != OpRead {
-				checkFinalFiles(t, want, e.Backing)
-			}
-			// With the fault gone, the same command finishes the job.
-			e.Clear()
-			r = runCVV(t, runOpts{}, src, d1, e.Mountpoint, d3)
-			if r.Code != 0 {
-				t.Errorf("re-run without the fault: exit %d, want 0\n%v", r.Code, r)
-			}
-			for _, d := range []string{d1, e.Backing, d3} {
-				checkComplete(t, want, d)
-			}
-		})
+				if e.Hits(tc.fault.Op) == 0 {
+					t.Fatalf("the fault never fired\n%v", r)
+				}
+				expectOutput(t, r, e.Mountpoint, "large/clip0", tc.text)
+				checkComplete(t, want, d1)
+				checkComplete(t, want, d3)
+				if tmp := tempFiles(t, e.Backing); len(tmp) > 0 {
+					t.Errorf("temp files left on the failing destination: %q", tmp)
+				}
+				for rel := range only(want, "small/") {
+					if _, err := os.Stat(filepath.Join(e.Backing, rel)); err != nil {
+						t.Errorf("unaffected file %s missing on the failing destination: %v", rel, err)
+					}
+				}
+				if tc.fault.Op != OpRead {
+					checkFinalFiles(t, want, e.Backing)
+				}
+				// With the fault gone, the same command finishes the job.
+				e.Clear()
+				r = runCVV(t, runOpts{}, "--engine", engine, src, d1, e.Mountpoint, d3)
+				if r.Code != 0 {
+					t.Errorf("re-run without the fault: exit %d, want 0\n%v", r.Code, r)
+				}
+				for _, d := range []string{d1, e.Backing, d3} {
+					checkComplete(t, want, d)
+				}
+			})
+		}
 	}
 }
 
@@ -433,5 +435,25 @@ echo "$d" > %s
 	}
 	for _, d := range dests {
 		checkComplete(t, want, d)
+	}
+}
+
+// TestCLIDirectRefused: a source and a destination on a filesystem that
+// refuses O_DIRECT opens (EINVAL): cvv copies and verifies through the
+// portable path, file by file, and exits 0.
+func TestCLIDirectRefused(t *testing.T) {
+	for _, engine := range []string{"auto", "fallback"} {
+		t.Run(engine, func(t *testing.T) {
+			srcFS := mountErrorFS(t, ErrorFSOptions{RefuseDirect: true})
+			dstFS := mountErrorFS(t, ErrorFSOptions{RefuseDirect: true})
+			want := buildTree(t, srcFS.Backing, treeSpec{Large: 2, LargeSize: 2 << 20, Small: 10})
+			d1 := filepath.Join(t.TempDir(), "d1")
+			r := runCVV(t, runOpts{}, "--engine", engine, srcFS.Mountpoint, d1, dstFS.Mountpoint)
+			if r.Code != 0 {
+				t.Errorf("exit %d, want 0\n%v", r.Code, r)
+			}
+			checkComplete(t, want, d1)
+			checkComplete(t, want, dstFS.Backing)
+		})
 	}
 }
