@@ -133,13 +133,13 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	}()
 	r.out = newReporter(r)
 	defer r.out.close()
-	if note != "" {
-		r.out.warn("", note)
-	}
 	if err := r.createRoots(); err != nil {
 		return err
 	}
 	r.out.start()
+	if note != "" {
+		r.out.warn("", note)
+	}
 	for _, s := range r.tree.Specials {
 		r.out.warn(s.Rel, fmt.Sprintf("skipped: %s is a %s", r.tree.Path(s.Rel), describeSpecial(s.Mode)))
 	}
@@ -217,7 +217,9 @@ func (r *runner) checkSpace() error {
 	for i, d := range r.plan.Dests {
 		dirs[i] = d.Root(r.plan.IsDir)
 		for _, fj := range r.files {
-			if fj.actions[i] != plan.Skip {
+			// A file to recheck exists already and is copied again only
+			// if it differs: it needs no new space in the common case.
+			if fj.actions[i] == plan.Copy {
 				sizes[i] = append(sizes[i], fj.e.Size)
 				any = true
 			}
@@ -681,7 +683,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		return nil
 	}
 	if r.opts.ask {
-		ok, err := r.out.ask(fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
+		ok, err := r.out.ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
 		if err != nil {
 			return err
 		}

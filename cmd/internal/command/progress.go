@@ -56,6 +56,9 @@ type barProgress struct {
 	bytes    *mpb.Bar
 	files    *mpb.Bar
 	linesToo bool
+	r        *runner
+	mu       sync.Mutex
+	snap     snapshot
 	stopOnce sync.Once
 	quit     chan struct{}
 	done     chan struct{}
@@ -68,17 +71,17 @@ func newBarProgress(r *runner, w io.Writer, stdoutIsTerminal bool) *barProgress 
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	var mu sync.Mutex
-	snap := r.snapshot()
+	b.snap = r.snapshot()
+	b.r = r
 	get := func() snapshot {
-		mu.Lock()
-		defer mu.Unlock()
-		return snap
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.snap
 	}
 	total := max(r.bytesTotal, 1)
 	b.bytes = b.p.AddBar(total,
 		mpb.PrependDecorators(
-			decor.Any(func(decor.Statistics) string { return fmt.Sprintf("%-6s", get().phase) }),
+			decor.Any(func(decor.Statistics) string { return fmt.Sprintf("%-7s", get().phase) }),
 			decor.Any(func(decor.Statistics) string {
 				s := get()
 				return fmt.Sprintf("%s / %s", plan.HumanBytes(s.bytesDone), plan.HumanBytes(s.bytesTotal))
@@ -99,7 +102,7 @@ func newBarProgress(r *runner, w io.Writer, stdoutIsTerminal bool) *barProgress 
 		mpb.PrependDecorators(
 			decor.Any(func(decor.Statistics) string {
 				s := get()
-				out := fmt.Sprintf("files  %d/%d copied", s.filesDone, s.filesTotal)
+				out := fmt.Sprintf("files   %d/%d copied", s.filesDone, s.filesTotal)
 				if r.opts.mode != VerifyTransfer {
 					out += fmt.Sprintf(", %d verified", s.verified)
 				}
@@ -124,10 +127,7 @@ func newBarProgress(r *runner, w io.Writer, stdoutIsTerminal bool) *barProgress 
 		for {
 			select {
 			case <-tick.C:
-				s := r.snapshot()
-				mu.Lock()
-				snap = s
-				mu.Unlock()
+				s := b.refresh()
 				b.bytes.SetCurrent(min(s.bytesDone, total-1))
 				b.files.SetCurrent(min(s.filesDone, int64(max(len(r.files), 1))-1))
 			case <-b.quit:
@@ -149,8 +149,18 @@ func (b *barProgress) stop() {
 	b.stopOnce.Do(func() {
 		close(b.quit)
 		<-b.done
+		b.refresh()
 		b.bytes.SetTotal(-1, true)
 		b.files.SetTotal(-1, true)
 		b.p.Wait()
 	})
+}
+
+// refresh takes a new snapshot for the decorators and returns it.
+func (b *barProgress) refresh() snapshot {
+	s := b.r.snapshot()
+	b.mu.Lock()
+	b.snap = s
+	b.mu.Unlock()
+	return s
 }

@@ -2,6 +2,7 @@ package command
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -68,20 +69,28 @@ func (rep *reporter) startProgress() {
 	if rep.quiet {
 		return
 	}
+	var p progressDisplay
 	switch {
 	case rep.json:
-		rep.prog = newTickerProgress(rep.r, time.Second, rep.progressEvent)
-	case isTerminal(rep.stderr) && os.Getenv("TERM") != "dumb":
-		rep.prog = newBarProgress(rep.r, rep.stderr, isTerminal(rep.stdout))
+		p = newTickerProgress(rep.r, time.Second, rep.progressEvent)
+	case isTerminal(rep.stderr) && hasWidth(rep.stderr) && os.Getenv("TERM") != "dumb":
+		p = newBarProgress(rep.r, rep.stderr, isTerminal(rep.stdout))
 	default:
-		rep.prog = newTickerProgress(rep.r, 5*time.Second, rep.progressLine)
+		p = newTickerProgress(rep.r, 5*time.Second, rep.progressLine)
 	}
+	rep.mu.Lock()
+	rep.prog = p
+	rep.mu.Unlock()
 }
 
 func (rep *reporter) stopProgress() {
-	if rep.prog != nil {
-		rep.prog.stop()
-		rep.prog = nil
+	rep.mu.Lock()
+	p := rep.prog
+	rep.prog = nil
+	rep.mu.Unlock()
+	if p != nil {
+		// Not under mu: the display's goroutine may be printing a line.
+		p.stop()
 	}
 }
 
@@ -391,14 +400,29 @@ func (rep *reporter) resultLine(fj *fileJob) string {
 
 // ask asks the user a yes/no question on stderr and reads the answer from
 // stdin; an empty answer is yes.
-func (rep *reporter) ask(question string) (bool, error) {
+func (rep *reporter) ask(ctx context.Context, question string) (bool, error) {
 	rep.stopProgress()
 	rep.mu.Lock()
 	io.WriteString(rep.stderr, question)
 	rep.mu.Unlock()
-	line, err := bufio.NewReader(rep.r.stdin).ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
-		return false, fmt.Errorf("--ask: no answer on standard input; the copies were not verified")
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(rep.r.stdin).ReadString('\n')
+		ch <- answer{line, err}
+	}()
+	var line string
+	select {
+	case a := <-ch:
+		if a.err != nil && (a.err != io.EOF || a.line == "") {
+			return false, fmt.Errorf("--ask: no answer on standard input; the copies were not verified")
+		}
+		line = a.line
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 	defer rep.startProgress()
 	switch strings.ToLower(strings.TrimSpace(line)) {
