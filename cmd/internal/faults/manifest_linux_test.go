@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
+	"github.com/cvv-project/cvv/hashing/manifest/c4"
 )
 
 // manifestTree writes a small tree under root and its manifests (an ASC MHL
@@ -65,45 +66,67 @@ func TestVerifyCorruptManifest(t *testing.T) {
 			t.Fatalf("cvv verify --against an intact list: exit %d, want 0\n%v", r.Code, r)
 		}
 	}
-	hashRE := regexp.MustCompile(`>[0-9a-f]{32}<`)
+	// A file's hash (not the root or directory hashes, which come first).
+	hashRE := regexp.MustCompile(`action="original"[^>]*>[0-9a-f]{32}<`)
+	rootHashRE := regexp.MustCompile(`>[0-9a-f]{32}<`)
 	cases := []struct {
 		name    string
 		mhl     bool // corrupt the MHL generation (else the sums list)
 		corrupt func(s string) string
+		rechain bool // also fix the generation's C4 in the chain file, so the parser itself must object
 	}{
-		{"mhl truncated", true, func(s string) string { return s[:len(s)/2] }},
-		{"mhl empty", true, func(string) string { return "" }},
-		{"mhl not xml", true, func(string) string { return "this is not xml\n" }},
+		{"mhl truncated", true, func(s string) string { return s[:len(s)/2] }, false},
+		{"mhl empty", true, func(string) string { return "" }, false},
+		{"mhl not xml", true, func(string) string { return "this is not xml\n" }, false},
 		{"mhl wrong namespace", true, func(s string) string {
 			return strings.Replace(s, "urn:ASC:MHL:v2.0", "urn:example:not-mhl", 1)
-		}},
+		}, false},
 		{"mhl hash too short", true, func(s string) string {
 			loc := hashRE.FindStringIndex(s)
-			return s[:loc[0]] + ">0123abcd<" + s[loc[1]:]
-		}},
+			return s[:loc[1]-33] + "0123abcd<" + s[loc[1]:]
+		}, false},
 		{"mhl hash not hex", true, func(s string) string {
 			loc := hashRE.FindStringIndex(s)
-			return s[:loc[0]] + ">zz" + s[loc[0]+3:]
-		}},
+			return s[:loc[1]-33] + "zz" + s[loc[1]-31:]
+		}, false},
+		{"mhl hash too short, chain fixed", true, func(s string) string {
+			loc := hashRE.FindStringIndex(s)
+			return s[:loc[1]-33] + "0123abcd<" + s[loc[1]:]
+		}, true},
+		{"mhl hash not hex, chain fixed", true, func(s string) string {
+			loc := hashRE.FindStringIndex(s)
+			return s[:loc[1]-33] + "zz" + s[loc[1]-31:]
+		}, true},
+		{"mhl root hash too short, chain fixed", true, func(s string) string {
+			loc := rootHashRE.FindStringIndex(s)
+			return s[:loc[0]] + ">0123abcd<" + s[loc[1]:]
+		}, true},
+		{"mhl hash too long, chain fixed", true, func(s string) string {
+			loc := hashRE.FindStringIndex(s)
+			return s[:loc[1]-1] + "00" + s[loc[1]-1:]
+		}, true},
+		{"mhl absolute path, chain fixed", true, func(s string) string {
+			return strings.Replace(s, ">a.txt<", ">/etc/passwd<", 1)
+		}, true},
 		{"mhl path escapes root", true, func(s string) string {
 			return strings.Replace(s, ">a.txt<", ">../../etc/passwd<", 1)
-		}},
+		}, false},
 		{"mhl path escapes root inside", true, func(s string) string {
 			return strings.Replace(s, ">sub/b.bin<", ">sub/../../b.bin<", 1)
-		}},
+		}, false},
 		{"mhl absolute path", true, func(s string) string {
 			return strings.Replace(s, ">a.txt<", ">/etc/passwd<", 1)
-		}},
+		}, false},
 		{"sums hash too short", false, func(s string) string {
 			return regexp.MustCompile(`(?m)^[0-9a-f]{32}`).ReplaceAllString(s, "0123abcd")
-		}},
+		}, false},
 		{"sums path escapes root", false, func(s string) string {
 			return strings.Replace(s, "a.txt", "../../etc/passwd", 1)
-		}},
+		}, false},
 		{"sums absolute path", false, func(s string) string {
 			return strings.Replace(s, "a.txt", "/etc/passwd", 1)
-		}},
-		{"sums garbage line", false, func(s string) string { return s + "this line is not a checksum\n" }},
+		}, false},
+		{"sums garbage line", false, func(s string) string { return s + "this line is not a checksum\n" }, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +144,17 @@ func TestVerifyCorruptManifest(t *testing.T) {
 			if err := os.WriteFile(target, []byte(bad), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if tc.rechain {
+				chain := filepath.Join(root, manifest.HistoryDir, manifest.ChainFile)
+				cs := string(mustRead(t, chain))
+				fixed := strings.Replace(cs, c4.Sum([]byte(orig)), c4.Sum([]byte(bad)), 1)
+				if fixed == cs {
+					t.Fatalf("the chain file does not hold the generation's C4 %s:\n%s", c4.Sum([]byte(orig)), cs)
+				}
+				if err := os.WriteFile(chain, []byte(fixed), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			args := []string{"verify", root}
 			if !tc.mhl {
 				if err := os.RemoveAll(filepath.Join(root, manifest.HistoryDir)); err != nil {
@@ -134,6 +168,7 @@ func TestVerifyCorruptManifest(t *testing.T) {
 			if r.Code != 2 {
 				t.Errorf("exit %d, want 2\n%v", r.Code, r)
 			}
+			t.Logf("stderr: %s", strings.TrimSpace(r.Stderr))
 			lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
 			if len(lines) != 1 || strings.TrimSpace(lines[0]) == "" {
 				t.Errorf("stderr has %d lines, want one error line:\n%s", len(lines), r.Stderr)
