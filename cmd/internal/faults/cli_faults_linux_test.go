@@ -129,7 +129,7 @@ func TestCLISourceReadEIO(t *testing.T) {
 	e.Inject(Fault{Op: OpRead, Match: bad, Errno: syscall.EIO, From: 1 << 20})
 	work := workDir(t, 128<<20)
 	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2"), filepath.Join(work, "d3")}
-	r := runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...)
+	r := runCVV(t, runOpts{}, append([]string{"--json", e.Mountpoint}, dests...)...)
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1", r.Code)
 	}
@@ -137,6 +137,20 @@ func TestCLISourceReadEIO(t *testing.T) {
 		t.Fatalf("the fault never fired\n%v", r)
 	}
 	expectOutput(t, r, bad, "input/output error")
+	outs, srcErrs := outcomes(jsonEvents(t, r))
+	if !strings.Contains(srcErrs[bad], "input/output error") || len(srcErrs) != 1 {
+		t.Errorf("source errors %q, want one for %s with the errno", srcErrs, bad)
+	}
+	for rel, byDest := range outs {
+		for dest, o := range byDest {
+			if failed := o.copy != "copied" || o.verify == "failed"; failed != (rel == bad) {
+				t.Errorf("%s on %s: %+v", rel, dest, *o)
+			}
+		}
+	}
+	if len(outs[bad]) != len(dests) {
+		t.Errorf("%s is reported on %d destinations, want %d", bad, len(outs[bad]), len(dests))
+	}
 	good := without(want, bad)
 	for _, d := range dests {
 		checkComplete(t, good, d)
@@ -200,7 +214,7 @@ func TestCLIDestFaults(t *testing.T) {
 				want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 2 << 20, Small: 10})
 				d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
 				e.Inject(tc.fault)
-				r := runCVV(t, runOpts{}, "--engine", engine, src, d1, e.Mountpoint, d3)
+				r := runCVV(t, runOpts{}, "--json", "--engine", engine, src, d1, e.Mountpoint, d3)
 				if r.Code != 1 {
 					t.Errorf("exit %d, want 1", r.Code)
 				}
@@ -208,6 +222,30 @@ func TestCLIDestFaults(t *testing.T) {
 					t.Fatalf("the fault never fired\n%v", r)
 				}
 				expectOutput(t, r, e.Mountpoint, "large/clip0", tc.text)
+				// The events: every failure is on the faulty destination, for a
+				// file the fault hit, with the errno; everything else is ok.
+				outs, srcErrs := outcomes(jsonEvents(t, r))
+				if len(srcErrs) > 0 {
+					t.Errorf("a destination fault is reported as a source error: %q", srcErrs)
+				}
+				failed := 0
+				for rel, byDest := range outs {
+					for dest, o := range byDest {
+						if o.copy != "failed" && o.verify != "failed" {
+							continue
+						}
+						failed++
+						if !strings.HasPrefix(dest, e.Mountpoint+"/") || !strings.HasPrefix(rel, "large/") {
+							t.Errorf("%s on %s failed (%+v): the fault was elsewhere", rel, dest, *o)
+						}
+						if !strings.Contains(o.copyErr+o.verifyErr, tc.text) {
+							t.Errorf("%s on %s: error %q does not give the errno %q", rel, dest, o.copyErr+o.verifyErr, tc.text)
+						}
+					}
+				}
+				if failed == 0 {
+					t.Errorf("no file or verify event reports the failure:\n%s", r.Stdout)
+				}
 				checkComplete(t, want, d1)
 				checkComplete(t, want, d3)
 				if tmp := tempFiles(t, e.Backing); len(tmp) > 0 {
