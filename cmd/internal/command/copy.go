@@ -291,10 +291,18 @@ func (r *runner) makeDirs() {
 			switch {
 			case err == nil:
 			case errors.Is(err, fs.ErrExist):
-				if fi, serr := os.Stat(target); serr != nil || !fi.IsDir() {
+				fi, serr := os.Stat(target)
+				if serr != nil || !fi.IsDir() {
 					r.failures.Add(1)
 					r.out.entryError(d.Rel, target, fmt.Errorf("%s exists and is not a directory", target))
 					continue
+				}
+				if !r.opts.noPreserve && fi.Mode().Perm()&0o700 != 0o700 {
+					// A read-only directory from an earlier run: writable
+					// until finishDirs gives it its mode again.
+					if err := os.Chmod(target, fi.Mode().Perm()|0o700); err != nil {
+						r.out.warn(d.Rel, err.Error())
+					}
 				}
 				r.removeTemps(target)
 			default:
