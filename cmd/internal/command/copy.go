@@ -97,10 +97,14 @@ type runner struct {
 	failures   atomic.Int64 // failed entries (files, links, dirs)
 	inFlight   sync.Map     // rel -> struct{}: files being worked on
 	warnings   atomic.Int64 // skipped specials and other warnings
-	linksDone  atomic.Int64 // symlinks created
-	skipped    atomic.Int64 // files kept on every destination
 }
 
+// run copies src to dests: validate and plan (nothing written on a usage
+// error or a shortfall of space), create the destination roots and
+// directories, recreate the symlinks, copy and verify the files, write the
+// manifests, then give the directories their modes and times. It returns
+// errFailures when some entries failed (they have been reported), or the
+// context's error when interrupted.
 func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
 	r.start = time.Now()
 	r.phase.Store("copy")
@@ -112,18 +116,13 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if err != nil {
 		return usagef("source %s: %v", src, err)
 	}
-	if err := r.decide(); err != nil {
-		return err
-	}
+	r.decide()
 	if err := r.checkSpace(); err != nil {
 		return err
 	}
 	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
 	if err != nil {
-		if errors.Is(err, cvv.ErrUsage) {
-			return err
-		}
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	r.eng = eng
 	defer func() {
@@ -174,7 +173,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 }
 
 // decide maps every file to its targets and what to do on each.
-func (r *runner) decide() error {
+func (r *runner) decide() {
 	n := len(r.plan.Dests)
 	for _, e := range r.tree.Files {
 		fj := &fileJob{
@@ -205,7 +204,6 @@ func (r *runner) decide() error {
 		}
 		r.files = append(r.files, fj)
 	}
-	return nil
 }
 
 // checkSpace refuses the whole run, before anything is written, when a
@@ -343,7 +341,6 @@ func (r *runner) makeLinks(ctx context.Context) {
 				r.out.entryError(l.Rel, target, err)
 			}
 		}
-		r.linksDone.Add(1)
 	}
 }
 
@@ -451,9 +448,6 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 func (r *runner) settle(fj *fileJob) {
 	if fj.failed() {
 		r.failures.Add(1)
-	}
-	if !slices.ContainsFunc(fj.state, func(s destState) bool { return s != dsSkipped }) {
-		r.skipped.Add(1)
 	}
 	r.out.done(fj)
 }
