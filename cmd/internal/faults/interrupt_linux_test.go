@@ -55,9 +55,19 @@ func interruptTrials(t *testing.T, sig syscall.Signal, trials int) {
 	for ; hit < trials && trial < 2*trials; trial++ {
 		dst := filepath.Join(work, fmt.Sprintf("t%03d", trial))
 		dests := []string{dst + "/a", dst + "/b"}
+		// Vary the engine and the verification so the signal lands in
+		// every phase: copy, per-file verification, a separate pass.
 		args := []string{}
 		if trial%2 == 1 {
 			args = append(args, "--engine", "fallback")
+		}
+		switch trial % 6 {
+		case 2:
+			args = append(args, "-m", "source")
+		case 3:
+			args = append(args, "-m", "transfer")
+		case 4:
+			args = append(args, "--verify-after")
 		}
 		args = append(args, src)
 		args = append(args, dests...)
