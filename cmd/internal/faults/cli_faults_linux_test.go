@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,18 +56,67 @@ func only(want map[string]string, prefix string) map[string]string {
 	return m
 }
 
-// TestCLIDiskFullPrecheck: one of three destinations is a tmpfs too small
+// forEachSmallFS runs f on a fresh filesystem of size bytes of each kind: a
+// tmpfs and a loop-mounted ext4.
+func forEachSmallFS(t *testing.T, size int64, f func(t *testing.T, dir string)) {
+	t.Run("tmpfs", func(t *testing.T) { f(t, mountTmpfs(t, size)) })
+	t.Run("ext4", func(t *testing.T) { f(t, mountLoopExt4(t, size)) })
+}
+
+// mountLoopExt4 makes an ext4 filesystem of size bytes in a file, mounts it
+// through a loop device on a new directory, and unmounts it at cleanup.
+func mountLoopExt4(t *testing.T, size int64) string {
+	t.Helper()
+	requireRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skipf("needs mkfs.ext4: %v", err)
+	}
+	base := t.TempDir()
+	img, dir := filepath.Join(base, "fs.img"), filepath.Join(base, "mnt")
+	mkdirs(t, dir)
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// No reserved blocks and no lazy init, so the free space is what it
+	// says from the start.
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot loop-mount ext4: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", dir, err, out)
+		}
+	})
+	if err := os.Remove(filepath.Join(dir, "lost+found")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCLIDiskFullPrecheck: one of three destinations is a filesystem too small
 // for the tree. The free-space check catches it: the failure names the
 // destination's filesystem and the shortfall, the tmpfs holds no temp file,
 // the other two destinations complete and verify, and the status is 1.
 func TestCLIDiskFullPrecheck(t *testing.T) {
+	forEachSmallFS(t, 8<<20, testCLIDiskFullPrecheck)
+}
+
+func testCLIDiskFullPrecheck(t *testing.T, small string) {
 	work := workDir(t, 256<<20)
-	small := mountTmpfs(t, 8<<20)
 	src := filepath.Join(work, "src")
 	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 5 << 20, Small: 20})
 	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
 	r := runCVV(t, runOpts{}, src, d1, small, d3)
-	t.Logf("%v", r)
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1", r.Code)
 	}
@@ -84,12 +134,15 @@ func TestCLIDiskFullPrecheck(t *testing.T) {
 }
 
 // TestCLIDiskFullMidCopy: the tree fits when cvv starts, but another writer
-// fills the tmpfs after the first file is copied (from the before-verify
+// fills the filesystem after the first file is copied (from the before-verify
 // hook, -j 1, so the moment is deterministic). The next file fails there
 // with "no space left on device"; the other destinations complete.
 func TestCLIDiskFullMidCopy(t *testing.T) {
+	forEachSmallFS(t, 16<<20, testCLIDiskFullMidCopy)
+}
+
+func testCLIDiskFullMidCopy(t *testing.T, small string) {
 	work := workDir(t, 256<<20)
-	small := mountTmpfs(t, 16<<20)
 	src := filepath.Join(work, "src")
 	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 3 << 20})
 	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
