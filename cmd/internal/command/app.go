@@ -26,9 +26,12 @@ Copies are atomic: data goes to a hidden temp file (.cvv-*.partial) that is
 synced and renamed onto the final name only when complete. A destination file
 that already exists with the same size and modification time is skipped, so
 re-running an interrupted command finishes the job (temp files left behind
-are removed). Free space is checked per destination filesystem first: if a
-filesystem lacks space for everything to be written to it, nothing is copied
-and the status is 1.
+are removed). Free space is checked per destination filesystem first (two
+destinations on one filesystem add up): the destinations on a filesystem
+that lacks space for everything to be written to it are given up before
+anything is written to them, with a message naming the filesystem and the
+shortfall, and the status is 1; the other destinations are copied. If no
+destination has room, nothing is copied.
 
 Verification (--mode):
    transfer  destination sizes are checked; the source hash is still computed

@@ -81,12 +81,17 @@ type runner struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	plan  *plan.Plan
-	tree  *plan.Tree
-	eng   cvv.Engine
-	out   *reporter
-	start time.Time
-	files []*fileJob
+	plan *plan.Plan
+	tree *plan.Tree
+	// dropped[i] is why destination i was given up before the copy (not
+	// enough space), nil for a destination that takes part.
+	dropped []error
+	// created[i] are the directories createRoots made for destination i.
+	created [][]string
+	eng     cvv.Engine
+	out     *reporter
+	start   time.Time
+	files   []*fileJob
 
 	bytesTotal int64        // source bytes to copy
 	bytesDone  atomic.Int64 // source bytes copied
@@ -112,16 +117,24 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if err != nil {
 		return err
 	}
+	r.dropped = make([]error, len(r.plan.Dests))
 	r.tree, err = plan.Walk(r.plan.Source)
 	if err != nil {
 		return usagef("source %s: %v", src, err)
 	}
 	r.decide()
+	// From here on, a failure before the start removes the destination
+	// directories made so far: nothing is left behind.
+	if err := r.createRoots(); err != nil {
+		return err
+	}
 	if err := r.checkSpace(); err != nil {
+		r.uncreateAll()
 		return err
 	}
 	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
 	if err != nil {
+		r.uncreateAll()
 		return err
 	}
 	r.eng = eng
@@ -130,14 +143,22 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			err = fmt.Errorf("closing the %s engine: %w", eng.Name(), cerr)
 		}
 	}()
+	for i := range r.plan.Dests {
+		if !r.live(i) {
+			r.drop(i)
+		}
+	}
 	r.out = newReporter(r)
 	defer r.out.close()
-	if err := r.createRoots(); err != nil {
-		return err
-	}
 	r.out.start()
 	if note != "" {
 		r.out.warn("", note)
+	}
+	for i, d := range r.plan.Dests {
+		if !r.live(i) {
+			r.failures.Add(1)
+			r.out.entryError("", d.Path, r.dropped[i])
+		}
 	}
 	for _, s := range r.tree.Specials {
 		r.out.warn(s.Rel, fmt.Sprintf("skipped: %s is a %s", r.tree.Path(s.Rel), describeSpecial(s.Mode)))
@@ -206,8 +227,12 @@ func (r *runner) decide() {
 	}
 }
 
-// checkSpace refuses the whole run, before anything is written, when a
-// destination filesystem lacks space for what is to be written to it.
+// checkSpace groups the bytes to write by destination filesystem. The
+// destinations on a filesystem that lacks space for all that is to be
+// written to it are dropped before anything is written to them: every file
+// fails there (exit status 1), the other destinations are copied. When every
+// destination is dropped, the run stops with an error wrapping
+// cvv.ErrDiskFull. The destination roots must exist (createRoots).
 func (r *runner) checkSpace() error {
 	dirs := make([]string, len(r.plan.Dests))
 	sizes := make([][]int64, len(r.plan.Dests))
@@ -232,26 +257,51 @@ func (r *runner) checkSpace() error {
 	}
 	var msgs []string
 	for _, f := range fss {
-		if _, short := f.Short(); short {
-			var names []string
-			for _, i := range f.Dests {
-				names = append(names, r.plan.Dests[i].Arg)
-			}
-			msgs = append(msgs, fmt.Sprintf("%s (destinations %s)", f, strings.Join(names, ", ")))
+		if _, short := f.Short(); !short {
+			continue
+		}
+		var names []string
+		for _, i := range f.Dests {
+			names = append(names, r.plan.Dests[i].Arg)
+		}
+		msg := fmt.Sprintf("%s (destinations %s)", f, strings.Join(names, ", "))
+		msgs = append(msgs, msg)
+		for _, i := range f.Dests {
+			r.dropped[i] = fmt.Errorf("%w: %s", cvv.ErrDiskFull, msg)
 		}
 	}
-	if len(msgs) > 0 {
+	if len(msgs) > 0 && !slices.Contains(r.dropped, nil) {
 		return fmt.Errorf("%w: %s; nothing was copied", cvv.ErrDiskFull, strings.Join(msgs, "; "))
 	}
 	return nil
 }
 
+// drop gives up destination i before anything is written to it: the
+// directories createRoots made for it are removed and every file fails
+// there with r.dropped[i].
+func (r *runner) drop(i int) {
+	r.uncreate(i)
+	for _, fj := range r.files {
+		fj.actions[i] = plan.Skip
+		fj.fail(i, r.dropped[i])
+	}
+	r.bytesTotal = 0
+	for _, fj := range r.files {
+		if fj.needsCopy() {
+			r.bytesTotal += fj.e.Size
+		}
+	}
+}
+
+// live reports whether destination i takes part in the run.
+func (r *runner) live(i int) bool { return r.dropped[i] == nil }
+
 // createRoots creates the missing destination directories. If one cannot be
 // created, the ones created so far are removed again and the run fails with
 // a usage error: nothing is left behind.
 func (r *runner) createRoots() error {
-	var created []string
-	for _, d := range r.plan.Dests {
+	r.created = make([][]string, len(r.plan.Dests))
+	for i, d := range r.plan.Dests {
 		for _, m := range d.Missing {
 			if err := os.Mkdir(m, 0o755); err != nil {
 				if errors.Is(err, fs.ErrExist) {
@@ -259,21 +309,37 @@ func (r *runner) createRoots() error {
 						continue
 					}
 				}
-				for _, c := range slices.Backward(created) {
-					os.Remove(c)
-				}
+				r.uncreateAll()
 				return usagef("cannot create destination %s: %v", d.Arg, err)
 			}
-			created = append(created, m)
+			r.created[i] = append(r.created[i], m)
 		}
 	}
 	return nil
+}
+
+// uncreate removes the directories createRoots made for destination i, if
+// they are still empty (a parent shared with another destination is not).
+func (r *runner) uncreate(i int) {
+	for _, c := range slices.Backward(r.created[i]) {
+		os.Remove(c)
+	}
+	r.created[i] = nil
+}
+
+func (r *runner) uncreateAll() {
+	for i := range slices.Backward(r.created) {
+		r.uncreate(i)
+	}
 }
 
 // makeDirs creates the directories of a tree source under every destination
 // and removes the temp files an interrupted run left in existing ones.
 func (r *runner) makeDirs() {
 	for i := range r.plan.Dests {
+		if !r.live(i) {
+			continue
+		}
 		if !r.plan.IsDir {
 			r.removeTemps(filepath.Dir(r.plan.Dests[i].Path))
 			continue
@@ -335,6 +401,9 @@ func (r *runner) makeLinks(ctx context.Context) {
 			return
 		}
 		for i := range r.plan.Dests {
+			if !r.live(i) {
+				continue
+			}
 			target := r.plan.Target(i, l.Rel)
 			if err := r.makeLink(l, target); err != nil {
 				r.failures.Add(1)
@@ -374,6 +443,9 @@ func (r *runner) finishDirs() {
 		return
 	}
 	for i := range r.plan.Dests {
+		if !r.live(i) {
+			continue
+		}
 		for _, d := range slices.Backward(r.tree.Dirs) {
 			target := r.plan.Target(i, d.Rel)
 			err := os.Chmod(target, d.Mode.Perm())

@@ -74,6 +74,9 @@ func (r *runner) writeHashFiles() error {
 	var recs []manifest.Record
 	if hf.dest {
 		for i, d := range r.plan.Dests {
+			if !r.live(i) {
+				continue
+			}
 			rec := manifest.Record{Root: d.Root(r.plan.IsDir), Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer"}
 			for _, fj := range r.files {
 				if fj.hash == "" || fj.errs[i] != nil && !isVerifyFailure(fj.errs[i]) {

@@ -332,7 +332,8 @@ func (rep *reporter) done(fj *fileJob) {
 		rep.printErr(fmt.Sprintf("cvv: FAIL %s: %v", displayName(fj.e.Rel), fj.srcErr))
 	}
 	for i, err := range fj.errs {
-		if err != nil && err != fj.srcErr {
+		// A dropped destination was reported once, not file by file.
+		if err != nil && err != fj.srcErr && err != rep.r.dropped[i] {
 			rep.printErr(fmt.Sprintf("cvv: FAIL %s -> %s: %v", displayName(fj.e.Rel), displayName(fj.targets[i]), err))
 		}
 	}
