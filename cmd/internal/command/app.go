@@ -8,10 +8,11 @@ import (
 )
 
 const appUsageText = `cvv [flags] SOURCE DEST [DEST...]
-   cvv verify [flags] ...
-   cvv hash [flags] ...
+cvv verify [flags] ...
+cvv hash [flags] ...
 
-   Flags go before SOURCE.`
+Flags go before SOURCE. A SOURCE named like a command (verify, hash, help)
+is written ./verify.`
 
 const appDescription = `cvv reads SOURCE once and writes it to every DEST at the same time, hashing
 the bytes in flight, then verifies the copies. SOURCE is a file or a directory.
@@ -72,7 +73,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Usage:                  "copy files and trees to several destinations at once, verified",
 		UsageText:              appUsageText,
 		Description:            appDescription,
-		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Reader:                 stdin,
 		Writer:                 stdout,
@@ -104,7 +104,7 @@ func copyFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "full", Usage: "verification `MODE`: transfer, source or full"},
 		&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3 (or xxh3_64), xxh64, xxh128, md5, sha1, sha256"},
-		&cli.BoolFlag{Name: "verify-after", Usage: "copy everything first, then verify everything (default: verify each file right after its copy)"},
+		&cli.BoolFlag{Name: "verify-after", Usage: "copy everything first, then verify everything (without it, each file is verified right after its copy)"},
 		&cli.BoolFlag{Name: "ask", Usage: "with --verify-after, ask before the verification pass"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
