@@ -122,6 +122,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if err != nil {
 		return usagef("source %s: %v", src, err)
 	}
+	if !r.tree.IsDir {
+		r.tree.Files[0].Rel = r.plan.Name()
+	}
 	r.decide()
 	// From here on, a failure before the start removes the destination
 	// directories made so far: nothing is left behind.

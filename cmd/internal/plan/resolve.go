@@ -48,6 +48,10 @@ type Plan struct {
 	Dests []Dest
 }
 
+// Name is the name of the source as given: the base name of Arg. A file
+// source is reported under this name, even when Arg is a symlink.
+func (p *Plan) Name() string { return filepath.Base(filepath.Clean(p.Arg)) }
+
 // Target returns the path under destination i of the entry at rel (see
 // Entry.Rel). For a file source it is the destination's target file.
 func (p *Plan) Target(i int, rel string) string {

@@ -107,7 +107,10 @@ func (t *Tree) Path(rel string) string {
 }
 
 // Walk walks the source root (already checked by Resolve). Symlinks below
-// the root are recorded, never followed; the root itself is followed.
+// the root are recorded, never followed; the root itself is followed. For a
+// file source the one entry's Rel is the base name of root; name it after
+// the command-line argument (Plan.Name) when root was reached through a
+// symlink.
 // Directory entries are visited in name order so that runs are repeatable.
 // An unreadable directory becomes a Problem; only a root that cannot be
 // examined at all is an error.
@@ -135,11 +138,8 @@ func Walk(root string) (*Tree, error) {
 func (t *Tree) walkDir(rel string) {
 	dir := t.Path(rel)
 	des, err := os.ReadDir(dir)
-	if err != nil && len(des) == 0 {
-		t.Problems = append(t.Problems, Problem{Rel: rel, Err: err})
-		return
-	}
 	if err != nil {
+		// What could be read is still copied.
 		t.Problems = append(t.Problems, Problem{Rel: rel, Err: err})
 	}
 	slices.SortFunc(des, func(a, b fs.DirEntry) int {
