@@ -509,8 +509,8 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		r.bytesDone.Add(rest)
 	}
 	r.out.copied(fj)
-	if r.opts.verifyAfter && !fj.failed() {
-		return nil
+	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
+		return nil // verifyAll verifies and settles it
 	}
 	if err := r.verifyFile(ctx, fj); err != nil {
 		return err
@@ -747,14 +747,11 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	var todo []*fileJob
 	var bytes int64
 	for _, fj := range r.files {
-		if fj.failed() || !slices.Contains(fj.state, dsCopied) {
-			if !fj.failed() {
-				r.settle(fj)
-			}
-			continue
+		// The others were settled by doFile.
+		if slices.Contains(fj.state, dsCopied) {
+			todo = append(todo, fj)
+			bytes += fj.size
 		}
-		todo = append(todo, fj)
-		bytes += fj.size
 	}
 	if len(todo) == 0 {
 		return nil
