@@ -129,6 +129,8 @@ func StartErrorFS(exe, backing, mountpoint string, opts ErrorFSOptions) (*ErrorF
 	e.cmd = exec.Command(exe)
 	e.cmd.Env = append(os.Environ(), ServeEnv+"="+string(cfg))
 	e.cmd.Stderr = os.Stderr
+	// The server must not outlive the test binary that drives it.
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := e.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
