@@ -81,3 +81,30 @@ func TestErrorFS(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultMatches: patterns, operations and the From offset select the
+// requests a fault fails.
+func TestFaultMatches(t *testing.T) {
+	f := Fault{Op: OpWrite, Match: "large/*", Errno: syscall.EIO, From: 1 << 20}
+	cases := []struct {
+		op     Op
+		rel    string
+		off, n int64
+		want   bool
+	}{
+		{OpWrite, "large/.cvv-0123456789abcdef.partial", 1 << 20, 4096, true},
+		{OpWrite, "large/a.mov", 1<<20 - 4096, 8192, true}, // ends past From
+		{OpWrite, "large/a.mov", 0, 1 << 20, false},        // ends at From
+		{OpRead, "large/a.mov", 2 << 20, 4096, false},      // other op
+		{OpWrite, "small/a.mov", 2 << 20, 4096, false},     // other dir
+		{OpWrite, "large/sub/a.mov", 2 << 20, 4096, false}, // * is one element
+	}
+	for _, c := range cases {
+		if got := f.matches(c.op, c.rel, c.off, c.n); got != c.want {
+			t.Errorf("matches(%s, %q, %d, %d) = %v, want %v", c.op, c.rel, c.off, c.n, got, c.want)
+		}
+	}
+	if !(Fault{Op: OpFsync}).matches(OpFsync, "any/thing", 0, 0) {
+		t.Errorf("an empty pattern must match every file")
+	}
+}
