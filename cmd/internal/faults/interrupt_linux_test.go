@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cvv-project/cvv"
 )
 
 // interruptTrials runs cvv over a tree of large and small files and sends
@@ -186,3 +188,82 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 func (c *cappedBuffer) String() string { return string(c.b) }
+
+// TestCrashDuringOverwrite: the destinations hold an older version of the
+// tree; cvv replacing it is killed at random moments. Every file under its
+// final name is then the old version or the new one, never a mix or a
+// partial file; the re-run leaves the new version everywhere.
+func TestCrashDuringOverwrite(t *testing.T) {
+	trials := 10
+	if fullRun() {
+		trials = 50
+	}
+	work := workDir(t, 512<<20)
+	oldSrc, src := filepath.Join(work, "old"), filepath.Join(work, "src")
+	spec := treeSpec{Large: 3, LargeSize: 4 << 20, Small: 20}
+	old := buildTree(t, oldSrc, spec)
+	// The new version: same names and sizes, other bytes, later mtimes.
+	for rel := range old {
+		fi, err := os.Stat(filepath.Join(oldSrc, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeRandom(t, filepath.Join(src, rel), fi.Size(), uint64(len(rel))*7919+uint64(fi.Size()))
+	}
+	want := treeFiles(t, src)
+	env := []string{"CVV_TEST_THROTTLE=3ms"}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	var span time.Duration
+	var hit int
+	for trial := range trials {
+		dst := filepath.Join(work, fmt.Sprintf("t%03d", trial))
+		dests := []string{dst + "/a", dst + "/b"}
+		if r := runCVV(t, runOpts{}, append([]string{"-q", oldSrc}, dests...)...); r.Code != 0 {
+			t.Fatalf("copying the old version: %v", r)
+		}
+		args := append([]string{src}, dests...)
+		if span == 0 {
+			// The first trial measures a full replacement.
+			r := runCVV(t, runOpts{Env: env}, args...)
+			if r.Code != 0 {
+				t.Fatalf("replacement run: %v", r)
+			}
+			span = r.Elapsed
+			continue
+		}
+		cmd := cvvCmd(t, runOpts{Env: env}, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(span))))
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		res := &runResult{Args: args}
+		finishResult(t, res, cmd, cmd.Wait())
+		if res.Code == 137 {
+			hit++
+		}
+		for _, d := range dests {
+			for rel, h := range treeFiles(t, d) {
+				if cvv.IsTempName(filepath.Base(rel)) {
+					continue
+				}
+				if h != want[rel] && h != old[rel] {
+					t.Errorf("trial %d: %s/%s is neither the old nor the new version", trial, d, rel)
+				}
+			}
+		}
+		if r := runCVV(t, runOpts{}, args...); r.Code != 0 {
+			t.Errorf("trial %d: re-run: %v", trial, r)
+		}
+		for _, d := range dests {
+			checkComplete(t, want, d)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d trials, %d killed mid-run (a replacement takes %v)", trials-1, hit, span)
+}
