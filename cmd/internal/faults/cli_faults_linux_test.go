@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,9 +122,9 @@ func testCLIDiskFullPrecheck(t *testing.T, small string) {
 		t.Errorf("exit %d, want 1", r.Code)
 	}
 	expectOutput(t, r, small)
-	all := r.Stdout + r.Stderr
-	if !strings.Contains(all, "MiB") && !strings.Contains(all, "bytes") && !strings.Contains(all, "short") {
-		t.Errorf("output does not state the shortfall:\n%v", r)
+	// The filesystem (its mount point) and the shortfall.
+	if !regexp.MustCompile(`short by [0-9.]+ ?[KMG]?i?B`).MatchString(r.Stdout + r.Stderr) {
+		t.Errorf("output does not state the shortfall (\"short by N MiB\"):\n%v", r)
 	}
 	if tmp := tempFiles(t, small); len(tmp) > 0 {
 		t.Errorf("temp files left on the full filesystem: %q", tmp)
