@@ -22,7 +22,11 @@ import (
 // running the same command again must complete and verify everything and
 // leave no temp file.
 func interruptTrials(t *testing.T, sig syscall.Signal, trials int) {
-	work := workDir(t, 512<<20)
+	interruptTrialsIn(t, workDir(t, 512<<20), sig, trials)
+}
+
+// interruptTrialsIn is interruptTrials in the directory work.
+func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int) {
 	src := filepath.Join(work, "src")
 	want := buildTree(t, src, treeSpec{Large: 3, LargeSize: 6 << 20, Small: 40})
 
@@ -176,6 +180,19 @@ func TestInterruptSIGTERM(t *testing.T) { interruptTrials(t, syscall.SIGTERM, tr
 // TestCrashSIGKILL: SIGKILL at random moments; re-runs must remove the
 // stale temp files and complete.
 func TestCrashSIGKILL(t *testing.T) { interruptTrials(t, syscall.SIGKILL, trialCount()) }
+
+// TestInterruptOnDisk: SIGINT and SIGKILL with source and destinations on
+// the disk (ext4 under $TMPDIR), where fdatasync and the directory fsync
+// take real time: the exit must still come within a second.
+func TestInterruptOnDisk(t *testing.T) {
+	n := 2
+	if fullRun() {
+		n = 15
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) { interruptTrialsIn(t, t.TempDir(), sig, n) })
+	}
+}
 
 // cappedBuffer keeps the first 64 KiB written to it.
 type cappedBuffer struct{ b []byte }
