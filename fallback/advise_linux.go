@@ -33,13 +33,13 @@ func adviseSequential(f *os.File) {
 }
 
 // dropCache writes back f's dirty pages and drops its cached ones, so that
-// the next reads come from the media. It reports whether that worked.
-func dropCache(f *os.File) bool {
+// the next reads come from the media. It is best effort: a file whose pages
+// cannot be dropped is still read, through the cache.
+func dropCache(f *os.File) {
 	fd := int(f.Fd())
-	if err := unix.Fdatasync(fd); err != nil {
-		return false
+	if unix.Fdatasync(fd) == nil {
+		_ = unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED) // advice only
 	}
-	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED) == nil
 }
 
 // startWriteback asks the kernel to start writing the range back now, without

@@ -10,10 +10,9 @@ func preallocate(*os.File, int64) error { return nil }
 // adviseSequential is a no-op off Linux.
 func adviseSequential(*os.File) {}
 
-// dropCache cannot drop cached pages portably; it syncs f and reports false.
-func dropCache(f *os.File) bool {
-	_ = f.Sync() // best effort; the result is reported as not from the media
-	return false
+// dropCache cannot drop cached pages portably; it only syncs f.
+func dropCache(f *os.File) {
+	_ = f.Sync() // best effort, as on Linux
 }
 
 // startWriteback is a no-op off Linux.

@@ -378,7 +378,10 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	if !fi.Mode().IsRegular() {
 		return cvv.HashResult{}, &os.PathError{Op: "hash", Path: path, Err: errors.New("not a regular file")}
 	}
-	fromMedia := dropCache(f)
+	// The portable engine never uses O_DIRECT: HashResult.Direct stays
+	// false. Dropping the cached pages still makes the reads come from the
+	// media where the platform supports it.
+	dropCache(f)
 	adviseSequential(f)
 	h := alg.New()
 	buf := e.pool.Get().(*[]byte)
@@ -398,5 +401,5 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 			return cvv.HashResult{}, &os.PathError{Op: "pread", Path: path, Err: unwrap(err)}
 		}
 	}
-	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex(), Direct: fromMedia}, nil
+	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex()}, nil
 }

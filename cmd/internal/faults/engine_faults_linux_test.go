@@ -447,9 +447,7 @@ func TestEngineDirectRefused(t *testing.T) {
 		}
 		if hr.Direct {
 			// cvv.HashResult.Direct: "the file was read with O_DIRECT".
-			// The fallback engine sets it when it dropped the file's cached
-			// pages (posix_fadvise DONTNEED) instead.
-			t.Skipf("known bug: %s engine reports HashResult.Direct=true for a read without O_DIRECT (cache dropped instead) on a filesystem that refuses O_DIRECT: %+v", eng.Name(), hr)
+			t.Errorf("%s engine reports HashResult.Direct=true for a read on a filesystem that refuses O_DIRECT: %+v", eng.Name(), hr)
 		}
 	})
 }
