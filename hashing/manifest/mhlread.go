@@ -271,14 +271,52 @@ type xmlHashList struct {
 		} `xml:"tool"`
 	} `xml:"creatorinfo"`
 	Process *struct {
-		Process string `xml:"process"`
+		Process  string     `xml:"process"`
+		RootHash *xmlDirSum `xml:"roothash"`
 	} `xml:"processinfo"`
 	Hashes struct {
 		Files []xmlHash `xml:"hash"`
 		Dirs  []struct {
 			Path *xmlPath `xml:"path"`
+			xmlDirSum
 		} `xml:"directoryhash"`
 	} `xml:"hashes"`
+}
+
+// xmlDigests is the choice of hash elements ASC MHL allows in one place.
+type xmlDigests struct {
+	MD5    *xmlHashValue `xml:"md5"`
+	SHA1   *xmlHashValue `xml:"sha1"`
+	XXH128 *xmlHashValue `xml:"xxh128"`
+	XXH3   *xmlHashValue `xml:"xxh3"`
+	XXH64  *xmlHashValue `xml:"xxh64"`
+}
+
+// xmlDirSum is the content and structure hash of a directory (or the root).
+type xmlDirSum struct {
+	Content   *xmlDigests `xml:"content"`
+	Structure *xmlDigests `xml:"structure"`
+}
+
+// check reports a digest of the wrong length or not in hex.
+func (s *xmlDirSum) check() error {
+	for _, d := range []*xmlDigests{s.Content, s.Structure} {
+		if d == nil {
+			continue
+		}
+		for _, v := range []struct {
+			alg hashing.Algorithm
+			x   *xmlHashValue
+		}{{hashing.MD5, d.MD5}, {hashing.SHA1, d.SHA1}, {hashing.XXH128, d.XXH128}, {hashing.XXH3, d.XXH3}, {hashing.XXH64, d.XXH64}} {
+			if v.x == nil {
+				continue
+			}
+			if err := checkHex(strings.ToLower(strings.TrimSpace(v.x.Value)), v.alg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ParseGeneration parses one ASC MHL v2 hash list. Errors wrap ErrCorrupt.
@@ -302,6 +340,11 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 	var err error
 	if g.Created, err = parseXMLTime(x.Creator.CreationDate); err != nil {
 		return nil, fmt.Errorf("%w: creationdate: %w", ErrCorrupt, err)
+	}
+	if rh := x.Process.RootHash; rh != nil {
+		if err := rh.check(); err != nil {
+			return nil, fmt.Errorf("%w: roothash: %w", ErrCorrupt, err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, xh := range x.Hashes.Files {
@@ -361,6 +404,9 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 		p := strings.TrimSuffix(d.Path.Value, "/")
 		if err := checkPath(p); err != nil {
 			return nil, fmt.Errorf("%w: directory: %w", ErrCorrupt, err)
+		}
+		if err := d.check(); err != nil {
+			return nil, fmt.Errorf("%w: directory %q: %w", ErrCorrupt, p, err)
 		}
 		g.Dirs = append(g.Dirs, p)
 	}
