@@ -31,9 +31,10 @@ const (
 
 // fileJob is one source file and its fate on every destination.
 type fileJob struct {
-	e       plan.Entry
-	src     string
-	targets []string
+	// e is the file's entry in the walked tree. Its source and target
+	// paths are computed when needed (runner.source, runner.target): a tree
+	// of a million files keeps no path strings but the relative ones.
+	e       *plan.Entry
 	actions []plan.Action
 	state   []destState
 	errs    []error
@@ -199,19 +200,17 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 // decide maps every file to its targets and what to do on each.
 func (r *runner) decide() {
 	n := len(r.plan.Dests)
-	for _, e := range r.tree.Files {
+	for k := range r.tree.Files {
+		e := &r.tree.Files[k]
 		fj := &fileJob{
 			e:        e,
-			src:      r.tree.Path(e.Rel),
-			targets:  make([]string, n),
 			actions:  make([]plan.Action, n),
 			state:    make([]destState, n),
 			errs:     make([]error, n),
 			destHash: make([]string, n),
 		}
 		for i := range n {
-			fj.targets[i] = r.plan.Target(i, e.Rel)
-			a, _ := plan.Decide(fj.targets[i], e, r.opts.policy)
+			a, _ := plan.Decide(r.target(fj, i), *e, r.opts.policy)
 			if a == plan.Skip && r.opts.hashFilesWanted() {
 				// A manifest lists every file with its hash: a file kept
 				// from an earlier run is hashed on both sides, as with
@@ -295,6 +294,12 @@ func (r *runner) drop(i int) {
 		}
 	}
 }
+
+// source returns the source path of fj.
+func (r *runner) source(fj *fileJob) string { return r.tree.Path(fj.e.Rel) }
+
+// target returns the path of fj on destination i.
+func (r *runner) target(fj *fileJob, i int) string { return r.plan.Target(i, fj.e.Rel) }
 
 // live reports whether destination i takes part in the run.
 func (r *runner) live(i int) bool { return r.dropped[i] == nil }
@@ -537,9 +542,9 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		}
 	}
 	if len(recheck) > 0 {
-		paths := []string{fj.src}
+		paths := []string{r.source(fj)}
 		for _, i := range recheck {
-			paths = append(paths, fj.targets[i])
+			paths = append(paths, r.target(fj, i))
 		}
 		hs, errs := r.hashAll(ctx, paths)
 		if err := ctx.Err(); err != nil {
@@ -571,14 +576,14 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	for i, a := range fj.actions {
 		if a == plan.Copy && fj.state[i] == dsPending {
 			idx = append(idx, i)
-			dests = append(dests, fj.targets[i])
+			dests = append(dests, r.target(fj, i))
 		}
 	}
 	if len(idx) == 0 {
 		return nil
 	}
 	job := cvv.Job{
-		Source:     fj.src,
+		Source:     r.source(fj),
 		Dests:      dests,
 		Hash:       r.opts.alg,
 		NoFsync:    r.opts.noFsync,
@@ -649,7 +654,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	}
 	var dests []string
 	for _, i := range idx {
-		dests = append(dests, fj.targets[i])
+		dests = append(dests, r.target(fj, i))
 	}
 	if err := beforeVerify(ctx, fj.e.Rel, dests); err != nil {
 		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
@@ -661,7 +666,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		r.checkSizes(fj, idx)
 		return nil
 	case VerifySource:
-		hs, errs := r.hashAll(ctx, []string{fj.src})
+		hs, errs := r.hashAll(ctx, []string{r.source(fj)})
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -670,7 +675,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		}
 		return nil
 	}
-	paths := append([]string{fj.src}, dests...)
+	paths := append([]string{r.source(fj)}, dests...)
 	hs, errs := r.hashAll(ctx, paths)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -685,7 +690,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 			fj.fail(i, fmt.Errorf("re-reading the copy: %w", err))
 		case h.Hash != fj.hash || h.Size != fj.size:
 			fj.destHash[i] = h.Hash
-			fj.fail(i, &os.PathError{Op: "verify", Path: fj.targets[i], Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
+			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
 				cvv.ErrVerifyMismatch, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)})
 		default:
 			fj.destHash[i] = h.Hash
@@ -703,14 +708,14 @@ func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []in
 		fj.srcState = "error"
 		err = fmt.Errorf("re-reading the source: %w", herr)
 	} else {
-		fi, serr := os.Stat(fj.src)
+		fi, serr := os.Stat(r.source(fj))
 		switch {
 		case serr != nil:
 			fj.srcState = "error"
 			err = fmt.Errorf("re-reading the source: %w", serr)
 		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || !fi.ModTime().Equal(fj.modTime):
 			fj.srcState = "changed"
-			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, fj.src,
+			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, r.source(fj),
 				fj.size, r.opts.alg, fj.hash, fj.modTime.Format(time.RFC3339Nano), fi.Size(), r.opts.alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
 		default:
 			fj.srcState = "ok"
@@ -730,12 +735,12 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 		if fj.state[i] != dsCopied {
 			continue
 		}
-		fi, err := os.Stat(fj.targets[i])
+		fi, err := os.Stat(r.target(fj, i))
 		switch {
 		case err != nil:
 			fj.fail(i, err)
 		case fi.Size() != fj.size:
-			fj.fail(i, &os.PathError{Op: "verify", Path: fj.targets[i], Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
+			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
 		default:
 			fj.state[i] = dsOK
 		}

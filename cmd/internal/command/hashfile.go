@@ -85,8 +85,8 @@ func (r *runner) writeHashFiles() error {
 				if fj.state[i] == dsSkipped {
 					continue
 				}
-				f := manifest.File{Path: r.relIn(rec.Root, fj.targets[i], fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
-				if fi, err := os.Stat(fj.targets[i]); err == nil {
+				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
+				if fi, err := os.Stat(r.target(fj, i)); err == nil {
 					f.ModTime = fi.ModTime()
 				}
 				switch {
@@ -110,7 +110,7 @@ func (r *runner) writeHashFiles() error {
 			if fj.hash == "" || fj.srcState == "error" {
 				continue
 			}
-			f := manifest.File{Path: r.relIn(root, fj.src, fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
+			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
 			switch fj.srcState {
 			case "changed":
 				f.Action = "failed"

@@ -266,7 +266,8 @@ func (rep *reporter) copied(fj *fileJob) {
 		Seconds: fj.elapsed.Seconds(), BytesPerSec: speed(fj.size, fj.elapsed),
 		SourceError: errString(fj.srcErr),
 	}
-	for i, t := range fj.targets {
+	for i := range fj.state {
+		t := rep.r.target(fj, i)
 		st := "copied"
 		switch fj.state[i] {
 		case dsSkipped:
@@ -308,9 +309,10 @@ func (rep *reporter) done(fj *fileJob) {
 		ev := verifyEvent{
 			Event: "verify", Time: now(), Path: fj.e.Rel, Mode: r.opts.mode.String(),
 			HashAlg: r.opts.alg.String(), Hash: fj.hash, OK: !fj.failed(),
-			Source: destEvent{Path: fj.src, Status: srcStatus, Error: errString(fj.srcErr)},
+			Source: destEvent{Path: rep.r.source(fj), Status: srcStatus, Error: errString(fj.srcErr)},
 		}
-		for i, t := range fj.targets {
+		for i := range fj.state {
+			t := rep.r.target(fj, i)
 			st := "ok"
 			switch fj.state[i] {
 			case dsSkipped:
@@ -334,7 +336,7 @@ func (rep *reporter) done(fj *fileJob) {
 	for i, err := range fj.errs {
 		// A dropped destination was reported once, not file by file.
 		if err != nil && err != fj.srcErr && err != rep.r.dropped[i] {
-			rep.printErr(fmt.Sprintf("cvv: FAIL %s -> %s: %v", displayName(fj.e.Rel), displayName(fj.targets[i]), err))
+			rep.printErr(fmt.Sprintf("cvv: FAIL %s -> %s: %v", displayName(fj.e.Rel), displayName(rep.r.target(fj, i)), err))
 		}
 	}
 }
