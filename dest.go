@@ -75,7 +75,9 @@ type SourceAttrs struct {
 // the file final: it applies attrs (unless nil), fdatasyncs (unless noSync),
 // closes f, renames tmp onto final and fsyncs final's directory (unless
 // noSync). On error it closes f if still open, removes tmp and returns an
-// error naming the step; final is then untouched.
+// error naming the step; final is then untouched, except when only the
+// directory fsync failed: the complete copy is then in place under final,
+// but its rename may not be durable, and the error says so.
 func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, noSync bool) (err error) {
 	closed := false
 	defer func() {
