@@ -2,7 +2,10 @@
 
 package command
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // beforeVerify is a test seam between the copy and the verification of a
 // file; it does nothing unless built with -tags testhooks.
@@ -11,3 +14,7 @@ func beforeVerify(context.Context, string, []string) error { return nil }
 // testThrottle is a test seam called on every progress report of a copy; it
 // does nothing unless built with -tags testhooks.
 func testThrottle() {}
+
+// progressEvery returns d: the progress interval is fixed unless built with
+// -tags testhooks.
+func progressEvery(d time.Duration) time.Duration { return d }

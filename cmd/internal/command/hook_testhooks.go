@@ -39,3 +39,12 @@ func testThrottle() {
 		time.Sleep(throttle)
 	}
 }
+
+// progressEvery returns $CVV_TEST_PROGRESS_INTERVAL (a Go duration) when set,
+// d otherwise, so that a short test run shows its progress output.
+func progressEvery(d time.Duration) time.Duration {
+	if e, err := time.ParseDuration(os.Getenv("CVV_TEST_PROGRESS_INTERVAL")); err == nil && e > 0 {
+		return e
+	}
+	return d
+}

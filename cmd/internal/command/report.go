@@ -72,11 +72,11 @@ func (rep *reporter) startProgress() {
 	var p progressDisplay
 	switch {
 	case rep.json:
-		p = newTickerProgress(rep.r, time.Second, rep.progressEvent)
+		p = newTickerProgress(rep.r, progressEvery(time.Second), rep.progressEvent)
 	case isTerminal(rep.stderr) && hasWidth(rep.stderr) && os.Getenv("TERM") != "dumb":
 		p = newBarProgress(rep.r, rep.stderr, isTerminal(rep.stdout))
 	default:
-		p = newTickerProgress(rep.r, 5*time.Second, rep.progressLine)
+		p = newTickerProgress(rep.r, progressEvery(5*time.Second), rep.progressLine)
 	}
 	rep.mu.Lock()
 	rep.prog = p
