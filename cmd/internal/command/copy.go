@@ -119,14 +119,19 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		return err
 	}
 	r.dropped = make([]error, len(r.plan.Dests))
-	r.tree, err = plan.Walk(r.plan.Source)
+	r.tree, err = plan.Walk(ctx, r.plan.Source)
 	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		return usagef("source %s: %v", src, err)
 	}
 	if !r.tree.IsDir {
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
-	r.decide()
+	if err := r.decide(ctx); err != nil {
+		return err
+	}
 	// From here on, a failure before the start removes the destination
 	// directories made so far: nothing is left behind.
 	if err := r.createRoots(); err != nil {
@@ -198,9 +203,12 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 }
 
 // decide maps every file to its targets and what to do on each.
-func (r *runner) decide() {
+func (r *runner) decide(ctx context.Context) error {
 	n := len(r.plan.Dests)
 	for k := range r.tree.Files {
+		if k%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		e := &r.tree.Files[k]
 		fj := &fileJob{
 			e:        e,
@@ -227,6 +235,7 @@ func (r *runner) decide() {
 		}
 		r.files = append(r.files, fj)
 	}
+	return nil
 }
 
 // checkSpace groups the bytes to write by destination filesystem. The

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func TestWalkTree(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Walk(root)
+	tr, err := Walk(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestWalkUnreadableDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(filepath.Join(root, "locked"), 0o755) })
-	tr, err := Walk(root)
+	tr, err := Walk(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestWalkUnreadableDir(t *testing.T) {
 func TestWalkFile(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "f.bin")
 	write(t, f, "hello")
-	tr, err := Walk(f)
+	tr, err := Walk(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +347,15 @@ func TestHumanBytes(t *testing.T) {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestWalkCanceled(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "a", "f"), "x")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Walk(ctx, root); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Walk with a canceled context: %v", err)
 	}
 }

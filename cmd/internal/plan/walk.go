@@ -10,6 +10,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -114,7 +115,9 @@ func (t *Tree) Path(rel string) string {
 // Directory entries are visited in name order so that runs are repeatable.
 // An unreadable directory becomes a Problem; only a root that cannot be
 // examined at all is an error.
-func Walk(root string) (*Tree, error) {
+//
+// Walk stops with ctx's error when ctx is done.
+func Walk(ctx context.Context, root string) (*Tree, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, err
@@ -131,11 +134,16 @@ func Walk(root string) (*Tree, error) {
 	}
 	t.IsDir = true
 	t.Dirs = append(t.Dirs, entryOf("", fi))
-	t.walkDir("")
+	if err := t.walkDir(ctx, ""); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
-func (t *Tree) walkDir(rel string) {
+func (t *Tree) walkDir(ctx context.Context, rel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dir := t.Path(rel)
 	des, err := os.ReadDir(dir)
 	if err != nil {
@@ -180,8 +188,11 @@ func (t *Tree) walkDir(rel string) {
 		}
 	}
 	for _, s := range subdirs {
-		t.walkDir(s)
+		if err := t.walkDir(ctx, s); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func entryOf(rel string, fi fs.FileInfo) Entry {
