@@ -76,6 +76,12 @@ type Job struct {
 	Hash hashing.Algorithm
 	// NoFsync skips fdatasync of the data and fsync of the directory.
 	NoFsync bool
+	// DeferDirSync leaves the fsync of each destination's directory to the
+	// caller, who must call SyncDir on it before it reports the copy
+	// durable. The data is still fdatasynced before the rename, so a crash
+	// can lose the new name, never leave wrong bytes under it. A tree copy
+	// uses it to fsync each directory once instead of once per file.
+	DeferDirSync bool
 	// NoPreserve skips copying the source's mode and modification time.
 	NoPreserve bool
 	// Progress, if set, is called with the number of source bytes that were
@@ -106,6 +112,17 @@ func (j *Job) Validate() error {
 		seen[d] = true
 	}
 	return nil
+}
+
+// SyncMode returns what Commit must sync for this job.
+func (j *Job) SyncMode() Sync {
+	switch {
+	case j.NoFsync:
+		return SyncNone
+	case j.DeferDirSync:
+		return SyncData
+	}
+	return SyncFull
 }
 
 // Options tune an engine. The zero value selects the defaults.

@@ -52,7 +52,7 @@ func TestCommit(t *testing.T) {
 		t.Fatalf("final changed before commit: %q", b)
 	}
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
-	if err := cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o640, ModTime: mtime}, false); err != nil {
+	if err := cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o640, ModTime: mtime}, cvv.SyncFull); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(final)
@@ -82,7 +82,7 @@ func TestCommitFailureRemovesTemp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cvv.Commit(f, tmp, final, nil, true); err == nil {
+	if err := cvv.Commit(f, tmp, final, nil, cvv.SyncNone); err == nil {
 		t.Fatal("Commit onto a non-empty directory succeeded")
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
@@ -142,5 +142,21 @@ func TestEngineKind(t *testing.T) {
 	}
 	if _, err := cvv.ParseEngineKind("spdk"); !errors.Is(err, cvv.ErrUsage) {
 		t.Errorf("unknown engine: %v, want ErrUsage", err)
+	}
+}
+
+func TestSyncMode(t *testing.T) {
+	for _, tc := range []struct {
+		job  cvv.Job
+		want cvv.Sync
+	}{
+		{cvv.Job{}, cvv.SyncFull},
+		{cvv.Job{DeferDirSync: true}, cvv.SyncData},
+		{cvv.Job{NoFsync: true}, cvv.SyncNone},
+		{cvv.Job{NoFsync: true, DeferDirSync: true}, cvv.SyncNone},
+	} {
+		if got := tc.job.SyncMode(); got != tc.want {
+			t.Errorf("%+v.SyncMode() = %v, want %v", tc.job, got, tc.want)
+		}
 	}
 }

@@ -65,6 +65,19 @@ func CreateTemp(final string, extraFlags int) (string, *os.File, error) {
 	return "", nil, &os.PathError{Op: "create", Path: final, Err: os.ErrExist}
 }
 
+// Sync says what Commit makes durable.
+type Sync int
+
+// The sync modes.
+const (
+	// SyncFull: fdatasync the data, rename, fsync the directory.
+	SyncFull Sync = iota
+	// SyncData: fdatasync the data, rename; the caller fsyncs the directory.
+	SyncData
+	// SyncNone: no syncs at all (--no-fsync).
+	SyncNone
+)
+
 // SourceAttrs is what a destination inherits from its source.
 type SourceAttrs struct {
 	Mode    os.FileMode
@@ -72,13 +85,13 @@ type SourceAttrs struct {
 }
 
 // Commit makes the temp file tmp, open as f with exactly size bytes of data,
-// the file final: it applies attrs (unless nil), fdatasyncs (unless noSync),
-// closes f, renames tmp onto final and fsyncs final's directory (unless
-// noSync). On error it closes f if still open, removes tmp and returns an
+// the file final: it applies attrs (unless nil), fdatasyncs (unless
+// SyncNone), closes f, renames tmp onto final and fsyncs final's directory
+// (with SyncFull only). On error it closes f if still open, removes tmp and returns an
 // error naming the step; final is then untouched, except when only the
 // directory fsync failed: the complete copy is then in place under final,
 // but its rename may not be durable, and the error says so.
-func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, noSync bool) (err error) {
+func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err error) {
 	closed := false
 	defer func() {
 		if err != nil {
@@ -93,7 +106,7 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, noSync bool) (err
 			return err
 		}
 	}
-	if !noSync {
+	if sync != SyncNone {
 		if err := datasync(f); err != nil {
 			return &os.PathError{Op: "fdatasync", Path: final, Err: unwrapSyscall(err)}
 		}
@@ -111,7 +124,7 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, noSync bool) (err
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	if !noSync {
+	if sync == SyncFull {
 		if err := SyncDir(filepath.Dir(final)); err != nil {
 			// The data is in place under its final name; the rename may not
 			// be durable yet. Report it: the caller must not claim durability.

@@ -160,7 +160,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 			}
 			f := d.f
 			d.f = nil
-			d.err = cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, job.NoFsync))
+			d.err = cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, job.SyncMode()))
 		}
 		dr.Err = d.err
 	}

@@ -109,7 +109,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		}
 		f := d.f
 		d.f = nil
-		wg.Go(func() { d.err = commit(f, d, size, attrs, job.NoFsync) })
+		wg.Go(func() { d.err = commit(f, d, size, attrs, job.SyncMode()) })
 	}
 	wg.Wait()
 	for i, d := range dests {
@@ -128,12 +128,12 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 
 // commit cuts a padded O_DIRECT tail back to size and makes the temp file
 // d.final (cvv.Commit: attributes, fdatasync, rename, directory fsync).
-func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, noSync bool) error {
+func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, sync cvv.Sync) error {
 	if err := f.Truncate(size); err != nil {
 		cvv.Abort(f, d.tmp)
 		return cvv.DestError(err)
 	}
-	return cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, noSync))
+	return cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, sync))
 }
 
 // Hash implements cvv.Engine: it reads path once through the ring with

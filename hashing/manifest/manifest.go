@@ -369,5 +369,5 @@ func writeAtomic(final string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return errors.Join(err, cvv.Abort(f, tmp))
 	}
-	return cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, false)
+	return cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull)
 }
