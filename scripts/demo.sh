@@ -32,7 +32,7 @@ echo "demo: cvv -m full --hash xxh3 --hash-file sums,mhl $src -> 3 destinations"
 start=$(date +%s.%N)
 "$cvv" -m full --hash xxh3 --hash-file sums,mhl "$src" "$work/dest1" "$work/dest2" "$work/dest3"
 end=$(date +%s.%N)
-echo "demo: wall time $(echo "$end - $start" | bc 2>/dev/null || python3 -c "print($end-$start)") s"
+awk -v s="$start" -v e="$end" -v mb="$size_mb" 'BEGIN { printf "demo: wall time %.2f s (%.0f MiB/s of source, three copies, verified)\n", e - s, mb / (e - s) }' 
 
 echo "demo: hashes of the first destination (cvv hash):"
 (cd "$work/dest1" && "$cvv" hash --hash xxh3 clips)
@@ -41,5 +41,5 @@ if command -v xxhsum >/dev/null; then
 	(cd "$work/dest3" && xxhsum -c ./*.xxh3 | tail -n 3)
 fi
 echo "demo: cvv verify against the ASC MHL record of dest2:"
-"$cvv" verify "$work/dest2"
+"$cvv" verify -q "$work/dest2"
 echo "demo: done; data in $work (remove it with: rm -rf '$work')"
