@@ -3,6 +3,9 @@ package uring_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cvv-project/cvv"
@@ -51,6 +54,50 @@ func BenchmarkHash(b *testing.B) {
 	for b.Loop() {
 		if _, err := e.Hash(context.Background(), src, hashing.XXH3); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHashFiles hashes the files named in $CVV_BENCH_FILES
+// (colon-separated; skipped when unset) all at once, as full verification
+// does with a source and its destinations, over block size x queue depth.
+// Point it at files on the devices to measure (caches do not matter: the
+// reads are O_DIRECT):
+//
+//	CVV_BENCH_FILES=/mnt/a/big:/mnt/b/big go test -run '^$' -bench HashFiles -benchtime 3x ./uring/
+func BenchmarkHashFiles(b *testing.B) {
+	env := os.Getenv("CVV_BENCH_FILES")
+	if env == "" {
+		b.Skip("CVV_BENCH_FILES not set")
+	}
+	paths := strings.Split(env, ":")
+	var total int64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	for _, block := range []int{1 << 20, 2 << 20, 4 << 20} {
+		for _, depth := range []int{8, 16, 32} {
+			b.Run(fmt.Sprintf("block=%dK/qd=%d", block>>10, depth), func(b *testing.B) {
+				e := newEngine(b, cvv.Options{BlockSize: block, QueueDepth: depth})
+				b.SetBytes(total)
+				for b.Loop() {
+					var wg sync.WaitGroup
+					errs := make([]error, len(paths))
+					for i, p := range paths {
+						wg.Go(func() { _, errs[i] = e.Hash(context.Background(), p, hashing.XXH3) })
+					}
+					wg.Wait()
+					for _, err := range errs {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/iceber/iouring-go"
@@ -41,6 +42,9 @@ type BufferPool struct {
 	free       chan int
 	registered bool
 	reason     string
+	// users counts the transfers (Copy and Hash calls) running now; each
+	// may hold at most its fair share of the buffers while others run.
+	users atomic.Int32
 }
 
 // newBufferPool maps and, if it can, registers the arena for opts.
@@ -144,6 +148,20 @@ func (p *BufferPool) reserve(ctx context.Context, want int) ([]int, error) {
 		}
 	}
 	return got, nil
+}
+
+// join counts a transfer in for the fair share; leave counts it out.
+func (p *BufferPool) join()  { p.users.Add(1) }
+func (p *BufferPool) leave() { p.users.Add(-1) }
+
+// share is the number of buffers one transfer may hold now: an equal part
+// of the arena among the transfers running, at least 1, at most limit. A
+// transfer above its share gives buffers back as they come free, so that a
+// Hash started after others still gets its part (and its queue depth)
+// instead of the one buffer left over.
+func (p *BufferPool) share(limit int) int {
+	n := max(1, int(p.users.Load()))
+	return max(1, min(limit, len(p.bufs)/n))
 }
 
 // put gives buffer i back. The caller guarantees that neither the kernel

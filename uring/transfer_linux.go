@@ -107,7 +107,9 @@ type transfer struct {
 	progress  func(int64)
 
 	stage   *hashing.Stage
-	bufs    []int    // buffers reserved from the pool
+	maxBufs int      // the most buffers the transfer may hold
+	held    int      // buffers taken from the pool and not given back
+	joined  bool     // counted among the pool's users
 	free    chan int // this transfer's free buffers
 	spare   []int    // buffers taken off free, not yet used
 	lost    int      // buffers the kernel may still hold after a failed submit
@@ -124,7 +126,9 @@ type transfer struct {
 	allDead  bool // every destination failed
 }
 
-// start reserves buffers and ring slots and starts the hashing Stage.
+// start reserves ring slots and a first share of buffers and starts the
+// hashing Stage. The transfer may hold up to maxBufs buffers; how many it
+// holds at a time follows the pool's fair share (see takeBuffer).
 func (t *transfer) start(alg hashing.Algorithm) error {
 	block := int64(t.e.opts.BlockSize)
 	want := min(int64(t.e.opts.QueueDepth), int64(len(t.e.pool.bufs)), (t.size+block-1)/block)
@@ -132,30 +136,28 @@ func (t *transfer) start(alg hashing.Algorithm) error {
 		t.stage = hashing.NewStage(alg.New(), 1)
 		return nil
 	}
-	bufs, err := t.e.pool.reserve(t.ctx, int(want))
-	if err != nil {
-		return err
-	}
 	per := max(1, len(t.dests)) // operations one buffer can have in flight
-	if n := cqEntries / per; len(bufs) > n {
-		for _, i := range bufs[n:] {
-			t.e.pool.put(i)
-		}
-		bufs = bufs[:n]
-	}
-	t.slots = len(bufs) * per
+	t.maxBufs = int(min(want, int64(cqEntries/per)))
+	t.slots = t.maxBufs * per
 	if err := t.e.slots.acquire(t.ctx, t.slots); err != nil {
-		for _, i := range bufs {
-			t.e.pool.put(i)
-		}
 		t.slots = 0
 		return err
 	}
-	t.bufs = bufs
-	t.free = make(chan int, len(bufs))
+	t.e.pool.join()
+	t.joined = true
+	bufs, err := t.e.pool.reserve(t.ctx, t.e.pool.share(t.maxBufs))
+	if err != nil {
+		t.e.pool.leave()
+		t.joined = false
+		t.e.slots.release(t.slots)
+		t.slots = 0
+		return err
+	}
+	t.held = len(bufs)
+	t.free = make(chan int, t.maxBufs)
 	t.spare = append(t.spare, bufs...)
 	t.results = make(chan iouring.Result, t.slots)
-	t.stage = hashing.NewStage(alg.New(), len(bufs)+1)
+	t.stage = hashing.NewStage(alg.New(), t.maxBufs+1)
 	return nil
 }
 
@@ -176,12 +178,71 @@ func (t *transfer) finish() {
 		t.e.pool.put(i)
 	}
 	t.spare = nil
-	for ; back < len(t.bufs)-t.lost; back++ {
+	for ; back < t.held-t.lost; back++ {
 		t.e.pool.put(<-t.free)
+	}
+	t.held = t.lost
+	if t.joined {
+		t.e.pool.leave()
+		t.joined = false
 	}
 	if t.slots > 0 {
 		t.e.slots.release(t.slots)
 		t.slots = 0
+	}
+}
+
+// takeBuffer returns a buffer for the next read without waiting: one of
+// the transfer's own that has come back, or a new one from the pool while
+// the transfer holds less than its fair share. Buffers above the share
+// (other transfers have started since) go back to the pool on the way.
+func (t *transfer) takeBuffer() (int, bool) {
+	share := t.e.pool.share(t.maxBufs)
+	for {
+		var idx int
+		if n := len(t.spare); n > 0 {
+			idx, t.spare = t.spare[n-1], t.spare[:n-1]
+		} else {
+			select {
+			case idx = <-t.free:
+			default:
+				if t.held < share {
+					select {
+					case idx = <-t.e.pool.free:
+						t.held++
+						return idx, true
+					default:
+					}
+				}
+				return 0, false
+			}
+		}
+		if t.held > share {
+			t.e.pool.put(idx)
+			t.held--
+			continue
+		}
+		return idx, true
+	}
+}
+
+// giveBack returns to the pool the buffers that have come back once the
+// last read is issued, so that other transfers need not wait for this one
+// to end.
+func (t *transfer) giveBack() {
+	for {
+		var idx int
+		if n := len(t.spare); n > 0 {
+			idx, t.spare = t.spare[n-1], t.spare[:n-1]
+		} else {
+			select {
+			case idx = <-t.free:
+			default:
+				return
+			}
+		}
+		t.e.pool.put(idx)
+		t.held--
 	}
 }
 
@@ -209,14 +270,25 @@ func (t *transfer) run() {
 		if t.err == nil && !t.allDead {
 			t.issueReads()
 		}
+		if t.nextOff >= t.size {
+			t.giveBack()
+		}
 		t.submit()
 		if t.inflight == 0 {
 			if t.err != nil || t.allDead || t.nextOff >= t.size {
 				return
 			}
-			// Every buffer is with the hasher: wait for one.
+			// Every buffer is with the hasher: wait for one (or for a
+			// new one from the pool, below the fair share).
+			var pool chan int
+			if t.held < t.e.pool.share(t.maxBufs) {
+				pool = t.e.pool.free
+			}
 			select {
 			case i := <-t.free:
+				t.spare = append(t.spare, i)
+			case i := <-pool:
+				t.held++
 				t.spare = append(t.spare, i)
 			case <-t.ctx.Done():
 			}
@@ -245,15 +317,9 @@ func (t *transfer) run() {
 // issueReads starts reads of the next chunks while buffers are free.
 func (t *transfer) issueReads() {
 	for t.nextOff < t.size {
-		var idx int
-		if n := len(t.spare); n > 0 {
-			idx, t.spare = t.spare[n-1], t.spare[:n-1]
-		} else {
-			select {
-			case idx = <-t.free:
-			default:
-				return
-			}
+		idx, ok := t.takeBuffer()
+		if !ok {
+			return
 		}
 		c := &chunk{t: t, idx: idx, buf: t.e.pool.bufs[idx], off: t.nextOff}
 		c.want = int(min(int64(len(c.buf)), t.size-t.nextOff))
