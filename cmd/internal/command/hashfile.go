@@ -59,7 +59,8 @@ type hashFileEvent struct {
 // writeHashFiles writes the manifests of the run: one Record per
 // destination root and/or for the source root. Files whose copy failed on a
 // destination are left out of that destination's record; a file whose
-// verification failed is listed with the action "failed".
+// verification failed is listed with the action "failed". Every other
+// action is manifest.Write's to choose against the existing history.
 func (r *runner) writeHashFiles() error {
 	hf := r.opts.hashFiles
 	if len(hf.formats) == 0 {
@@ -85,15 +86,16 @@ func (r *runner) writeHashFiles() error {
 				if fj.state[i] == dsSkipped {
 					continue
 				}
-				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
+				// Action is left to manifest.Write, which records
+				// "original" for a file its history has never seen and
+				// "verified" or "failed" against the recorded hash
+				// otherwise; only a failed verification is said here.
+				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate}
 				if fi, err := os.Stat(r.target(fj, i)); err == nil {
 					f.ModTime = fi.ModTime()
 				}
-				switch {
-				case fj.state[i] == dsFailed:
+				if fj.state[i] == dsFailed {
 					f.Action = "failed"
-				case fj.state[i] == dsOK && fj.destHash[i] != "":
-					f.Action = "verified"
 				}
 				rec.Files = append(rec.Files, f)
 			}
@@ -110,14 +112,9 @@ func (r *runner) writeHashFiles() error {
 			if fj.hash == "" || fj.srcState == "error" {
 				continue
 			}
-			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate, Action: "original"}
-			switch fj.srcState {
-			case "changed":
+			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate}
+			if fj.srcState == "changed" {
 				f.Action = "failed"
-			case "ok":
-				if r.opts.mode == VerifyFull {
-					f.Action = "verified"
-				}
 			}
 			rec.Files = append(rec.Files, f)
 		}
