@@ -78,6 +78,7 @@ const (
 
 type verifyFileEvent struct {
 	Event    string `json:"event"`
+	Time     string `json:"time"`
 	Path     string `json:"path"`
 	Status   string `json:"status"`
 	Size     int64  `json:"size,omitempty"`
@@ -113,6 +114,7 @@ type verifyOutput struct {
 func (v *verifyOutput) file(ev verifyFileEvent) {
 	ev.Event = "verify_file"
 	if v.out.json {
+		ev.Time = now()
 		v.out.emit(ev)
 		return
 	}
