@@ -34,7 +34,9 @@ type fileJob struct {
 	// e is the file's entry in the walked tree. Its source and target
 	// paths are computed when needed (runner.source, runner.target): a tree
 	// of a million files keeps no path strings but the relative ones.
-	e       *plan.Entry
+	e *plan.Entry
+	// dir is the index in runner.tree.Dirs of the file's directory.
+	dir     int32
 	actions []plan.Action
 	state   []destState
 	errs    []error
@@ -93,6 +95,13 @@ type runner struct {
 	out     *reporter
 	start   time.Time
 	files   []*fileJob
+	// dirIdx maps the Rel of each directory of the tree to its index in
+	// tree.Dirs.
+	dirIdx map[string]int32
+	// dirSync fsyncs the destination directories of a tree copy, nil when
+	// every file's commit fsyncs its own directory (a file source) or
+	// nothing is fsynced (--no-fsync).
+	dirSync *dirSyncs
 
 	bytesTotal int64        // source bytes to copy
 	bytesDone  atomic.Int64 // source bytes copied
@@ -176,6 +185,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.failures.Add(1)
 		r.out.entryError(p.Rel, "", p.Err)
 	}
+	if r.plan.IsDir && !r.opts.noFsync {
+		r.dirSync = newDirSyncs(r)
+	}
 	r.makeDirs()
 	r.makeLinks(ctx)
 	if err := r.copyAll(ctx); err != nil {
@@ -205,6 +217,10 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 // decide maps every file to its targets and what to do on each.
 func (r *runner) decide(ctx context.Context) error {
 	n := len(r.plan.Dests)
+	r.dirIdx = make(map[string]int32, len(r.tree.Dirs))
+	for k, d := range r.tree.Dirs {
+		r.dirIdx[d.Rel] = int32(k)
+	}
 	for k := range r.tree.Files {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -216,6 +232,9 @@ func (r *runner) decide(ctx context.Context) error {
 			state:    make([]destState, n),
 			errs:     make([]error, n),
 			destHash: make([]string, n),
+		}
+		if r.tree.IsDir {
+			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
 		for i := range n {
 			a, _ := plan.Decide(r.target(fj, i), *e, r.opts.policy)
@@ -361,7 +380,7 @@ func (r *runner) makeDirs() {
 			r.removeTemps(filepath.Dir(r.plan.Dests[i].Path))
 			continue
 		}
-		for _, d := range r.tree.Dirs {
+		for k, d := range r.tree.Dirs {
 			target := r.plan.Target(i, d.Rel)
 			perm := fs.FileMode(0o755)
 			if !r.opts.noPreserve {
@@ -371,6 +390,9 @@ func (r *runner) makeDirs() {
 			err := os.Mkdir(target, perm)
 			switch {
 			case err == nil:
+				if r.dirSync != nil {
+					r.dirSync.made(i, k)
+				}
 			case errors.Is(err, fs.ErrExist):
 				fi, serr := os.Stat(target)
 				if serr != nil || !fi.IsDir() {
@@ -506,7 +528,13 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.dirSync != nil {
+		r.dirSync.finish()
+	}
+	return nil
 }
 
 func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
@@ -517,6 +545,11 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	defer r.inFlight.Delete(fj.e.Rel)
 	if err := r.copyFile(ctx, fj); err != nil {
 		return err
+	}
+	if r.dirSync != nil {
+		// Once fj's fate is settled (or left to verifyAll), its directory
+		// may be fsynced.
+		defer r.dirSync.fileDone(fj)
 	}
 	r.filesDone.Add(1)
 	if rest := fj.e.Size - fj.reported.Load(); fj.needsCopy() && rest != 0 {
@@ -592,11 +625,13 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		return nil
 	}
 	job := cvv.Job{
-		Source:     r.source(fj),
-		Dests:      dests,
-		Hash:       r.opts.alg,
-		NoFsync:    r.opts.noFsync,
-		NoPreserve: r.opts.noPreserve,
+		Source:  r.source(fj),
+		Dests:   dests,
+		Hash:    r.opts.alg,
+		NoFsync: r.opts.noFsync,
+		// A tree copy fsyncs each directory once (dirSyncs).
+		DeferDirSync: r.dirSync != nil,
+		NoPreserve:   r.opts.noPreserve,
 		Progress: func(n int64) {
 			fj.reported.Add(n)
 			r.bytesDone.Add(n)

@@ -1,0 +1,104 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cvv-project/cvv"
+)
+
+// TestTreeDirSync: a tree copy fsyncs each destination directory that got
+// new names exactly once (not once per file), a file copy does so through
+// its own commit, --no-fsync fsyncs nothing, and a failed directory fsync
+// fails the files in that directory on that destination only.
+func TestTreeDirSync(t *testing.T) {
+	files := map[string]string{}
+	for i := range 5 {
+		files[fmt.Sprintf("a/f%d", i)] = strings.Repeat("a", i*100)
+		files[fmt.Sprintf("b/c/g%d", i)] = strings.Repeat("b", i*7+1)
+	}
+	files["top"] = "top"
+	var mu sync.Mutex
+	var calls map[string]int
+	var failDir string
+	syncDir = func(dir string) error {
+		mu.Lock()
+		calls[dir]++
+		mu.Unlock()
+		if dir == failDir {
+			return &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO}
+		}
+		return cvv.SyncDir(dir)
+	}
+	t.Cleanup(func() { syncDir = cvv.SyncDir })
+
+	for _, eng := range testEngines(t) {
+		t.Run(eng, func(t *testing.T) {
+			src := footage(t, files, "empty")
+			out := t.TempDir()
+			d1, d2 := filepath.Join(out, "d1"), filepath.Join(out, "d2")
+
+			calls, failDir = map[string]int{}, ""
+			code, _, stderr := runCLI(t, "--engine", eng, "-j", "3", src, d1, d2)
+			if code != ExitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, d := range []string{d1, d2} {
+				// b holds no file but got the new subdirectory c; empty
+				// holds nothing and is not fsynced.
+				for _, dir := range []string{d, filepath.Join(d, "a"), filepath.Join(d, "b"), filepath.Join(d, "b", "c")} {
+					if calls[dir] != 1 {
+						t.Errorf("%s fsynced %d times, want 1 (all: %v)", dir, calls[dir], calls)
+					}
+				}
+				if n := calls[filepath.Join(d, "empty")]; n != 0 {
+					t.Errorf("empty directory fsynced %d times, want 0", n)
+				}
+			}
+
+			calls = map[string]int{}
+			if code, _, stderr := runCLI(t, "--engine", eng, "--no-fsync", src, filepath.Join(out, "n1")); code != ExitOK || len(calls) != 0 {
+				t.Errorf("--no-fsync: exit %d, directory fsyncs %v: %s", code, calls, stderr)
+			}
+
+			calls = map[string]int{}
+			single := filepath.Join(out, "single")
+			if code, _, stderr := runCLI(t, "--engine", eng, filepath.Join(src, "top"), single); code != ExitOK || len(calls) != 0 {
+				t.Errorf("file source: exit %d, fsyncs through the seam %v (want the commit's own): %s", code, calls, stderr)
+			}
+
+			calls = map[string]int{}
+			f1, f2 := filepath.Join(out, "f1"), filepath.Join(out, "f2")
+			failDir = filepath.Join(f2, "a")
+			code, stdout, stderr := runCLI(t, "--engine", eng, "--json", src, f1, f2)
+			if code != ExitFailure {
+				t.Fatalf("failing fsync of %s: exit %d, want %d: %s", failDir, code, ExitFailure, stderr)
+			}
+			if !strings.Contains(stdout, "are not durable") || !strings.Contains(stdout, "input/output error") {
+				t.Errorf("no error event naming the directory fsync:\n%s", stdout)
+			}
+			var sum struct {
+				FilesFailed int `json:"files_failed"`
+			}
+			for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+				if strings.Contains(line, `"event":"summary"`) {
+					if err := json.Unmarshal([]byte(line), &sum); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if sum.FilesFailed != 5 {
+				t.Errorf("summary: %d files failed, want the 5 in a/", sum.FilesFailed)
+			}
+			if calls[failDir] != 1 {
+				t.Errorf("%s fsynced %d times, want 1", failDir, calls[failDir])
+			}
+		})
+	}
+}
