@@ -502,33 +502,7 @@ func (r *runner) finishDirs() {
 // copyAll runs the file jobs, r.opts.jobs at a time. Without --verify-after
 // each file is verified right after its copy, by the same worker.
 func (r *runner) copyAll(ctx context.Context) error {
-	work := make(chan *fileJob)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	for range r.opts.jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for fj := range work {
-				if err := r.doFile(ctx, fj); err != nil {
-					errOnce.Do(func() { firstErr = err })
-				}
-			}
-		}()
-	}
-	for _, fj := range r.files {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- fj
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
+	if err := forEach(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) }); err != nil {
 		return err
 	}
 	if r.dirSync != nil {
@@ -819,38 +793,17 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 	}
 	r.phase.Store("verify")
-	work := make(chan *fileJob)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
-	for range r.opts.jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for fj := range work {
-				r.inFlight.Store(fj.e.Rel, struct{}{})
-				err := r.verifyFile(ctx, fj)
-				r.inFlight.Delete(fj.e.Rel)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					continue
-				}
-				r.settle(fj)
-			}
-		}()
-	}
-	for _, fj := range todo {
-		if ctx.Err() != nil {
-			break
+	return forEach(ctx, r.opts.jobs, len(todo), func(k int) error {
+		fj := todo[k]
+		r.inFlight.Store(fj.e.Rel, struct{}{})
+		err := r.verifyFile(ctx, fj)
+		r.inFlight.Delete(fj.e.Rel)
+		if err != nil {
+			return err
 		}
-		work <- fj
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+		r.settle(fj)
+		return nil
+	})
 }
 
 func describeSpecial(m fs.FileMode) string {
