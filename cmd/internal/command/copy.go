@@ -19,7 +19,7 @@ import (
 )
 
 // destState is where one file stands on one destination.
-type destState int
+type destState uint8
 
 const (
 	dsPending destState = iota // to be copied
@@ -30,34 +30,140 @@ const (
 )
 
 // fileJob is one source file and its fate on every destination.
+//
+// It is kept for every file of the tree until the end of the run, so it
+// is small and holds no pointer but what it must (see the memory bound in
+// cmd/USAGE.md): the file jobs of a run are one array, actions and state
+// are windows of two shared arrays, and what only some files need (errors,
+// hashes re-read from the destinations) hangs off x, allocated on demand
+// and released once the file is reported. The source hash is released then
+// too, unless a manifest needs it.
 type fileJob struct {
 	// e is the file's entry in the walked tree. Its source and target
 	// paths are computed when needed (runner.source, runner.target): a tree
 	// of a million files keeps no path strings but the relative ones.
-	e *plan.Entry
-	// dir is the index in runner.tree.Dirs of the file's directory.
-	dir     int32
+	e       *plan.Entry
 	actions []plan.Action
 	state   []destState
-	errs    []error
-	// destHash is the hash re-read from each destination (full mode and
-	// rechecks), "" when not read.
-	destHash []string
+	x       *fileExtra
 
-	hash     string // in-flight source hash ("" when not known)
+	hash     string // in-flight source hash ("" when not known or released)
 	size     int64
-	modTime  time.Time
-	hashDate time.Time
-	elapsed  time.Duration
-	reported atomic.Int64 // bytes counted in the progress
+	modTime  int64 // source mtime seen by the copy, Unix nanoseconds
+	hashDate int64 // when hash was taken, Unix nanoseconds
 
-	// srcState is "ok" (re-read and matched), "changed", "error", or "" (not
-	// re-read).
-	srcState string
-	srcErr   error
+	// dir is the index in runner.tree.Dirs of the file's directory.
+	dir      int32
+	srcState srcStatus
 	verified bool
 	wrote    bool // at least one destination was written by this run
 }
+
+// srcStatus is what a re-read of a file's source found.
+type srcStatus uint8
+
+const (
+	srcNotRead srcStatus = iota // not re-read
+	srcOK                       // re-read and matched
+	srcChanged                  // re-read and differs, or its size or mtime changed
+	srcError                    // could not be read
+)
+
+// String returns the JSON spelling of s ("" for srcNotRead).
+func (s srcStatus) String() string {
+	switch s {
+	case srcOK:
+		return "ok"
+	case srcChanged:
+		return "changed"
+	case srcError:
+		return "error"
+	}
+	return ""
+}
+
+// fileExtra is the part of a fileJob that only some files need, or need
+// only while they are worked on.
+type fileExtra struct {
+	// errs[i] is why destination i failed; nil until a destination fails.
+	errs []error
+	// srcErr is why the source could not be copied or verified.
+	srcErr error
+	// destHash[i] is the hash re-read from destination i (full mode and
+	// rechecks); nil until one is read, released once reported.
+	destHash []string
+	// elapsed is the time the engine took for the copy.
+	elapsed time.Duration
+	// reported is the number of bytes counted in the progress so far.
+	reported atomic.Int64
+}
+
+// extra returns fj.x, allocated if need be.
+func (fj *fileJob) extra() *fileExtra {
+	if fj.x == nil {
+		fj.x = &fileExtra{}
+	}
+	return fj.x
+}
+
+// sourceErr returns why fj's source could not be copied or verified, nil
+// if it could.
+func (fj *fileJob) sourceErr() error {
+	if fj.x == nil {
+		return nil
+	}
+	return fj.x.srcErr
+}
+
+// elapsed returns the time the engine took to copy fj, 0 if not copied.
+func (fj *fileJob) elapsed() time.Duration {
+	if fj.x == nil {
+		return 0
+	}
+	return fj.x.elapsed
+}
+
+// err returns why destination i failed, nil if it did not.
+func (fj *fileJob) err(i int) error {
+	if fj.x == nil || fj.x.errs == nil {
+		return nil
+	}
+	return fj.x.errs[i]
+}
+
+// destHashOf returns the hash re-read from destination i, "" if none.
+func (fj *fileJob) destHashOf(i int) string {
+	if fj.x == nil || fj.x.destHash == nil {
+		return ""
+	}
+	return fj.x.destHash[i]
+}
+
+func (fj *fileJob) setDestHash(i int, h string) {
+	fj.extra()
+	if fj.x.destHash == nil {
+		fj.x.destHash = make([]string, len(fj.state))
+	}
+	fj.x.destHash[i] = h
+}
+
+// release drops what is no longer needed once fj is reported: the hashes
+// re-read from the destinations, the copy's timing, and the source hash
+// unless keepHash. Only the errors are kept.
+func (fj *fileJob) release(keepHash bool) {
+	if fj.x != nil {
+		if fj.x.errs == nil && fj.x.srcErr == nil {
+			fj.x = nil
+		} else {
+			fj.x = &fileExtra{errs: fj.x.errs, srcErr: fj.x.srcErr}
+		}
+	}
+	if !keepHash {
+		fj.hash = ""
+	}
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns) }
 
 func (fj *fileJob) needsCopy() bool {
 	for _, a := range fj.actions {
@@ -69,12 +175,16 @@ func (fj *fileJob) needsCopy() bool {
 }
 
 func (fj *fileJob) failed() bool {
-	return fj.srcErr != nil || slices.Contains(fj.state, dsFailed)
+	return fj.sourceErr() != nil || slices.Contains(fj.state, dsFailed)
 }
 
 func (fj *fileJob) fail(i int, err error) {
 	fj.state[i] = dsFailed
-	fj.errs[i] = err
+	fj.extra()
+	if fj.x.errs == nil {
+		fj.x.errs = make([]error, len(fj.state))
+	}
+	fj.x.errs[i] = err
 }
 
 // runner is one copy run.
@@ -127,6 +237,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if err != nil {
 		return err
 	}
+	r.setMemoryLimit() // the floor, for the walk
 	r.dropped = make([]error, len(r.plan.Dests))
 	r.tree, err = plan.Walk(ctx, r.plan.Source)
 	if err != nil {
@@ -156,6 +267,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		return err
 	}
 	r.eng = eng
+	r.setMemoryLimit() // now that the files and the engine are known
 	defer func() {
 		if cerr := eng.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the %s engine: %w", eng.Name(), cerr)
@@ -221,18 +333,22 @@ func (r *runner) decide(ctx context.Context) error {
 	for k, d := range r.tree.Dirs {
 		r.dirIdx[d.Rel] = int32(k)
 	}
+	// One allocation each for all file jobs and their per-destination
+	// state, sized exactly.
+	nf := len(r.tree.Files)
+	jobs := make([]fileJob, nf)
+	actions := make([]plan.Action, nf*n)
+	states := make([]destState, nf*n)
+	r.files = make([]*fileJob, 0, nf)
 	for k := range r.tree.Files {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		e := &r.tree.Files[k]
-		fj := &fileJob{
-			e:        e,
-			actions:  make([]plan.Action, n),
-			state:    make([]destState, n),
-			errs:     make([]error, n),
-			destHash: make([]string, n),
-		}
+		fj := &jobs[k]
+		fj.e = e
+		fj.actions = actions[k*n : (k+1)*n : (k+1)*n]
+		fj.state = states[k*n : (k+1)*n : (k+1)*n]
 		if r.tree.IsDir {
 			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
@@ -452,14 +568,14 @@ func (r *runner) makeLinks(ctx context.Context) {
 	}
 }
 
-func (r *runner) makeLink(l plan.Entry, target string) error {
+func (r *runner) makeLink(l plan.Link, target string) error {
 	if !r.opts.policy.Overwrite {
-		if cur, err := os.Readlink(target); err == nil && cur == l.Link {
+		if cur, err := os.Readlink(target); err == nil && cur == l.Target {
 			return nil
 		}
 	}
 	tmp := cvv.TempName(target)
-	if err := os.Symlink(l.Link, tmp); err != nil {
+	if err := os.Symlink(l.Target, tmp); err != nil {
 		return err
 	}
 	if !r.opts.noPreserve {
@@ -526,7 +642,11 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		defer r.dirSync.fileDone(fj)
 	}
 	r.filesDone.Add(1)
-	if rest := fj.e.Size - fj.reported.Load(); fj.needsCopy() && rest != 0 {
+	var reported int64
+	if fj.x != nil {
+		reported = fj.x.reported.Load()
+	}
+	if rest := fj.e.Size - reported; fj.needsCopy() && rest != 0 {
 		r.bytesDone.Add(rest)
 	}
 	r.out.copied(fj)
@@ -540,12 +660,14 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	return nil
 }
 
-// settle counts and reports a file whose fate is final.
+// settle counts and reports a file whose fate is final, then releases
+// what the report needed.
 func (r *runner) settle(fj *fileJob) {
 	if fj.failed() {
 		r.failures.Add(1)
 	}
 	r.out.done(fj)
+	fj.release(r.opts.hashFilesWanted())
 }
 
 // copyFile copies fj to the destinations that need it. It returns an error
@@ -567,8 +689,8 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			return err
 		}
 		if errs[0] != nil {
-			fj.srcErr = errs[0]
-			fj.srcState = "error"
+			fj.extra().srcErr = errs[0]
+			fj.srcState = srcError
 			for i := range fj.state {
 				if fj.state[i] != dsSkipped {
 					fj.fail(i, errs[0])
@@ -576,12 +698,12 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			}
 			return nil
 		}
-		fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now()
-		fj.modTime = fj.e.ModTime
+		fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
+		fj.modTime = fj.e.ModTime.UnixNano()
 		for k, i := range recheck {
 			if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
 				fj.state[i] = dsOK
-				fj.destHash[i] = hs[k+1].Hash
+				fj.setDestHash(i, hs[k+1].Hash)
 			} else {
 				fj.actions[i] = plan.Copy
 			}
@@ -598,6 +720,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	if len(idx) == 0 {
 		return nil
 	}
+	x := fj.extra() // the progress count and timing of this copy
 	job := cvv.Job{
 		Source:  r.source(fj),
 		Dests:   dests,
@@ -607,7 +730,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		DeferDirSync: r.dirSync != nil,
 		NoPreserve:   r.opts.noPreserve,
 		Progress: func(n int64) {
-			fj.reported.Add(n)
+			x.reported.Add(n)
 			r.bytesDone.Add(n)
 			r.bytesRead.Add(n)
 			testThrottle()
@@ -618,19 +741,19 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fj.srcErr = err
+		fj.extra().srcErr = err
 		if errors.Is(err, cvv.ErrSourceChanged) {
-			fj.srcState = "changed"
+			fj.srcState = srcChanged
 		} else {
-			fj.srcState = "error"
+			fj.srcState = srcError
 		}
 		for _, i := range idx {
 			fj.fail(i, err)
 		}
 		return nil
 	}
-	fj.hash, fj.size, fj.modTime, fj.elapsed = res.SourceHash, res.Size, res.ModTime, res.Elapsed
-	fj.hashDate = time.Now()
+	fj.hash, fj.size, fj.modTime, x.elapsed = res.SourceHash, res.Size, res.ModTime.UnixNano(), res.Elapsed
+	fj.hashDate = time.Now().UnixNano()
 	for k, i := range idx {
 		if derr := res.Dests[k].Err; derr != nil {
 			fj.fail(i, derr)
@@ -707,11 +830,11 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		case err != nil:
 			fj.fail(i, fmt.Errorf("re-reading the copy: %w", err))
 		case h.Hash != fj.hash || h.Size != fj.size:
-			fj.destHash[i] = h.Hash
+			fj.setDestHash(i, h.Hash)
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
 				cvv.ErrVerifyMismatch, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)})
 		default:
-			fj.destHash[i] = h.Hash
+			fj.setDestHash(i, h.Hash)
 			fj.state[i] = dsOK
 		}
 	}
@@ -723,24 +846,24 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []int) bool {
 	var err error
 	if herr != nil {
-		fj.srcState = "error"
+		fj.srcState = srcError
 		err = fmt.Errorf("re-reading the source: %w", herr)
 	} else {
 		fi, serr := os.Stat(r.source(fj))
 		switch {
 		case serr != nil:
-			fj.srcState = "error"
+			fj.srcState = srcError
 			err = fmt.Errorf("re-reading the source: %w", serr)
-		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || !fi.ModTime().Equal(fj.modTime):
-			fj.srcState = "changed"
+		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || fi.ModTime().UnixNano() != fj.modTime:
+			fj.srcState = srcChanged
 			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, r.source(fj),
-				fj.size, r.opts.alg, fj.hash, fj.modTime.Format(time.RFC3339Nano), fi.Size(), r.opts.alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
+				fj.size, r.opts.alg, fj.hash, unixTime(fj.modTime).Format(time.RFC3339Nano), fi.Size(), r.opts.alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
 		default:
-			fj.srcState = "ok"
+			fj.srcState = srcOK
 			return true
 		}
 	}
-	fj.srcErr = err
+	fj.extra().srcErr = err
 	for _, i := range idx {
 		fj.fail(i, err)
 	}

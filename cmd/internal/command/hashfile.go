@@ -80,7 +80,7 @@ func (r *runner) writeHashFiles() error {
 			}
 			rec := manifest.Record{Root: d.Root(r.plan.IsDir), Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer"}
 			for _, fj := range r.files {
-				if fj.hash == "" || fj.errs[i] != nil && !isVerifyFailure(fj.errs[i]) {
+				if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
 					continue
 				}
 				if fj.state[i] == dsSkipped {
@@ -90,7 +90,7 @@ func (r *runner) writeHashFiles() error {
 				// "original" for a file its history has never seen and
 				// "verified" or "failed" against the recorded hash
 				// otherwise; only a failed verification is said here.
-				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate}
+				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: unixTime(fj.hashDate)}
 				if fi, err := os.Stat(r.target(fj, i)); err == nil {
 					f.ModTime = fi.ModTime()
 				}
@@ -109,11 +109,11 @@ func (r *runner) writeHashFiles() error {
 		}
 		rec := manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer"}
 		for _, fj := range r.files {
-			if fj.hash == "" || fj.srcState == "error" {
+			if fj.hash == "" || fj.srcState == srcError {
 				continue
 			}
-			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: fj.modTime, Hash: fj.hash, HashDate: fj.hashDate}
-			if fj.srcState == "changed" {
+			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: unixTime(fj.hashDate)}
+			if fj.srcState == srcChanged {
 				f.Action = "failed"
 			}
 			rec.Files = append(rec.Files, f)

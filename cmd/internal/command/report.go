@@ -263,8 +263,8 @@ func (rep *reporter) copied(fj *fileJob) {
 	ev := fileEvent{
 		Event: "file", Time: now(), Path: fj.e.Rel, Size: fj.e.Size,
 		HashAlg: rep.r.opts.alg.String(), Hash: fj.hash,
-		Seconds: fj.elapsed.Seconds(), BytesPerSec: speed(fj.size, fj.elapsed),
-		SourceError: errString(fj.srcErr),
+		Seconds: fj.elapsed().Seconds(), BytesPerSec: speed(fj.size, fj.elapsed()),
+		SourceError: errString(fj.sourceErr()),
 	}
 	for i := range fj.state {
 		t := rep.r.target(fj, i)
@@ -277,7 +277,7 @@ func (rep *reporter) copied(fj *fileJob) {
 		case dsFailed:
 			st = "failed"
 		}
-		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHash[i], Error: errString(fj.errs[i])})
+		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHashOf(i), Error: errString(fj.err(i))})
 	}
 	rep.emit(ev)
 }
@@ -302,14 +302,14 @@ func (rep *reporter) done(fj *fileJob) {
 		if !fj.verified {
 			return
 		}
-		srcStatus := fj.srcState
+		srcStatus := fj.srcState.String()
 		if srcStatus == "" {
 			srcStatus = "not_read"
 		}
 		ev := verifyEvent{
 			Event: "verify", Time: now(), Path: fj.e.Rel, Mode: r.opts.mode.String(),
 			HashAlg: r.opts.alg.String(), Hash: fj.hash, OK: !fj.failed(),
-			Source: destEvent{Path: rep.r.source(fj), Status: srcStatus, Error: errString(fj.srcErr)},
+			Source: destEvent{Path: rep.r.source(fj), Status: srcStatus, Error: errString(fj.sourceErr())},
 		}
 		for i := range fj.state {
 			t := rep.r.target(fj, i)
@@ -322,7 +322,7 @@ func (rep *reporter) done(fj *fileJob) {
 			case dsCopied:
 				st = "not_verified"
 			}
-			ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHash[i], Error: errString(fj.errs[i])})
+			ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHashOf(i), Error: errString(fj.err(i))})
 		}
 		rep.emit(ev)
 		return
@@ -330,12 +330,13 @@ func (rep *reporter) done(fj *fileJob) {
 	if !rep.quiet {
 		rep.printOut(rep.resultLine(fj))
 	}
-	if fj.srcErr != nil {
-		rep.printErr(fmt.Sprintf("cvv: FAIL %s: %v", displayName(fj.e.Rel), fj.srcErr))
+	if fj.sourceErr() != nil {
+		rep.printErr(fmt.Sprintf("cvv: FAIL %s: %v", displayName(fj.e.Rel), fj.sourceErr()))
 	}
-	for i, err := range fj.errs {
+	for i := range fj.state {
+		err := fj.err(i)
 		// A dropped destination was reported once, not file by file.
-		if err != nil && err != fj.srcErr && err != rep.r.dropped[i] {
+		if err != nil && err != fj.sourceErr() && err != rep.r.dropped[i] {
 			rep.printErr(fmt.Sprintf("cvv: FAIL %s -> %s: %v", displayName(fj.e.Rel), displayName(rep.r.target(fj, i)), err))
 		}
 	}
@@ -358,8 +359,8 @@ func (rep *reporter) resultLine(fj *fileJob) string {
 	b.WriteString("  ")
 	b.WriteString(plan.HumanBytes(fj.e.Size))
 	b.WriteString("  ")
-	if fj.elapsed > 0 {
-		b.WriteString(plan.HumanBytes(int64(speed(fj.size, fj.elapsed))) + "/s")
+	if el := fj.elapsed(); el > 0 {
+		b.WriteString(plan.HumanBytes(int64(speed(fj.size, el))) + "/s")
 	} else {
 		b.WriteString("-")
 	}
@@ -373,11 +374,11 @@ func (rep *reporter) resultLine(fj *fileJob) string {
 	}
 	b.WriteString("  src ")
 	switch fj.srcState {
-	case "ok":
+	case srcOK:
 		b.WriteString(rep.paint("ok", "32"))
-	case "changed":
+	case srcChanged:
 		b.WriteString(rep.paint("CHANGED", "31"))
-	case "error":
+	case srcError:
 		b.WriteString(rep.paint("FAIL", "31"))
 	default:
 		b.WriteString("-")

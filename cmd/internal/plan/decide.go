@@ -8,7 +8,7 @@ import (
 )
 
 // Action is what to do with one file on one destination.
-type Action int
+type Action uint8
 
 // The actions.
 const (

@@ -56,7 +56,7 @@ func TestWalkTree(t *testing.T) {
 		files = append(files, e.Rel)
 	}
 	for _, e := range tr.Links {
-		links = append(links, e.Rel+"->"+e.Link)
+		links = append(links, e.Rel+"->"+e.Target)
 	}
 	for _, e := range tr.Specials {
 		specials = append(specials, e.Rel)

@@ -20,7 +20,7 @@ import (
 )
 
 // Kind is the type of a tree entry.
-type Kind int
+type Kind uint8
 
 // The entry kinds.
 const (
@@ -50,22 +50,28 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// Entry is one thing found under the source.
+// Entry is one thing found under the source. A tree holds one per file,
+// so the fields are ordered to leave no padding.
 type Entry struct {
 	// Rel is the path relative to the source root, with the OS separator.
 	// It is "" for the root directory of a directory source; for a file
 	// source it is the file's base name.
 	Rel string
-	// Kind is what the entry is.
-	Kind Kind
-	// Mode is the entry's lstat mode.
-	Mode fs.FileMode
-	// Size is the lstat size (bytes of a regular file).
-	Size int64
 	// ModTime is the lstat modification time.
 	ModTime time.Time
-	// Link is the target of a symlink.
-	Link string
+	// Size is the lstat size (bytes of a regular file).
+	Size int64
+	// Mode is the entry's lstat mode.
+	Mode fs.FileMode
+	// Kind is what the entry is.
+	Kind Kind
+}
+
+// Link is a symlink found under the source.
+type Link struct {
+	Entry
+	// Target is what the link points to, as read.
+	Target string
 }
 
 // Problem is an entry that could not be walked (an unreadable directory, a
@@ -87,7 +93,7 @@ type Tree struct {
 	// Files are the regular files in walk order.
 	Files []Entry
 	// Links are the symlinks.
-	Links []Entry
+	Links []Link
 	// Specials are the FIFOs, sockets and devices that are skipped.
 	Specials []Entry
 	// Problems are the entries that could not be walked.
@@ -137,6 +143,11 @@ func Walk(ctx context.Context, root string) (*Tree, error) {
 	if err := t.walkDir(ctx, ""); err != nil {
 		return nil, err
 	}
+	// The run keeps Files to its end: drop what append left spare (up to
+	// half of it).
+	if cap(t.Files) > len(t.Files)+len(t.Files)/8 {
+		t.Files = slices.Clone(t.Files)
+	}
 	return t, nil
 }
 
@@ -181,8 +192,7 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 				t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
 				continue
 			}
-			e.Link = target
-			t.Links = append(t.Links, e)
+			t.Links = append(t.Links, Link{Entry: e, Target: target})
 		default:
 			t.Specials = append(t.Specials, e)
 		}
