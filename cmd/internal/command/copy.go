@@ -208,6 +208,8 @@ type runner struct {
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
+	// big admits the files larger than one block, opts.bigJobs at a time.
+	big chan struct{}
 	// dirSync fsyncs the destination directories of a tree copy, nil when
 	// every file's commit fsyncs its own directory (a file source) or
 	// nothing is fsynced (--no-fsync).
@@ -333,6 +335,12 @@ func (r *runner) decide(ctx context.Context) error {
 	for k, d := range r.tree.Dirs {
 		r.dirIdx[d.Rel] = int32(k)
 	}
+	// A destination root this run creates holds nothing yet: every file
+	// is copied there, without a look at its target.
+	fresh := make([]bool, n)
+	for i, d := range r.plan.Dests {
+		fresh[i] = r.plan.IsDir && len(d.Missing) > 0
+	}
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
 	nf := len(r.tree.Files)
@@ -353,7 +361,10 @@ func (r *runner) decide(ctx context.Context) error {
 			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
 		for i := range n {
-			a, _ := plan.Decide(r.target(fj, i), *e, r.opts.policy)
+			a := plan.Copy
+			if !fresh[i] {
+				a, _ = plan.Decide(r.target(fj, i), *e, r.opts.policy)
+			}
 			if a == plan.Skip && r.opts.hashFilesWanted() {
 				// A manifest lists every file with its hash: a file kept
 				// from an earlier run is hashed on both sides, as with
@@ -618,6 +629,9 @@ func (r *runner) finishDirs() {
 // copyAll runs the file jobs, r.opts.jobs at a time. Without --verify-after
 // each file is verified right after its copy, by the same worker.
 func (r *runner) copyAll(ctx context.Context) error {
+	if r.opts.bigJobs < r.opts.jobs {
+		r.big = make(chan struct{}, r.opts.bigJobs)
+	}
 	if err := forEach(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) }); err != nil {
 		return err
 	}
@@ -630,6 +644,14 @@ func (r *runner) copyAll(ctx context.Context) error {
 func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if r.big != nil && fj.e.Size > int64(r.opts.engineOpts.WithDefaults().BlockSize) {
+		select {
+		case r.big <- struct{}{}:
+			defer func() { <-r.big }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	r.inFlight.Store(fj.e.Rel, struct{}{})
 	defer r.inFlight.Delete(fj.e.Rel)
@@ -658,6 +680,11 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	}
 	r.settle(fj)
 	return nil
+}
+
+// engineCopy runs one copy through the engine; a seam for tests.
+var engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Result, error) {
+	return e.Copy(ctx, job)
 }
 
 // settle counts and reports a file whose fate is final, then releases
@@ -736,7 +763,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			testThrottle()
 		},
 	}
-	res, err := r.eng.Copy(ctx, job)
+	res, err := engineCopy(ctx, r.eng, job)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -769,6 +796,10 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 func (r *runner) hashAll(ctx context.Context, paths []string) ([]cvv.HashResult, []error) {
 	hs := make([]cvv.HashResult, len(paths))
 	errs := make([]error, len(paths))
+	if len(paths) == 1 {
+		hs[0], errs[0] = r.eng.Hash(ctx, paths[0], r.opts.alg)
+		return hs, errs
+	}
 	var wg sync.WaitGroup
 	for i, p := range paths {
 		wg.Add(1)

@@ -59,10 +59,12 @@ func (r *runner) setMemoryLimit() {
 	}
 	var buffers int64
 	if r.eng != nil && r.eng.Name() == "fallback" {
-		// Its blocks are Go slices: queue depth per file in flight, and
-		// one per verification read.
+		// Its blocks are Go slices: up to the queue depth and one per
+		// verification read for a big file in flight, about two for a
+		// file of one block.
 		o := r.opts.engineOpts.WithDefaults()
-		buffers = int64(r.opts.jobs) * int64(o.QueueDepth+len(r.plan.Dests)+1) * int64(o.BlockSize)
+		blocks := r.opts.bigJobs*(o.QueueDepth+len(r.plan.Dests)+1) + (r.opts.jobs-r.opts.bigJobs)*2
+		buffers = int64(blocks) * int64(o.BlockSize)
 	}
 	n := 1
 	if r.plan != nil {
