@@ -34,7 +34,7 @@ func TestJobsBigFiles(t *testing.T) {
 		cur[big]++
 		peak[big] = max(peak[big], cur[big])
 		mu.Unlock()
-		time.Sleep(20 * time.Millisecond) // let the others pile up
+		time.Sleep(50 * time.Millisecond) // let the others pile up
 		defer func() {
 			mu.Lock()
 			cur[big]--
