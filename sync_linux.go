@@ -1,6 +1,7 @@
 package cvv
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -13,5 +14,25 @@ func datasync(f *os.File) error {
 		if err != unix.EINTR {
 			return err
 		}
+	}
+}
+
+// Preallocate reserves size bytes for f so that a full disk shows before
+// data moves. A filesystem without fallocate is not an error.
+func Preallocate(f *os.File, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	for {
+		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL):
+			return nil
+		}
+		return err
 	}
 }

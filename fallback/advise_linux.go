@@ -1,31 +1,10 @@
 package fallback
 
 import (
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
-
-// preallocate reserves size bytes for f so that a full disk shows before
-// data moves. Filesystems without fallocate are not an error.
-func preallocate(f *os.File, size int64) error {
-	if size == 0 {
-		return nil
-	}
-	for {
-		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EINVAL):
-			return nil
-		}
-		return err
-	}
-}
 
 // adviseSequential tells the kernel f is read front to back.
 func adviseSequential(f *os.File) {

@@ -4,9 +4,6 @@ package fallback
 
 import "os"
 
-// preallocate is a no-op off Linux.
-func preallocate(*os.File, int64) error { return nil }
-
 // adviseSequential is a no-op off Linux.
 func adviseSequential(*os.File) {}
 

@@ -120,7 +120,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		dests[i] = d
 		d.tmp, d.f, d.err = cvv.CreateTemp(p, 0)
 		if d.err == nil {
-			if perr := preallocate(d.f, size); perr != nil {
+			if perr := cvv.Preallocate(d.f, size); perr != nil {
 				d.err = cvv.DestError(&os.PathError{Op: "fallocate", Path: p, Err: perr})
 				cvv.Abort(d.f, d.tmp)
 				d.f = nil

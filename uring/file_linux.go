@@ -119,31 +119,11 @@ func createDest(final string, size int64, block int) (d *destination, err error)
 	} else {
 		d.direct, d.align, d.mode = true, a, "direct"
 	}
-	if err := preallocate(f, size); err != nil {
+	if err := cvv.Preallocate(f, size); err != nil {
 		cvv.Abort(f, tmp)
 		return nil, &os.PathError{Op: "fallocate", Path: final, Err: err}
 	}
 	return d, nil
-}
-
-// preallocate reserves size bytes so that a full disk shows before data
-// moves. Filesystems without fallocate are not an error.
-func preallocate(f *os.File, size int64) error {
-	if size == 0 {
-		return nil
-	}
-	for {
-		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
-		switch {
-		case err == nil:
-			return nil
-		case err == unix.EINTR:
-			continue
-		case err == unix.EOPNOTSUPP, err == unix.ENOSYS, err == unix.EINVAL:
-			return nil
-		}
-		return err
-	}
 }
 
 // dropCache writes back f's dirty pages and drops its cached ones so that

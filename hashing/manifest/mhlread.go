@@ -250,13 +250,9 @@ type xmlPath struct {
 }
 
 type xmlHash struct {
-	Path   *xmlPath      `xml:"path"`
-	C4     *xmlHashValue `xml:"c4"`
-	MD5    *xmlHashValue `xml:"md5"`
-	SHA1   *xmlHashValue `xml:"sha1"`
-	XXH128 *xmlHashValue `xml:"xxh128"`
-	XXH3   *xmlHashValue `xml:"xxh3"`
-	XXH64  *xmlHashValue `xml:"xxh64"`
+	Path *xmlPath      `xml:"path"`
+	C4   *xmlHashValue `xml:"c4"`
+	xmlDigests
 }
 
 type xmlHashList struct {
@@ -292,6 +288,17 @@ type xmlDigests struct {
 	XXH64  *xmlHashValue `xml:"xxh64"`
 }
 
+// algDigest is one digest element of xmlDigests, with its algorithm.
+type algDigest struct {
+	alg hashing.Algorithm
+	x   *xmlHashValue
+}
+
+// each lists the digest elements, present or not.
+func (d *xmlDigests) each() []algDigest {
+	return []algDigest{{hashing.MD5, d.MD5}, {hashing.SHA1, d.SHA1}, {hashing.XXH128, d.XXH128}, {hashing.XXH3, d.XXH3}, {hashing.XXH64, d.XXH64}}
+}
+
 // xmlDirSum is the content and structure hash of a directory (or the root).
 type xmlDirSum struct {
 	Content   *xmlDigests `xml:"content"`
@@ -304,10 +311,7 @@ func (s *xmlDirSum) check() error {
 		if d == nil {
 			continue
 		}
-		for _, v := range []struct {
-			alg hashing.Algorithm
-			x   *xmlHashValue
-		}{{hashing.MD5, d.MD5}, {hashing.SHA1, d.SHA1}, {hashing.XXH128, d.XXH128}, {hashing.XXH3, d.XXH3}, {hashing.XXH64, d.XXH64}} {
+		for _, v := range d.each() {
 			if v.x == nil {
 				continue
 			}
@@ -369,10 +373,7 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 				return nil, fmt.Errorf("%w: %q: lastmodificationdate: %w", ErrCorrupt, e.Path, err)
 			}
 		}
-		for _, v := range []struct {
-			alg hashing.Algorithm
-			x   *xmlHashValue
-		}{{hashing.MD5, xh.MD5}, {hashing.SHA1, xh.SHA1}, {hashing.XXH128, xh.XXH128}, {hashing.XXH3, xh.XXH3}, {hashing.XXH64, xh.XXH64}} {
+		for _, v := range xh.each() {
 			if v.x == nil {
 				continue
 			}
