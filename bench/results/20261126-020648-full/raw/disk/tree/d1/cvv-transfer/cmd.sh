@@ -1,0 +1,2 @@
+# timed command (disk, tree, 1 destination(s), cvv-transfer)
+/work/main/bin/cvv -q -m transfer  /work/main/bench/results/tmp/src/tree /work/main/bench/results/tmp/dst/1/bench/tree && sync
