@@ -321,7 +321,7 @@ func jsonType(v any) string {
 }
 
 // checkjson FILE checks that FILE (usually stdout) is a stream of --json
-// events that follow the documented schema (cmd/JSON.md): one object a line,
+// events that follow the documented schema (docs/JSON.md): one object a line,
 // a known "event", every field of that event with its type, "start" first
 // and "summary" last.
 func cmdCheckjson(ts *testscript.TestScript, neg bool, args []string) {

@@ -56,7 +56,7 @@ Examples:
    cvv --jobs 8 --block-size 4M --engine uring src dst
        tune the engine: 8 files in flight, 4 MiB reads
    cvv --json -q src dst | jq 'select(.event=="summary")'
-       newline-delimited JSON events for scripts (schema: cmd/JSON.md)
+       newline-delimited JSON events for scripts (schema: docs/JSON.md)
    cvv --hash-file mhl,sums --hash-file-dest both card dst
        write an ASC MHL generation and a sums file (dst/dst.xxh3, which
        xxhsum -c checks) in the source and in the copy`
@@ -112,7 +112,7 @@ func copyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
-		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in cmd/JSON.md)"},
+		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in docs/JSON.md)"},
 		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available; $CVV_ENGINE overrides auto), uring or fallback"},
 		&cli.StringFlag{Name: "block-size", Value: "1M", Usage: "read `SIZE` (K, M, G suffixes: 256K, 1M, 4M)"},
 		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "`N` blocks in flight per file"},

@@ -33,7 +33,7 @@ const (
 //
 // It is kept for every file of the tree until the end of the run, so it
 // is small and holds no pointer but what it must (see the memory bound in
-// cmd/USAGE.md): the file jobs of a run are one array, actions and state
+// docs/USAGE.md): the file jobs of a run are one array, actions and state
 // are windows of two shared arrays, and what only some files need (errors,
 // hashes re-read from the destinations) hangs off x, allocated on demand
 // and released once the file is reported. The source hash is released then

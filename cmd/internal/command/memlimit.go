@@ -9,7 +9,7 @@ import (
 )
 
 // The memory a run keeps grows with the number of files (one fileJob, one
-// plan.Entry and the relative path per file, see cmd/USAGE.md); everything
+// plan.Entry and the relative path per file, see docs/USAGE.md); everything
 // else is bounded by the flags. Go's default GC lets the heap grow to twice
 // what is live, which on a tree of 100k files is most of the budget of 64
 // MiB. So, unless the user set GOMEMLIMIT, the run sets a soft memory limit:

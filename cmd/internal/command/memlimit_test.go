@@ -7,7 +7,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 )
 
-// TestPerFileState guards the memory bound documented in cmd/USAGE.md: the
+// TestPerFileState guards the memory bound documented in docs/USAGE.md: the
 // state kept for every file of a tree. A field added to fileJob or
 // plan.Entry must fit or move to fileExtra (only while the file is worked
 // on, or only for failures).
@@ -19,7 +19,7 @@ func TestPerFileState(t *testing.T) {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)
 	}
 	if b := bytesPerFile(2, false); b > 220 {
-		t.Errorf("%d bytes per file to 2 destinations, want <= 220 (cmd/USAGE.md)", b)
+		t.Errorf("%d bytes per file to 2 destinations, want <= 220 (docs/USAGE.md)", b)
 	}
 	// The documented totals: 100k files fit the floor's headroom, 1M files
 	// raise the limit with the state.

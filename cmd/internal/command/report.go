@@ -17,7 +17,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 )
 
-// jsonVersion is the version of the --json event schema (cmd/JSON.md). It
+// jsonVersion is the version of the --json event schema (docs/JSON.md). It
 // changes only when a field changes meaning or disappears.
 const jsonVersion = 1
 

@@ -318,7 +318,7 @@ func TestMemoryBound(t *testing.T) {
 		}
 		t.Logf("%d files to two destinations: peak RSS %.1f MiB in %v", n, float64(r.MaxRSS)/(1<<20), r.Elapsed)
 		if rss := childPeakRSS(t, r, limit, "-q", src, filepath.Join(work, "d3"), filepath.Join(work, "d4")); rss > limit {
-			t.Errorf("peak RSS %.1f MiB for %d files, want <= 64 MiB (the bound in cmd/USAGE.md)", float64(rss)/(1<<20), n)
+			t.Errorf("peak RSS %.1f MiB for %d files, want <= 64 MiB (the bound in docs/USAGE.md)", float64(rss)/(1<<20), n)
 		}
 	})
 }
