@@ -102,7 +102,8 @@ if [ "${DRY_RUN:-0}" != 0 ]; then
 	raw=$(mktemp -d)/raw
 fi
 mkdir -p "$WORK/bin" "$raw/workloads"
-go build -o "$WORK/bin/" ./bench/cmd/genworkload ./bench/cmd/rusage ./bench/cmd/benchreport
+# The harness is its own module (bench/go.mod): chart libraries stay out of the tool.
+(cd "$repo/bench" && go build -o "$WORK/bin/" ./cmd/genworkload ./cmd/rusage ./cmd/benchreport)
 if [ "${DRY_RUN:-0}" != 0 ]; then
 	CVV=${CVV:-$repo/bin/cvv}
 elif [ -z "${CVV:-}" ]; then

@@ -1,2 +1,0 @@
-# timed command (loop, big, 1 destination(s), cvv-full)
-/work/main/bin/cvv -q -m full  /work/main/bench/results/tmp/state/mnt/src/big/big.bin /work/main/bench/results/tmp/state/mnt/d1/bench/big && sync

@@ -1,2 +1,0 @@
-# timed command (loop, tree, 1 destination(s), cvv-fallback)
-/work/main/bin/cvv -q --engine fallback -m transfer  /work/main/bench/results/tmp/state/mnt/src/tree /work/main/bench/results/tmp/state/mnt/d1/bench/tree && sync

@@ -1,2 +1,0 @@
-# timed command (disk, big, 3 destination(s), cvv-fallback)
-/work/main/bin/cvv -q --engine fallback -m transfer  /work/main/bench/results/tmp/src/big/big.bin /work/main/bench/results/tmp/dst/1/bench/big /work/main/bench/results/tmp/dst/2/bench/big /work/main/bench/results/tmp/dst/3/bench/big && sync
