@@ -3,7 +3,6 @@
 package uring
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/iceber/iouring-go"
 	iouring_syscall "github.com/iceber/iouring-go/syscall"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/cvv-project/cvv"
 )
@@ -43,7 +43,13 @@ type Engine struct {
 	opts  cvv.Options // defaults applied, BlockSize a multiple of pageSize
 	ring  *iouring.IOURing
 	pool  *BufferPool
-	slots *opSlots
+	// slots bounds the operations in flight on the ring, over all calls,
+	// to the completion queue's size. A call reserves all the slots it may
+	// use before it submits anything and gives them back when it is done,
+	// so calls never wait on each other while holding part of what they
+	// need. Waiters are served in order (FIFO), so a large request for
+	// many destinations is not starved by a stream of small ones.
+	slots *semaphore.Weighted
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,7 +77,7 @@ func New(opts cvv.Options) (*Engine, error) {
 		opts:  opts,
 		ring:  ring,
 		pool:  pool,
-		slots: newOpSlots(cqEntries),
+		slots: semaphore.NewWeighted(cqEntries),
 	}, nil
 }
 
@@ -185,48 +191,6 @@ func setupError(err error) error {
 		}
 	}
 	return fmt.Errorf("io_uring_setup: %w", err)
-}
-
-// opSlots bounds the operations in flight on the ring, over all calls, to
-// the completion queue's size. A call reserves all the slots it may use
-// before it submits anything and gives them back when it is done, so calls
-// never wait on each other while holding part of what they need.
-type opSlots struct {
-	mu   sync.Mutex
-	free int
-	wake chan struct{}
-}
-
-func newOpSlots(n int) *opSlots {
-	return &opSlots{free: n, wake: make(chan struct{})}
-}
-
-// acquire takes n slots, waiting while fewer are free.
-func (s *opSlots) acquire(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		if s.free >= n {
-			s.free -= n
-			s.mu.Unlock()
-			return nil
-		}
-		wake := s.wake
-		s.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// release gives back n slots.
-func (s *opSlots) release(n int) {
-	s.mu.Lock()
-	s.free += n
-	close(s.wake)
-	s.wake = make(chan struct{})
-	s.mu.Unlock()
 }
 
 func alignUp[T int | int64](n, a T) T   { return (n + a - 1) / a * a }

@@ -119,3 +119,35 @@ func TestFairShare(t *testing.T) {
 		t.Errorf("%d of %d buffers back in the pool", bi.Free, bi.Count)
 	}
 }
+
+// TestSlotsFIFO checks that ring slots are granted in order: a call that
+// needs many slots (many destinations) and waits for them is not overtaken
+// by later calls that need few, which could otherwise starve it for as
+// long as small calls keep coming.
+func TestSlotsFIFO(t *testing.T) {
+	e, err := New(cvv.Options{BlockSize: 64 << 10, QueueDepth: 4})
+	if errors.Is(err, cvv.ErrNotHandled) {
+		t.Skipf("io_uring unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	if err := e.slots.Acquire(ctx, 2); err != nil { // a running small call
+		t.Fatal(err)
+	}
+	big := make(chan error, 1)
+	go func() { big <- e.slots.Acquire(ctx, cqEntries) }() // waits for all slots
+	time.Sleep(50 * time.Millisecond)
+	small, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := e.slots.Acquire(small, 1); err == nil {
+		t.Fatal("a 1-slot call overtook a waiting call that needs every slot")
+	}
+	e.slots.Release(2)
+	if err := <-big; err != nil {
+		t.Fatalf("the waiting call did not get its slots: %v", err)
+	}
+	e.slots.Release(cqEntries)
+}

@@ -139,7 +139,7 @@ func (t *transfer) start(alg hashing.Algorithm) error {
 	per := max(1, len(t.dests)) // operations one buffer can have in flight
 	t.maxBufs = int(min(want, int64(cqEntries/per)))
 	t.slots = t.maxBufs * per
-	if err := t.e.slots.acquire(t.ctx, t.slots); err != nil {
+	if err := t.e.slots.Acquire(t.ctx, int64(t.slots)); err != nil {
 		t.slots = 0
 		return err
 	}
@@ -149,7 +149,7 @@ func (t *transfer) start(alg hashing.Algorithm) error {
 	if err != nil {
 		t.e.pool.leave()
 		t.joined = false
-		t.e.slots.release(t.slots)
+		t.e.slots.Release(int64(t.slots))
 		t.slots = 0
 		return err
 	}
@@ -187,7 +187,7 @@ func (t *transfer) finish() {
 		t.joined = false
 	}
 	if t.slots > 0 {
-		t.e.slots.release(t.slots)
+		t.e.slots.Release(int64(t.slots))
 		t.slots = 0
 	}
 }
