@@ -40,9 +40,9 @@ const (
 // Engine is the io_uring copy engine: one ring and one registered buffer
 // arena, shared by all concurrent Copy and Hash calls.
 type Engine struct {
-	opts  cvv.Options // defaults applied, BlockSize a multiple of pageSize
-	ring  *iouring.IOURing
-	pool  *BufferPool
+	opts cvv.Options // defaults applied, BlockSize a multiple of pageSize
+	ring *iouring.IOURing
+	pool *BufferPool
 	// slots bounds the operations in flight on the ring, over all calls,
 	// to the completion queue's size. A call reserves all the slots it may
 	// use before it submits anything and gives them back when it is done,
