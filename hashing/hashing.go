@@ -2,7 +2,8 @@
 // the Stage that feeds one of them, in file order, from its own goroutine.
 //
 // Hex output is identical to the reference tools for the same bytes:
-// xxhsum -H3 (xxh3), xxhsum -H64 (xxh64, canonical big-endian), xxh128sum,
+// xxhsum -H3 (xxh3), xxhsum -H64 (xxh64, canonical big-endian), xxhsum -H0
+// (xxh32, canonical big-endian), xxh128sum,
 // md5sum, sha1sum and sha256sum. This package never does file I/O.
 package hashing
 
@@ -32,10 +33,13 @@ const (
 	MD5
 	SHA1
 	SHA256
+	// XXH32 is the 32-bit xxHash (seed 0) that classic MHL files record as
+	// "xxhash". It is last so that the numbers of the others stay put.
+	XXH32
 )
 
 // Algorithms lists every algorithm, in flag order.
-var Algorithms = []Algorithm{XXH3, XXH64, XXH128, MD5, SHA1, SHA256}
+var Algorithms = []Algorithm{XXH3, XXH64, XXH128, MD5, SHA1, SHA256, XXH32}
 
 // ErrUnknownAlgorithm is returned by Parse for a name it does not know.
 var ErrUnknownAlgorithm = errors.New("unknown hash algorithm")
@@ -55,6 +59,8 @@ func (a Algorithm) String() string {
 		return "sha1"
 	case SHA256:
 		return "sha256"
+	case XXH32:
+		return "xxh32"
 	}
 	return fmt.Sprintf("Algorithm(%d)", int(a))
 }
@@ -62,6 +68,8 @@ func (a Algorithm) String() string {
 // HexLen is the length of a's hex digest.
 func (a Algorithm) HexLen() int {
 	switch a {
+	case XXH32:
+		return 8
 	case XXH3, XXH64:
 		return 16
 	case XXH128, MD5:
@@ -90,8 +98,10 @@ func Parse(s string) (Algorithm, error) {
 		return SHA1, nil
 	case "sha256", "sha-256":
 		return SHA256, nil
+	case "xxh32", "xxhash32":
+		return XXH32, nil
 	}
-	return 0, fmt.Errorf("%w %q (want xxh3, xxh64, xxh128, md5, sha1 or sha256)", ErrUnknownAlgorithm, s)
+	return 0, fmt.Errorf("%w %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", ErrUnknownAlgorithm, s)
 }
 
 // Hasher is a streaming hash. Write never fails.
@@ -119,6 +129,8 @@ func (a Algorithm) New() Hasher {
 		return &stdHasher{h: sha1.New()}
 	case SHA256:
 		return &stdHasher{h: sha256.New()}
+	case XXH32:
+		return newXXH32()
 	}
 	panic("hashing: New of invalid " + a.String())
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // knownAnswers are digests produced by the reference tools (xxhsum 0.8.1
-// -H3/-H64, xxh128sum, md5sum, sha1sum, sha256sum) for fixed inputs. They
+// -H3/-H64/-H0, xxh128sum, md5sum, sha1sum, sha256sum) for fixed inputs. They
 // are written out here so the test fails without the tools too.
 var knownAnswers = []struct {
 	in   string
@@ -25,6 +25,7 @@ var knownAnswers = []struct {
 		MD5:    "d41d8cd98f00b204e9800998ecf8427e",
 		SHA1:   "da39a3ee5e6b4b0d3255bfef95601890afd80709",
 		SHA256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		XXH32:  "02cc5d05",
 	}},
 	{"a", map[Algorithm]string{
 		XXH3:   "e6c632b61e964e1f",
@@ -33,6 +34,7 @@ var knownAnswers = []struct {
 		MD5:    "0cc175b9c0f1b6a831c399e269772661",
 		SHA1:   "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8",
 		SHA256: "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb",
+		XXH32:  "550d7456",
 	}},
 	{"abc", map[Algorithm]string{
 		XXH3:   "78af5f94892f3950",
@@ -41,6 +43,7 @@ var knownAnswers = []struct {
 		MD5:    "900150983cd24fb0d6963f7d28e17f72",
 		SHA1:   "a9993e364706816aba3e25717850c26c9cd0d89d",
 		SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		XXH32:  "32d153ff",
 	}},
 	{"The quick brown fox jumps over the lazy dog", map[Algorithm]string{
 		XXH3:   "ce7d19a5418fb365",
@@ -49,6 +52,7 @@ var knownAnswers = []struct {
 		MD5:    "9e107d9d372bb6826bd81d3542a419d6",
 		SHA1:   "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12",
 		SHA256: "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592",
+		XXH32:  "e85ea4de",
 	}},
 }
 
@@ -94,6 +98,8 @@ func toolDigest(t *testing.T, alg Algorithm, path string) (string, bool) {
 		name, args = "xxhsum", []string{"-H3"}
 	case XXH64:
 		name, args = "xxhsum", []string{"-H64"}
+	case XXH32:
+		name, args = "xxhsum", []string{"-H0"}
 	case XXH128:
 		name = "xxh128sum"
 	case MD5:
@@ -180,7 +186,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "crc32", "sha512", "xxh32"} {
+	for _, bad := range []string{"", "crc32", "sha512", "xxh16"} {
 		if _, err := Parse(bad); !errors.Is(err, ErrUnknownAlgorithm) {
 			t.Errorf("Parse(%q) error %v, want ErrUnknownAlgorithm", bad, err)
 		}

@@ -51,7 +51,7 @@ var mhlName = regexp.MustCompile(`^\d{4}_footage_\d{4}-\d\d-\d\d_\d{6}Z\.mhl$`)
 func TestMHLRoundTripEveryAlgorithm(t *testing.T) {
 	files := maps(interopFiles, map[string]string{"with\nnewline": "nl", `back\slash`: "bs", "amp & <lt>.txt": "xml"})
 	for _, alg := range hashing.Algorithms {
-		if alg == hashing.SHA256 {
+		if alg == hashing.SHA256 || alg == hashing.XXH32 { // not in ASC MHL
 			continue
 		}
 		t.Run(alg.String(), func(t *testing.T) {

@@ -120,6 +120,7 @@ type List struct {
 var bsdTags = map[string]hashing.Algorithm{
 	"XXH3": hashing.XXH3, "XXH64": hashing.XXH64, "XXH128": hashing.XXH128,
 	"MD5": hashing.MD5, "SHA1": hashing.SHA1, "SHA256": hashing.SHA256,
+	"XXH32": hashing.XXH32,
 }
 
 // AlgorithmFromName returns the algorithm a list's file name announces
@@ -148,8 +149,8 @@ func AlgorithmFromName(name string) (hashing.Algorithm, bool) {
 // ("XXH3 (path) = HASH"), xxhsum's "XXH3_HASH  path"; blank lines and
 // comments ('#' or ';') are skipped, CRLF line ends accepted. alg is the
 // algorithm if the caller knows it (from --hash or AlgorithmFromName);
-// with nil it comes from the tag lines or the digest length (16 hex digits
-// read as xxh64, as xxhsum -c does; 32 is ambiguous and an error). Every
+// with nil it comes from the tag lines or the digest length (8 hex digits
+// read as xxh32 and 16 as xxh64, as xxhsum -c does; 32 is ambiguous and an error). Every
 // problem (malformed line, wrong digest length, absolute path, a path with
 // "..", a path listed twice) is an error wrapping ErrCorrupt.
 func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
@@ -218,6 +219,8 @@ func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
 		list.Alg = *rows[0].tag
 	default:
 		switch len(rows[0].hash) {
+		case 8:
+			list.Alg = hashing.XXH32
 		case 16:
 			list.Alg = hashing.XXH64
 		case 40:

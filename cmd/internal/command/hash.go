@@ -35,7 +35,7 @@ func hashCommand() *cli.Command {
 		UsageText:   "cvv hash [flags] FILE|DIR...",
 		Description: hashDescription,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256"},
+			&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256, xxh32"},
 			&cli.BoolFlag{Name: "tag", Usage: "print BSD-style lines: ALG (path) = HASH"},
 			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
@@ -50,7 +50,7 @@ func hashAction(c *cli.Context) error {
 	}
 	alg, err := hashing.Parse(c.String("hash"))
 	if err != nil {
-		return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1 or sha256)", c.String("hash"))
+		return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", c.String("hash"))
 	}
 	jobs := c.Int("jobs")
 	if jobs < 1 || jobs > 1024 {

@@ -144,7 +144,7 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 		return o, err
 	}
 	if o.alg, err = hashing.Parse(c.String("hash")); err != nil {
-		return o, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1 or sha256)", c.String("hash"))
+		return o, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", c.String("hash"))
 	}
 	o.noFsync = c.Bool("no-fsync")
 	o.noPreserve = c.Bool("no-preserve")

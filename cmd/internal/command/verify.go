@@ -160,7 +160,7 @@ func verifyAction(c *cli.Context) error {
 	if s := c.String("hash"); s != "" {
 		a, err := hashing.Parse(s)
 		if err != nil {
-			return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1 or sha256)", s)
+			return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", s)
 		}
 		forced = &a
 	}
