@@ -210,14 +210,7 @@ func (h *History) reference(path string, alg hashing.Algorithm) (Hash, bool) {
 // in the algorithm of the newest generation) and last recorded size. A
 // File with an empty Hash can only fail.
 func (h *History) Expected() (hashing.Algorithm, []File) {
-	alg := hashing.XXH64
-	newest := h.Generations[len(h.Generations)-1]
-	for _, e := range newest.Files {
-		if len(e.Hashes) > 0 {
-			alg = e.Hashes[0].Alg
-			break
-		}
-	}
+	alg := h.ExpectedAlg()
 	var out []File
 	index := map[string]int{}
 	for _, g := range h.Generations {
@@ -234,6 +227,18 @@ func (h *History) Expected() (hashing.Algorithm, []File) {
 	}
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return alg, out
+}
+
+// ExpectedAlg is the algorithm Expected checks in: the one of the newest
+// generation's first file hash (xxh64 for a history without one).
+func (h *History) ExpectedAlg() hashing.Algorithm {
+	newest := h.Generations[len(h.Generations)-1]
+	for _, e := range newest.Files {
+		if len(e.Hashes) > 0 {
+			return e.Hashes[0].Alg
+		}
+	}
+	return hashing.XXH64
 }
 
 // XML shapes of ASC MHL v2 (only what cvv reads).
@@ -463,8 +468,15 @@ func parseChain(r io.Reader) ([]chainEntry, error) {
 // whitespace, comments or processing instructions after the root element
 // is an error too.
 func decodeStrict(r io.Reader, v any) error {
+	return decodeStrictWith(r, v, nil)
+}
+
+// decodeStrictWith is decodeStrict with a CharsetReader for documents that
+// declare an encoding other than UTF-8.
+func decodeStrictWith(r io.Reader, v any, charset func(string, io.Reader) (io.Reader, error)) error {
 	d := xml.NewDecoder(r)
 	d.Strict = true
+	d.CharsetReader = charset
 	if err := d.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF

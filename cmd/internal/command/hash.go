@@ -102,7 +102,7 @@ func hashAction(c *cli.Context) error {
 		out.warn(note)
 	}
 	tag := c.Bool("tag")
-	hashOrdered(c.Context, eng, alg, paths, jobs, func(i int, res cvv.HashResult, err error) {
+	hashOrdered(c.Context, eng, func(int) hashing.Algorithm { return alg }, paths, jobs, func(i int, res cvv.HashResult, err error) {
 		if err != nil {
 			if c.Context.Err() == nil {
 				out.warn(errString(err))

@@ -24,13 +24,16 @@ import (
 const verifyDescription = `Re-hashes the files under PATH, reading them from the media (O_DIRECT where
 the filesystem allows it), several at a time, and checks them against
 
-   - the newest ASC MHL generation in PATH/ascmhl (every file any generation
-     recorded, against its original hash), or
-   - a sums or xxh list given with --against FILE (md5sum/sha*sum/xxhsum
-     output, cvv's own lists, TeraCopy lists). The algorithm comes from
-     --hash, the file name (footage.md5, footage.xxh3.xxh, SHA256SUMS) or the
-     digest length. PATH may also be the list itself: its directory is then
-     the root.
+   - the ASC MHL history in PATH/ascmhl (every file any generation
+     recorded, against its original hash) and every classic MHL file (MHL
+     1.x, a .mhl file outside ascmhl/) in the tree, each with paths relative
+     to its own folder, or
+   - a list given with --against FILE: a classic MHL file (it may sit in any
+     folder above the files it lists), or a sums or xxh list (md5sum/sha*sum/
+     xxhsum output, cvv's own lists, TeraCopy lists) whose algorithm comes
+     from --hash, the file name (footage.md5, footage.xxh3.xxh, SHA256SUMS)
+     or the digest length. PATH may also be the list itself: its directory
+     is then the root.
 
 Each recorded file is reported ok, changed or missing; a file under PATH that
 no record lists is reported new (the ascmhl folder and cvv's own lists are
@@ -45,6 +48,7 @@ written).
 Examples:
    cvv verify /mnt/raid/day1
    cvv verify --against /mnt/raid/day1/day1.md5 /mnt/raid/day1
+   cvv verify /mnt/raid/Reels/Reels_2024-03-01_090000.mhl
    cvv verify --json -j 8 /mnt/shuttle/day1.xxh3`
 
 // verifyCommand is "cvv verify".
@@ -55,7 +59,7 @@ func verifyCommand() *cli.Command {
 		UsageText:   "cvv verify [flags] PATH",
 		Description: verifyDescription,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "against", Usage: "check against the sums or xxh list `FILE` instead of PATH/ascmhl"},
+			&cli.StringFlag{Name: "against", Usage: "check against the classic MHL, sums or xxh list `FILE` instead of PATH's records"},
 			&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
 			&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
 			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
@@ -81,6 +85,8 @@ type verifyFileEvent struct {
 	Time     string `json:"time"`
 	Path     string `json:"path"`
 	Status   string `json:"status"`
+	Hash     string `json:"hash,omitempty"`
+	SizeOnly bool   `json:"size_only,omitempty"`
 	Size     int64  `json:"size,omitempty"`
 	Expected string `json:"expected,omitempty"`
 	Actual   string `json:"actual,omitempty"`
@@ -93,6 +99,7 @@ type verifySummaryEvent struct {
 	Time      string   `json:"time"`
 	Root      string   `json:"root"`
 	Against   string   `json:"against"`
+	Records   []string `json:"records"`
 	Hash      string   `json:"hash"`
 	Engine    string   `json:"engine"`
 	OK        int      `json:"ok"`
@@ -122,91 +129,69 @@ func (v *verifyOutput) file(ev verifyFileEvent) {
 		return
 	}
 	line := fmt.Sprintf("%-7s  %s", ev.Status, displayName(ev.Path))
-	switch ev.Status {
-	case statusChanged:
+	switch {
+	case ev.SizeOnly && ev.Status != statusMissing:
+		line += fmt.Sprintf("  (size only: %d bytes)", ev.Size)
+	case ev.Status == statusChanged:
 		line += fmt.Sprintf("  (recorded %s, now %s)", ev.Expected, ev.Actual)
-	case statusError:
+	case ev.Status == statusError:
 		line += "  (" + ev.Error + ")"
 	}
 	v.out.println(line)
 }
 
-func verifyAction(c *cli.Context) error {
-	start := time.Now()
+// verifyArgs are verify's checked arguments.
+type verifyArgs struct {
+	root, against string
+	jobs          int
+	kind          cvv.EngineKind
+	forced        *hashing.Algorithm
+	record        bool
+}
+
+func parseVerifyArgs(c *cli.Context) (*verifyArgs, error) {
 	if c.NArg() != 1 {
-		return usagef("verify takes one PATH (usage: cvv verify [flags] PATH)")
+		return nil, usagef("verify takes one PATH (usage: cvv verify [flags] PATH)")
 	}
-	root, against := c.Args().First(), c.String("against")
-	st, err := os.Stat(root)
+	a := &verifyArgs{root: c.Args().First(), against: c.String("against"), jobs: c.Int("jobs"), record: !c.Bool("no-record")}
+	st, err := os.Stat(a.root)
 	if err != nil {
-		return usageFromStat(err)
+		return nil, usageFromStat(err)
 	}
 	if !st.IsDir() {
-		if against != "" {
-			return usagef("%s is not a directory", root)
+		if a.against != "" {
+			return nil, usagef("%s is not a directory", a.root)
 		}
 		// cvv verify footage.md5: the list's directory is the root.
-		against, root = root, filepath.Dir(root)
+		a.against, a.root = a.root, filepath.Dir(a.root)
 	}
-	jobs := c.Int("jobs")
-	if jobs < 1 || jobs > 1024 {
-		return usagef("bad --jobs %d (want 1 to 1024)", jobs)
+	if a.jobs < 1 || a.jobs > 1024 {
+		return nil, usagef("bad --jobs %d (want 1 to 1024)", a.jobs)
 	}
-	kind, err := cvv.ParseEngineKind(c.String("engine"))
-	if err != nil {
-		return usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
+	if a.kind, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
+		return nil, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
 	}
-	var forced *hashing.Algorithm
 	if s := c.String("hash"); s != "" {
-		a, err := hashing.Parse(s)
+		alg, err := hashing.Parse(s)
 		if err != nil {
-			return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", s)
+			return nil, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", s)
 		}
-		forced = &a
+		a.forced = &alg
 	}
+	return a, nil
+}
 
-	// What the record says.
-	var (
-		alg      hashing.Algorithm
-		expected []manifest.File
-		mhl      = against == ""
-		skip     string // the --against list, when it lies under root
-	)
-	if mhl {
-		hist, err := manifest.ReadHistory(root)
-		if errors.Is(err, manifest.ErrNoHistory) {
-			return usagef("%s has no ASC MHL history (%s/): give the list to check with --against FILE", root, manifest.HistoryDir)
-		}
-		if err != nil {
-			return err
-		}
-		alg, expected = hist.Expected()
-		if forced != nil && *forced != alg {
-			return usagef("the ASC MHL history of %s records %s, not %s", root, alg, *forced)
-		}
-	} else {
-		list, err := readList(against, forced)
-		if err != nil {
-			return err
-		}
-		alg = list.Alg
-		for _, s := range list.Sums {
-			expected = append(expected, manifest.File{Path: s.Path, Hash: s.Hash, Size: -1})
-		}
-		if rel, err := relUnder(root, against); err == nil {
-			skip = rel
-		}
-	}
-
-	// What is there.
-	present, dirs, err := walkTree(root, func(rel string) bool {
-		return rel == skip || rel == manifest.HistoryDir
-	})
+func verifyAction(c *cli.Context) error {
+	start := time.Now()
+	a, err := parseVerifyArgs(c)
 	if err != nil {
 		return err
 	}
-
-	eng, note, err := openEngine(kind, cvv.Options{})
+	in, err := loadVerifyInput(a.root, a.against, a.forced)
+	if err != nil {
+		return err
+	}
+	eng, note, err := openEngine(a.kind, cvv.Options{})
 	if err != nil {
 		return err
 	}
@@ -217,85 +202,19 @@ func verifyAction(c *cli.Context) error {
 	if note != "" && !out.json {
 		out.warn(note)
 	}
-
-	sum := verifySummaryEvent{Event: "verify_summary", Version: jsonVersion, Root: root, Hash: alg.String(), Engine: eng.Name()}
-	if mhl {
-		sum.Against = filepath.Join(root, manifest.HistoryDir)
-	} else {
-		sum.Against = against
-	}
-
-	// Missing files are known before any read.
-	recorded := make(map[string]bool, len(expected))
-	var toHash []manifest.File
-	for _, f := range expected {
-		recorded[f.Path] = true
-		if _, ok := present[f.Path]; !ok {
-			vo.file(verifyFileEvent{Path: f.Path, Status: statusMissing, Expected: f.Hash})
-			sum.Missing++
-			continue
-		}
-		toHash = append(toHash, f)
-	}
-
-	var (
-		gen   []manifest.File
-		paths = make([]string, len(toHash))
-	)
-	for i, f := range toHash {
-		paths[i] = filepath.Join(root, filepath.FromSlash(f.Path))
-	}
-	hashOrdered(c.Context, eng, alg, paths, jobs, func(i int, res cvv.HashResult, err error) {
-		f := toHash[i]
-		ev := verifyFileEvent{Path: f.Path, Expected: f.Hash}
-		info := present[f.Path]
-		switch {
-		case err != nil:
-			if c.Context.Err() != nil {
-				return
-			}
-			ev.Status, ev.Error = statusError, errString(err)
-			sum.Errors++
-		case f.Hash != "" && strings.EqualFold(res.Hash, f.Hash) && (f.Size < 0 || f.Size == res.Size):
-			ev.Status, ev.Actual, ev.Size = statusOK, res.Hash, res.Size
-			sum.OK++
-		default:
-			ev.Status, ev.Actual, ev.Size = statusChanged, res.Hash, res.Size
-			sum.Changed++
-		}
-		vo.file(ev)
-		if err == nil {
-			action := "verified"
-			if ev.Status != statusOK {
-				action = "failed"
-			}
-			gen = append(gen, manifest.File{Path: f.Path, Size: res.Size, ModTime: info.ModTime(), Hash: res.Hash, Action: action, HashDate: time.Now()})
-		}
-	})
+	records := in.recordPaths()
+	sum := verifySummaryEvent{Event: "verify_summary", Version: jsonVersion, Root: a.root, Against: records[0], Records: records,
+		Hash: strings.Join(in.algorithms(), ","), Engine: eng.Name()}
+	gens := checkExpected(c.Context, eng, a, in, vo, &sum)
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-
-	var newFiles []string
-	for rel := range present {
-		if !recorded[rel] && !manifest.IsManifest(root, rel) {
-			newFiles = append(newFiles, rel)
-		}
-	}
-	slices.Sort(newFiles)
-	for _, rel := range newFiles {
-		vo.file(verifyFileEvent{Path: rel, Status: statusNew, Size: present[rel].Size()})
-		sum.New++
-	}
+	reportNew(a.root, in, vo, &sum)
 
 	var recordErr error
-	if mhl && !c.Bool("no-record") {
-		rec := manifest.Record{Root: root, Alg: alg, Files: gen, Dirs: dirs, Start: start, Process: "in-place"}
-		written, err := manifest.Write(rec, []manifest.Format{manifest.MHL})
-		sum.Recorded = written
-		recordErr = err
+	if a.record {
+		sum.Recorded, recordErr = writeGenerations(a.root, in, gens, start)
 	}
-
 	sum.Verified = sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0 && recordErr == nil
 	sum.Time = now()
 	sum.ElapsedMS = time.Since(start).Milliseconds()
@@ -307,8 +226,12 @@ func verifyAction(c *cli.Context) error {
 				out.println("cvv verify: recorded " + displayName(w))
 			}
 		}
+		names := make([]string, len(records))
+		for i, r := range records {
+			names[i] = displayName(r)
+		}
 		out.println(fmt.Sprintf("cvv verify: %d files against %s (%s): %d ok, %d changed, %d missing, %d new, %d unreadable",
-			len(expected), displayName(sum.Against), alg, sum.OK, sum.Changed, sum.Missing, sum.New, sum.Errors))
+			len(in.recordedPaths()), strings.Join(names, ", "), sum.Hash, sum.OK, sum.Changed, sum.Missing, sum.New, sum.Errors))
 	}
 	if recordErr != nil {
 		return fmt.Errorf("writing the ASC MHL generation: %w", recordErr)
@@ -317,6 +240,125 @@ func verifyAction(c *cli.Context) error {
 		return fmt.Errorf("%w: %w: %d changed, %d missing, %d unreadable", errFailures, cvv.ErrVerifyMismatch, sum.Changed, sum.Missing, sum.Errors)
 	}
 	return nil
+}
+
+// hashTask is one (file, algorithm) to read, and the expectations it
+// answers.
+type hashTask struct {
+	path string
+	alg  hashing.Algorithm
+	exp  []int
+}
+
+// checkExpected checks every expectation: missing files and size-only
+// entries first, then the files read jobs at a time, each file read once
+// per algorithm. It returns, per ASC MHL record, the files of its next
+// generation.
+func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo *verifyOutput, sum *verifySummaryEvent) map[*verifyRecord][]manifest.File {
+	gens := map[*verifyRecord][]manifest.File{}
+	var tasks []*hashTask
+	byKey := map[string]*hashTask{}
+	for i, e := range in.expected {
+		info, ok := in.present[e.path]
+		ev := verifyFileEvent{Path: e.path, Expected: e.hash, SizeOnly: e.sizeOnly}
+		if !e.sizeOnly {
+			ev.Hash = e.alg.String()
+		}
+		switch {
+		case !ok:
+			ev.Status = statusMissing
+			sum.Missing++
+			vo.file(ev)
+		case e.sizeOnly:
+			ev.Size, ev.Status = info.Size(), statusOK
+			if info.Size() != e.size {
+				ev.Status = statusChanged
+				sum.Changed++
+			} else {
+				sum.OK++
+			}
+			vo.file(ev)
+		default:
+			key := e.alg.String() + "\x00" + e.path
+			if byKey[key] == nil {
+				byKey[key] = &hashTask{path: e.path, alg: e.alg}
+				tasks = append(tasks, byKey[key])
+			}
+			byKey[key].exp = append(byKey[key].exp, i)
+		}
+	}
+	paths := make([]string, len(tasks))
+	for i, t := range tasks {
+		paths[i] = filepath.Join(a.root, filepath.FromSlash(t.path))
+	}
+	hashOrdered(ctx, eng, func(i int) hashing.Algorithm { return tasks[i].alg }, paths, a.jobs, func(i int, res cvv.HashResult, err error) {
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		for _, j := range tasks[i].exp {
+			e := in.expected[j]
+			ev := verifyFileEvent{Path: e.path, Hash: e.alg.String(), Expected: e.hash}
+			switch {
+			case err != nil:
+				ev.Status, ev.Error = statusError, errString(err)
+				sum.Errors++
+			case e.hash != "" && strings.EqualFold(res.Hash, e.hash) && (e.size < 0 || e.size == res.Size):
+				ev.Status, ev.Actual, ev.Size = statusOK, res.Hash, res.Size
+				sum.OK++
+			default:
+				ev.Status, ev.Actual, ev.Size = statusChanged, res.Hash, res.Size
+				sum.Changed++
+			}
+			vo.file(ev)
+			if err == nil && e.rec.kind == recordASC {
+				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
+				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: res.Size,
+					ModTime: in.present[e.path].ModTime(), Hash: res.Hash, Action: action, HashDate: time.Now()})
+			}
+		}
+	})
+	return gens
+}
+
+// reportNew reports the files in the tree that no record lists.
+func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummaryEvent) {
+	recorded := in.recordedPaths()
+	var newFiles []string
+	for rel := range in.present {
+		if !recorded[rel] && !manifest.IsManifest(root, rel) {
+			newFiles = append(newFiles, rel)
+		}
+	}
+	slices.Sort(newFiles)
+	for _, rel := range newFiles {
+		vo.file(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size()})
+		sum.New++
+	}
+}
+
+// writeGenerations appends an in-place generation to every ASC MHL
+// history checked.
+func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time) ([]string, error) {
+	var written []string
+	for _, r := range in.records {
+		if r.kind != recordASC {
+			continue
+		}
+		hroot := filepath.Join(root, filepath.FromSlash(r.prefix))
+		var dirs []string
+		for _, d := range in.dirs {
+			if r.prefix == "" || strings.HasPrefix(d, r.prefix+"/") {
+				dirs = append(dirs, relTo(r.prefix, d))
+			}
+		}
+		rec := manifest.Record{Root: hroot, Alg: r.hist.ExpectedAlg(), Files: gens[r], Dirs: dirs, Start: start, Process: "in-place"}
+		w, err := manifest.Write(rec, []manifest.Format{manifest.MHL})
+		written = append(written, w...)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
 }
 
 // readList opens and parses a sums or xxh list.
@@ -405,10 +447,10 @@ func walkTree(root string, skip func(rel string) bool) (map[string]fs.FileInfo, 
 	return files, dirs, err
 }
 
-// hashOrdered hashes paths with eng, jobs at a time, and calls done for
-// each in index order, from the calling goroutine. After ctx is done the
-// remaining paths get ctx's error.
-func hashOrdered(ctx context.Context, eng cvv.Engine, alg hashing.Algorithm, paths []string, jobs int, done func(i int, res cvv.HashResult, err error)) {
+// hashOrdered hashes paths with eng, path i in algOf(i), jobs at a time,
+// and calls done for each in index order, from the calling goroutine.
+// After ctx is done the remaining paths get ctx's error.
+func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, done func(i int, res cvv.HashResult, err error)) {
 	type outcome struct {
 		res cvv.HashResult
 		err error
@@ -428,7 +470,7 @@ func hashOrdered(ctx context.Context, eng cvv.Engine, alg hashing.Algorithm, pat
 			}
 			go func() {
 				defer func() { <-sem }()
-				res, err := eng.Hash(ctx, p, alg)
+				res, err := eng.Hash(ctx, p, algOf(i))
 				results[i] <- outcome{res, err}
 			}()
 		}
