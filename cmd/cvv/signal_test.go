@@ -122,7 +122,7 @@ func TestInterrupt(t *testing.T) {
 					}
 				}
 				dst := filepath.Join(dir, "dst")
-				cmd := cvvCommand(eng, "--block-size", "256K", "-q", src, dst+"/a", dst+"/b")
+				cmd := cvvCommand(eng, "--mkpath", "--block-size", "256K", "-q", src, dst+"/a", dst+"/b")
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, &out
 				if err := cmd.Start(); err != nil {
@@ -303,7 +303,7 @@ func TestUnreadableSourceFile(t *testing.T) {
 	for _, eng := range engines(t) {
 		t.Run(eng, func(t *testing.T) {
 			d := filepath.Join(dst, eng)
-			cmd := cvvCommand(eng, src, d+"/1", d+"/2")
+			cmd := cvvCommand(eng, "--mkpath", src, d+"/1", d+"/2")
 			cmd.Path = bin
 			if os.Geteuid() == 0 {
 				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -19,7 +19,8 @@ the bytes in flight, then verifies the copies. SOURCE is a file or a directory.
 
 A file SOURCE goes to DEST/<name> when DEST is an existing directory (or ends
 in /), otherwise DEST is the path of the copy. A directory SOURCE is copied
-into each DEST, which becomes the root of the copy (created if missing):
+into each DEST, which becomes the root of the copy (created if missing; its
+parent must exist unless --mkpath is given):
 regular files, directories (empty ones too) and symlinks (recreated, never
 followed); FIFOs, sockets and devices are skipped with a warning.
 
@@ -40,6 +41,10 @@ Verification (--mode):
              same size and modification time (catches a changing source)
    full      (default) the source and every destination are re-read from the
              media, in parallel, and every hash must match
+
+A destination that is the source, lies inside it or holds it, and two
+destinations that are the same or nest, are refused (exit status 2), however
+the paths are spelled (symlinks, .., bind mounts).
 
 Exit status: 0 all copied and verified; 1 a copy or a verification failed;
 2 bad usage or input (nothing written); 130 interrupted (SIGINT); 143
@@ -108,6 +113,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "ask", Usage: "with --verify-after, ask before the verification pass"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
+		&cli.BoolFlag{Name: "mkpath", Usage: "create the missing parents of a destination too (without it, only the last directory of a destination is created)"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
 		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},

@@ -235,7 +235,7 @@ type runner struct {
 func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
 	r.start = time.Now()
 	r.phase.Store("copy")
-	r.plan, err = plan.Resolve(src, dests)
+	r.plan, err = plan.Resolve(src, dests, plan.ResolveOptions{MkPath: r.opts.mkpath})
 	if err != nil {
 		return err
 	}
@@ -247,6 +247,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			return err
 		}
 		return usagef("source %s: %v", src, err)
+	}
+	if err := r.plan.CheckTree(r.tree); err != nil {
+		return err
 	}
 	if !r.tree.IsDir {
 		r.tree.Files[0].Rel = r.plan.Name()
@@ -459,7 +462,8 @@ func (r *runner) target(fj *fileJob, i int) string { return r.plan.Target(i, fj.
 // live reports whether destination i takes part in the run.
 func (r *runner) live(i int) bool { return r.dropped[i] == nil }
 
-// createRoots creates the missing destination directories. If one cannot be
+// createRoots creates the missing destination directories, each made
+// durable by an fsync of its parent (unless --no-fsync). If one cannot be
 // created, the ones created so far are removed again and the run fails with
 // a usage error: nothing is left behind.
 func (r *runner) createRoots() error {
@@ -476,6 +480,13 @@ func (r *runner) createRoots() error {
 				return usagef("cannot create destination %s: %v", d.Arg, err)
 			}
 			r.created[i] = append(r.created[i], m)
+			if r.opts.noFsync {
+				continue
+			}
+			if err := cvv.SyncDir(filepath.Dir(m)); err != nil {
+				r.uncreateAll()
+				return fmt.Errorf("creating destination %s: %w", d.Arg, err)
+			}
 		}
 	}
 	return nil

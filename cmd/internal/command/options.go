@@ -110,6 +110,8 @@ type copyOptions struct {
 	json        bool
 	policy      plan.Policy
 	hashFiles   hashFileOptions
+	// mkpath creates the missing parents of a destination too.
+	mkpath bool
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -156,6 +158,7 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	if (o.ask || o.verifyAfter) && o.mode == VerifyTransfer {
 		return o, usagef("--verify-after and --ask need --mode source or full")
 	}
+	o.mkpath = c.Bool("mkpath")
 	o.quiet = c.Bool("quiet")
 	o.json = c.Bool("json")
 	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing")}

@@ -38,7 +38,7 @@ func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int
 	var span time.Duration
 	for i := range 3 {
 		base := filepath.Join(work, "baseline")
-		r := runCVV(t, runOpts{Env: env}, src, base+"/a", base+"/b")
+		r := runCVV(t, runOpts{Env: env}, "--mkpath", src, base+"/a", base+"/b")
 		if r.Code != 0 {
 			t.Fatalf("baseline run failed: %v", r)
 		}
@@ -65,7 +65,7 @@ func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int
 		dests := []string{dst + "/a", dst + "/b"}
 		// Vary the engine and the verification so the signal lands in
 		// every phase: copy, per-file verification, a separate pass.
-		args := []string{}
+		args := []string{"--mkpath"}
 		if trial%2 == 1 {
 			args = append(args, "--engine", "fallback")
 		}
@@ -237,7 +237,7 @@ func TestCrashDuringOverwrite(t *testing.T) {
 	for trial := range trials {
 		dst := filepath.Join(work, fmt.Sprintf("t%03d", trial))
 		dests := []string{dst + "/a", dst + "/b"}
-		if r := runCVV(t, runOpts{}, append([]string{"-q", oldSrc}, dests...)...); r.Code != 0 {
+		if r := runCVV(t, runOpts{}, append([]string{"-q", "--mkpath", oldSrc}, dests...)...); r.Code != 0 {
 			t.Fatalf("copying the old version: %v", r)
 		}
 		args := append([]string{src}, dests...)

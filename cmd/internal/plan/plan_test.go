@@ -122,7 +122,7 @@ func TestResolveFile(t *testing.T) {
 	if err := os.Mkdir(existing, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Resolve(src, []string{existing, filepath.Join(dir, "new", "deep", "name.bin"), filepath.Join(dir, "slash") + "/"})
+	p, err := Resolve(src, []string{existing, filepath.Join(dir, "new", "deep", "name.bin"), filepath.Join(dir, "slash") + "/"}, ResolveOptions{MkPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestResolveDir(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	write(t, filepath.Join(src, "a", "f"), "x")
-	p, err := Resolve(src, []string{filepath.Join(dir, "d1"), filepath.Join(dir, "d2", "sub")})
+	p, err := Resolve(src, []string{filepath.Join(dir, "d1"), filepath.Join(dir, "d2", "sub")}, ResolveOptions{MkPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,10 +208,23 @@ func TestResolveBadInput(t *testing.T) {
 		{"file onto itself", file, []string{dir}, "is the source"},
 		{"file onto dir of same name", file, []string{filepath.Join(dir, "hasdir")}, "is a directory"},
 		{"file twice via dir", file, []string{filepath.Join(dir, "out"), filepath.Join(dir, "out", "file")}, "are the same"},
+		// Issue 9: cvv w/s w overwrote w/s/g with w/s/s/g.
+		{"dest holds source", src, []string{dir}, "holds the source"},
+		{"dest holds source, trailing slash", src, []string{dir + "/"}, "holds the source"},
+		{"dest holds source via dotdot", src, []string{filepath.Join(src, "..")}, "holds the source"},
+		{"dest holds source via link", src, []string{filepath.Join(dir, "outlink", "..")}, "holds the source"},
+		{"dest is source via dotdot", src, []string{filepath.Join(dir, "out", "..", "src")}, "is the source"},
+		{"dest is source, trailing slash", src, []string{src + "/"}, "is the source"},
+		{"dest is root", src, []string{"/"}, "holds the source"},
+		{"dests nest", src, []string{filepath.Join(dir, "out"), filepath.Join(dir, "outlink", "x")}, "is inside destination"},
+		{"dests nest, outer last", src, []string{filepath.Join(dir, "n", "x"), filepath.Join(dir, "n")}, "is inside destination"},
+		{"missing dests nest", src, []string{filepath.Join(dir, "n", "x", "y"), filepath.Join(dir, "outlink", "..", "n")}, "is inside destination"},
+		{"file into its own dir", file, []string{dir + "/"}, "is the source"},
+		{"file into its own dir via link", file, []string{filepath.Join(dir, "outlink", "..")}, "is the source"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Resolve(c.src, c.dests)
+			_, err := Resolve(c.src, c.dests, ResolveOptions{MkPath: true})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -228,6 +241,40 @@ func TestResolveBadInput(t *testing.T) {
 	}
 }
 
+func TestResolveMkPath(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	write(t, filepath.Join(src, "f"), "x")
+	file := filepath.Join(src, "f")
+	cases := []struct {
+		name string
+		src  string
+		dest string
+		ok   bool
+	}{
+		{"tree, last missing", src, filepath.Join(dir, "new"), true},
+		{"tree, parent missing", src, filepath.Join(dir, "no", "new"), false},
+		{"file, target in existing dir", file, filepath.Join(dir, "g"), true},
+		{"file, target's dir missing", file, filepath.Join(dir, "no", "g"), false},
+		{"file, DEST/ missing", file, filepath.Join(dir, "newdir") + "/", true},
+		{"file, DEST/ parent missing", file, filepath.Join(dir, "no", "newdir") + "/", false},
+	}
+	for _, c := range cases {
+		_, err := Resolve(c.src, []string{c.dest}, ResolveOptions{})
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case !c.ok && err == nil:
+			t.Errorf("%s: no error", c.name)
+		case !c.ok && (!errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), filepath.Join(dir, "no")+" does not exist")):
+			t.Errorf("%s: error %q does not name the missing directory", c.name, err)
+		}
+		if _, err := Resolve(c.src, []string{c.dest}, ResolveOptions{MkPath: true}); err != nil {
+			t.Errorf("%s, --mkpath: %v", c.name, err)
+		}
+	}
+}
+
 func TestResolveReadOnlyParent(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root may write into a mode 0555 directory; the read-only mount case is covered by the CLI scripts")
@@ -239,7 +286,7 @@ func TestResolveReadOnlyParent(t *testing.T) {
 	if err := os.Mkdir(ro, 0o555); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Resolve(src, []string{filepath.Join(ro, "sub", "f")})
+	_, err := Resolve(src, []string{filepath.Join(ro, "sub", "f")}, ResolveOptions{MkPath: true})
 	if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), "cannot create") {
 		t.Fatalf("err = %v", err)
 	}

@@ -18,12 +18,13 @@ type Dest struct {
 	// Path is the absolute destination: the root directory of the copy for
 	// a directory source, the target file for a file source.
 	Path string
-	// Resolved is Path with the symlinks of its existing part resolved; two
-	// destinations are the same when their Resolved paths are.
-	Resolved string
 	// Missing lists the directories that do not exist yet and must be
 	// created, outermost first (for a file source: the target's parents).
+	// Without ResolveOptions.MkPath it holds at most the destination itself
+	// (or, for a file source, the directory DEST/ the file goes into).
 	Missing []string
+	// place is where Path leads, for the overlap checks.
+	place place
 }
 
 // Root returns the directory the destination's files are relative to: the
@@ -46,6 +47,15 @@ type Plan struct {
 	IsDir bool
 	// Dests are the destinations, in command-line order.
 	Dests []Dest
+	// source is where Source leads, for the overlap checks.
+	source place
+}
+
+// ResolveOptions change what Resolve accepts.
+type ResolveOptions struct {
+	// MkPath lets a destination have missing parents (they are created);
+	// otherwise only its last component may be missing.
+	MkPath bool
 }
 
 // Name is the name of the source as given: the base name of Arg. A file
@@ -74,17 +84,21 @@ func (e *usageError) Unwrap() error { return cvv.ErrUsage }
 
 // Resolve validates the source and the destinations without writing
 // anything. It returns an error wrapping cvv.ErrUsage for: a missing or
-// unsupported source, no destination, a destination equal to the source or
-// inside the source tree, the same destination twice, a directory source onto
-// an existing non-directory, a file source onto an existing directory's
-// subdirectory of the same name, and a destination whose missing parents
-// cannot be created (a non-directory in the way, no write permission, a
-// read-only filesystem).
+// unsupported source, no destination, a destination that overlaps the source
+// (the same directory, inside it or holding it) or another destination (the
+// same, or nested), a directory source onto an existing non-directory, a file
+// source onto an existing directory's subdirectory of the same name, a
+// destination with a missing parent (unless o.MkPath), and a destination
+// whose missing directories cannot be created (a non-directory in the way,
+// no write permission, a read-only filesystem).
+//
+// Overlaps are decided by device and inode (see place), never by spelling:
+// symlinks, "..", trailing slashes and bind mounts do not hide one.
 //
 // For a file source, a destination that is an existing directory (or that
 // ends in a path separator) receives DEST/<basename>; otherwise it is the
 // target file path.
-func Resolve(src string, dests []string) (*Plan, error) {
+func Resolve(src string, dests []string, o ResolveOptions) (*Plan, error) {
 	if src == "" {
 		return nil, usagef("no source given")
 	}
@@ -110,25 +124,69 @@ func Resolve(src string, dests []string) (*Plan, error) {
 		return nil, usagef("source %s: %v", src, unwrapPath(err))
 	}
 	p := &Plan{Arg: src, Source: real, IsDir: fi.IsDir()}
-	seen := make(map[string]string)
+	if p.source, err = placeOf(real); err != nil {
+		return nil, usagef("source %s: %v", src, err)
+	}
 	for _, arg := range dests {
-		d, err := p.resolveDest(arg, filepath.Base(abs))
+		d, err := p.resolveDest(arg, filepath.Base(abs), o)
 		if err != nil {
 			return nil, err
 		}
-		if prev, ok := seen[d.Resolved]; ok {
-			if prev == arg {
-				return nil, usagef("destination %s is given twice", arg)
+		for _, prev := range p.Dests {
+			if err := destOverlap(prev, d); err != nil {
+				return nil, err
 			}
-			return nil, usagef("destinations %s and %s are the same", prev, arg)
 		}
-		seen[d.Resolved] = arg
 		p.Dests = append(p.Dests, d)
 	}
 	return p, nil
 }
 
-func (p *Plan) resolveDest(arg, base string) (Dest, error) {
+// sourceOverlap refuses a destination d that is the source, lies inside a
+// directory source, or holds the source.
+func (p *Plan) sourceOverlap(d Dest) error {
+	switch {
+	case d.place.self == p.source.self:
+		return usagef("destination %s is the source", d.Arg)
+	case p.IsDir && d.place.within(p.source):
+		return usagef("destination %s is inside the source %s", d.Arg, p.Arg)
+	case p.IsDir && p.source.within(d.place):
+		return usagef("destination %s holds the source %s (it would write into the source)", d.Arg, p.Arg)
+	}
+	return nil
+}
+
+// CheckTree refuses a destination that is, or lies below, a directory of
+// the walked source tree t: a bind mount of a source directory elsewhere, or
+// a mount of the destination inside the source, which the paths alone
+// do not show.
+func (p *Plan) CheckTree(t *Tree) error {
+	for _, d := range p.Dests {
+		for key := range d.place.above {
+			if rel, ok := t.dirIDs[key]; ok {
+				return usagef("destination %s is inside the source %s (it is the source's directory %q)", d.Arg, p.Arg, filepath.Join(filepath.Base(t.Root), rel))
+			}
+		}
+	}
+	return nil
+}
+
+// destOverlap refuses two destinations that are the same or nest.
+func destOverlap(a, b Dest) error {
+	switch {
+	case a.place.self == b.place.self && a.Arg == b.Arg:
+		return usagef("destination %s is given twice", a.Arg)
+	case a.place.self == b.place.self:
+		return usagef("destinations %s and %s are the same", a.Arg, b.Arg)
+	case b.place.within(a.place):
+		return usagef("destination %s is inside destination %s", b.Arg, a.Arg)
+	case a.place.within(b.place):
+		return usagef("destination %s is inside destination %s", a.Arg, b.Arg)
+	}
+	return nil
+}
+
+func (p *Plan) resolveDest(arg, base string, o ResolveOptions) (Dest, error) {
 	if arg == "" {
 		return Dest{}, usagef("empty destination path")
 	}
@@ -141,7 +199,15 @@ func (p *Plan) resolveDest(arg, base string) (Dest, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Dest{}, usagef("destination %s: %v", arg, unwrapPath(err))
 	}
+	// The last component of the destination as given, which cvv may
+	// create: the root of a tree copy, the directory DEST/ a file goes
+	// into; a file target path has none.
+	mayCreate := 1
+	if !p.IsDir {
+		mayCreate = 0
+	}
 	if !p.IsDir && (exists && fi.IsDir() || !exists && strings.HasSuffix(arg, string(filepath.Separator))) {
+		mayCreate = 1
 		abs = filepath.Join(abs, base)
 		fi, err = os.Stat(abs)
 		exists = err == nil
@@ -157,21 +223,24 @@ func (p *Plan) resolveDest(arg, base string) (Dest, error) {
 			return Dest{}, usagef("destination %s is a directory (the source %s is a file)", abs, p.Arg)
 		}
 	}
-	resolved, missing, err := resolveExisting(abs)
+	missing, err := missingDirs(abs)
 	if err != nil {
 		return Dest{}, usagef("destination %s: %v", arg, err)
 	}
-	d := Dest{Arg: arg, Path: abs, Resolved: resolved}
-	if resolved == p.Source {
-		return Dest{}, usagef("destination %s is the source", arg)
+	d := Dest{Arg: arg, Path: abs}
+	if d.place, err = placeOf(abs); err != nil {
+		return Dest{}, usagef("destination %s: %v", arg, err)
 	}
-	if p.IsDir && within(resolved, p.Source) {
-		return Dest{}, usagef("destination %s is inside the source %s", arg, p.Arg)
+	if err := p.sourceOverlap(d); err != nil {
+		return Dest{}, err
 	}
 	// The directories to create: all of a directory destination that does
 	// not exist, the missing parents of a file target.
 	if !p.IsDir && len(missing) > 0 {
 		missing = missing[:len(missing)-1]
+	}
+	if len(missing) > mayCreate && !o.MkPath {
+		return Dest{}, usagef("destination %s: directory %s does not exist (cvv creates only the last directory of a destination; --mkpath creates the others)", arg, missing[0])
 	}
 	if len(missing) > 0 {
 		parent := filepath.Dir(missing[0])
@@ -185,47 +254,35 @@ func (p *Plan) resolveDest(arg, base string) (Dest, error) {
 	return d, nil
 }
 
-// within reports whether path is strictly below dir.
-func within(path, dir string) bool {
-	if dir == string(filepath.Separator) {
-		return path != dir
-	}
-	return strings.HasPrefix(path, dir+string(filepath.Separator))
-}
-
-// resolveExisting resolves the symlinks of the longest existing prefix of the
-// absolute path abs and appends the rest. missing lists the absolute paths
-// (as spelled in abs) of the components that do not exist, outermost first.
-func resolveExisting(abs string) (resolved string, missing []string, err error) {
+// missingDirs lists the absolute paths (as spelled in abs) of the components
+// of abs that do not exist, outermost first. A non-directory or a dangling
+// symlink in the way is an error.
+func missingDirs(abs string) (missing []string, err error) {
 	p := abs
-	var rest []string
 	for {
 		_, err := os.Lstat(p)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return "", nil, unwrapPath(err)
+			return nil, unwrapPath(err)
 		}
 		parent := filepath.Dir(p)
 		if parent == p {
 			break
 		}
 		missing = append([]string{p}, missing...)
-		rest = append([]string{filepath.Base(p)}, rest...)
 		p = parent
 	}
-	r, err := filepath.EvalSymlinks(p)
+	fi, err := os.Stat(p)
 	if err != nil {
 		// A dangling symlink in the way of a destination.
-		return "", nil, unwrapPath(err)
+		return nil, unwrapPath(err)
 	}
-	if len(rest) > 0 {
-		if fi, err := os.Stat(r); err == nil && !fi.IsDir() {
-			return "", nil, fmt.Errorf("%s is not a directory", p)
-		}
+	if len(missing) > 0 && !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", p)
 	}
-	return filepath.Join(append([]string{r}, rest...)...), missing, nil
+	return missing, nil
 }
 
 func unwrapPath(err error) error {

@@ -100,6 +100,9 @@ type Tree struct {
 	Problems []Problem
 	// Bytes is the sum of the sizes of Files.
 	Bytes int64
+	// dirIDs maps the FileID (as a string) of every directory walked to
+	// its Rel, for CheckTree.
+	dirIDs map[string]string
 }
 
 // Path returns the source path of the entry at rel.
@@ -140,6 +143,7 @@ func Walk(ctx context.Context, root string) (*Tree, error) {
 	}
 	t.IsDir = true
 	t.Dirs = append(t.Dirs, entryOf("", fi))
+	t.dirIDs = map[string]string{fileID(root, fi).String(): ""}
 	if err := t.walkDir(ctx, ""); err != nil {
 		return nil, err
 	}
@@ -185,6 +189,7 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 			t.Bytes += e.Size
 		case Dir:
 			t.Dirs = append(t.Dirs, e)
+			t.dirIDs[fileID(filepath.Join(dir, de.Name()), fi).String()] = r
 			subdirs = append(subdirs, r)
 		case Symlink:
 			target, err := os.Readlink(filepath.Join(dir, de.Name()))
