@@ -45,9 +45,12 @@ const (
 	XXH
 	// MHL is an ASC MHL v2 generation in Root/ascmhl/.
 	MHL
+	// MHL1 is a classic MHL 1.1 file,
+	// Root/<rootname>_<YYYY-MM-DD>_<HHMMSS>.mhl (see ClassicFileName).
+	MHL1
 )
 
-// String returns the flag spelling of f: "sums", "xxh" or "mhl".
+// String returns the flag spelling of f: "sums", "xxh", "mhl" or "mhl1".
 func (f Format) String() string {
 	switch f {
 	case Sums:
@@ -56,6 +59,8 @@ func (f Format) String() string {
 		return "xxh"
 	case MHL:
 		return "mhl"
+	case MHL1:
+		return "mhl1"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -82,8 +87,10 @@ func ParseFormats(s string) ([]Format, error) {
 			f = XXH
 		case "mhl", "ascmhl":
 			f = MHL
+		case "mhl1", "classic-mhl":
+			f = MHL1
 		default:
-			return nil, fmt.Errorf("%w: unknown hash file format %q (want sums, xxh or mhl)", cvv.ErrUsage, name)
+			return nil, fmt.Errorf("%w: unknown hash file format %q (want sums, xxh, mhl or mhl1)", cvv.ErrUsage, name)
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
@@ -93,14 +100,18 @@ func ParseFormats(s string) ([]Format, error) {
 }
 
 // CheckAlgorithm reports whether every format in formats can record alg.
-// ASC MHL has no sha256 element: MHL with SHA256 is refused with an error
-// wrapping cvv.ErrUsage.
+// ASC MHL has no sha256 or xxh32 element and classic MHL only md5, sha1,
+// xxh64 and xxh32: anything else is refused with an error wrapping
+// cvv.ErrUsage.
 func CheckAlgorithm(formats []Format, alg hashing.Algorithm) error {
 	if alg.HexLen() == 0 {
 		return fmt.Errorf("%w: invalid hash algorithm %v", cvv.ErrUsage, alg)
 	}
 	if slices.Contains(formats, MHL) && mhlElement(alg) == "" {
 		return fmt.Errorf("%w: ASC MHL has no %s: use --hash xxh3, xxh64, xxh128, md5 or sha1 with --hash-file mhl", cvv.ErrUsage, alg)
+	}
+	if slices.Contains(formats, MHL1) && classicElement(alg) == "" {
+		return fmt.Errorf("%w: classic MHL has no %s: use --hash xxh64, md5, sha1 or xxh32 with --hash-file mhl1", cvv.ErrUsage, alg)
 	}
 	return nil
 }
@@ -157,7 +168,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	if err := CheckAlgorithm(formats, rec.Alg); err != nil {
 		return nil, err
 	}
-	if err := rec.check(slices.Contains(formats, MHL)); err != nil {
+	if err := rec.check(slices.Contains(formats, MHL) || slices.Contains(formats, MHL1)); err != nil {
 		return nil, err
 	}
 	if rec.Start.IsZero() {
@@ -185,6 +196,12 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 			if mhlGen, err = prepareMHL(rec, formats); err != nil {
 				return nil, err
 			}
+		case MHL1:
+			p := ClassicFileName(rec.Root, rec.Start)
+			if _, err := os.Lstat(p); err == nil {
+				return nil, &os.PathError{Op: "write classic MHL", Path: p, Err: os.ErrExist}
+			}
+			outs = append(outs, out{p, renderClassic(rec, time.Now())})
 		default:
 			return nil, fmt.Errorf("%w: invalid format %v", cvv.ErrUsage, f)
 		}

@@ -103,7 +103,11 @@ func prepareMHL(rec Record, formats []Format) (*mhlOutput, error) {
 	name := fmt.Sprintf("%04d_%s_%sZ.mhl", next, rootName(rec.Root), rec.Start.UTC().Format("2006-01-02_150405"))
 	var ignore []string
 	for _, f := range formats {
-		if f != MHL {
+		switch f {
+		case MHL:
+		case MHL1:
+			ignore = append(ignore, filepath.Base(ClassicFileName(rec.Root, rec.Start)))
+		default:
 			ignore = append(ignore, filepath.Base(FileName(rec.Root, f, rec.Alg)))
 		}
 	}

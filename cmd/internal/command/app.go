@@ -115,7 +115,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
 		&cli.BoolFlag{Name: "mkpath", Usage: "create the missing parents of a destination too (without it, only the last directory of a destination is created)"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
-		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2); files kept from an earlier run are then hashed too"},
+		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2), mhl1 (classic MHL 1.1); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
 		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in docs/JSON.md)"},
