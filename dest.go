@@ -102,7 +102,9 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err e
 		}
 	}()
 	if attrs != nil {
-		if err := f.Chmod(attrs.Mode.Perm()); err != nil {
+		// A filesystem without permission bits (fusefat) may not implement
+		// chmod at all; the CLI checks the mode where one is kept.
+		if err := f.Chmod(attrs.Mode.Perm()); err != nil && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.ENOTSUP) {
 			return err
 		}
 	}
@@ -116,8 +118,10 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err e
 		return err
 	}
 	if attrs != nil {
-		// After the last write, so nothing moves the mtime again.
-		if err := os.Chtimes(tmp, time.Time{}, attrs.ModTime); err != nil {
+		// After the last write, so nothing moves the mtime again. Both
+		// times are given: exfat-fuse ignores an mtime sent with the atime
+		// left alone (UTIME_OMIT) and keeps the time of the copy.
+		if err := os.Chtimes(tmp, attrs.ModTime, attrs.ModTime); err != nil {
 			return err
 		}
 	}

@@ -201,6 +201,10 @@ type runner struct {
 	dropped []error
 	// created[i] are the directories createRoots made for destination i.
 	created [][]string
+	// destFS[i] is what destination i's filesystem can hold; refused[i]
+	// maps the Rel of each entry it cannot hold to why (nil: all fit).
+	destFS  []plan.DestFS
+	refused []map[string]error
 	eng     cvv.Engine
 	out     *reporter
 	start   time.Time
@@ -254,6 +258,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if !r.tree.IsDir {
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
+	r.detectDests()
 	if err := r.decide(ctx); err != nil {
 		return err
 	}
@@ -364,9 +369,15 @@ func (r *runner) decide(ctx context.Context) error {
 			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
 		for i := range n {
+			if err := r.refusal(i, e.Rel); err != nil {
+				// The destination cannot hold it: it fails there alone.
+				fj.actions[i] = plan.Skip
+				fj.fail(i, err)
+				continue
+			}
 			a := plan.Copy
 			if !fresh[i] {
-				a, _ = plan.Decide(r.target(fj, i), *e, r.opts.policy)
+				a, _ = plan.Decide(r.target(fj, i), *e, r.policy(i))
 			}
 			if a == plan.Skip && r.opts.hashFilesWanted() {
 				// A manifest lists every file with its hash: a file kept
@@ -520,6 +531,11 @@ func (r *runner) makeDirs() {
 		}
 		for k, d := range r.tree.Dirs {
 			target := r.plan.Target(i, d.Rel)
+			if err := r.refusal(i, d.Rel); err != nil {
+				r.failures.Add(1)
+				r.out.entryError(d.Rel, target, err)
+				continue
+			}
 			perm := fs.FileMode(0o755)
 			if !r.opts.noPreserve {
 				// Writable by us until finishDirs applies the real mode.
@@ -582,7 +598,11 @@ func (r *runner) makeLinks(ctx context.Context) {
 				continue
 			}
 			target := r.plan.Target(i, l.Rel)
-			if err := r.makeLink(l, target); err != nil {
+			err := r.refusal(i, l.Rel)
+			if err == nil {
+				err = r.makeLink(l, target)
+			}
+			if err != nil {
 				r.failures.Add(1)
 				r.out.entryError(l.Rel, target, err)
 			}
@@ -625,9 +645,13 @@ func (r *runner) finishDirs() {
 		}
 		for _, d := range slices.Backward(r.tree.Dirs) {
 			target := r.plan.Target(i, d.Rel)
-			err := os.Chmod(target, d.Mode.Perm())
+			var err error
+			if !r.destFS[i].NoModes {
+				err = os.Chmod(target, d.Mode.Perm())
+			}
 			if err == nil {
-				err = os.Chtimes(target, time.Time{}, d.ModTime)
+				// Both times: exfat-fuse drops an mtime sent alone.
+				err = os.Chtimes(target, d.ModTime, d.ModTime)
 			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				r.failures.Add(1)
@@ -798,6 +822,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		} else {
 			fj.state[i] = dsCopied
 			fj.wrote = true
+			r.checkAttrs(fj, i)
 		}
 	}
 	return nil

@@ -40,6 +40,10 @@ type Policy struct {
 	Overwrite bool
 	// VerifyExisting turns Skip into Recheck.
 	VerifyExisting bool
+	// TimeGranularity is the step of the modification times the
+	// destination filesystem keeps (DestFS.TimeGranularity): times less
+	// than one step apart are the same.
+	TimeGranularity time.Duration
 }
 
 // Decide returns the action for the source file e at the destination path
@@ -56,7 +60,7 @@ func Decide(target string, e Entry, pol Policy) (Action, error) {
 		}
 		return Copy, err
 	}
-	if !fi.Mode().IsRegular() || fi.Size() != e.Size || !SameTime(e.ModTime, fi.ModTime()) {
+	if !fi.Mode().IsRegular() || fi.Size() != e.Size || !SameTimeOn(e.ModTime, fi.ModTime(), pol.TimeGranularity) {
 		return Copy, nil
 	}
 	if pol.VerifyExisting {
@@ -66,11 +70,18 @@ func Decide(target string, e Entry, pol Policy) (Action, error) {
 }
 
 // SameTime reports whether the destination time dst records the source time
-// src. A destination with a whole-second time (a filesystem without
-// sub-second timestamps) matches a source in the same second.
+// src on a filesystem whose time granularity is not known (SameTimeOn for
+// one that is): dst is src, or src cut to a coarser decimal step (10 ns to
+// 1 s), as filesystems that keep less than nanoseconds store it (CIFS
+// 100 ns, whole seconds).
 func SameTime(src, dst time.Time) bool {
 	if src.Equal(dst) {
 		return true
 	}
-	return dst.Nanosecond() == 0 && src.Unix() == dst.Unix()
+	for u := 10 * time.Nanosecond; u <= time.Second; u *= 10 {
+		if src.Truncate(u).Equal(dst) {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,9 @@ type mount struct {
 	dev   string // major:minor
 	root  string // the mounted directory, within its filesystem
 	point string // where it is mounted
+	// fstype ("ext4", "fuseblk", "fuse.fusefat"), source (the device) and
+	// options (the superblock's) follow the "-" separator.
+	fstype, source, options string
 }
 
 // fsAncestors returns, for the bind mounts crossed on the way up from dir,
@@ -76,7 +79,19 @@ func readMounts() []mount {
 		if len(f) < 5 {
 			continue
 		}
-		ms = append(ms, mount{dev: f[2], root: unescapeMount(f[3]), point: unescapeMount(f[4])})
+		m := mount{dev: f[2], root: unescapeMount(f[3]), point: unescapeMount(f[4])}
+		for k := 5; k < len(f); k++ {
+			if f[k] == "-" {
+				if k+2 < len(f) {
+					m.fstype, m.source = f[k+1], unescapeMount(f[k+2])
+				}
+				if k+3 < len(f) {
+					m.options = f[k+3]
+				}
+				break
+			}
+		}
+		ms = append(ms, m)
 	}
 	return ms
 }

@@ -339,6 +339,14 @@ func TestSameTime(t *testing.T) {
 	if SameTime(src, time.Unix(101, 0)) || SameTime(src, time.Unix(100, 400)) {
 		t.Error("different times match")
 	}
+	// A filesystem that keeps 100 ns (CIFS) or microseconds.
+	fine := time.Unix(100, 123456789)
+	if !SameTime(fine, time.Unix(100, 123456700)) || !SameTime(fine, time.Unix(100, 123456000)) {
+		t.Error("a time cut to 100 ns or 1 µs does not match")
+	}
+	if SameTime(fine, time.Unix(100, 123456788)) || SameTime(fine, time.Unix(100, 123450001)) {
+		t.Error("a time that is not the source's cut matches")
+	}
 }
 
 func TestSpace(t *testing.T) {

@@ -16,15 +16,17 @@ type Filesystem struct {
 	// filesystem's block size file by file, summed over every destination on
 	// this filesystem.
 	Need int64
-	// Avail is the space available to an unprivileged writer, in bytes.
+	// Avail is the space available to an unprivileged writer, in bytes;
+	// -1 when the filesystem does not say (it reports no size at all).
 	Avail int64
 	// Dests are the indexes of the destinations on this filesystem.
 	Dests []int
 }
 
-// Short reports whether the filesystem lacks space, and by how much.
+// Short reports whether the filesystem lacks space, and by how much. A
+// filesystem whose space is not known is never short.
 func (f *Filesystem) Short() (int64, bool) {
-	if f.Need > f.Avail {
+	if f.Avail >= 0 && f.Need > f.Avail {
 		return f.Need - f.Avail, true
 	}
 	return 0, false

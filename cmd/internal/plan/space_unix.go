@@ -25,7 +25,13 @@ func statFS(path string) (fsStat, error) {
 	if err := unix.Statfs(path, &s); err != nil {
 		return fsStat{}, &os.PathError{Op: "statfs", Path: path, Err: err}
 	}
-	return fsStat{id: dev, avail: int64(s.Bavail) * int64(s.Bsize), blockSize: int64(s.Bsize)}, nil
+	avail := int64(s.Bavail) * int64(s.Bsize)
+	if s.Blocks == 0 {
+		// No size at all (fusefat, some FUSE drivers): the space is not
+		// known, and the copy reports a disk that fills up.
+		avail = -1
+	}
+	return fsStat{id: dev, avail: avail, blockSize: int64(s.Bsize)}, nil
 }
 
 // lstatDev returns the device of path.

@@ -1,0 +1,106 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+)
+
+// detectDests finds what each destination's filesystem can hold
+// (r.destFS) and which entries of the tree it cannot (r.refused): names it
+// refuses, files too big for it, names that are one name there. Nothing is
+// written. A destination whose filesystem cannot be examined is taken for
+// an ordinary one; the copy reports what then fails.
+func (r *runner) detectDests() {
+	n := len(r.plan.Dests)
+	r.destFS = make([]plan.DestFS, n)
+	r.refused = make([]map[string]error, n)
+	for i, d := range r.plan.Dests {
+		dfs, err := plan.DetectFS(d.Root(r.plan.IsDir))
+		if err != nil {
+			continue
+		}
+		r.destFS[i] = dfs
+		ref, err := plan.Refusals(r.tree, dfs, func(rel string) string { return r.plan.Target(i, rel) })
+		if err == nil {
+			r.refused[i] = ref
+		}
+	}
+}
+
+// refusal returns why destination i cannot hold the entry at rel, nil if
+// it can.
+func (r *runner) refusal(i int, rel string) error {
+	if r.refused == nil || r.refused[i] == nil {
+		return nil
+	}
+	if err := r.refused[i][rel]; err != nil {
+		return &os.PathError{Op: "check", Path: r.plan.Target(i, rel), Err: err}
+	}
+	return nil
+}
+
+// policy returns the skip policy for destination i: the run's, with the
+// time granularity of the destination's filesystem.
+func (r *runner) policy(i int) plan.Policy {
+	pol := r.opts.policy
+	if r.destFS != nil {
+		pol.TimeGranularity = r.destFS[i].TimeGranularity
+	}
+	return pol
+}
+
+// checkAttrs checks the attributes of fj's copy on destination i, under
+// its final name, after the rename: some filesystems drop or change what
+// was set on the temp file (exfat-fuse kept no mtime sent with UTIME_OMIT,
+// for one). What is off is set again by path, with a line saying so, and
+// checked once more. A copy whose mtime still differs from the source's by
+// a step of the filesystem's granularity or more fails there (a re-run
+// would copy it again); a mode that does not take is a warning.
+func (r *runner) checkAttrs(fj *fileJob, i int) {
+	if r.opts.noPreserve {
+		return
+	}
+	target := r.target(fj, i)
+	dfs := r.destFS[i]
+	want, perm := unixTime(fj.modTime), fj.e.Mode.Perm()
+	fi, err := os.Lstat(target)
+	if err != nil {
+		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
+		return
+	}
+	timeOK := plan.SameTimeOn(want, fi.ModTime(), dfs.TimeGranularity)
+	modeOK := dfs.NoModes || fi.Mode().Perm() == perm
+	if timeOK && modeOK {
+		return
+	}
+	fsName := dfs.TypeOr("the filesystem")
+	r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again",
+		target, fsName, fi.ModTime().Format(time.RFC3339Nano), fi.Mode().Perm()))
+	if !modeOK {
+		if err := os.Chmod(target, perm); err != nil {
+			r.out.warn(fj.e.Rel, err.Error())
+		}
+	}
+	if !timeOK {
+		// Both times given: a driver may mishandle UTIME_OMIT.
+		if err := os.Chtimes(target, want, want); err != nil {
+			fj.fail(i, err)
+			return
+		}
+	}
+	if fi, err = os.Lstat(target); err != nil {
+		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
+		return
+	}
+	if !plan.SameTimeOn(want, fi.ModTime(), dfs.TimeGranularity) {
+		fj.fail(i, &os.PathError{Op: "check", Path: target, Err: fmt.Errorf(
+			"%s keeps the modification time %s, not the source's %s", fsName,
+			fi.ModTime().Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))})
+	}
+	if !dfs.NoModes && fi.Mode().Perm() != perm {
+		r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s keeps the mode %v, not the source's %v", target, fsName, fi.Mode().Perm(), perm))
+	}
+}
