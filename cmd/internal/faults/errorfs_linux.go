@@ -1,13 +1,10 @@
 package faults
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -17,7 +14,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
 )
 
 // Op is a filesystem operation an ErrorFS can fail.
@@ -68,11 +64,9 @@ func (f Fault) matches(op Op, rel string, off, n int64) bool {
 // the backing directory, so a test can prepare and inspect files there.
 //
 // The filesystem is served by a separate process (StartErrorFS re-executes
-// the test binary, whose TestMain calls ServeErrorFS): a FUSE server inside
-// the process that also does the I/O can deadlock with io_uring (the
-// kernel's worker waits uninterruptibly for a reply from a process that is
-// itself stuck), and a test must never hang the machine. Faults are passed
-// through a rules file the server re-reads when it changes.
+// the test binary, whose TestMain calls ServeErrorFS; see fuseProcess).
+// Faults are passed through a rules file the server re-reads when it
+// changes.
 //
 // It needs root (it mounts with mount(2), no fusermount) and /dev/fuse.
 type ErrorFS struct {
@@ -81,9 +75,8 @@ type ErrorFS struct {
 	// Mountpoint is where it is mounted.
 	Mountpoint string
 
-	ctl    string // control directory: rules.json, hits.log
-	cmd    *exec.Cmd
-	exited chan error
+	ctl  string // control directory: rules.json, hits.log
+	proc *fuseProcess
 
 	mu     sync.Mutex
 	faults []Fault
@@ -118,7 +111,7 @@ func StartErrorFS(exe, backing, mountpoint string, opts ErrorFSOptions) (*ErrorF
 	if err != nil {
 		return nil, err
 	}
-	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, ctl: ctl, exited: make(chan error, 1)}
+	e := &ErrorFS{Backing: backing, Mountpoint: mountpoint, ctl: ctl}
 	if err := e.writeRules(nil); err != nil {
 		return nil, err
 	}
@@ -126,36 +119,12 @@ func StartErrorFS(exe, backing, mountpoint string, opts ErrorFSOptions) (*ErrorF
 	if err != nil {
 		return nil, err
 	}
-	e.cmd = exec.Command(exe)
-	e.cmd.Env = append(os.Environ(), ServeEnv+"="+string(cfg))
-	e.cmd.Stderr = os.Stderr
-	// The server must not outlive the test binary that drives it.
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := e.cmd.StdoutPipe()
+	e.proc, err = startFUSEProcess(exe, ServeEnv, string(cfg), mountpoint)
 	if err != nil {
+		os.RemoveAll(ctl)
 		return nil, err
 	}
-	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start errorfs server: %w", err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		ready <- line
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	go func() { e.exited <- e.cmd.Wait() }()
-	select {
-	case line := <-ready:
-		if strings.TrimSpace(line) == "ready" {
-			return e, nil
-		}
-		err = <-e.exited
-		return nil, fmt.Errorf("errorfs server on %s did not start: %q, %v", mountpoint, line, err)
-	case <-time.After(20 * time.Second):
-		_ = e.cmd.Process.Kill()
-		return nil, fmt.Errorf("errorfs server on %s: no ready line in 20s", mountpoint)
-	}
+	return e, nil
 }
 
 // Inject adds a fault. Faults stay until Clear. The server sees it before
@@ -216,32 +185,7 @@ func (e *ErrorFS) Hits(op Op) int {
 // Unmount unmounts the filesystem and waits for the server to exit.
 func (e *ErrorFS) Unmount() error {
 	defer os.RemoveAll(e.ctl)
-	var err error
-	for range 50 {
-		if err = unix.Unmount(e.Mountpoint, 0); err != unix.EBUSY {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err == unix.EBUSY {
-		err = unix.Unmount(e.Mountpoint, unix.MNT_DETACH)
-	}
-	if err != nil {
-		_ = e.cmd.Process.Kill()
-		<-e.exited
-		return &os.PathError{Op: "umount errorfs", Path: e.Mountpoint, Err: err}
-	}
-	select {
-	case werr := <-e.exited:
-		if werr != nil {
-			return fmt.Errorf("errorfs server on %s: %w", e.Mountpoint, werr)
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.exited
-		return fmt.Errorf("errorfs server on %s did not exit after the unmount", e.Mountpoint)
-	}
+	return e.proc.unmount()
 }
 
 // ServeErrorFS is the server process: it mounts the filesystem config (the

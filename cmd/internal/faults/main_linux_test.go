@@ -42,6 +42,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if cfg := os.Getenv(PowerServeEnv); cfg != "" {
+		// This process is the server of a PowerFS (see StartPowerFS).
+		if err := ServePowerFS(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "powerfs:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(runMain(m))
 }
 
