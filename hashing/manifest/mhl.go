@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest/c4"
 )
@@ -131,7 +132,14 @@ func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
 // commit writes the generation, then the chain. A generation that cannot
 // be chained is removed again.
 func (m *mhlOutput) commit() ([]string, error) {
-	if err := os.Mkdir(m.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	switch err := os.Mkdir(m.dir, 0o755); {
+	case err == nil:
+		// The new folder's name must survive a power cut with the
+		// generation written into it.
+		if err := cvv.SyncDir(filepath.Dir(m.dir)); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, os.ErrExist):
 		return nil, err
 	}
 	gen := filepath.Join(m.dir, m.genName)

@@ -312,6 +312,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	}
 	r.makeDirs()
 	r.makeLinks(ctx)
+	if r.dirSync != nil {
+		r.dirSync.syncCreated()
+	}
 	if err := r.copyAll(ctx); err != nil {
 		r.out.interrupted = true
 		r.out.summary()
@@ -494,7 +497,7 @@ func (r *runner) createRoots() error {
 			if r.opts.noFsync {
 				continue
 			}
-			if err := cvv.SyncDir(filepath.Dir(m)); err != nil {
+			if err := syncDir(filepath.Dir(m)); err != nil {
 				r.uncreateAll()
 				return fmt.Errorf("creating destination %s: %w", d.Arg, err)
 			}
@@ -605,6 +608,8 @@ func (r *runner) makeLinks(ctx context.Context) {
 			if err != nil {
 				r.failures.Add(1)
 				r.out.entryError(l.Rel, target, err)
+			} else if r.dirSync != nil {
+				r.dirSync.linked(i, r.dirIndex(filepath.Dir(l.Rel)))
 			}
 		}
 	}
@@ -667,13 +672,12 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.bigJobs < r.opts.jobs {
 		r.big = make(chan struct{}, r.opts.bigJobs)
 	}
-	if err := forEach(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) }); err != nil {
-		return err
-	}
+	err := forEach(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
 	if r.dirSync != nil {
+		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
 	}
-	return nil
+	return err
 }
 
 func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
@@ -693,11 +697,6 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if err := r.copyFile(ctx, fj); err != nil {
 		return err
 	}
-	if r.dirSync != nil {
-		// Once fj's fate is settled (or left to verifyAll), its directory
-		// may be fsynced.
-		defer r.dirSync.fileDone(fj)
-	}
 	r.filesDone.Add(1)
 	var reported int64
 	if fj.x != nil {
@@ -706,7 +705,21 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if rest := fj.e.Size - reported; fj.needsCopy() && rest != 0 {
 		r.bytesDone.Add(rest)
 	}
-	r.out.copied(fj)
+	if r.dirSync != nil {
+		// The reports wait until fj's name is durable; the file event
+		// tells the states at the end of the copy.
+		copied := slices.Clone(fj.state)
+		if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
+			r.dirSync.fileDone(fj, copied, false) // verifyAll verifies and settles it
+			return nil
+		}
+		if err := r.verifyFile(ctx, fj); err != nil {
+			return err
+		}
+		r.dirSync.fileDone(fj, copied, true)
+		return nil
+	}
+	r.out.copied(fj, fj.state)
 	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
 		return nil // verifyAll verifies and settles it
 	}

@@ -3,7 +3,9 @@ package command
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
@@ -12,33 +14,62 @@ import (
 // syncDir fsyncs a directory; a seam for tests.
 var syncDir = cvv.SyncDir
 
-// dirSyncs makes the renames of a tree copy durable with one fsync per
-// destination directory instead of one per file (cvv.Job.DeferDirSync): a
-// directory is fsynced on a destination when the last file in it that goes
-// there is done, by the worker that finished that file, so the fsyncs
-// overlap with the copies of other directories. A failed fsync fails every
-// file written into that directory on that destination: its name may not
-// survive a crash.
+// dirSyncs makes the renames of a tree copy durable with few directory
+// fsyncs (cvv.Job.DeferDirSync), and holds back the report of each file
+// until its name is durable: a file or verify event promises that the file
+// survives a power cut.
 //
-// Directories that hold no file to copy but got new subdirectories are
-// fsynced by finish, after the copy.
+// A worker done with a file (copied, verified or left to verifyAll) hands
+// it to fileDone, which queues its report on its directory. The queue is
+// flushed (the directory fsynced on every destination where a name was
+// created since its last fsync, then the reports written) when the last
+// file of the directory is done, when batchFiles reports wait, or when the
+// oldest has waited batchWait: one fsync per directory for a small one,
+// and no report held back for long in a large one. A failed fsync fails
+// the files of the batch written into that directory on that destination:
+// their names may not survive a crash.
+//
+// Directories that got new subdirectories or symlinks are fsynced by
+// syncCreated, before any file is copied, so that the path to every file
+// reported is durable too.
 type dirSyncs struct {
 	r  *runner
 	mu sync.Mutex
 	// left[i][d] is the number of files in directory d (index into
 	// r.tree.Dirs) still to be done on destination i; dirty[i][d] reports
-	// that a name in d was created on destination i (a file renamed in, a
-	// subdirectory made).
+	// that a name in d was created on destination i since d's last fsync
+	// there.
 	left  [][]int32
 	dirty [][]bool
+	// waiting[d] are the reports held back until d is durable; since[d]
+	// is when the oldest was queued.
+	waiting [][]heldReport
+	since   []time.Time
 }
+
+// heldReport is a file whose report waits for its directory's fsync.
+type heldReport struct {
+	fj *fileJob
+	// copied is the file's state on each destination when its copy
+	// ended, for its file event.
+	copied []destState
+	// settle: the file's fate is final (else verifyAll settles it).
+	settle bool
+}
+
+// The bounds of a batch of held reports.
+const (
+	batchFiles = 64
+	batchWait  = time.Second
+)
 
 // newDirSyncs counts the files each destination directory waits for. It is
 // for a tree copy with fsync; call it after the destinations have been
 // decided and dropped.
 func newDirSyncs(r *runner) *dirSyncs {
 	n := len(r.plan.Dests)
-	s := &dirSyncs{r: r, left: make([][]int32, n), dirty: make([][]bool, n)}
+	s := &dirSyncs{r: r, left: make([][]int32, n), dirty: make([][]bool, n),
+		waiting: make([][]heldReport, len(r.tree.Dirs)), since: make([]time.Time, len(r.tree.Dirs))}
 	for i := range n {
 		s.left[i] = make([]int32, len(r.tree.Dirs))
 		s.dirty[i] = make([]bool, len(r.tree.Dirs))
@@ -63,50 +94,100 @@ func (s *dirSyncs) made(i, d int) {
 	}
 }
 
-// fileDone records that the worker is done with fj (copied, verified and
-// reported, or left to verifyAll). It fsyncs the directory of fj on each
-// destination where fj was the last file, and fails the files in it there
-// if that fsync fails.
-func (s *dirSyncs) fileDone(fj *fileJob) {
-	var due []int
+// linked records that a symlink was created in directory d on destination
+// i.
+func (s *dirSyncs) linked(i, d int) {
 	s.mu.Lock()
-	for i, a := range fj.actions {
-		if a == plan.Skip {
-			continue
-		}
-		if a == plan.Copy {
-			// A copy was attempted: a file may have been renamed in.
-			s.dirty[i][fj.dir] = true
-		}
-		s.left[i][fj.dir]--
-		if s.left[i][fj.dir] == 0 && s.dirty[i][fj.dir] {
-			s.dirty[i][fj.dir] = false
-			due = append(due, i)
-		}
-	}
+	s.dirty[i][d] = true
 	s.mu.Unlock()
-	for _, i := range due {
-		s.sync(i, int(fj.dir))
-	}
 }
 
-// finish fsyncs the directories still dirty: those that got a new
-// subdirectory but had no file to wait for. It is called after every file
-// is done.
-func (s *dirSyncs) finish() {
-	for i := range s.left {
-		for d := range s.left[i] {
-			if s.dirty[i][d] && s.left[i][d] == 0 {
+// syncCreated fsyncs every directory that got a new subdirectory or
+// symlink. It is called before the copy.
+func (s *dirSyncs) syncCreated() {
+	for i := range s.dirty {
+		for d := range s.dirty[i] {
+			if s.dirty[i][d] {
 				s.dirty[i][d] = false
-				s.sync(i, d)
+				s.sync(i, d, nil)
 			}
 		}
 	}
 }
 
-// sync fsyncs directory d on destination i. On failure, every file of d
-// that was written there fails with the error: its rename may be lost.
-func (s *dirSyncs) sync(i, d int) {
+// fileDone takes over the report of fj, which the worker is done with:
+// copied are its states at the end of its copy, settle says its fate is
+// final (else verifyAll settles it after the copy). The report is written
+// once fj's directory is durable.
+func (s *dirSyncs) fileDone(fj *fileJob, copied []destState, settle bool) {
+	d := fj.dir
+	s.mu.Lock()
+	done := true
+	for i, a := range fj.actions {
+		if a == plan.Copy {
+			// A copy was attempted: a file may have been renamed in.
+			s.dirty[i][d] = true
+		}
+		if a != plan.Skip {
+			s.left[i][d]--
+		}
+		if s.left[i][d] > 0 {
+			done = false
+		}
+	}
+	if len(s.waiting[d]) == 0 {
+		s.since[d] = time.Now()
+	}
+	s.waiting[d] = append(s.waiting[d], heldReport{fj: fj, copied: copied, settle: settle})
+	if !done && len(s.waiting[d]) < batchFiles && time.Since(s.since[d]) < batchWait {
+		s.mu.Unlock()
+		return
+	}
+	s.flushLocked(int(d))
+}
+
+// flushLocked fsyncs directory d where it is dirty and writes the reports
+// held for it. It is called with s.mu held and releases it.
+func (s *dirSyncs) flushLocked(d int) {
+	batch := s.waiting[d]
+	s.waiting[d] = nil
+	var due []int
+	for i := range s.dirty {
+		if s.dirty[i][d] {
+			s.dirty[i][d] = false
+			due = append(due, i)
+		}
+	}
+	s.mu.Unlock()
+	// A name created after the dirty flags were taken sets them again and
+	// is flushed with its own batch.
+	for _, i := range due {
+		s.sync(i, d, batch)
+	}
+	r := s.r
+	for _, h := range batch {
+		r.out.copied(h.fj, h.copied)
+		if h.settle {
+			r.settle(h.fj)
+		} else if !slices.Contains(h.fj.state, dsCopied) {
+			// Nothing left for verifyAll: a failed fsync settled it.
+			r.settle(h.fj)
+		}
+	}
+}
+
+// finish fsyncs what is still dirty and writes the reports still held. It
+// is called after every file is done.
+func (s *dirSyncs) finish() {
+	for d := range s.waiting {
+		s.mu.Lock()
+		s.flushLocked(d)
+	}
+}
+
+// sync fsyncs directory d on destination i. On failure, every file of the
+// batch written there fails with the error: its rename may be lost.
+func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	r := s.r
 	target := r.plan.Target(i, r.tree.Dirs[d].Rel)
 	err := syncDir(target)
@@ -116,18 +197,14 @@ func (s *dirSyncs) sync(i, d int) {
 	err = fmt.Errorf("the files written into %s are not durable: %w", target, err)
 	r.failures.Add(1)
 	r.out.entryError(r.tree.Dirs[d].Rel, target, err)
-	// Every worker is done with these files (left reached 0 under mu).
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, fj := range r.files {
-		if int(fj.dir) != d || fj.actions[i] != plan.Copy {
+	for _, h := range batch {
+		fj := h.fj
+		if fj.actions[i] != plan.Copy {
 			continue
 		}
 		if st := fj.state[i]; st == dsCopied || st == dsOK {
-			if !fj.failed() {
-				r.failures.Add(1)
-			}
 			fj.fail(i, err)
+			h.copied[i] = dsFailed
 		}
 	}
 }

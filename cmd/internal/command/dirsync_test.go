@@ -49,12 +49,19 @@ func TestTreeDirSync(t *testing.T) {
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
+			// The parent of the roots cvv created.
+			if calls[out] == 0 {
+				t.Errorf("%s (parent of new roots) not fsynced (all: %v)", out, calls)
+			}
 			for _, d := range []string{d1, d2} {
-				// b holds no file but got the new subdirectory c; empty
-				// holds nothing and is not fsynced.
-				for _, dir := range []string{d, filepath.Join(d, "a"), filepath.Join(d, "b"), filepath.Join(d, "b", "c")} {
-					if calls[dir] != 1 {
-						t.Errorf("%s fsynced %d times, want 1 (all: %v)", dir, calls[dir], calls)
+				// The root got new subdirectories (fsynced before the
+				// copy) and the file top (fsynced after it); b holds no
+				// file but got the new subdirectory c; empty holds
+				// nothing and is not fsynced.
+				want := map[string]int{d: 2, filepath.Join(d, "a"): 1, filepath.Join(d, "b"): 1, filepath.Join(d, "b", "c"): 1}
+				for dir, n := range want {
+					if calls[dir] != n {
+						t.Errorf("%s fsynced %d times, want %d (all: %v)", dir, calls[dir], n, calls)
 					}
 				}
 				if n := calls[filepath.Join(d, "empty")]; n != 0 {
@@ -71,6 +78,10 @@ func TestTreeDirSync(t *testing.T) {
 			single := filepath.Join(out, "single")
 			if code, _, stderr := runCLI(t, "--engine", eng, filepath.Join(src, "top"), single); code != ExitOK || len(calls) != 0 {
 				t.Errorf("file source: exit %d, fsyncs through the seam %v (want the commit's own): %s", code, calls, stderr)
+			}
+			calls = map[string]int{}
+			if code, _, stderr := runCLI(t, "--engine", eng, "--mkpath", filepath.Join(src, "top"), filepath.Join(out, "new", "deeper")+"/"); code != ExitOK || calls[out] != 1 || calls[filepath.Join(out, "new")] != 1 {
+				t.Errorf("file source into new directories: exit %d, fsyncs %v, want one of each new directory's parent: %s", code, calls, stderr)
 			}
 
 			calls = map[string]int{}

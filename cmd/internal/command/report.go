@@ -256,7 +256,7 @@ func speed(n int64, d time.Duration) float64 {
 }
 
 // copied reports the end of the copy phase of a file (JSON "file" event).
-func (rep *reporter) copied(fj *fileJob) {
+func (rep *reporter) copied(fj *fileJob, states []destState) {
 	if !rep.json {
 		return
 	}
@@ -266,10 +266,10 @@ func (rep *reporter) copied(fj *fileJob) {
 		Seconds: fj.elapsed().Seconds(), BytesPerSec: speed(fj.size, fj.elapsed()),
 		SourceError: errString(fj.sourceErr()),
 	}
-	for i := range fj.state {
+	for i := range states {
 		t := rep.r.target(fj, i)
 		st := "copied"
-		switch fj.state[i] {
+		switch states[i] {
 		case dsSkipped:
 			st = "skipped"
 		case dsOK:
@@ -277,7 +277,17 @@ func (rep *reporter) copied(fj *fileJob) {
 		case dsFailed:
 			st = "failed"
 		}
-		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHashOf(i), Error: errString(fj.err(i))})
+		// A hash was re-read at the copy only for a kept file (the
+		// verification may have read one since).
+		var h string
+		var err error
+		switch states[i] {
+		case dsOK:
+			h = fj.destHashOf(i)
+		case dsFailed:
+			err = fj.err(i)
+		}
+		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: h, Error: errString(err)})
 	}
 	rep.emit(ev)
 }
