@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,10 +62,10 @@ func TestPowerFS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mountPowerFS(t, PowerFSOptions{DirectIO: tc.direct}, func(live string) {
-				writeFile(t, filepath.Join(live, "old"), "old version")
+				writeFile(t, filepath.Join(live, "old"), "old version", time.Now())
 			})
 			m := func(name string) string { return filepath.Join(p.Mountpoint, name) }
-			writeFile(t, m("a"), "never synced")
+			writeFile(t, m("a"), "never synced", time.Now())
 			writeSynced(t, m("b"), "synced", unix.Fdatasync)
 			syncPath(t, p.Mountpoint)
 			// After the root's fsync: a rename, a directory synced but not
@@ -117,14 +118,6 @@ func TestPowerFS(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// writeFile writes s to path, without syncing it.
-func writeFile(t testing.TB, path, s string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
