@@ -11,8 +11,9 @@ const appUsageText = `cvv [flags] SOURCE DEST [DEST...]
 cvv verify [flags] ...
 cvv hash [flags] ...
 
-Flags go before SOURCE. A SOURCE named like a command (verify, hash, help)
-is written ./verify.`
+Flags may come before or after the operands ("cvv SRC DST -m transfer");
+"--" ends the flags. A SOURCE named like a command (verify, hash, help) is
+written ./verify.`
 
 const appDescription = `cvv reads SOURCE once and writes it to every DEST at the same time, hashing
 the bytes in flight, then verifies the copies. SOURCE is a file or a directory.
@@ -82,7 +83,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader:                 stdin,
 		Writer:                 stdout,
 		ErrWriter:              stderr,
-		Flags:                  copyFlags(),
+		Flags:                  append(copyFlags(), versionFlag),
 		Commands:               subcommands(),
 		Action:                 copyAction,
 		// Errors are reported and mapped to exit statuses by run, once.
@@ -127,15 +128,18 @@ func copyFlags() []cli.Flag {
 	}
 }
 
+// versionFlag is cvv --version (urfave's own would print one line and take
+// -v).
+var versionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: "print the version, the commit, the Go version and whether io_uring is available"}
+
 func copyAction(c *cli.Context) error {
+	if c.Bool("version") {
+		printVersion(c.App.Writer)
+		return nil
+	}
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return usagef("no source given (usage: cvv [flags] SOURCE DEST...)")
-	}
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") && a != "-" {
-			return usagef("%q looks like a flag: flags go before SOURCE (write ./%s for a file of that name)", a, a)
-		}
 	}
 	opts, err := parseCopyOptions(c)
 	if err != nil {
