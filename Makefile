@@ -7,16 +7,44 @@ LDFLAGS  ?= -checklinkname=0
 GOFLAGS  := -ldflags=$(LDFLAGS)
 export GOFLAGS
 BIN      ?= bin/cvv
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+STAMP    := -X github.com/cvv-project/cvv/cmd/internal/command.version=$(VERSION) \
+            -X github.com/cvv-project/cvv/cmd/internal/command.commit=$(COMMIT)
 
-.PHONY: all build install test test-bench test-race test-fallback test-faults bench bench-full bench-smoke lint cross demo clean
+.PHONY: all build install uninstall release release-check test test-bench test-race test-fallback test-faults bench bench-full bench-smoke lint cross demo clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/cvv
+	$(GO) build -ldflags="$(LDFLAGS) $(STAMP)" -o $(BIN) ./cmd/cvv
 
-install:
-	$(GO) install ./cmd/cvv
+# The binary, its man page and the bash, zsh and fish completions, all
+# generated from the command definitions, under $(DESTDIR)$(PREFIX).
+install: build
+	rm -rf bin/share && $(GO) run ./cmd/internal/gendoc bin/share
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cvv
+	install -D -m 0644 bin/share/man/man1/cvv.1 $(DESTDIR)$(PREFIX)/share/man/man1/cvv.1
+	install -D -m 0644 bin/share/completion/cvv.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/cvv
+	install -D -m 0644 bin/share/completion/_cvv $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_cvv
+	install -D -m 0644 bin/share/completion/cvv.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/cvv.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cvv $(DESTDIR)$(PREFIX)/share/man/man1/cvv.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/cvv \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_cvv \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/cvv.fish
+
+# Static binaries for linux/amd64, linux/arm64, darwin and freebsd, the man
+# page and completions, and SHA256SUMS in dist/ (scripts/release.sh), built
+# reproducibly; release-check builds twice and compares the checksums.
+release:
+	scripts/release.sh dist
+
+release-check:
+	scripts/release-check.sh
 
 # testhooks compiles in the between-phases hook the CLI fault scripts use; it
 # does nothing unless its environment variable is set.
@@ -67,7 +95,7 @@ cross:
 	GOOS=linux GOARCH=arm64 $(GO) build ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
 
 # A real run on generated sample data: ~384 MiB to three destinations.
 demo: build

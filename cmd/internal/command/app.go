@@ -80,12 +80,14 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		UsageText:              appUsageText,
 		Description:            appDescription,
 		UseShortOptionHandling: true,
-		Reader:                 stdin,
-		Writer:                 stdout,
-		ErrWriter:              stderr,
-		Flags:                  append(copyFlags(), versionFlag),
-		Commands:               subcommands(),
-		Action:                 copyAction,
+		HideVersion:            true, // versionFlag prints more
+
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags:     append(copyFlags(), versionFlag),
+		Commands:  subcommands(),
+		Action:    copyAction,
 		// Errors are reported and mapped to exit statuses by run, once.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
