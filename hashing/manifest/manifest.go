@@ -187,13 +187,13 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 		data []byte
 	}
 	var outs []out
-	var mhlGen *mhlOutput
+	var mhlGens []*mhlOutput
 	for _, f := range formats {
 		switch f {
 		case Sums, XXH:
 			outs = append(outs, out{FileName(rec.Root, f, rec.Alg), renderSums(rec, f)})
 		case MHL:
-			if mhlGen, err = prepareMHL(rec, formats); err != nil {
+			if mhlGens, err = prepareMHL(rec, formats); err != nil {
 				return nil, err
 			}
 		case MHL1:
@@ -212,8 +212,9 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 		}
 		written = append(written, o.path)
 	}
-	if mhlGen != nil {
-		paths, err := mhlGen.commit()
+	// Child histories first: a parent references their new generations.
+	for _, g := range mhlGens {
+		paths, err := g.commit()
 		written = append(written, paths...)
 		if err != nil {
 			return written, err
@@ -236,10 +237,12 @@ func FileName(root string, f Format, alg hashing.Algorithm) string {
 }
 
 // IsManifest reports whether rel, a path relative to root with '/'
-// separators, is one of the files this package writes there: the ascmhl
-// history or a sums or xxh list named after root. Verification skips them.
+// separators, is one of the files this package writes there: an ascmhl
+// history (the root's or a child's, at any depth, as the ASC reference
+// tool's "ascmhl" ignore pattern matches) or a sums or xxh list named after
+// root. Verification skips them.
 func IsManifest(root, rel string) bool {
-	if rel == HistoryDir || strings.HasPrefix(rel, HistoryDir+"/") {
+	if slices.Contains(strings.Split(rel, "/"), HistoryDir) {
 		return true
 	}
 	if strings.Contains(rel, "/") {

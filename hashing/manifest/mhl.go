@@ -66,27 +66,165 @@ type mhlOutput struct {
 	chainData []byte
 }
 
-// prepareMHL renders the next generation of rec and the updated chain
-// file. It reads, and so checks, the existing history first.
-func prepareMHL(rec Record, formats []Format) (*mhlOutput, error) {
-	dir := filepath.Join(rec.Root, HistoryDir)
-	hist, err := ReadHistory(rec.Root)
-	if err != nil && !errors.Is(err, ErrNoHistory) {
+// prepareMHL renders the next generation of rec's history and of every
+// child history below it, in commit order (deepest first), with the
+// updated chain files. It reads, and so checks, each existing history
+// first.
+//
+// Nesting follows the ASC reference implementation: a folder below the
+// root that holds an ascmhl history records the files below it in its own
+// history, which gets a generation of its own; its parent lists it as a
+// directory hash (its root hash) and references the child's new generation
+// (<references><hashlistreference> with the path from the parent's root
+// and its C4 ID). Directory hashes always cover everything below a
+// directory, nested histories' files too.
+func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
+	tree, err := nestedHistories(rec)
+	if err != nil {
 		return nil, err
 	}
+	dirs := directoryHashes(rec.Alg, rec.Files, rec.Dirs)
+	for d, h := range dirs {
+		n := tree.owner(d, true)
+		n.dirs[relTo(n.prefix, d)] = h
+		if n.prefix == d && d != "" {
+			// A child's root is a directory of its parent too.
+			p := tree.owner(d, false)
+			p.dirs[relTo(p.prefix, d)] = h
+		}
+	}
+	for _, f := range rec.Files {
+		n := tree.owner(f.Path, false)
+		f.Path = relTo(n.prefix, f.Path)
+		n.files = append(n.files, f)
+	}
+	var outs []*mhlOutput
+	var walk func(n *nestedHistory) (*mhlOutput, error)
+	walk = func(n *nestedHistory) (*mhlOutput, error) {
+		for _, c := range n.children {
+			out, err := walk(c)
+			if err != nil {
+				return nil, err
+			}
+			if out != nil {
+				ref := path.Join(relTo(n.prefix, c.prefix), HistoryDir, out.genName)
+				n.refs = append(n.refs, hashListRef{path: ref, c4: c4.Sum(out.genData)})
+			}
+		}
+		if n.prefix != "" && len(n.files) == 0 && len(n.refs) == 0 {
+			return nil, nil
+		}
+		sub := rec
+		sub.Root = filepath.Join(rec.Root, filepath.FromSlash(n.prefix))
+		sub.Files = n.files
+		out, err := prepareGeneration(sub, n, formats)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, out)
+		return out, nil
+	}
+	if _, err := walk(tree); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// hashListRef is one <hashlistreference> of a generation.
+type hashListRef struct {
+	path, c4 string
+}
+
+// nestedHistory is one history of a nested write: the root's, or a child's.
+type nestedHistory struct {
+	prefix   string // its root relative to the record's root ("" for the root)
+	hist     *History
+	files    []File             // relative to its root
+	dirs     map[string]dirHash // relative to its root; "" is its root hash
+	refs     []hashListRef
+	children []*nestedHistory
+}
+
+// nestedHistories reads the history of rec.Root and of every directory
+// of rec that holds an ascmhl history, and returns them as a tree.
+func nestedHistories(rec Record) (*nestedHistory, error) {
+	read := func(prefix string) (*nestedHistory, error) {
+		h, err := ReadHistory(filepath.Join(rec.Root, filepath.FromSlash(prefix)))
+		if err != nil && !errors.Is(err, ErrNoHistory) {
+			return nil, err
+		}
+		if h == nil && prefix != "" {
+			return nil, nil
+		}
+		return &nestedHistory{prefix: prefix, hist: h, dirs: map[string]dirHash{}}, nil
+	}
+	top, err := read("")
+	if err != nil {
+		return nil, err
+	}
+	dirs := slices.Clone(rec.Dirs)
+	for _, f := range rec.Files {
+		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	slices.Sort(dirs) // parents before their children
+	for _, d := range slices.Compact(dirs) {
+		if st, err := os.Lstat(filepath.Join(rec.Root, filepath.FromSlash(d), HistoryDir)); err != nil || !st.IsDir() {
+			continue
+		}
+		n, err := read(d)
+		if err != nil {
+			return nil, err
+		}
+		if n != nil {
+			p := top.owner(d, false)
+			p.children = append(p.children, n)
+		}
+	}
+	return top, nil
+}
+
+// owner returns the history that records p: the deepest one whose root
+// is above p, or is p itself when self is true.
+func (n *nestedHistory) owner(p string, self bool) *nestedHistory {
+	for _, c := range n.children {
+		if (self && p == c.prefix) || strings.HasPrefix(p, c.prefix+"/") {
+			return c.owner(p, self)
+		}
+	}
+	return n
+}
+
+// relTo returns p relative to prefix; p is prefix or below it.
+func relTo(prefix, p string) string {
+	switch {
+	case prefix == "":
+		return p
+	case p == prefix:
+		return ""
+	}
+	return strings.TrimPrefix(p, prefix+"/")
+}
+
+// prepareGeneration renders the next generation of one history (rec.Root
+// is its root, rec.Files its own files) and its updated chain file.
+func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutput, error) {
+	dir := filepath.Join(rec.Root, HistoryDir)
+	hist := n.hist
 	if hist == nil {
 		hist = &History{Root: rec.Root}
 	}
 	next := 1
-	if n := len(hist.Generations); n > 0 {
-		next = hist.Generations[n-1].Number + 1
+	if k := len(hist.Generations); k > 0 {
+		next = hist.Generations[k-1].Number + 1
 	}
 	// Any .mhl file with a generation number counts, even one missing from
 	// the chain: never reuse its number.
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if n, ok := generationNumber(e.Name()); ok && n >= next {
-				next = n + 1
+			if k, ok := generationNumber(e.Name()); ok && k >= next {
+				next = k + 1
 			}
 		}
 	}
@@ -103,16 +241,18 @@ func prepareMHL(rec Record, formats []Format) (*mhlOutput, error) {
 
 	name := fmt.Sprintf("%04d_%s_%sZ.mhl", next, rootName(rec.Root), rec.Start.UTC().Format("2006-01-02_150405"))
 	var ignore []string
-	for _, f := range formats {
-		switch f {
-		case MHL:
-		case MHL1:
-			ignore = append(ignore, filepath.Base(ClassicFileName(rec.Root, rec.Start)))
-		default:
-			ignore = append(ignore, filepath.Base(FileName(rec.Root, f, rec.Alg)))
+	if n.prefix == "" {
+		for _, f := range formats {
+			switch f {
+			case MHL:
+			case MHL1:
+				ignore = append(ignore, filepath.Base(ClassicFileName(rec.Root, rec.Start)))
+			default:
+				ignore = append(ignore, filepath.Base(FileName(rec.Root, f, rec.Alg)))
+			}
 		}
 	}
-	gen := renderGeneration(rec, ignore)
+	gen := renderGeneration(rec, ignore, n.dirs, n.refs)
 
 	var chain bytes.Buffer
 	chain.WriteString(xml.Header)
@@ -270,8 +410,10 @@ func hashOfHashes(alg hashing.Algorithm, digests []string) string {
 	return h.Hex()
 }
 
-// renderGeneration renders one ASC MHL v2 hash list.
-func renderGeneration(rec Record, ignore []string) []byte {
+// renderGeneration renders one ASC MHL v2 hash list: rec's files, the
+// directory hashes dirs (keyed relative to rec.Root, "" the root hash) and
+// the references to child histories' generations.
+func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs []hashListRef) []byte {
 	el := mhlElement(rec.Alg)
 	host, err := os.Hostname()
 	if err != nil || host == "" {
@@ -281,7 +423,6 @@ func renderGeneration(rec Record, ignore []string) []byte {
 	if process == "" {
 		process = "transfer"
 	}
-	dirs := directoryHashes(rec.Alg, rec.Files, rec.Dirs)
 
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
@@ -337,6 +478,13 @@ func renderGeneration(rec Record, ignore []string) []byte {
 			b.WriteString("    </directoryhash>\n")
 		}
 		b.WriteString("  </hashes>\n")
+	}
+	if len(refs) > 0 {
+		b.WriteString("  <references>\n")
+		for _, r := range refs {
+			fmt.Fprintf(&b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
+		}
+		b.WriteString("  </references>\n")
 	}
 	b.WriteString("</hashlist>\n")
 	return b.Bytes()

@@ -56,6 +56,18 @@ type Generation struct {
 	Files []Entry
 	// Dirs are the relative paths of the directory entries.
 	Dirs []string
+	// References are the generations of child histories this one
+	// references.
+	References []Reference
+}
+
+// Reference is one <hashlistreference>: a child history's generation.
+type Reference struct {
+	// Path is the generation file's path relative to the root
+	// ("A001/ascmhl/0002_A001_2024-03-01_090000Z.mhl").
+	Path string
+	// C4 is the C4 ID of that file.
+	C4 string
 }
 
 // History is the ASC MHL history of a root.
@@ -282,6 +294,12 @@ type xmlHashList struct {
 			xmlDirSum
 		} `xml:"directoryhash"`
 	} `xml:"hashes"`
+	References struct {
+		Lists []struct {
+			Path string `xml:"path"`
+			C4   string `xml:"c4"`
+		} `xml:"hashlistreference"`
+	} `xml:"references"`
 }
 
 // xmlDigests is the choice of hash elements ASC MHL allows in one place.
@@ -357,50 +375,14 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 	}
 	seen := map[string]bool{}
 	for _, xh := range x.Hashes.Files {
-		if xh.Path == nil {
-			return nil, fmt.Errorf("%w: hash without path", ErrCorrupt)
-		}
-		e := Entry{Path: xh.Path.Value, Size: -1}
-		if err := checkPath(e.Path); err != nil {
+		e, err := xh.entry()
+		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		if seen[e.Path] {
 			return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
 		}
 		seen[e.Path] = true
-		if xh.Path.Size != "" {
-			if e.Size, err = strconv.ParseInt(xh.Path.Size, 10, 64); err != nil || e.Size < 0 {
-				return nil, fmt.Errorf("%w: %q: bad size %q", ErrCorrupt, e.Path, xh.Path.Size)
-			}
-		}
-		if xh.Path.LastMod != "" {
-			if e.ModTime, err = parseXMLTime(xh.Path.LastMod); err != nil {
-				return nil, fmt.Errorf("%w: %q: lastmodificationdate: %w", ErrCorrupt, e.Path, err)
-			}
-		}
-		for _, v := range xh.each() {
-			if v.x == nil {
-				continue
-			}
-			hh := Hash{Alg: v.alg, Value: strings.ToLower(strings.TrimSpace(v.x.Value)), Action: v.x.Action}
-			if err := checkHex(hh.Value, v.alg); err != nil {
-				return nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, e.Path, err)
-			}
-			switch hh.Action {
-			case "", "original", "verified", "failed":
-			default:
-				return nil, fmt.Errorf("%w: %q: invalid action %q", ErrCorrupt, e.Path, hh.Action)
-			}
-			if v.x.HashDate != "" {
-				if hh.Date, err = parseXMLTime(v.x.HashDate); err != nil {
-					return nil, fmt.Errorf("%w: %q: hashdate: %w", ErrCorrupt, e.Path, err)
-				}
-			}
-			e.Hashes = append(e.Hashes, hh)
-		}
-		if len(e.Hashes) == 0 && xh.C4 == nil {
-			return nil, fmt.Errorf("%w: %q has no hash", ErrCorrupt, e.Path)
-		}
 		g.Files = append(g.Files, e)
 	}
 	for _, d := range x.Hashes.Dirs {
@@ -416,7 +398,64 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 		}
 		g.Dirs = append(g.Dirs, p)
 	}
+	for _, r := range x.References.Lists {
+		ref := Reference{Path: strings.TrimSpace(r.Path), C4: strings.TrimSpace(r.C4)}
+		if err := checkPath(ref.Path); err != nil {
+			return nil, fmt.Errorf("%w: hashlistreference: %w", ErrCorrupt, err)
+		}
+		if ref.C4 == "" {
+			// Not parsed further: the ASC sample itself writes shortened IDs.
+			return nil, fmt.Errorf("%w: hashlistreference %q without c4", ErrCorrupt, ref.Path)
+		}
+		g.References = append(g.References, ref)
+	}
 	return g, nil
+}
+
+// entry checks and converts one <hash> of a generation.
+func (xh *xmlHash) entry() (Entry, error) {
+	if xh.Path == nil {
+		return Entry{}, errors.New("hash without path")
+	}
+	e := Entry{Path: xh.Path.Value, Size: -1}
+	if err := checkPath(e.Path); err != nil {
+		return e, err
+	}
+	var err error
+	if xh.Path.Size != "" {
+		if e.Size, err = strconv.ParseInt(xh.Path.Size, 10, 64); err != nil || e.Size < 0 {
+			return e, fmt.Errorf("%q: bad size %q", e.Path, xh.Path.Size)
+		}
+	}
+	if xh.Path.LastMod != "" {
+		if e.ModTime, err = parseXMLTime(xh.Path.LastMod); err != nil {
+			return e, fmt.Errorf("%q: lastmodificationdate: %w", e.Path, err)
+		}
+	}
+	for _, v := range xh.each() {
+		if v.x == nil {
+			continue
+		}
+		hh := Hash{Alg: v.alg, Value: strings.ToLower(strings.TrimSpace(v.x.Value)), Action: v.x.Action}
+		if err := checkHex(hh.Value, v.alg); err != nil {
+			return e, fmt.Errorf("%q: %w", e.Path, err)
+		}
+		switch hh.Action {
+		case "", "original", "verified", "failed":
+		default:
+			return e, fmt.Errorf("%q: invalid action %q", e.Path, hh.Action)
+		}
+		if v.x.HashDate != "" {
+			if hh.Date, err = parseXMLTime(v.x.HashDate); err != nil {
+				return e, fmt.Errorf("%q: hashdate: %w", e.Path, err)
+			}
+		}
+		e.Hashes = append(e.Hashes, hh)
+	}
+	if len(e.Hashes) == 0 && xh.C4 == nil {
+		return e, fmt.Errorf("%q has no hash", e.Path)
+	}
+	return e, nil
 }
 
 type chainEntry struct {

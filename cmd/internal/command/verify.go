@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,7 +26,8 @@ const verifyDescription = `Re-hashes the files under PATH, reading them from the
 the filesystem allows it), several at a time, and checks them against
 
    - the ASC MHL history in PATH/ascmhl (every file any generation
-     recorded, against its original hash) and every classic MHL file (MHL
+     recorded, against its original hash), the child histories of folders
+     below PATH (cards sealed inside a Reels folder), and every classic MHL file (MHL
      1.x, a .mhl file outside ascmhl/) in the tree, each with paths relative
      to its own folder, or
    - a list given with --against FILE: a classic MHL file (it may sit in any
@@ -39,7 +41,8 @@ Each recorded file is reported ok, changed or missing; a file under PATH that
 no record lists is reported new (the ascmhl folder and cvv's own lists are
 not files of the record). With ASC MHL, a new generation (process in-place)
 records every checked file as verified or failed, and the chain file is
-updated; --no-record skips that (read-only media).
+updated; each child history gets its own, referenced from the parent's;
+--no-record skips that (read-only media).
 
 Exit status: 0 every recorded file is present and matches; 1 a file changed,
 is missing or could not be read; 2 bad usage or a corrupt manifest (nothing
@@ -337,21 +340,34 @@ func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummar
 }
 
 // writeGenerations appends an in-place generation to every ASC MHL
-// history checked.
+// history checked. A history below another one is written through its
+// top-most ancestor's manifest.Write, which adds the child's generation and
+// references it from the parent, as the ASC reference tool does.
 func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time) ([]string, error) {
 	var written []string
-	for _, r := range in.records {
-		if r.kind != recordASC {
+	for _, top := range in.records {
+		if top.kind != recordASC || in.nestedIn(top) {
 			continue
 		}
-		hroot := filepath.Join(root, filepath.FromSlash(r.prefix))
-		var dirs []string
-		for _, d := range in.dirs {
-			if r.prefix == "" || strings.HasPrefix(d, r.prefix+"/") {
-				dirs = append(dirs, relTo(r.prefix, d))
+		alg := top.hist.ExpectedAlg()
+		rec := manifest.Record{Root: filepath.Join(root, filepath.FromSlash(top.prefix)), Alg: alg, Start: start, Process: "in-place"}
+		for _, r := range in.records {
+			if r.kind != recordASC || !under(r.prefix, top.prefix) {
+				continue
+			}
+			if a := r.hist.ExpectedAlg(); a != alg {
+				return written, fmt.Errorf("%s records %s and %s records %s: one generation cannot record both (use --no-record)", top.path, alg, r.path, a)
+			}
+			for _, f := range gens[r] {
+				f.Path = relTo(top.prefix, path.Join(r.prefix, f.Path))
+				rec.Files = append(rec.Files, f)
 			}
 		}
-		rec := manifest.Record{Root: hroot, Alg: r.hist.ExpectedAlg(), Files: gens[r], Dirs: dirs, Start: start, Process: "in-place"}
+		for _, d := range in.dirs {
+			if d != top.prefix && under(d, top.prefix) {
+				rec.Dirs = append(rec.Dirs, relTo(top.prefix, d))
+			}
+		}
 		w, err := manifest.Write(rec, []manifest.Format{manifest.MHL})
 		written = append(written, w...)
 		if err != nil {
@@ -359,6 +375,21 @@ func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]man
 		}
 	}
 	return written, nil
+}
+
+// nestedIn reports whether r's history lies below another ASC MHL record's.
+func (in *verifyInput) nestedIn(r *verifyRecord) bool {
+	for _, o := range in.records {
+		if o != r && o.kind == recordASC && o.prefix != r.prefix && under(r.prefix, o.prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// under reports whether p is prefix or below it ("" is the root).
+func under(p, prefix string) bool {
+	return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
 // readList opens and parses a sums or xxh list.

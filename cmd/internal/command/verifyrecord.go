@@ -76,8 +76,16 @@ func loadVerifyInput(root, against string, forced *hashing.Algorithm) (*verifyIn
 		}
 		return in, in.addSums(against, forced)
 	}
-	if err := in.addASC(root, "", forced); err != nil && !errors.Is(err, manifest.ErrNoHistory) {
-		return nil, err
+	// The root's history and every child history below it (cards sealed
+	// before their folder was): each checks the files it records.
+	slices.Sort(in.dirs)
+	for _, d := range append([]string{""}, in.dirs...) {
+		if d != "" && !isDir(filepath.Join(root, filepath.FromSlash(d), manifest.HistoryDir)) {
+			continue
+		}
+		if err := in.addASC(root, d, forced); err != nil && !errors.Is(err, manifest.ErrNoHistory) {
+			return nil, err
+		}
 	}
 	var classics []string
 	for rel := range in.present {
@@ -197,6 +205,12 @@ func (in *verifyInput) recordedPaths() map[string]bool {
 		m[e.path] = true
 	}
 	return m
+}
+
+// isDir reports whether p is a directory (not following a final symlink).
+func isDir(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.IsDir()
 }
 
 // relTo returns p relative to prefix; p is below prefix.
