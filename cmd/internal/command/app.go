@@ -45,7 +45,9 @@ Verification (--mode):
 
 A destination that is the source, lies inside it or holds it, and two
 destinations that are the same or nest, are refused (exit status 2), however
-the paths are spelled (symlinks, .., bind mounts).
+the paths are spelled (symlinks, .., bind mounts). One run at a time writes
+into a destination (a lock on its root directory): another run exits with
+status 2 naming its PID, or waits with --wait.
 
 Exit status: 0 all copied and verified; 1 a copy or a verification failed;
 2 bad usage or input (nothing written); 130 interrupted (SIGINT); 143
@@ -117,6 +119,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
 		&cli.BoolFlag{Name: "mkpath", Usage: "create the missing parents of a destination too (without it, only the last directory of a destination is created)"},
+		&cli.BoolFlag{Name: "wait", Usage: "when another cvv run is writing to a destination, wait for it to finish (without it, exit at once with status 2)"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
 		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2), mhl1 (classic MHL 1.1); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},

@@ -205,10 +205,12 @@ type runner struct {
 	// maps the Rel of each entry it cannot hold to why (nil: all fit).
 	destFS  []plan.DestFS
 	refused []map[string]error
-	eng     cvv.Engine
-	out     *reporter
-	start   time.Time
-	files   []*fileJob
+	// locks hold the destination roots for the run (lockDests).
+	locks []*destLock
+	eng   cvv.Engine
+	out   *reporter
+	start time.Time
+	files []*fileJob
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -259,12 +261,20 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
 	r.detectDests()
-	if err := r.decide(ctx); err != nil {
-		return err
-	}
 	// From here on, a failure before the start removes the destination
 	// directories made so far: nothing is left behind.
 	if err := r.createRoots(); err != nil {
+		return err
+	}
+	// No other run may write into, sweep or decide on a destination while
+	// this one does.
+	if err := r.lockDests(ctx); err != nil {
+		r.uncreateAll()
+		return err
+	}
+	defer r.unlockDests()
+	if err := r.decide(ctx); err != nil {
+		r.uncreateAll()
 		return err
 	}
 	if err := r.checkSpace(); err != nil {
@@ -349,8 +359,8 @@ func (r *runner) decide(ctx context.Context) error {
 	// A destination root this run creates holds nothing yet: every file
 	// is copied there, without a look at its target.
 	fresh := make([]bool, n)
-	for i, d := range r.plan.Dests {
-		fresh[i] = r.plan.IsDir && len(d.Missing) > 0
+	for i := range r.plan.Dests {
+		fresh[i] = r.plan.IsDir && r.rootIsNew(i)
 	}
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
@@ -504,6 +514,17 @@ func (r *runner) createRoots() error {
 		}
 	}
 	return nil
+}
+
+// rootIsNew reports whether the root of destination i is made by this
+// run: created by createRoots, or, before it ran, missing.
+func (r *runner) rootIsNew(i int) bool {
+	d := r.plan.Dests[i]
+	if r.created == nil {
+		return len(d.Missing) > 0
+	}
+	c := r.created[i]
+	return len(c) > 0 && c[len(c)-1] == d.Root(r.plan.IsDir)
 }
 
 // uncreate removes the directories createRoots made for destination i, if

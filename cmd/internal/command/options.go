@@ -112,6 +112,8 @@ type copyOptions struct {
 	hashFiles   hashFileOptions
 	// mkpath creates the missing parents of a destination too.
 	mkpath bool
+	// wait waits for another run to release a destination.
+	wait bool
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -159,6 +161,7 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 		return o, usagef("--verify-after and --ask need --mode source or full")
 	}
 	o.mkpath = c.Bool("mkpath")
+	o.wait = c.Bool("wait")
 	o.quiet = c.Bool("quiet")
 	o.json = c.Bool("json")
 	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing")}

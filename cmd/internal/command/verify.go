@@ -65,6 +65,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "against", Usage: "check against the classic MHL, sums or xxh list `FILE` instead of PATH's records"},
 			&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
 			&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
+			&cli.BoolFlag{Name: "wait", Usage: "when a cvv run is writing to PATH, wait for it to finish (without it, exit at once with status 2)"},
 			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
 			&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout"},
@@ -189,6 +190,15 @@ func verifyAction(c *cli.Context) error {
 	a, err := parseVerifyArgs(c)
 	if err != nil {
 		return err
+	}
+	if a.record {
+		// A generation is written into the tree: no copy may be writing
+		// there, no other verify recording.
+		l, err := lockDest(c.Context, a.root, c.Bool("wait"), func(msg string) { fmt.Fprintf(c.App.ErrWriter, "cvv: %s\n", msg) })
+		if err != nil {
+			return err
+		}
+		defer l.unlock()
 	}
 	in, err := loadVerifyInput(a.root, a.against, a.forced)
 	if err != nil {

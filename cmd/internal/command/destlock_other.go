@@ -1,0 +1,6 @@
+//go:build !linux
+
+package command
+
+// flockHolder cannot tell the lock holder on this platform.
+func flockHolder(string) int { return 0 }
