@@ -119,6 +119,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "overwrite", Usage: "copy every file, even one that exists with the same size and modification time"},
 		&cli.BoolFlag{Name: "verify-existing", Usage: "hash a file that would be skipped on both sides and copy it again if it differs"},
 		&cli.BoolFlag{Name: "mkpath", Usage: "create the missing parents of a destination too (without it, only the last directory of a destination is created)"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print what would be copied, skipped or refused and the space each destination needs; write nothing"},
 		&cli.BoolFlag{Name: "wait", Usage: "when another cvv run is writing to a destination, wait for it to finish (without it, exit at once with status 2)"},
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
 		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2), mhl1 (classic MHL 1.1); files kept from an earlier run are then hashed too"},

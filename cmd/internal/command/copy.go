@@ -261,6 +261,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
 	r.detectDests()
+	if r.opts.dryRun {
+		return r.dryRun(ctx)
+	}
 	// From here on, a failure before the start removes the destination
 	// directories made so far: nothing is left behind.
 	if err := r.createRoots(); err != nil {
@@ -418,26 +421,9 @@ func (r *runner) decide(ctx context.Context) error {
 // destination is dropped, the run stops with an error wrapping
 // cvv.ErrDiskFull. The destination roots must exist (createRoots).
 func (r *runner) checkSpace() error {
-	dirs := make([]string, len(r.plan.Dests))
-	sizes := make([][]int64, len(r.plan.Dests))
-	var any bool
-	for i, d := range r.plan.Dests {
-		dirs[i] = d.Root(r.plan.IsDir)
-		for _, fj := range r.files {
-			// A file to recheck exists already and is copied again only
-			// if it differs: it needs no new space in the common case.
-			if fj.actions[i] == plan.Copy {
-				sizes[i] = append(sizes[i], fj.e.Size)
-				any = true
-			}
-		}
-	}
-	if !any {
-		return nil
-	}
-	fss, err := plan.Space(dirs, sizes)
-	if err != nil {
-		return fmt.Errorf("free-space check: %w", err)
+	fss, any, err := r.spaceNeeds()
+	if err != nil || !any {
+		return err
 	}
 	var msgs []string
 	for _, f := range fss {
@@ -458,6 +444,32 @@ func (r *runner) checkSpace() error {
 		return fmt.Errorf("%w: %s; nothing was copied", cvv.ErrDiskFull, strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// spaceNeeds groups the bytes decide chose to copy by destination
+// filesystem; any reports whether anything is to be copied at all.
+func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
+	dirs := make([]string, len(r.plan.Dests))
+	sizes := make([][]int64, len(r.plan.Dests))
+	for i, d := range r.plan.Dests {
+		dirs[i] = d.Root(r.plan.IsDir)
+		for _, fj := range r.files {
+			// A file to recheck exists already and is copied again only
+			// if it differs: it needs no new space in the common case.
+			if fj.actions[i] == plan.Copy {
+				sizes[i] = append(sizes[i], fj.e.Size)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return nil, false, nil
+	}
+	fss, err = plan.Space(dirs, sizes)
+	if err != nil {
+		return nil, true, fmt.Errorf("free-space check: %w", err)
+	}
+	return fss, true, nil
 }
 
 // drop gives up destination i before anything is written to it: the

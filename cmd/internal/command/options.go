@@ -114,6 +114,8 @@ type copyOptions struct {
 	mkpath bool
 	// wait waits for another run to release a destination.
 	wait bool
+	// dryRun prints what would be done and writes nothing.
+	dryRun bool
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -162,6 +164,10 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	}
 	o.mkpath = c.Bool("mkpath")
 	o.wait = c.Bool("wait")
+	o.dryRun = c.Bool("dry-run")
+	if o.dryRun && c.Bool("json") {
+		return o, usagef("--dry-run prints text only, not --json")
+	}
 	o.quiet = c.Bool("quiet")
 	o.json = c.Bool("json")
 	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing")}
