@@ -295,6 +295,7 @@ var eventFields = map[string]map[string]string{
 	"warning":  {"time": "s", "path": "s", "message": "s"},
 	"error":    {"time": "s", "path": "s", "dest": "s", "message": "s"},
 	"hashfile": {"time": "s", "path": "s"},
+	"report":   {"time": "s", "path": "s"},
 	"summary": {"time": "s", "files": "n", "files_copied": "n", "files_skipped": "n", "files_failed": "n",
 		"files_verified": "n", "symlinks": "n", "dirs": "n", "failures": "n", "warnings": "n", "bytes": "n",
 		"bytes_copied": "n", "seconds": "n", "bytes_per_sec": "n", "interrupted": "b", "ok": "b"},

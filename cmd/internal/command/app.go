@@ -124,6 +124,8 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-preserve", Usage: "do not copy permissions and modification times (then nothing is ever skipped)"},
 		&cli.StringFlag{Name: "hash-file", Usage: "after the copy, write hash manifests in `FORMAT[,FORMAT]`: sums (md5sum/sha1sum/sha256sum/xxhsum -c lists), xxh (TeraCopy-style), mhl (ASC MHL v2), mhl1 (classic MHL 1.1); files kept from an earlier run are then hashed too"},
 		&cli.StringFlag{Name: "hash-file-dest", Value: "dest", Usage: "where --hash-file writes (`WHERE`): source, dest or both"},
+		&cli.StringFlag{Name: "report", Usage: "write an HTML transfer report to `FILE`.html and its per-file rows to FILE.csv (with --hash-file, one is also written beside the manifests in each destination root)"},
+		&cli.BoolFlag{Name: "no-report", Usage: "with --hash-file, do not write the report beside the manifests"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
 		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in docs/JSON.md)"},
 		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available; $CVV_ENGINE overrides auto), uring or fallback"},

@@ -206,11 +206,12 @@ type runner struct {
 	destFS  []plan.DestFS
 	refused []map[string]error
 	// locks hold the destination roots for the run (lockDests).
-	locks []*destLock
-	eng   cvv.Engine
-	out   *reporter
-	start time.Time
-	files []*fileJob
+	locks  []*destLock
+	eng    cvv.Engine
+	out    *reporter
+	report *transferReport // nil without a report to write
+	start  time.Time
+	files  []*fileJob
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -304,6 +305,10 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	r.out = newReporter(r)
 	defer r.out.close()
 	r.out.start()
+	if err := r.startReport(); err != nil {
+		r.failures.Add(1)
+		r.out.entryError("", "", err)
+	}
 	if note != "" {
 		r.out.warn("", note)
 	}
@@ -329,14 +334,12 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.dirSync.syncCreated()
 	}
 	if err := r.copyAll(ctx); err != nil {
-		r.out.interrupted = true
-		r.out.summary()
+		r.finish(true)
 		return err
 	}
 	if r.opts.verifyAfter {
 		if err := r.verifyAll(ctx); err != nil {
-			r.out.interrupted = ctx.Err() != nil
-			r.out.summary()
+			r.finish(ctx.Err() != nil)
 			return err
 		}
 	}
@@ -345,7 +348,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.out.entryError("", "", err)
 	}
 	r.finishDirs()
-	r.out.summary()
+	r.finish(false)
 	if r.failures.Load() > 0 {
 		return errFailures
 	}
@@ -775,6 +778,7 @@ func (r *runner) settle(fj *fileJob) {
 		r.failures.Add(1)
 	}
 	r.out.done(fj)
+	r.reportFile(fj)
 	fj.release(r.opts.hashFilesWanted())
 }
 

@@ -116,6 +116,10 @@ type copyOptions struct {
 	wait bool
 	// dryRun prints what would be done and writes nothing.
 	dryRun bool
+	// report is the HTML report to write (--report), "" for none;
+	// noReport turns off the default one beside the manifests.
+	report   string
+	noReport bool
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -177,5 +181,7 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	if o.hashFiles, err = parseHashFileOptions(c, o.alg); err != nil {
 		return o, err
 	}
+	o.report = c.String("report")
+	o.noReport = c.Bool("no-report")
 	return o, nil
 }

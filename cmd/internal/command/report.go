@@ -550,11 +550,9 @@ type summaryEvent struct {
 	OK            bool    `json:"ok"`
 }
 
-// summary reports the end of the run.
-func (rep *reporter) summary() {
-	rep.stopProgress()
-	r := rep.r
-	var copied, failed, skipped int
+// fileCounts counts the files copied (written to at least one
+// destination), skipped and failed.
+func (r *runner) fileCounts() (copied, skipped, failed int) {
 	for _, fj := range r.files {
 		switch {
 		case fj.failed():
@@ -565,6 +563,14 @@ func (rep *reporter) summary() {
 			skipped++
 		}
 	}
+	return copied, skipped, failed
+}
+
+// summary reports the end of the run.
+func (rep *reporter) summary() {
+	rep.stopProgress()
+	r := rep.r
+	copied, skipped, failed := r.fileCounts()
 	el := time.Since(r.start)
 	moved := r.bytesRead.Load()
 	if rep.json {

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -333,12 +334,15 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 	return gens
 }
 
-// reportNew reports the files in the tree that no record lists.
+// reportNew reports the files in the tree that no record lists. cvv's own
+// files are not new: the manifests, and the transfer reports a copy wrote
+// beside them after them (at any depth: a copy's root may be a folder of
+// the tree verified).
 func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummaryEvent) {
 	recorded := in.recordedPaths()
 	var newFiles []string
 	for rel := range in.present {
-		if !recorded[rel] && !manifest.IsManifest(root, rel) {
+		if !recorded[rel] && !manifest.IsManifest(root, rel) && !report.IsReportName(path.Base(rel)) {
 			newFiles = append(newFiles, rel)
 		}
 	}

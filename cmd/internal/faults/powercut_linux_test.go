@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -324,7 +325,7 @@ func (c *cutCheck) addf(format string, args ...any) {
 // version.
 func (c *cutCheck) finalFiles(root string) {
 	for rel, h := range treeFiles(c.t, root) {
-		if cvv.IsTempName(filepath.Base(rel)) || manifest.IsManifest(root, rel) {
+		if cvv.IsTempName(filepath.Base(rel)) || manifest.IsManifest(root, rel) || report.IsReportName(rel) {
 			continue
 		}
 		if h != c.want[rel] && (c.old[rel] == "" || h != c.old[rel]) {
@@ -353,9 +354,9 @@ func (c *cutCheck) reported(events []cutEvent) {
 					c.addf("reported done, wrong: %s event says %s %s, but after the cut it differs from the source", ev.Event, d.Path, d.Status)
 				}
 			}
-		case "hashfile":
+		case "hashfile", "report":
 			if _, err := os.Stat(c.durablePath(ev.Path)); err != nil {
-				c.addf("reported done, lost: hash list %s: %v", ev.Path, err)
+				c.addf("reported done, lost: %s %s: %v", ev.Event, ev.Path, err)
 			}
 		}
 	}
@@ -445,7 +446,7 @@ func (c *cutCheck) rerun(sc cutScenario, src, dst string) {
 		}
 	}
 	for rel := range got {
-		if _, ok := c.want[rel]; !ok && !manifest.IsManifest(dst, rel) {
+		if _, ok := c.want[rel]; !ok && !manifest.IsManifest(dst, rel) && !report.IsReportName(rel) {
 			c.addf("re-run: unexpected file %s", rel)
 		}
 	}

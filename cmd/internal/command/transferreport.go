@@ -1,0 +1,168 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/report"
+)
+
+// transferReport feeds the HTML and CSV transfer report (--report, and by
+// default with --hash-file one beside the manifests in each destination
+// root) from the run's events: the start, each settled file, the bytes
+// moved once a second, the end.
+type transferReport struct {
+	b     *report.Builder
+	paths []string // the HTML files to write
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// reportPaths returns the HTML reports the run writes.
+func (r *runner) reportPaths() []string {
+	var paths []string
+	if r.opts.report != "" {
+		paths = append(paths, r.opts.report)
+	}
+	if r.opts.hashFiles.dest && r.opts.hashFilesWanted() && !r.opts.noReport {
+		for i, d := range r.plan.Dests {
+			if r.live(i) {
+				paths = append(paths, filepath.Join(d.Root(r.plan.IsDir), report.FileName(r.start)))
+			}
+		}
+	}
+	return paths
+}
+
+// startReport starts collecting the report, if one is wanted. Its rows go
+// to an unlinked temp file beside the first report (on the destination's
+// filesystem, not in a tmpfs /tmp that would hold them in memory).
+func (r *runner) startReport() error {
+	paths := r.reportPaths()
+	if len(paths) == 0 {
+		return nil
+	}
+	ver, _ := buildVersion()
+	host, _ := os.Hostname()
+	job := report.Job{Source: r.plan.Source, Mode: r.opts.mode.String(), Hash: r.opts.alg.String(),
+		Engine: r.eng.Name(), Version: ver, Host: host, Start: r.start}
+	for _, d := range r.plan.Dests {
+		job.Dests = append(job.Dests, d.Path)
+	}
+	b, err := report.New(job, filepath.Dir(paths[0]))
+	if err != nil {
+		return err
+	}
+	t := &transferReport{b: b, paths: paths, stop: make(chan struct{}), done: make(chan struct{})}
+	r.report = t
+	go func() {
+		defer close(t.done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case now := <-tick.C:
+				b.Sample(now, r.bytesRead.Load())
+			case <-t.stop:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// reportFile adds a settled file to the report.
+func (r *runner) reportFile(fj *fileJob) {
+	if r.report == nil {
+		return
+	}
+	row := report.Row{Path: fj.e.Rel, Size: fj.e.Size, Hash: fj.hash, Source: fj.srcState.String()}
+	if err := fj.sourceErr(); err != nil {
+		row.Error = err.Error()
+	}
+	for i, s := range fj.state {
+		row.Dests = append(row.Dests, report.Dest{Status: reportStatus(s), Wrote: fj.actions[i] != plan.Skip})
+		if err := fj.err(i); err != nil && row.Error == "" {
+			row.Error = err.Error()
+		}
+	}
+	r.report.b.Add(row)
+}
+
+func reportStatus(s destState) string {
+	switch s {
+	case dsOK:
+		return "ok"
+	case dsCopied:
+		return "copied"
+	case dsSkipped:
+		return "skipped"
+	case dsFailed:
+		return "failed"
+	}
+	return "not copied"
+}
+
+// finishReport writes the reports with the run's summary and says where.
+// A report that cannot be written is a failure of the run.
+func (r *runner) finishReport(sum report.Summary) error {
+	t := r.report
+	if t == nil {
+		return nil
+	}
+	r.report = nil
+	close(t.stop)
+	<-t.done
+	t.b.Sample(sum.End, sum.BytesMoved)
+	var errs []error
+	for _, p := range t.paths {
+		if err := t.b.Write(sum, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, q := range []string{p, report.CSVName(p)} {
+			if r.out.json {
+				r.out.emit(hashFileEvent{Event: "report", Time: now(), Path: q})
+			} else if !r.out.quiet {
+				r.out.printOut("cvv: wrote " + displayName(q))
+			}
+		}
+	}
+	if err := t.b.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("report: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// finish ends the run's output: the reports, then the summary.
+func (r *runner) finish(interrupted bool) {
+	r.out.interrupted = interrupted
+	if r.report != nil {
+		if err := r.finishReport(r.reportSummary(interrupted)); err != nil {
+			r.failures.Add(1)
+			r.out.entryError("", "", err)
+		}
+	}
+	r.out.summary()
+}
+
+// reportSummary is the end of the run as the report states it.
+func (r *runner) reportSummary(interrupted bool) report.Summary {
+	copied, skipped, failed := r.fileCounts()
+	sum := report.Summary{
+		End: time.Now(), Files: len(r.files), Copied: copied, Skipped: skipped, Failed: failed,
+		Bytes: r.tree.Bytes, BytesMoved: r.bytesRead.Load(),
+		Failures: r.failures.Load(), Warnings: r.warnings.Load(), Interrupted: interrupted,
+	}
+	if sum.Failures > 0 {
+		sum.ExitStatus = ExitFailure
+	}
+	for _, err := range r.dropped {
+		sum.DestErrors = append(sum.DestErrors, errString(err))
+	}
+	return sum
+}
