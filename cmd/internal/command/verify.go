@@ -99,22 +99,25 @@ type verifyFileEvent struct {
 }
 
 type verifySummaryEvent struct {
-	Event     string   `json:"event"`
-	Version   int      `json:"version"`
-	Time      string   `json:"time"`
-	Root      string   `json:"root"`
-	Against   string   `json:"against"`
-	Records   []string `json:"records"`
-	Hash      string   `json:"hash"`
-	Engine    string   `json:"engine"`
-	OK        int      `json:"ok"`
-	Changed   int      `json:"changed"`
-	Missing   int      `json:"missing"`
-	New       int      `json:"new"`
-	Errors    int      `json:"errors"`
-	Recorded  []string `json:"recorded,omitempty"`
-	Verified  bool     `json:"verified"`
-	ElapsedMS int64    `json:"elapsed_ms"`
+	Event    string   `json:"event"`
+	Version  int      `json:"version"`
+	Time     string   `json:"time"`
+	Root     string   `json:"root"`
+	Against  string   `json:"against"`
+	Records  []string `json:"records"`
+	Hash     string   `json:"hash"`
+	Engine   string   `json:"engine"`
+	OK       int      `json:"ok"`
+	Changed  int      `json:"changed"`
+	Missing  int      `json:"missing"`
+	New      int      `json:"new"`
+	Errors   int      `json:"errors"`
+	Recorded []string `json:"recorded,omitempty"`
+	Verified bool     `json:"verified"`
+	// Seconds is the wall time, in seconds like the copy's summary;
+	// ElapsedMS, the same in milliseconds, stays for schema version 1.
+	Seconds   float64 `json:"seconds"`
+	ElapsedMS int64   `json:"elapsed_ms"`
 }
 
 // verifyOutput prints verify's per-file lines, as text or JSON events.
@@ -231,7 +234,8 @@ func verifyAction(c *cli.Context) error {
 	}
 	sum.Verified = sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0 && recordErr == nil
 	sum.Time = now()
-	sum.ElapsedMS = time.Since(start).Milliseconds()
+	el := time.Since(start)
+	sum.Seconds, sum.ElapsedMS = el.Seconds(), el.Milliseconds()
 	if out.json {
 		out.emit(sum)
 	} else {

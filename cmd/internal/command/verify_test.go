@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,6 +446,13 @@ func TestVerifyJSON(t *testing.T) {
 	last := events[len(events)-1]
 	if last["event"] != "verify_summary" || last["verified"] != false || last["missing"] != 1.0 || last["ok"] != 1.0 || last["hash"] != "xxh128" {
 		t.Errorf("summary %v", last)
+	}
+	// Durations in seconds, as in the copy's summary; elapsed_ms stays
+	// (schema version 1) and says the same.
+	sec, ok1 := last["seconds"].(float64)
+	ms, ok2 := last["elapsed_ms"].(float64)
+	if !ok1 || !ok2 || sec <= 0 || math.Abs(sec*1000-ms) > 1 {
+		t.Errorf("seconds %v, elapsed_ms %v", last["seconds"], last["elapsed_ms"])
 	}
 	statuses := map[string]string{}
 	for _, ev := range events[:len(events)-1] {
