@@ -164,8 +164,8 @@ func TestInterrupt(t *testing.T) {
 				if left := temps(dst); len(left) > 0 {
 					t.Errorf("temp files left after %v: %q", sig, left)
 				}
-				if !strings.Contains(out.String(), "interrupted") {
-					t.Errorf("no interruption message in output:\n%s", out.String())
+				if !strings.Contains(out.String(), "cvv: interrupted by SIG") {
+					t.Errorf("no interruption message naming the signal in output:\n%s", out.String())
 				}
 
 				// The same command again finishes the job.

@@ -591,7 +591,8 @@ func (rep *reporter) summary() {
 	if rep.interrupted {
 		state = " (interrupted)"
 	}
-	rep.printOut(fmt.Sprintf("cvv: %d files (%d copied, %d skipped, %d failed), %s in %s, %s/s, %d destinations, %s mode, %d failures%s",
-		len(r.files), copied, skipped, failed, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),
-		plan.HumanBytes(int64(speed(moved, el))), len(r.plan.Dests), r.opts.mode, r.failures.Load(), state))
+	rep.printOut(fmt.Sprintf("cvv: %s (%d copied, %d skipped, %d failed), %s in %s, %s/s, %s, %s mode, %s%s",
+		count(len(r.files), "file", "files"), copied, skipped, failed, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),
+		plan.HumanBytes(int64(speed(moved, el))), count(len(r.plan.Dests), "destination", "destinations"), r.opts.mode,
+		count(r.failures.Load(), "failure", "failures"), state))
 }

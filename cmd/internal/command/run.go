@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			cancel()
 			select {
 			case s2 := <-sigs:
-				fmt.Fprintf(stderr, "cvv: second %v, exiting now\n", s2)
+				fmt.Fprintf(stderr, "cvv: second %s, exiting now\n", signalName(s2))
 				os.Exit(signalStatus(s2))
 			case <-done:
 			}
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	code := exitStatus(err, sig)
 	if err != nil && code != ExitOK && !errors.Is(err, errFailures) {
 		if sig != nil {
-			fmt.Fprintf(stderr, "cvv: interrupted by %v\n", sig)
+			fmt.Fprintf(stderr, "cvv: interrupted by %s\n", signalName(sig))
 		} else {
 			fmt.Fprintf(stderr, "cvv: %v\n", err)
 		}
@@ -99,6 +99,27 @@ func exitStatus(err error, sig os.Signal) int {
 		return ExitSIGINT
 	}
 	return ExitFailure
+}
+
+// signalName names s as people know it: SIGINT (Ctrl-C), SIGTERM. The
+// Go names ("interrupt", "terminated") made "interrupted by interrupt".
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// count is n and the noun in the singular or the plural: "1 file",
+// "2 files".
+func count[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func signalStatus(s os.Signal) int {

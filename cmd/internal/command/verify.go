@@ -248,8 +248,8 @@ func verifyAction(c *cli.Context) error {
 		for i, r := range records {
 			names[i] = displayName(r)
 		}
-		out.println(fmt.Sprintf("cvv verify: %d files against %s (%s): %d ok, %d changed, %d missing, %d new, %d unreadable",
-			len(in.recordedPaths()), strings.Join(names, ", "), sum.Hash, sum.OK, sum.Changed, sum.Missing, sum.New, sum.Errors))
+		out.println(fmt.Sprintf("cvv verify: %s against %s (%s): %d ok, %d changed, %d missing, %d new, %d unreadable",
+			count(len(in.recordedPaths()), "file", "files"), strings.Join(names, ", "), sum.Hash, sum.OK, sum.Changed, sum.Missing, sum.New, sum.Errors))
 	}
 	if recordErr != nil {
 		return fmt.Errorf("writing the ASC MHL generation: %w", recordErr)
