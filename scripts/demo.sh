@@ -30,7 +30,18 @@ rm -rf "$work/dest1" "$work/dest2" "$work/dest3"
 
 echo "demo: cvv -m full --hash xxh3 --hash-file sums,mhl $src -> 3 destinations"
 start=$(date +%s.%N)
-"$cvv" -m full --hash xxh3 --hash-file sums,mhl "$src" "$work/dest1" "$work/dest2" "$work/dest3"
+# cvv prints a line per file (hundreds here): show the first few, count the
+# files it wrote (hash lists, reports), and keep its summary.
+"$cvv" -m full --hash xxh3 --hash-file sums,mhl "$src" "$work/dest1" "$work/dest2" "$work/dest3" |
+	awk -v max=5 '
+		/^cvv: wrote / { wrote++; next }
+		/^cvv: / { last = last $0 "\n"; next }
+		++n <= max { print; next }
+		END {
+			if (n > max) printf "  ... %d more file lines\n", n - max
+			if (wrote) printf "  ... %d hash lists and reports written\n", wrote
+			printf "%s", last
+		}'
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" -v mb="$size_mb" 'BEGIN { printf "demo: wall time %.2f s (%.0f MiB/s of source, three copies, verified)\n", e - s, mb / (e - s) }' 
 
@@ -40,6 +51,7 @@ if command -v xxhsum >/dev/null; then
 	echo "demo: xxhsum -c on the sums file written in dest3:"
 	(cd "$work/dest3" && xxhsum -c ./*.xxh3 | tail -n 3)
 fi
+echo "demo: transfer report (HTML, and its CSV): $(ls "$work"/dest1/cvv-report-*.html)"
 echo "demo: cvv verify against the ASC MHL record of dest2:"
 "$cvv" verify -q "$work/dest2"
 echo "demo: done; data in $work (remove it with: rm -rf '$work')"
