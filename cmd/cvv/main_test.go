@@ -22,7 +22,7 @@ import (
 // TestMain makes the test binary act as the real cvv command when the
 // scripts (and the Go tests) run "cvv".
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"cvv": main})
+	testscript.Main(m, map[string]func(){"cvv": cvvMain})
 }
 
 // engines are the engines the scripts run with: the portable one always,
