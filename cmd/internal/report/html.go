@@ -62,7 +62,12 @@ func (b *Builder) summaryHTML(h *strings.Builder, sum Summary) {
 	kv("Files", fmt.Sprintf("<span id=\"totals\">%d files: %d copied, %d skipped, %d failed</span>", sum.Files, sum.Copied, sum.Skipped, sum.Failed))
 	kv("Bytes", fmt.Sprintf("%s in the source, %s moved, %s/s", plan.HumanBytes(sum.Bytes), plan.HumanBytes(sum.BytesMoved), plan.HumanBytes(int64(rate(sum.BytesMoved, el)))))
 	kv("Failures", fmt.Sprintf("%d failures, %d warnings", sum.Failures, sum.Warnings))
-	kv("Exit status", fmt.Sprintf("%d (%s)", sum.ExitStatus, status(sum)))
+	if sum.Interrupted {
+		// The signal is not known here: either status is the run's.
+		kv("Exit status", "130 (SIGINT) or 143 (SIGTERM): interrupted")
+	} else {
+		kv("Exit status", fmt.Sprintf("%d (%s)", sum.ExitStatus, status(sum)))
+	}
 	kv("cvv", esc(b.job.Version))
 	kv("Host", esc(b.job.Host))
 	h.WriteString("</table>\n")
@@ -70,8 +75,6 @@ func (b *Builder) summaryHTML(h *strings.Builder, sum Summary) {
 
 func status(sum Summary) string {
 	switch {
-	case sum.Interrupted:
-		return "interrupted"
 	case sum.ExitStatus == 0:
 		return "everything copied and verified"
 	}

@@ -170,3 +170,32 @@ func TestNames(t *testing.T) {
 		t.Error("CSVName")
 	}
 }
+
+// TestInterrupted: an interrupted run's report says so and does not claim
+// exit status 0.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	b, err := New(testJob(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.Add(Row{Path: "a", Size: 1, Hash: "00", Source: "ok", Dests: []Dest{{"ok", true}, {"ok", true}}})
+	path := filepath.Join(dir, "r.html")
+	if err := b.Write(Summary{End: time.Now(), Files: 5, Copied: 1, Interrupted: true, DestErrors: []string{"", ""}}, path); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{`<span class="badge INTERRUPTED">INTERRUPTED</span>`, `130 (SIGINT) or 143 (SIGTERM): interrupted`, `<td class="s-changed">interrupted</td>`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<td>0 (") {
+		t.Error("an interrupted run's report claims exit status 0")
+	}
+}
