@@ -154,6 +154,10 @@ type Record struct {
 	// Process is the MHL process type: "transfer" for a copy, "in-place"
 	// for a verification. Empty means "transfer".
 	Process string
+	// Ignore are the gitignore-style patterns of what the run left out,
+	// recorded in the ASC MHL ignore list (with the patterns of the
+	// history's newest generation, as the reference tool keeps them).
+	Ignore []string
 }
 
 // Write writes rec in every format of formats and returns the paths it

@@ -240,7 +240,13 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 	rec.Files = files
 
 	name := fmt.Sprintf("%04d_%s_%sZ.mhl", next, rootName(rec.Root), rec.Start.UTC().Format("2006-01-02_150405"))
+	// The ignore list grows as the reference tool's does: the newest
+	// generation's patterns, then this run's.
 	var ignore []string
+	if k := len(hist.Generations); k > 0 {
+		ignore = append(ignore, hist.Generations[k-1].Ignore...)
+	}
+	ignore = append(ignore, rec.Ignore...)
 	if n.prefix == "" {
 		for _, f := range formats {
 			switch f {
@@ -440,8 +446,12 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 	fmt.Fprintf(&b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), root.structure)
 	b.WriteString("    </roothash>\n")
 	b.WriteString("    <ignore>\n")
+	seen := map[string]bool{}
 	for _, p := range append([]string{HistoryDir, HistoryDir + "/"}, ignore...) {
-		fmt.Fprintf(&b, "      <pattern>%s</pattern>\n", xmlText(p))
+		if !seen[p] {
+			seen[p] = true
+			fmt.Fprintf(&b, "      <pattern>%s</pattern>\n", xmlText(p))
+		}
 	}
 	b.WriteString("    </ignore>\n")
 	b.WriteString("  </processinfo>\n")

@@ -59,6 +59,8 @@ type Generation struct {
 	// References are the generations of child histories this one
 	// references.
 	References []Reference
+	// Ignore are the patterns of processinfo's ignore list.
+	Ignore []string
 }
 
 // Reference is one <hashlistreference>: a child history's generation.
@@ -286,6 +288,7 @@ type xmlHashList struct {
 	Process *struct {
 		Process  string     `xml:"process"`
 		RootHash *xmlDirSum `xml:"roothash"`
+		Ignore   []string   `xml:"ignore>pattern"`
 	} `xml:"processinfo"`
 	Hashes struct {
 		Files []xmlHash `xml:"hash"`
@@ -363,6 +366,7 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 		Tool:        strings.TrimSpace(x.Creator.Tool.Name),
 		ToolVersion: x.Creator.Tool.Version,
 		Process:     strings.TrimSpace(x.Process.Process),
+		Ignore:      x.Process.Ignore,
 	}
 	var err error
 	if g.Created, err = parseXMLTime(x.Creator.CreationDate); err != nil {

@@ -111,7 +111,7 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 }
 
 func copyFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "mode", Aliases: []string{"m"}, Value: "full", Usage: "verification `MODE`: transfer, source or full"},
 		&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3 (or xxh3_64), xxh64, xxh128, md5, sha1, sha256"},
 		&cli.BoolFlag{Name: "verify-after", Usage: "copy everything first, then verify everything (without it, each file is verified right after its copy)"},
@@ -133,7 +133,7 @@ func copyFlags() []cli.Flag {
 		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "`N` blocks in flight per file"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: defaultJobs, Usage: "`N` files in flight at once (by default at most 4 of them larger than one block)"},
 		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},
-	}
+	}, excludeFlags()...)
 }
 
 // versionFlag is cvv --version (urfave's own would print one line and take

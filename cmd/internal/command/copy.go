@@ -248,7 +248,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	}
 	r.setMemoryLimit() // the floor, for the walk
 	r.dropped = make([]error, len(r.plan.Dests))
-	r.tree, err = plan.Walk(ctx, r.plan.Source)
+	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.excludes)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err

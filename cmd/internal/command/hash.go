@@ -34,12 +34,12 @@ func hashCommand() *cli.Command {
 		Usage:       "print the hash of files and trees",
 		UsageText:   "cvv hash [flags] FILE|DIR...",
 		Description: hashDescription,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256, xxh32"},
 			&cli.BoolFlag{Name: "tag", Usage: "print BSD-style lines: ALG (path) = HASH"},
 			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
-		},
+		}, excludeFlags()...),
 		Action: hashAction,
 	}
 }
@@ -60,6 +60,10 @@ func hashAction(c *cli.Context) error {
 	if err != nil {
 		return usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
 	}
+	ex, err := parseExcludes(c)
+	if err != nil {
+		return err
+	}
 	out := newOutput(c.App.Writer, c.App.ErrWriter, false)
 
 	// The file list, in output order. An argument that cannot be read is
@@ -77,7 +81,7 @@ func hashAction(c *cli.Context) error {
 			paths = append(paths, arg)
 			continue
 		}
-		files, _, err := walkTree(arg, nil)
+		files, _, err := walkTreeExcluding(arg, nil, ex)
 		if err != nil {
 			out.warn(errString(err))
 			failed++

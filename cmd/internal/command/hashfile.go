@@ -78,7 +78,7 @@ func (r *runner) writeHashFiles() error {
 			if !r.live(i) {
 				continue
 			}
-			rec := manifest.Record{Root: d.Root(r.plan.IsDir), Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer"}
+			rec := manifest.Record{Root: d.Root(r.plan.IsDir), Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}
 			for _, fj := range r.files {
 				if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
 					continue
@@ -107,7 +107,7 @@ func (r *runner) writeHashFiles() error {
 		if !r.plan.IsDir {
 			root = filepath.Dir(root)
 		}
-		rec := manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer"}
+		rec := manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}
 		for _, fj := range r.files {
 			if fj.hash == "" || fj.srcState == srcError {
 				continue

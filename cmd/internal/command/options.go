@@ -120,6 +120,9 @@ type copyOptions struct {
 	// noReport turns off the default one beside the manifests.
 	report   string
 	noReport bool
+	// excludes are left out of the walk and recorded in ASC MHL ignore
+	// lists.
+	excludes *plan.Excludes
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -183,5 +186,8 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	}
 	o.report = c.String("report")
 	o.noReport = c.Bool("no-report")
+	if o.excludes, err = parseExcludes(c); err != nil {
+		return o, err
+	}
 	return o, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
@@ -62,7 +63,7 @@ func verifyCommand() *cli.Command {
 		Usage:       "re-hash a tree against its ASC MHL history or a sums/xxh list",
 		UsageText:   "cvv verify [flags] PATH",
 		Description: verifyDescription,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "against", Usage: "check against the classic MHL, sums or xxh list `FILE` instead of PATH's records"},
 			&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
 			&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
@@ -71,7 +72,7 @@ func verifyCommand() *cli.Command {
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
 			&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and the summary"},
-		},
+		}, excludeFlags()...),
 		Action: verifyAction,
 	}
 }
@@ -155,6 +156,7 @@ type verifyArgs struct {
 	kind          cvv.EngineKind
 	forced        *hashing.Algorithm
 	record        bool
+	excludes      *plan.Excludes
 }
 
 func parseVerifyArgs(c *cli.Context) (*verifyArgs, error) {
@@ -178,6 +180,9 @@ func parseVerifyArgs(c *cli.Context) (*verifyArgs, error) {
 	}
 	if a.kind, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
 		return nil, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
+	}
+	if a.excludes, err = parseExcludes(c); err != nil {
+		return nil, err
 	}
 	if s := c.String("hash"); s != "" {
 		alg, err := hashing.Parse(s)
@@ -204,7 +209,7 @@ func verifyAction(c *cli.Context) error {
 		}
 		defer l.unlock()
 	}
-	in, err := loadVerifyInput(a.root, a.against, a.forced)
+	in, err := loadVerifyInput(a.root, a.against, a.forced, a.excludes)
 	if err != nil {
 		return err
 	}
@@ -230,7 +235,7 @@ func verifyAction(c *cli.Context) error {
 
 	var recordErr error
 	if a.record {
-		sum.Recorded, recordErr = writeGenerations(a.root, in, gens, start)
+		sum.Recorded, recordErr = writeGenerations(a.root, in, gens, start, a.excludes.Patterns())
 	}
 	sum.Verified = sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0 && recordErr == nil
 	sum.Time = now()
@@ -346,7 +351,7 @@ func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummar
 	recorded := in.recordedPaths()
 	var newFiles []string
 	for rel := range in.present {
-		if !recorded[rel] && !manifest.IsManifest(root, rel) && !report.IsReportName(path.Base(rel)) {
+		if !recorded[rel] && !manifest.IsManifest(root, rel) && !report.IsReportName(path.Base(rel)) && !in.ignored.MatchPath(rel) {
 			newFiles = append(newFiles, rel)
 		}
 	}
@@ -361,14 +366,14 @@ func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummar
 // history checked. A history below another one is written through its
 // top-most ancestor's manifest.Write, which adds the child's generation and
 // references it from the parent, as the ASC reference tool does.
-func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time) ([]string, error) {
+func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time, ignore []string) ([]string, error) {
 	var written []string
 	for _, top := range in.records {
 		if top.kind != recordASC || in.nestedIn(top) {
 			continue
 		}
 		alg := top.hist.ExpectedAlg()
-		rec := manifest.Record{Root: filepath.Join(root, filepath.FromSlash(top.prefix)), Alg: alg, Start: start, Process: "in-place"}
+		rec := manifest.Record{Root: filepath.Join(root, filepath.FromSlash(top.prefix)), Alg: alg, Start: start, Process: "in-place", Ignore: ignore}
 		for _, r := range in.records {
 			if r.kind != recordASC || !under(r.prefix, top.prefix) {
 				continue
@@ -461,6 +466,12 @@ func relUnder(root, p string) (string, error) {
 // directories below root, '/' separators, without following symlinks.
 // skip(rel) drops an entry (and everything below a directory).
 func walkTree(root string, skip func(rel string) bool) (map[string]fs.FileInfo, []string, error) {
+	return walkTreeExcluding(root, skip, nil)
+}
+
+// walkTreeExcluding is walkTree that also drops what ex matches, as a copy's
+// walk (plan.WalkExcluding) does.
+func walkTreeExcluding(root string, skip func(rel string) bool, ex *plan.Excludes) (map[string]fs.FileInfo, []string, error) {
 	files := map[string]fs.FileInfo{}
 	var dirs []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -475,7 +486,7 @@ func walkTree(root string, skip func(rel string) bool) (map[string]fs.FileInfo, 
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if skip != nil && skip(rel) {
+		if (skip != nil && skip(rel)) || ex.Match(rel, d.IsDir()) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -45,6 +46,9 @@ type expectation struct {
 // verifyInput is what a verification checks: the records, their
 // expectations and what is in the tree.
 type verifyInput struct {
+	// ignored are the patterns the root's ASC MHL history says its run
+	// left out: such files are not reported new.
+	ignored  *plan.Excludes
 	records  []*verifyRecord
 	expected []expectation
 	present  map[string]fs.FileInfo
@@ -55,7 +59,26 @@ type verifyInput struct {
 // against is set, else root's ASC MHL history and every classic MHL file in
 // the tree. Everything is read and checked before anything is hashed or
 // written; a corrupt record is an error wrapping manifest.ErrCorrupt.
-func loadVerifyInput(root, against string, forced *hashing.Algorithm) (*verifyInput, error) {
+//
+// What ex matches is left out of the walk, but a file a record lists is
+// still checked.
+func loadVerifyInput(root, against string, forced *hashing.Algorithm, ex *plan.Excludes) (*verifyInput, error) {
+	in, err := loadRecords(root, against, forced, ex)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range in.expected {
+		if _, ok := in.present[e.path]; ok {
+			continue
+		}
+		if st, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.path))); err == nil && st.Mode().IsRegular() {
+			in.present[e.path] = st
+		}
+	}
+	return in, nil
+}
+
+func loadRecords(root, against string, forced *hashing.Algorithm, ex *plan.Excludes) (*verifyInput, error) {
 	in := &verifyInput{}
 	skip := map[string]bool{}
 	if against != "" {
@@ -64,9 +87,9 @@ func loadVerifyInput(root, against string, forced *hashing.Algorithm) (*verifyIn
 		}
 	}
 	var err error
-	in.present, in.dirs, err = walkTree(root, func(rel string) bool {
+	in.present, in.dirs, err = walkTreeExcluding(root, func(rel string) bool {
 		return skip[rel] || path.Base(rel) == manifest.HistoryDir
-	})
+	}, ex)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +139,9 @@ func (in *verifyInput) addASC(root, prefix string, forced *hashing.Algorithm) er
 	alg, files := hist.Expected()
 	if forced != nil && *forced != alg {
 		return usagef("the ASC MHL history of %s records %s, not %s", dir, alg, *forced)
+	}
+	if prefix == "" {
+		in.ignored = recordedIgnore(hist)
 	}
 	r := &verifyRecord{kind: recordASC, path: filepath.Join(dir, manifest.HistoryDir), prefix: prefix, hist: hist}
 	in.records = append(in.records, r)
@@ -205,6 +231,19 @@ func (in *verifyInput) recordedPaths() map[string]bool {
 		m[e.path] = true
 	}
 	return m
+}
+
+// recordedIgnore compiles the ignore patterns of hist's newest generation;
+// a pattern cvv cannot read is left out (it then only excludes nothing).
+func recordedIgnore(hist *manifest.History) *plan.Excludes {
+	var ok []string
+	for _, p := range hist.Generations[len(hist.Generations)-1].Ignore {
+		if _, err := plan.NewExcludes([]string{p}); err == nil {
+			ok = append(ok, p)
+		}
+	}
+	ex, _ := plan.NewExcludes(ok)
+	return ex
 }
 
 // isDir reports whether p is a directory (not following a final symlink).

@@ -100,6 +100,11 @@ type Tree struct {
 	Problems []Problem
 	// Bytes is the sum of the sizes of Files.
 	Bytes int64
+	// Excluded counts the entries an exclude pattern left out (a directory
+	// counts once, with nothing below it walked).
+	Excluded int
+	// excludes are the patterns of WalkExcluding.
+	excludes *Excludes
 	// dirIDs maps the FileID (as a string) of every directory walked to
 	// its Rel, for CheckTree.
 	dirIDs map[string]string
@@ -127,11 +132,17 @@ func (t *Tree) Path(rel string) string {
 //
 // Walk stops with ctx's error when ctx is done.
 func Walk(ctx context.Context, root string) (*Tree, error) {
+	return WalkExcluding(ctx, root, nil)
+}
+
+// WalkExcluding is Walk leaving out what ex matches below a directory
+// root (a file source is never excluded: it was named).
+func WalkExcluding(ctx context.Context, root string, ex *Excludes) (*Tree, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{Root: root}
+	t := &Tree{Root: root, excludes: ex}
 	if !fi.IsDir() {
 		e := entryOf(filepath.Base(root), fi)
 		if e.Kind != File {
@@ -177,6 +188,10 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 	var subdirs []string
 	for _, de := range des {
 		r := filepath.Join(rel, de.Name())
+		if t.excludes.Match(filepath.ToSlash(r), de.IsDir()) {
+			t.Excluded++
+			continue
+		}
 		fi, err := de.Info()
 		if err != nil {
 			t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
