@@ -38,7 +38,8 @@ import (
 //     destination's directory. Only a complete, synced copy is renamed onto
 //     the final name (unless Job.NoFsync, the order is write, fdatasync,
 //     rename, fsync of the directory). On any failure the temp file is
-//     removed and the final name is untouched.
+//     removed and the final name is untouched. With Job.Hold the engine
+//     stops before the rename and hands each complete temp file over.
 //   - Isolation. An error on one destination (ENOSPC, EIO, EROFS, ...) fails
 //     that destination only; it is recorded in its DestResult, its temp file
 //     is removed, and the copy to the others runs to the end. An error reading
@@ -84,6 +85,13 @@ type Job struct {
 	DeferDirSync bool
 	// NoPreserve skips copying the source's mode and modification time.
 	NoPreserve bool
+	// Hold leaves every complete copy under its temp name: the engine
+	// applies the attributes, fdatasyncs (unless NoFsync) and closes each
+	// live destination's temp file (Finish) but does not rename it, and
+	// names it in DestResult.Temp. The caller then owns it: it verifies it
+	// and renames it into place (Place), or removes it. The CLI uses it so
+	// that only a verified copy ever gets its final name.
+	Hold bool
 	// Progress, if set, is called with the number of source bytes that were
 	// read and handed to the destinations since the previous call. It is
 	// called from the engine's goroutine and must return quickly.
@@ -200,8 +208,12 @@ type DestResult struct {
 	Path string
 	// Bytes is the number of bytes written to it.
 	Bytes int64
-	// Err is nil when the destination holds a complete copy under Path.
+	// Err is nil when the destination holds a complete copy under Path
+	// (or under Temp, with Job.Hold).
 	Err error
+	// Temp is the complete, synced temp file left for the caller with
+	// Job.Hold ("" without Hold or when Err is set).
+	Temp string
 	// Direct reports that the destination was written with O_DIRECT.
 	Direct bool
 	// Mode says how the data was written: "direct", "buffered", "pwrite".

@@ -85,13 +85,23 @@ type SourceAttrs struct {
 }
 
 // Commit makes the temp file tmp, open as f with exactly size bytes of data,
-// the file final: it applies attrs (unless nil), fdatasyncs (unless
-// SyncNone), closes f, renames tmp onto final and fsyncs final's directory
-// (with SyncFull only). On error it closes f if still open, removes tmp and returns an
-// error naming the step; final is then untouched, except when only the
-// directory fsync failed: the complete copy is then in place under final,
-// but its rename may not be durable, and the error says so.
-func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err error) {
+// the file final: Finish, then Place. On error tmp is removed and final is
+// untouched, except when only the directory fsync failed: the complete copy
+// is then in place under final, but its rename may not be durable, and the
+// error says so.
+func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) error {
+	if err := Finish(f, tmp, final, attrs, sync); err != nil {
+		return err
+	}
+	return Place(tmp, final, sync)
+}
+
+// Finish completes the temp file tmp, open as f with exactly its data: it
+// applies attrs (unless nil), fdatasyncs (unless SyncNone) and closes f. The
+// data of tmp is then durable, under its temp name; final only names the
+// file in errors. On error it closes f if still open, removes tmp and
+// returns an error naming the step.
+func Finish(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err error) {
 	closed := false
 	defer func() {
 		if err != nil {
@@ -125,13 +135,21 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err e
 			return err
 		}
 	}
+	return nil
+}
+
+// Place renames tmp, a file Finish completed, onto final and fsyncs final's
+// directory (with SyncFull only). If the rename fails, tmp is removed and
+// final is untouched. If only the directory fsync fails, the file is in
+// place under final but its rename may not be durable: the error says so,
+// and the caller must not claim durability.
+func Place(tmp, final string, sync Sync) error {
 	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	if sync == SyncFull {
 		if err := SyncDir(filepath.Dir(final)); err != nil {
-			// The data is in place under its final name; the rename may not
-			// be durable yet. Report it: the caller must not claim durability.
 			return err
 		}
 	}
@@ -201,4 +219,16 @@ func DestError(err error) error {
 		}
 	}
 	return err
+}
+
+// Complete ends the copy of job to one destination: Commit, or with
+// job.Hold only Finish, in which case it returns tmp, now the caller's.
+func (j *Job) Complete(f *os.File, tmp, final string, attrs *SourceAttrs) (held string, err error) {
+	if j.Hold {
+		if err := Finish(f, tmp, final, attrs, j.SyncMode()); err != nil {
+			return "", err
+		}
+		return tmp, nil
+	}
+	return "", Commit(f, tmp, final, attrs, j.SyncMode())
 }

@@ -156,11 +156,20 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		dr.Bytes = d.n
 		if d.err == nil && d.f != nil {
 			if err := ctx.Err(); err != nil {
+				// The temp files completed so far for the caller are
+				// removed too: nothing outlives a cancelled copy.
+				for _, h := range res.Dests[:i] {
+					if h.Temp != "" {
+						os.Remove(h.Temp)
+					}
+				}
 				return nil, fmt.Errorf("copy %s: %w", job.Source, err)
 			}
 			f := d.f
 			d.f = nil
-			d.err = cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, job.SyncMode()))
+			var err error
+			dr.Temp, err = job.Complete(f, d.tmp, d.final, attrs)
+			d.err = cvv.DestError(err)
 		}
 		dr.Err = d.err
 	}

@@ -103,18 +103,20 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		attrs = &cvv.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime()}
 	}
 	var wg sync.WaitGroup
-	for _, d := range dests {
+	held := make([]string, len(dests))
+	for i, d := range dests {
 		if d.f == nil || !d.live() {
 			continue
 		}
 		f := d.f
 		d.f = nil
-		wg.Go(func() { d.err = commit(f, d, size, attrs, job.SyncMode()) })
+		wg.Go(func() { held[i], d.err = commit(f, d, size, attrs, &job) })
 	}
 	wg.Wait()
 	for i, d := range dests {
 		res.Dests[i] = cvv.DestResult{
 			Path:   d.final,
+			Temp:   held[i],
 			Bytes:  d.bytes,
 			Err:    d.err,
 			Direct: d.direct,
@@ -126,14 +128,16 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	return res, nil
 }
 
-// commit cuts a padded O_DIRECT tail back to size and makes the temp file
-// d.final (cvv.Commit: attributes, fdatasync, rename, directory fsync).
-func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, sync cvv.Sync) error {
+// commit cuts a padded O_DIRECT tail back to size and completes the temp
+// file as the job asks (cvv.Job.Complete: attributes, fdatasync, then the
+// rename and directory fsync, or the temp file handed over with Hold).
+func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
 	if err := f.Truncate(size); err != nil {
 		cvv.Abort(f, d.tmp)
-		return cvv.DestError(err)
+		return "", cvv.DestError(err)
 	}
-	return cvv.DestError(cvv.Commit(f, d.tmp, d.final, attrs, sync))
+	held, err := job.Complete(f, d.tmp, d.final, attrs)
+	return held, cvv.DestError(err)
 }
 
 // Hash implements cvv.Engine: it reads path once through the ring with
