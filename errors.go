@@ -14,6 +14,10 @@ var (
 	ErrSourceChanged = errors.New("source changed during copy")
 	// ErrVerifyMismatch means a destination's bytes differ from the source's.
 	ErrVerifyMismatch = errors.New("verification mismatch")
+	// ErrConflict means a destination already holds something else under
+	// the name of a source file (another file, a directory, a symlink),
+	// which is not replaced unless asked.
+	ErrConflict = errors.New("destination exists and differs")
 	// ErrDiskFull means a destination filesystem ran out of space.
 	ErrDiskFull = errors.New("destination disk full")
 	// ErrNotHandled is returned by a fast path that cannot serve a request

@@ -293,12 +293,14 @@ var eventFields = map[string]map[string]string{
 	"verify": {"time": "s", "path": "s", "mode": "s", "hash_alg": "s", "hash": "s", "source": "o",
 		"dests": "a", "ok": "b"},
 	"warning":  {"time": "s", "path": "s", "message": "s"},
+	"notice":   {"time": "s", "path": "s", "message": "s"},
 	"error":    {"time": "s", "path": "s", "dest": "s", "message": "s"},
 	"hashfile": {"time": "s", "path": "s"},
 	"report":   {"time": "s", "path": "s"},
 	"summary": {"time": "s", "files": "n", "files_copied": "n", "files_skipped": "n", "files_failed": "n",
 		"files_verified": "n", "symlinks": "n", "dirs": "n", "failures": "n", "warnings": "n", "bytes": "n",
-		"bytes_copied": "n", "seconds": "n", "bytes_per_sec": "n", "interrupted": "b", "ok": "b"},
+		"bytes_copied": "n", "seconds": "n", "bytes_per_sec": "n", "interrupted": "b", "ok": "b",
+		"files_not_verified": "n", "files_not_started": "n"},
 }
 
 var destFields = map[string]string{"path": "s", "status": "s"}

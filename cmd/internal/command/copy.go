@@ -24,7 +24,7 @@ type destState uint8
 const (
 	dsPending destState = iota // to be copied
 	dsSkipped                  // existing file kept, not re-read
-	dsCopied                   // copied, not verified yet
+	dsCopied                   // copied, not verified (yet): held under a temp name, or given its name unverified (keepUnverified)
 	dsOK                       // copied (or kept) and verified
 	dsFailed                   // copy or verification failed
 )
@@ -92,6 +92,12 @@ type fileExtra struct {
 	// destHash[i] is the hash re-read from destination i (full mode and
 	// rechecks); nil until one is read, released once reported.
 	destHash []string
+	// temps[i] is the temp file holding the copy to destination i until it
+	// is verified (seal.go); nil until a copy is held.
+	temps []string
+	// conflicts[i] is how a conflict on destination i was resolved (the
+	// copy's other name, or what it replaces); nil if there was none.
+	conflicts []conflictFate
 	// elapsed is the time the engine took for the copy.
 	elapsed time.Duration
 	// reported is the number of bytes counted in the progress so far.
@@ -152,10 +158,10 @@ func (fj *fileJob) setDestHash(i int, h string) {
 // unless keepHash. Only the errors are kept.
 func (fj *fileJob) release(keepHash bool) {
 	if fj.x != nil {
-		if fj.x.errs == nil && fj.x.srcErr == nil {
+		if fj.x.errs == nil && fj.x.srcErr == nil && fj.x.temps == nil && fj.x.conflicts == nil {
 			fj.x = nil
 		} else {
-			fj.x = &fileExtra{errs: fj.x.errs, srcErr: fj.x.srcErr}
+			fj.x = &fileExtra{errs: fj.x.errs, srcErr: fj.x.srcErr, temps: fj.x.temps, conflicts: fj.x.conflicts}
 		}
 	}
 	if !keepHash {
@@ -334,11 +340,13 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.dirSync.syncCreated()
 	}
 	if err := r.copyAll(ctx); err != nil {
+		r.keepAllUnverified()
 		r.finish(true)
 		return err
 	}
 	if r.opts.verifyAfter {
 		if err := r.verifyAll(ctx); err != nil {
+			r.keepAllUnverified()
 			r.finish(ctx.Err() != nil)
 			return err
 		}
@@ -351,6 +359,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	r.finish(false)
 	if r.failures.Load() > 0 {
 		return errFailures
+	}
+	if r.unverified() > 0 {
+		return errNotVerified
 	}
 	return nil
 }
@@ -396,7 +407,7 @@ func (r *runner) decide(ctx context.Context) error {
 			}
 			a := plan.Copy
 			if !fresh[i] {
-				a, _ = plan.Decide(r.target(fj, i), *e, r.policy(i))
+				a = r.decideDest(fj, i)
 			}
 			if a == plan.Skip && r.opts.hashFilesWanted() {
 				// A manifest lists every file with its hash: a file kept
@@ -405,7 +416,7 @@ func (r *runner) decide(ctx context.Context) error {
 				a = plan.Recheck
 			}
 			fj.actions[i] = a
-			if a == plan.Skip {
+			if a == plan.Skip && fj.state[i] == dsPending {
 				fj.state[i] = dsSkipped
 			}
 		}
@@ -495,8 +506,14 @@ func (r *runner) drop(i int) {
 // source returns the source path of fj.
 func (r *runner) source(fj *fileJob) string { return r.tree.Path(fj.e.Rel) }
 
-// target returns the path of fj on destination i.
-func (r *runner) target(fj *fileJob, i int) string { return r.plan.Target(i, fj.e.Rel) }
+// target returns the path of fj on destination i (another name with
+// --on-conflict rename).
+func (r *runner) target(fj *fileJob, i int) string {
+	if alt := fj.conflict(i).alt; alt != "" {
+		return alt
+	}
+	return r.plan.Target(i, fj.e.Rel)
+}
 
 // live reports whether destination i takes part in the run.
 func (r *runner) live(i int) bool { return r.dropped[i] == nil }
@@ -750,18 +767,22 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 			return nil
 		}
 		if err := r.verifyFile(ctx, fj); err != nil {
-			return err
+			return err // keepAllUnverified deals with its held copies
 		}
+		r.seal(fj)
 		r.dirSync.fileDone(fj, copied, true)
 		return nil
 	}
-	r.out.copied(fj, fj.state)
 	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
-		return nil // verifyAll verifies and settles it
+		r.out.copied(fj, fj.state)
+		return nil // verifyAll verifies, seals and settles it
 	}
+	copied := slices.Clone(fj.state)
 	if err := r.verifyFile(ctx, fj); err != nil {
-		return err
+		return err // keepAllUnverified deals with its held copies
 	}
+	r.seal(fj)
+	r.out.copied(fj, copied)
 	r.settle(fj)
 	return nil
 }
@@ -812,14 +833,19 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		}
 		fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
 		fj.modTime = fj.e.ModTime.UnixNano()
+		fj.srcState = srcOK
 		for k, i := range recheck {
 			if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
 				fj.state[i] = dsOK
 				fj.setDestHash(i, hs[k+1].Hash)
+				// Both sides were just read from the media.
+				r.writeRecord(fj, r.target(fj, i), r.record(fj, plan.LevelFull))
 			} else {
 				fj.actions[i] = plan.Copy
+				r.out.notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
 			}
 		}
+		r.countVerified(fj)
 	}
 	var idx []int
 	var dests []string
@@ -841,6 +867,8 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		// A tree copy fsyncs each directory once (dirSyncs).
 		DeferDirSync: r.dirSync != nil,
 		NoPreserve:   r.opts.noPreserve,
+		// Only a verified copy gets its name (seal.go).
+		Hold: true,
 		Progress: func(n int64) {
 			x.reported.Add(n)
 			r.bytesDone.Add(n)
@@ -871,8 +899,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			fj.fail(i, derr)
 		} else {
 			fj.state[i] = dsCopied
-			fj.wrote = true
-			r.checkAttrs(fj, i)
+			fj.hold(i, res.Dests[k].Temp)
 		}
 	}
 	return nil
@@ -912,16 +939,15 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	}
 	var dests []string
 	for _, i := range idx {
-		dests = append(dests, r.target(fj, i))
+		dests = append(dests, r.copyPath(fj, i))
 	}
 	if err := beforeVerify(ctx, fj.e.Rel, dests); err != nil {
 		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 	}
-	defer r.verifyDone.Add(1)
-	fj.verified = true
 	switch r.opts.mode {
 	case VerifyTransfer:
 		r.checkSizes(fj, idx)
+		r.countVerified(fj)
 		return nil
 	case VerifySource:
 		hs, errs := r.hashAll(ctx, []string{r.source(fj)})
@@ -931,6 +957,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		if r.checkSource(fj, hs[0], errs[0], idx) {
 			r.checkSizes(fj, idx)
 		}
+		r.countVerified(fj)
 		return nil
 	}
 	paths := append([]string{r.source(fj)}, dests...)
@@ -938,6 +965,8 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Cancellation can no longer stop it: the verification completes.
+	r.countVerified(fj)
 	if !r.checkSource(fj, hs[0], errs[0], idx) {
 		return nil
 	}
@@ -993,7 +1022,7 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 		if fj.state[i] != dsCopied {
 			continue
 		}
-		fi, err := os.Stat(r.target(fj, i))
+		fi, err := os.Stat(r.copyPath(fj, i))
 		switch {
 		case err != nil:
 			fj.fail(i, err)
@@ -1019,6 +1048,19 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	if r.dirSync != nil {
+		// The copies get their names now: their reports wait for their
+		// directories' fsyncs again.
+		r.dirSync = newDirSyncsFor(r, todo)
+		defer r.dirSync.finish()
+	}
+	done := func(fj *fileJob) {
+		if r.dirSync != nil {
+			r.dirSync.fileDone(fj, nil, true)
+		} else {
+			r.settle(fj)
+		}
+	}
 	if r.opts.ask {
 		ok, err := r.out.ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
 		if err != nil {
@@ -1026,9 +1068,10 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 		if !ok {
 			for _, fj := range todo {
-				r.settle(fj)
+				r.keepUnverified(fj)
+				done(fj)
 			}
-			r.out.warn("", fmt.Sprintf("verification skipped: %d files were not verified", len(todo)))
+			r.out.warn("", fmt.Sprintf("verification skipped: %d files were not verified; the next run verifies them", len(todo)))
 			return nil
 		}
 	}
@@ -1039,11 +1082,44 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		err := r.verifyFile(ctx, fj)
 		r.inFlight.Delete(fj.e.Rel)
 		if err != nil {
-			return err
+			return err // keepAllUnverified deals with its held copies
 		}
-		r.settle(fj)
+		r.seal(fj)
+		done(fj)
 		return nil
 	})
+}
+
+// countVerified counts fj as verified, once: its verification completed
+// (whatever it found).
+func (r *runner) countVerified(fj *fileJob) {
+	if !fj.verified {
+		fj.verified = true
+		r.verifyDone.Add(1)
+	}
+}
+
+// unverified returns the number of files with a copy that was not
+// verified (declined or interrupted), failed ones aside.
+func (r *runner) unverified() int {
+	n := 0
+	for _, fj := range r.files {
+		if !fj.failed() && slices.Contains(fj.state, dsCopied) {
+			n++
+		}
+	}
+	return n
+}
+
+// recheckDiff says how destination i of fj differs from its source, from
+// its re-read h (or the error that stopped it).
+func (r *runner) recheckDiff(fj *fileJob, i int, h cvv.HashResult, err error) string {
+	t := displayName(r.target(fj, i))
+	if err != nil {
+		return fmt.Sprintf("%s cannot be re-read (%v): copying it again", t, err)
+	}
+	return fmt.Sprintf("%s differs from the source (%s %s, source %s; %d bytes, source %d): copying it again",
+		t, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)
 }
 
 func describeSpecial(m fs.FileMode) string {

@@ -28,9 +28,17 @@ func TestAttrsSetAgain(t *testing.T) {
 	}
 	engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Result, error) {
 		res, err := e.Copy(ctx, job)
-		for _, d := range job.Dests {
+		if err != nil {
+			return res, err
+		}
+		for _, dr := range res.Dests {
 			// What a filesystem that keeps no attributes across the
-			// rename leaves.
+			// rename leaves (the copy is held under its temp name until
+			// it is verified, then renamed).
+			d := dr.Path
+			if dr.Temp != "" {
+				d = dr.Temp
+			}
 			now := time.Now()
 			if cerr := os.Chtimes(d, now, now); cerr != nil {
 				t.Error(cerr)

@@ -67,6 +67,13 @@ const (
 // for a tree copy with fsync; call it after the destinations have been
 // decided and dropped.
 func newDirSyncs(r *runner) *dirSyncs {
+	return newDirSyncsFor(r, r.files)
+}
+
+// newDirSyncsFor is newDirSyncs for the files fjs only: --verify-after
+// names its copies after the copy phase, and reports them once their
+// directories are durable again.
+func newDirSyncsFor(r *runner, fjs []*fileJob) *dirSyncs {
 	n := len(r.plan.Dests)
 	s := &dirSyncs{r: r, left: make([][]int32, n), dirty: make([][]bool, n),
 		waiting: make([][]heldReport, len(r.tree.Dirs)), since: make([]time.Time, len(r.tree.Dirs))}
@@ -74,7 +81,7 @@ func newDirSyncs(r *runner) *dirSyncs {
 		s.left[i] = make([]int32, len(r.tree.Dirs))
 		s.dirty[i] = make([]bool, len(r.tree.Dirs))
 	}
-	for _, fj := range r.files {
+	for _, fj := range fjs {
 		for i, a := range fj.actions {
 			if a != plan.Skip {
 				s.left[i][fj.dir]++
@@ -116,9 +123,10 @@ func (s *dirSyncs) syncCreated() {
 }
 
 // fileDone takes over the report of fj, which the worker is done with:
-// copied are its states at the end of its copy, settle says its fate is
-// final (else verifyAll settles it after the copy). The report is written
-// once fj's directory is durable.
+// copied are its states at the end of its copy (nil: its file event was
+// written already), settle says its fate is final (else verifyAll settles
+// it after the copy). The report is written once fj's directory is
+// durable.
 func (s *dirSyncs) fileDone(fj *fileJob, copied []destState, settle bool) {
 	d := fj.dir
 	s.mu.Lock()
@@ -166,7 +174,9 @@ func (s *dirSyncs) flushLocked(d int) {
 	}
 	r := s.r
 	for _, h := range batch {
-		r.out.copied(h.fj, h.copied)
+		if h.copied != nil {
+			r.out.copied(h.fj, h.copied)
+		}
 		if h.settle {
 			r.settle(h.fj)
 		} else if !slices.Contains(h.fj.state, dsCopied) {
@@ -204,7 +214,9 @@ func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 		}
 		if st := fj.state[i]; st == dsCopied || st == dsOK {
 			fj.fail(i, err)
-			h.copied[i] = dsFailed
+			if h.copied != nil {
+				h.copied[i] = dsFailed
+			}
 		}
 	}
 }

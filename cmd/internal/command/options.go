@@ -12,44 +12,28 @@ import (
 	"github.com/cvv-project/cvv/hashing"
 )
 
-// VerifyMode is how much a copy is checked after it is written.
-type VerifyMode int
+// VerifyMode is how much a copy is checked after it is written. It is the
+// plan's Level: the record a verification leaves on a destination file
+// (plan.Record) is on the same scale.
+type VerifyMode = plan.Level
 
 // The verification modes, weakest first.
 const (
 	// VerifyTransfer checks the destination sizes; the in-flight source
 	// hash is still reported.
-	VerifyTransfer VerifyMode = iota
+	VerifyTransfer = plan.LevelTransfer
 	// VerifySource re-reads the source and compares its hash, size and
 	// mtime with what the copy saw.
-	VerifySource
+	VerifySource = plan.LevelSource
 	// VerifyFull re-reads the source and every destination from the media,
 	// in parallel, and compares every hash with the in-flight one.
-	VerifyFull
+	VerifyFull = plan.LevelFull
 )
-
-// String returns the flag spelling of m.
-func (m VerifyMode) String() string {
-	switch m {
-	case VerifyTransfer:
-		return "transfer"
-	case VerifySource:
-		return "source"
-	case VerifyFull:
-		return "full"
-	}
-	return "VerifyMode(" + strconv.Itoa(int(m)) + ")"
-}
 
 // ParseVerifyMode parses "transfer", "source" or "full".
 func ParseVerifyMode(s string) (VerifyMode, error) {
-	switch strings.ToLower(s) {
-	case "transfer":
-		return VerifyTransfer, nil
-	case "source":
-		return VerifySource, nil
-	case "full":
-		return VerifyFull, nil
+	if m, ok := plan.ParseLevel(s); ok {
+		return m, nil
 	}
 	return 0, usagef("unknown mode %q (want transfer, source or full)", s)
 }
@@ -109,6 +93,7 @@ type copyOptions struct {
 	quiet       bool
 	json        bool
 	policy      plan.Policy
+	onConflict  onConflict
 	hashFiles   hashFileOptions
 	// mkpath creates the missing parents of a destination too.
 	mkpath bool
@@ -177,9 +162,18 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	}
 	o.quiet = c.Bool("quiet")
 	o.json = c.Bool("json")
-	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing")}
+	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing"), Level: o.mode, Alg: o.alg.String()}
 	if o.policy.Overwrite && o.policy.VerifyExisting {
 		return o, usagef("--overwrite and --verify-existing exclude each other")
+	}
+	if o.onConflict, err = parseOnConflict(c.String("on-conflict")); err != nil {
+		return o, err
+	}
+	if o.policy.Overwrite {
+		if c.IsSet("on-conflict") && o.onConflict != conflictOverwrite {
+			return o, usagef("--overwrite replaces what differs: it cannot go with --on-conflict %s", o.onConflict)
+		}
+		o.onConflict = conflictOverwrite
 	}
 	if o.hashFiles, err = parseHashFileOptions(c, o.alg); err != nil {
 		return o, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -203,6 +204,17 @@ func (rep *reporter) warn(rel, msg string) {
 	rep.printErr("cvv: warning: " + msg)
 }
 
+// notice tells what cvv did to an existing destination file (replaced it,
+// copied beside it, repaired it): on standard error in text mode, as a
+// "notice" event with --json. It is not a warning: nothing went wrong.
+func (rep *reporter) notice(rel, msg string) {
+	if rep.json {
+		rep.emit(warningEvent{Event: "notice", Time: now(), Path: rel, Message: msg})
+		return
+	}
+	rep.printErr("cvv: " + msg)
+}
+
 type errorEvent struct {
 	Event   string `json:"event"`
 	Time    string `json:"time"`
@@ -226,6 +238,23 @@ type destEvent struct {
 	Status string `json:"status"`
 	Hash   string `json:"hash,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// RenamedFrom is the name the copy would have had (--on-conflict
+	// rename put it at Path instead); Replaces describes the different
+	// file the copy replaces (--on-conflict overwrite).
+	RenamedFrom string `json:"renamed_from,omitempty"`
+	Replaces    string `json:"replaces,omitempty"`
+}
+
+// destEventOf is the JSON dest of fj on destination i with status st, the
+// hash re-read from it and its error.
+func (rep *reporter) destEventOf(fj *fileJob, i int, st, hash string, err error) destEvent {
+	ev := destEvent{Path: rep.r.target(fj, i), Status: st, Hash: hash, Error: errString(err)}
+	if c := fj.conflict(i); c.alt != "" {
+		ev.RenamedFrom = rep.r.plan.Target(i, fj.e.Rel)
+	} else {
+		ev.Replaces = c.replaced
+	}
+	return ev
 }
 
 type fileEvent struct {
@@ -267,7 +296,6 @@ func (rep *reporter) copied(fj *fileJob, states []destState) {
 		SourceError: errString(fj.sourceErr()),
 	}
 	for i := range states {
-		t := rep.r.target(fj, i)
 		st := "copied"
 		switch states[i] {
 		case dsSkipped:
@@ -287,7 +315,7 @@ func (rep *reporter) copied(fj *fileJob, states []destState) {
 		case dsFailed:
 			err = fj.err(i)
 		}
-		ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: h, Error: errString(err)})
+		ev.Dests = append(ev.Dests, rep.destEventOf(fj, i, st, h, err))
 	}
 	rep.emit(ev)
 }
@@ -322,7 +350,6 @@ func (rep *reporter) done(fj *fileJob) {
 			Source: destEvent{Path: rep.r.source(fj), Status: srcStatus, Error: errString(fj.sourceErr())},
 		}
 		for i := range fj.state {
-			t := rep.r.target(fj, i)
 			st := "ok"
 			switch fj.state[i] {
 			case dsSkipped:
@@ -332,7 +359,7 @@ func (rep *reporter) done(fj *fileJob) {
 			case dsCopied:
 				st = "not_verified"
 			}
-			ev.Dests = append(ev.Dests, destEvent{Path: t, Status: st, Hash: fj.destHashOf(i), Error: errString(fj.err(i))})
+			ev.Dests = append(ev.Dests, rep.destEventOf(fj, i, st, fj.destHashOf(i), fj.err(i)))
 		}
 		rep.emit(ev)
 		return
@@ -548,39 +575,58 @@ type summaryEvent struct {
 	BytesPerSec   float64 `json:"bytes_per_sec"`
 	Interrupted   bool    `json:"interrupted"`
 	OK            bool    `json:"ok"`
+	// Added in schema version 1 (fields are only added).
+	FilesNotVerified int `json:"files_not_verified"`
+	FilesNotStarted  int `json:"files_not_started"`
 }
 
-// fileCounts counts the files copied (written to at least one
-// destination), skipped and failed.
-func (r *runner) fileCounts() (copied, skipped, failed int) {
+// fileCounts are the files of a run by outcome. A file counts once: failed
+// first, then not verified, not started, copied, skipped.
+type fileCounts struct {
+	copied, skipped, failed, notVerified, notStarted int
+}
+
+func (r *runner) countFiles() fileCounts {
+	var c fileCounts
 	for _, fj := range r.files {
 		switch {
 		case fj.failed():
-			failed++
+			c.failed++
+		case slices.Contains(fj.state, dsCopied):
+			// Copied (maybe given its name) but not verified.
+			c.notVerified++
+			if fj.wrote {
+				c.copied++
+			}
+		case slices.Contains(fj.state, dsPending):
+			// Not copied, or its check not done: the run stopped first.
+			c.notStarted++
 		case fj.wrote:
-			copied++
+			c.copied++
 		default:
-			skipped++
+			c.skipped++
 		}
 	}
-	return copied, skipped, failed
+	return c
 }
 
 // summary reports the end of the run.
 func (rep *reporter) summary() {
 	rep.stopProgress()
 	r := rep.r
-	copied, skipped, failed := r.fileCounts()
+	c := r.countFiles()
+	ok := r.failures.Load() == 0 && !rep.interrupted && c.notVerified == 0 && c.notStarted == 0
 	el := time.Since(r.start)
 	moved := r.bytesRead.Load()
 	if rep.json {
 		rep.emit(summaryEvent{
 			Event: "summary", Time: now(), Files: len(r.files),
-			FilesCopied: copied, FilesSkipped: skipped, FilesFailed: failed,
+			FilesCopied: c.copied, FilesSkipped: c.skipped, FilesFailed: c.failed,
+			FilesNotVerified: c.notVerified, FilesNotStarted: c.notStarted,
 			FilesVerified: r.verifyDone.Load(), Symlinks: int64(len(r.tree.Links)), Dirs: len(r.tree.Dirs),
 			Failures: r.failures.Load(), Warnings: r.warnings.Load(),
 			Bytes: r.tree.Bytes, BytesCopied: moved, Seconds: el.Seconds(), BytesPerSec: speed(moved, el),
-			Interrupted: rep.interrupted, OK: r.failures.Load() == 0 && !rep.interrupted,
+			Interrupted: rep.interrupted, OK: ok,
 		})
 		return
 	}
@@ -591,8 +637,15 @@ func (rep *reporter) summary() {
 	if rep.interrupted {
 		state = " (interrupted)"
 	}
-	rep.printOut(fmt.Sprintf("cvv: %s (%d copied, %d skipped, %d failed), %s in %s, %s/s, %s, %s mode, %s%s",
-		count(len(r.files), "file", "files"), copied, skipped, failed, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),
+	counts := fmt.Sprintf("%d copied, %d skipped, %d failed", c.copied, c.skipped, c.failed)
+	if c.notVerified > 0 {
+		counts += fmt.Sprintf(", %d not verified", c.notVerified)
+	}
+	if c.notStarted > 0 {
+		counts += fmt.Sprintf(", %d not started", c.notStarted)
+	}
+	rep.printOut(fmt.Sprintf("cvv: %s (%s), %s in %s, %s/s, %s, %s mode, %s%s",
+		count(len(r.files), "file", "files"), counts, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),
 		plan.HumanBytes(int64(speed(moved, el))), count(len(r.plan.Dests), "destination", "destinations"), r.opts.mode,
 		count(r.failures.Load(), "failure", "failures"), state))
 }

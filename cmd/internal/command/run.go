@@ -21,16 +21,23 @@ import (
 
 // Exit statuses.
 const (
-	ExitOK      = 0   // everything copied and verified
-	ExitFailure = 1   // at least one copy or verification failed
-	ExitUsage   = 2   // bad command line or bad input; nothing written
-	ExitSIGINT  = 130 // interrupted (128 + SIGINT)
-	ExitSIGTERM = 143 // terminated (128 + SIGTERM)
+	ExitOK      = 0 // everything copied and verified
+	ExitFailure = 1 // at least one copy or verification failed
+	ExitUsage   = 2 // bad command line or bad input; nothing written
+	// ExitNotVerified: every file was copied, but some copies were not
+	// verified (--ask answered no); the next run verifies them.
+	ExitNotVerified = 3
+	ExitSIGINT      = 130 // interrupted (128 + SIGINT)
+	ExitSIGTERM     = 143 // terminated (128 + SIGTERM)
 )
 
 // errFailures is returned by a run that finished with per-file failures;
 // they have been reported already.
 var errFailures = errors.New("some copies failed")
+
+// errNotVerified is returned by a run that copied everything but did not
+// verify some copies (the verification was declined); it has been reported.
+var errNotVerified = errors.New("some copies were not verified")
 
 // Run runs the cvv command line args (args[0] is the program name) and
 // returns the exit status. The first SIGINT or SIGTERM cancels the run, which
@@ -75,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	default:
 	}
 	code := exitStatus(err, sig)
-	if err != nil && code != ExitOK && !errors.Is(err, errFailures) {
+	if err != nil && code != ExitOK && !errors.Is(err, errFailures) && !errors.Is(err, errNotVerified) {
 		if sig != nil {
 			fmt.Fprintf(stderr, "cvv: interrupted by %s\n", signalName(sig))
 		} else {
@@ -97,6 +104,8 @@ func exitStatus(err error, sig os.Signal) int {
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
 		return ExitSIGINT
+	case errors.Is(err, errNotVerified):
+		return ExitNotVerified
 	}
 	return ExitFailure
 }

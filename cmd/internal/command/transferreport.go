@@ -152,7 +152,8 @@ func (r *runner) finish(interrupted bool) {
 
 // reportSummary is the end of the run as the report states it.
 func (r *runner) reportSummary(interrupted bool) report.Summary {
-	copied, skipped, failed := r.fileCounts()
+	c := r.countFiles()
+	copied, skipped, failed := c.copied, c.skipped, c.failed
 	sum := report.Summary{
 		End: time.Now(), Files: len(r.files), Copied: copied, Skipped: skipped, Failed: failed,
 		Bytes: r.tree.Bytes, BytesMoved: r.bytesRead.Load(),

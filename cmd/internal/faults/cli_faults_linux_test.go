@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cvv-project/cvv"
 )
 
 // writeHook writes a shell script for CVV_TEST_BEFORE_VERIFY and returns
@@ -256,8 +258,9 @@ func TestCLIDestFaults(t *testing.T) {
 		{"write-EIO", Fault{Op: OpWrite, Match: "large/*", Errno: syscall.EIO, From: 1 << 20}, "input/output error"},
 		{"write-ENOSPC", Fault{Op: OpWrite, Match: "large/*", Errno: syscall.ENOSPC, From: 1 << 20}, "no space left on device"},
 		{"fsync-EIO", Fault{Op: OpFsync, Match: "large/*", Errno: syscall.EIO}, "input/output error"},
-		// The verification read is the only read of the final names.
-		{"verify-read-EIO", Fault{Op: OpRead, Match: "large/clip00.mov", Errno: syscall.EIO}, "input/output error"},
+		// The verification read is the only read of a copy; it reads the
+		// temp file, which gets its final name only once verified.
+		{"verify-read-EIO", Fault{Op: OpRead, Match: "large/.cvv-*.partial", Errno: syscall.EIO}, "input/output error"},
 	}
 	for _, tc := range cases {
 		for _, engine := range []string{"auto", "fallback"} {
@@ -503,8 +506,10 @@ echo "$d" > %s
 	if err != nil {
 		t.Fatalf("the hook never flipped a byte: %v\n%v", err, r)
 	}
-	if got := strings.TrimSpace(string(hit)); got != filepath.Join(dests[1], rel) {
-		t.Errorf("hook flipped %s, want the second destination %s", got, filepath.Join(dests[1], rel))
+	// The copy is verified under its temp name, before it gets its final
+	// name.
+	if got := strings.TrimSpace(string(hit)); filepath.Dir(got) != filepath.Dir(filepath.Join(dests[1], rel)) || !cvv.IsTempName(filepath.Base(got)) {
+		t.Errorf("hook flipped %s, want the temp file of the second destination in %s", got, filepath.Dir(filepath.Join(dests[1], rel)))
 	}
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1\n%v", r.Code, r)
@@ -516,10 +521,13 @@ echo "$d" > %s
 		}
 		checkComplete(t, want, d)
 	}
-	// The bad copy must not stay under its final name looking finished: a
-	// re-run (which skips files of the same size and mtime) must repair it.
-	if h, err := hashFile(filepath.Join(dests[1], rel)); err == nil && h != want[rel] {
-		t.Logf("the corrupted copy stays under its final name after the failed verification")
+	// The bad copy must not get its final name, and the failure says that
+	// it was removed; a re-run must copy it.
+	if _, err := os.Lstat(filepath.Join(dests[1], rel)); err == nil {
+		t.Errorf("the corrupted copy has its final name after the failed verification")
+	}
+	if !strings.Contains(r.Stderr, "the copy was removed") {
+		t.Errorf("the failure does not say what became of the bad copy:\n%v", r)
 	}
 	r = runCVV(t, runOpts{}, "-m", "full", src, dests[0], dests[1], dests[2])
 	if r.Code != 0 {

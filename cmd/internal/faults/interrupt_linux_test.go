@@ -240,7 +240,8 @@ func TestCrashDuringOverwrite(t *testing.T) {
 		if r := runCVV(t, runOpts{}, append([]string{"-q", "--mkpath", oldSrc}, dests...)...); r.Code != 0 {
 			t.Fatalf("copying the old version: %v", r)
 		}
-		args := append([]string{src}, dests...)
+		// A different file is replaced only when asked.
+		args := append([]string{"--on-conflict", "overwrite", src}, dests...)
 		if span == 0 {
 			// The first trial measures a full replacement.
 			r := runCVV(t, runOpts{Env: env}, args...)

@@ -334,15 +334,19 @@ func (c *cutCheck) finalFiles(root string) {
 	}
 }
 
-// reported: every destination a file or verify event reported done, and
-// every hash list reported written, is durable, and the files are the
-// source.
+// reported: every destination a file or verify event reported done (kept,
+// or verified ok), and every hash list reported written, is durable, and
+// the files are the source.
 func (c *cutCheck) reported(events []cutEvent) {
 	for _, ev := range events {
 		switch ev.Event {
 		case "file", "verify":
 			for _, d := range ev.Dests {
-				if d.Status != "copied" && d.Status != "kept" && d.Status != "ok" {
+				// A file event's "copied" is the end of the copy: the copy
+				// waits under its temp name until it is verified (with
+				// --verify-after, until the verification pass); its verify
+				// event says "ok" once it has its name.
+				if d.Status != "kept" && d.Status != "ok" {
 					continue
 				}
 				p := c.durablePath(d.Path)

@@ -17,8 +17,13 @@ const (
 	// Skip leaves an existing file with the same size and mtime alone.
 	Skip
 	// Recheck hashes a would-be-skipped file on both sides and copies it
-	// again only if the hashes differ (--verify-existing).
+	// again only if the hashes differ (--verify-existing, or a copy not
+	// known to be verified as strictly as the run asks).
 	Recheck
+	// Conflict: the destination holds something else under the name (a
+	// file of another size or mtime, a directory, a symlink): it is not
+	// replaced unless the policy says so.
+	Conflict
 )
 
 // String names a.
@@ -30,6 +35,8 @@ func (a Action) String() string {
 		return "skip"
 	case Recheck:
 		return "recheck"
+	case Conflict:
+		return "conflict"
 	}
 	return "Action(?)"
 }
@@ -44,29 +51,66 @@ type Policy struct {
 	// destination filesystem keeps (DestFS.TimeGranularity): times less
 	// than one step apart are the same.
 	TimeGranularity time.Duration
+	// Level is the verification the run asks for, Alg its hash algorithm
+	// (hashing.Algorithm spelling): a file is skipped only if it is known
+	// to have been verified at least that strictly (Record.Covers).
+	Level Level
+	Alg   string
 }
 
 // Decide returns the action for the source file e at the destination path
-// target. A target that does not exist, is not a regular file, or differs in
-// size or modification time is copied.
-func Decide(target string, e Entry, pol Policy) (Action, error) {
-	if pol.Overwrite {
-		return Copy, nil
-	}
+// target, from an lstat of target and its Record (Classify), and what is
+// there (nil if nothing).
+func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
 	fi, err := os.Lstat(target)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Copy, nil
+			return Copy, nil, nil
 		}
-		return Copy, err
+		return Copy, nil, err
+	}
+	var rec *Record
+	if fi.Mode().IsRegular() {
+		if r, ok := ReadRecord(target); ok {
+			rec = &r
+		}
+	}
+	return Classify(fi, rec, e, pol), fi, nil
+}
+
+// Classify decides what to do with the source file e where the
+// destination already holds fi (from lstat), with its Record rec (nil if
+// none). A file under its final name was verified at least at
+// LevelTransfer when it was copied (cvv names a copy only once it is
+// verified); rec may prove more. So:
+//   - nothing there (fi nil): Copy;
+//   - another type (a directory, a symlink), or a file of another size or
+//     mtime: Conflict, whatever the policy (the caller resolves it: it is
+//     not a file to skip or re-copy silently);
+//   - the same size and mtime: Copy with pol.Overwrite; else, if verified
+//     (by rec) as strictly as pol asks, Skip, or Recheck with
+//     pol.VerifyExisting;
+//   - the same size and mtime, not known to be verified that strictly
+//     (no record, a weaker level, another hash): Recheck, which hashes both
+//     sides and copies again only if they differ.
+func Classify(fi fs.FileInfo, rec *Record, e Entry, pol Policy) Action {
+	if fi == nil {
+		return Copy
 	}
 	if !fi.Mode().IsRegular() || fi.Size() != e.Size || !SameTimeOn(e.ModTime, fi.ModTime(), pol.TimeGranularity) {
-		return Copy, nil
+		return Conflict
 	}
-	if pol.VerifyExisting {
-		return Recheck, nil
+	if pol.Overwrite {
+		return Copy
 	}
-	return Skip, nil
+	covered := pol.Level == LevelTransfer
+	if rec != nil && rec.Of(e) {
+		covered = rec.Covers(e, pol)
+	}
+	if !covered || pol.VerifyExisting {
+		return Recheck
+	}
+	return Skip
 }
 
 // SameTime reports whether the destination time dst records the source time

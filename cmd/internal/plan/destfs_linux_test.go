@@ -112,10 +112,11 @@ func TestDecideGranularity(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := Entry{Rel: "f", Size: 3, ModTime: src, Kind: File}
-	if a, err := Decide(target, e, Policy{}); err != nil || a != Copy {
-		t.Errorf("nanosecond filesystem: %v, %v; want copy", a, err)
+	// Another mtime is another file: a conflict, not a copy to skip.
+	if a, _, err := Decide(target, e, Policy{}); err != nil || a != Conflict {
+		t.Errorf("nanosecond filesystem: %v, %v; want conflict", a, err)
 	}
-	if a, err := Decide(target, e, Policy{TimeGranularity: 2 * time.Second}); err != nil || a != Skip {
+	if a, _, err := Decide(target, e, Policy{TimeGranularity: 2 * time.Second}); err != nil || a != Skip {
 		t.Errorf("FAT: %v, %v; want skip", a, err)
 	}
 }

@@ -301,6 +301,24 @@ func TestDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := Entry{Kind: File, Size: 5, ModTime: mt}
+	full := Policy{Level: LevelFull, Alg: "xxh3"}
+	// Records on copies of the same file, each in its own directory.
+	rec := func(name string, r Record) string {
+		p := filepath.Join(dir, name)
+		write(t, p, "12345")
+		if err := os.Chtimes(p, time.Time{}, mt); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := WriteRecord(p, r); err != nil || !ok {
+			t.Skipf("no user xattrs on %s: %v", dir, err)
+		}
+		return p
+	}
+	ns := mt.UnixNano()
+	recFull := rec("full", Record{Level: LevelFull, Alg: "xxh3", Hash: "ab", Size: 5, ModTime: ns})
+	recSource := rec("source", Record{Level: LevelSource, Alg: "xxh3", Hash: "ab", Size: 5, ModTime: ns})
+	recMD5 := rec("md5", Record{Level: LevelFull, Alg: "md5", Hash: "ab", Size: 5, ModTime: ns})
+	recOld := rec("old", Record{Level: LevelFull, Alg: "xxh3", Hash: "ab", Size: 5, ModTime: ns - 1000})
 	cases := []struct {
 		name   string
 		target string
@@ -312,18 +330,42 @@ func TestDecide(t *testing.T) {
 		{"same", target, e, Policy{}, Skip},
 		{"same, verify existing", target, e, Policy{VerifyExisting: true}, Recheck},
 		{"same, overwrite", target, e, Policy{Overwrite: true}, Copy},
-		{"size differs", target, Entry{Kind: File, Size: 6, ModTime: mt}, Policy{}, Copy},
-		{"mtime differs", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(time.Second)}, Policy{}, Copy},
-		{"mtime differs by 1ns", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(1)}, Policy{}, Copy},
-		{"target is a dir", dir, Entry{Kind: File, Size: 5, ModTime: mt}, Policy{}, Copy},
+		{"size differs", target, Entry{Kind: File, Size: 6, ModTime: mt}, Policy{}, Conflict},
+		{"size differs, overwrite", target, Entry{Kind: File, Size: 6, ModTime: mt}, Policy{Overwrite: true}, Conflict},
+		{"mtime differs", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(time.Second)}, Policy{}, Conflict},
+		{"mtime differs by 1ns", target, Entry{Kind: File, Size: 5, ModTime: mt.Add(1)}, Policy{}, Conflict},
+		{"target is a dir", dir, Entry{Kind: File, Size: 5, ModTime: mt}, Policy{}, Conflict},
+		// A file is skipped only if known verified as strictly as asked.
+		{"no record, full asked", target, e, full, Recheck},
+		{"no record, source asked", target, e, Policy{Level: LevelSource, Alg: "xxh3"}, Recheck},
+		{"full record, full asked", recFull, e, full, Skip},
+		{"full record, verify existing", recFull, e, Policy{Level: LevelFull, Alg: "xxh3", VerifyExisting: true}, Recheck},
+		{"source record, full asked", recSource, e, full, Recheck},
+		{"source record, source asked", recSource, e, Policy{Level: LevelSource, Alg: "xxh3"}, Skip},
+		{"full record, other hash asked", recMD5, e, full, Recheck},
+		{"full record, other hash, transfer asked", recMD5, e, Policy{Level: LevelTransfer, Alg: "xxh3"}, Skip},
+		{"record of another source mtime", recOld, e, full, Recheck},
 	}
 	for _, c := range cases {
-		got, err := Decide(c.target, c.e, c.pol)
+		got, _, err := Decide(c.target, c.e, c.pol)
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
 		if got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	r := Record{Level: LevelSource, Alg: "sha256", Hash: "00ff", Size: 1 << 40, ModTime: -5}
+	got, ok := ParseRecord(r.String())
+	if !ok || got != r {
+		t.Fatalf("ParseRecord(%q) = %+v, %v", r.String(), got, ok)
+	}
+	for _, bad := range []string{"", "2 full xxh3 ab 1 2", "1 fast xxh3 ab 1 2", "1 full xxh3 ab x 2", "1 full xxh3 ab 1"} {
+		if _, ok := ParseRecord(bad); ok {
+			t.Errorf("ParseRecord(%q) accepted", bad)
 		}
 	}
 }

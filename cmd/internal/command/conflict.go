@@ -1,0 +1,179 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+)
+
+// onConflict is what --on-conflict asks for a destination file that
+// exists and differs from the source (plan.Conflict).
+type onConflict uint8
+
+const (
+	// conflictFail: that file fails on that destination, the rest copies.
+	conflictFail onConflict = iota
+	// conflictOverwrite: the existing file is replaced, once the new copy
+	// is verified (the old one stays whole until then).
+	conflictOverwrite
+	// conflictRename: the copy goes to "NAME (2).EXT", the first such name
+	// that is free (or holds this very file from an earlier run).
+	conflictRename
+)
+
+func (c onConflict) String() string {
+	switch c {
+	case conflictOverwrite:
+		return "overwrite"
+	case conflictRename:
+		return "rename"
+	}
+	return "fail"
+}
+
+func parseOnConflict(s string) (onConflict, error) {
+	switch strings.ToLower(s) {
+	case "fail":
+		return conflictFail, nil
+	case "overwrite":
+		return conflictOverwrite, nil
+	case "rename":
+		return conflictRename, nil
+	}
+	return 0, usagef("unknown --on-conflict %q (want fail, overwrite or rename)", s)
+}
+
+// decideDest decides what to do with fj on destination i, conflicts
+// included: the one place where what a destination holds becomes an
+// action. A conflict that is not resolved fails fj there (Skip with the
+// state failed).
+func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
+	a, fi, err := plan.Decide(r.target(fj, i), *fj.e, r.policy(i))
+	if err != nil {
+		// Cannot look: copy, and let the copy report what is wrong.
+		return plan.Copy
+	}
+	if a != plan.Conflict {
+		return a
+	}
+	switch {
+	case r.opts.onConflict == conflictRename:
+		alt, a, err := r.freeName(fj, i)
+		if err != nil {
+			fj.fail(i, fmt.Errorf("%w; and no other name: %v", r.conflictError(fj, i, fi), err))
+			return plan.Skip
+		}
+		fj.setConflict(i, alt, "")
+		return a
+	case fi.IsDir():
+		// A directory is never replaced by a file: that would delete a tree.
+		fj.fail(i, r.conflictError(fj, i, fi))
+		return plan.Skip
+	case r.opts.onConflict == conflictOverwrite:
+		fj.setConflict(i, "", describeEntry(fi))
+		return plan.Copy
+	}
+	fj.fail(i, fmt.Errorf("%w (--on-conflict overwrite replaces it, --on-conflict rename keeps both)", r.conflictError(fj, i, fi)))
+	return plan.Skip
+}
+
+// freeName returns the name "NAME (k).EXT" (k = 2, 3, ...) that fj takes
+// on destination i with --on-conflict rename, and the action there: the
+// first name that is free (Copy) or that holds this source file from an
+// earlier run (Skip or Recheck, like any resumed copy). A name that a
+// source file of this run has is never taken.
+func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
+	final := r.target(fj, i)
+	dir, base := filepath.Split(final)
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(base, ext)
+	if stem == "" {
+		stem, ext = base, "" // ".profile": no extension
+	}
+	for k := 2; k <= 999; k++ {
+		name := fmt.Sprintf("%s (%d)%s", stem, k, ext)
+		cand := filepath.Join(dir, name)
+		if _, err := os.Lstat(filepath.Join(filepath.Dir(r.source(fj)), name)); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		a, _, err := plan.Decide(cand, *fj.e, r.policy(i))
+		if err != nil {
+			return "", 0, err
+		}
+		if a != plan.Conflict {
+			return cand, a, nil
+		}
+	}
+	return "", 0, fmt.Errorf("%s (2) to (999) are all taken", stem)
+}
+
+// conflictError says why fj is not copied onto what destination i holds
+// under its name (fi, from lstat): what is there against the source.
+func (r *runner) conflictError(fj *fileJob, i int, fi fs.FileInfo) error {
+	return fmt.Errorf("%w: %s holds %s, the source %s; not replaced",
+		cvv.ErrConflict, displayName(r.target(fj, i)), describeEntry(fi), describeFile(fj.e.Size, fj.e.ModTime))
+}
+
+// setConflict records how a conflict of fj on destination i was resolved:
+// the copy goes to alt instead of its name, or it replaces what was there
+// (described by replaced).
+func (fj *fileJob) setConflict(i int, alt, replaced string) {
+	x := fj.extra()
+	if x.conflicts == nil {
+		x.conflicts = make([]conflictFate, len(fj.state))
+	}
+	x.conflicts[i] = conflictFate{alt: alt, replaced: replaced}
+}
+
+// conflict returns how a conflict of fj on destination i was resolved
+// (zero if there was none).
+func (fj *fileJob) conflict(i int) conflictFate {
+	if fj.x == nil || fj.x.conflicts == nil {
+		return conflictFate{}
+	}
+	return fj.x.conflicts[i]
+}
+
+// conflictFate is how a conflict on one destination was resolved.
+type conflictFate struct {
+	alt      string // the copy's path instead of the final name
+	replaced string // what the copy replaced, described
+}
+
+// reportConflict tells, on the terminal and in JSON, that the verified
+// copy of fj on destination i replaced a different file or went to
+// another name.
+func (r *runner) reportConflict(fj *fileJob, i int) {
+	c := fj.conflict(i)
+	switch {
+	case c.alt != "":
+		r.out.notice(fj.e.Rel, fmt.Sprintf("conflict: %s holds another file; copied as %s", displayName(r.plan.Target(i, fj.e.Rel)), displayName(c.alt)))
+	case c.replaced != "":
+		r.out.notice(fj.e.Rel, fmt.Sprintf("replaced %s (it held %s) with the verified copy of the source", displayName(r.target(fj, i)), c.replaced))
+	}
+}
+
+// describeEntry says what an existing destination entry is, for messages.
+func describeEntry(fi fs.FileInfo) string {
+	switch {
+	case fi.IsDir():
+		return "a directory"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return "a symlink"
+	case fi.Mode().IsRegular():
+		return "a file of " + describeFile(fi.Size(), fi.ModTime())
+	}
+	return "a " + describeSpecial(fi.Mode())
+}
+
+// describeFile is "SIZE bytes, mtime TIME".
+func describeFile(size int64, mtime time.Time) string {
+	return fmt.Sprintf("%s (%d bytes), mtime %s", plan.HumanBytes(size), size, mtime.Format("2006-01-02 15:04:05.000000000 -0700"))
+}

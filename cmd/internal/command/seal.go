@@ -1,0 +1,153 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+)
+
+// A copy gets its final name only once it is verified: the engine leaves
+// each complete, synced copy under its temp name (cvv.Job.Hold), the
+// verification reads that temp file, and seal renames the copies that
+// passed. So a crash at any instant leaves under a final name either the
+// old file or a verified copy, and the next run removes the temp files and
+// copies again what was not verified. A verified copy also gets a
+// plan.Record (the level reached, the hash) where the filesystem keeps
+// extended attributes, so that a later run skips it only if it was
+// verified at least as strictly as that run asks.
+//
+// A copy whose verification was declined (--ask) or interrupted is given
+// its name with a LevelTransfer record (its size was checked), unless it
+// would replace a file: the old file stays whole until a verified copy
+// replaces it. The next run in source or full mode verifies it.
+
+// held returns the temp file that holds fj's copy on destination i until
+// it is verified or given up, "" if none.
+func (fj *fileJob) held(i int) string {
+	if fj.x == nil || fj.x.temps == nil {
+		return ""
+	}
+	return fj.x.temps[i]
+}
+
+func (fj *fileJob) hold(i int, tmp string) {
+	fj.extra()
+	if fj.x.temps == nil {
+		fj.x.temps = make([]string, len(fj.state))
+	}
+	fj.x.temps[i] = tmp
+}
+
+// copyPath returns the file to verify for fj on destination i: the held
+// temp file, or the final name.
+func (r *runner) copyPath(fj *fileJob, i int) string {
+	if t := fj.held(i); t != "" {
+		return t
+	}
+	return r.target(fj, i)
+}
+
+// syncMode is what a rename of a copy into place must sync.
+func (r *runner) syncMode() cvv.Sync {
+	j := cvv.Job{NoFsync: r.opts.noFsync, DeferDirSync: r.dirSync != nil}
+	return j.SyncMode()
+}
+
+// record is the plan.Record of fj verified at level.
+func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
+	return plan.Record{Level: level, Alg: r.opts.alg.String(), Hash: fj.hash, Size: fj.size, ModTime: fj.modTime}
+}
+
+// writeRecord stores rec on path; a failure costs only a re-verification
+// by a later run, so it is a warning.
+func (r *runner) writeRecord(fj *fileJob, path string, rec plan.Record) {
+	if r.opts.noPreserve {
+		return // the copy keeps no source mtime: nothing will be skipped
+	}
+	if _, err := plan.WriteRecord(path, rec); err != nil {
+		r.out.warn(fj.e.Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
+	}
+}
+
+// seal gives fj's verified copies their final names, each with its record,
+// and removes the held copies whose verification failed (the failure says
+// so). Copies still unverified are left to keepUnverified.
+func (r *runner) seal(fj *fileJob) {
+	for i, s := range fj.state {
+		tmp := fj.held(i)
+		if tmp == "" {
+			continue
+		}
+		switch s {
+		case dsOK:
+			r.writeRecord(fj, tmp, r.record(fj, r.opts.mode))
+			r.place(fj, i)
+		case dsFailed:
+			fj.x.temps[i] = ""
+			if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				fj.x.errs[i] = fmt.Errorf("%w; its copy could not be removed: %v", fj.x.errs[i], err)
+			} else {
+				fj.x.errs[i] = fmt.Errorf("%w; the copy was removed", fj.x.errs[i])
+			}
+		}
+	}
+}
+
+// place renames the held copy of fj on destination i into place.
+func (r *runner) place(fj *fileJob, i int) {
+	tmp := fj.held(i)
+	fj.x.temps[i] = ""
+	if !r.opts.noPreserve {
+		// The source's mtime again, after the verification: nothing may
+		// have moved it since (the engine set it before the check).
+		if err := os.Chtimes(tmp, time.Time{}, unixTime(fj.modTime)); err != nil {
+			os.Remove(tmp)
+			fj.fail(i, cvv.DestError(err))
+			return
+		}
+	}
+	if err := cvv.Place(tmp, r.target(fj, i), r.syncMode()); err != nil {
+		fj.fail(i, cvv.DestError(err))
+		return
+	}
+	fj.wrote = true
+	r.checkAttrs(fj, i)
+	r.reportConflict(fj, i)
+}
+
+// keepUnverified deals with fj's copies that are still held unverified
+// (the verification was declined or interrupted): a copy of the right size
+// that replaces nothing gets its final name and a LevelTransfer record;
+// any other is removed, and what was there stays.
+func (r *runner) keepUnverified(fj *fileJob) {
+	for i, s := range fj.state {
+		tmp := fj.held(i)
+		if tmp == "" || s != dsCopied {
+			continue
+		}
+		fi, err := os.Lstat(tmp)
+		_, lerr := os.Lstat(r.target(fj, i))
+		if err != nil || fi.Size() != fj.size || !errors.Is(lerr, fs.ErrNotExist) {
+			// Still dsCopied: counted as not verified.
+			fj.x.temps[i] = ""
+			os.Remove(tmp)
+			continue
+		}
+		r.writeRecord(fj, tmp, r.record(fj, plan.LevelTransfer))
+		r.place(fj, i)
+	}
+}
+
+// keepAllUnverified is keepUnverified for every file, once no worker runs.
+func (r *runner) keepAllUnverified() {
+	for _, fj := range r.files {
+		if fj.x != nil && fj.x.temps != nil {
+			r.keepUnverified(fj)
+		}
+	}
+}

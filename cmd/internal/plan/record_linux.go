@@ -1,0 +1,34 @@
+package plan
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadRecord returns the Record on path (not following a symlink); ok is
+// false when there is none, it cannot be read, or it is not one cvv wrote.
+func ReadRecord(path string) (rec Record, ok bool) {
+	var buf [256]byte
+	n, err := unix.Lgetxattr(path, RecordAttr, buf[:])
+	if err != nil || n <= 0 {
+		return Record{}, false
+	}
+	return ParseRecord(string(buf[:n]))
+}
+
+// WriteRecord stores rec on path. A filesystem without user extended
+// attributes is not an error (ok false): the file is then known by its
+// name, size and mtime only.
+func WriteRecord(path string, rec Record) (ok bool, err error) {
+	err = unix.Lsetxattr(path, RecordAttr, []byte(rec.String()), 0)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EPERM):
+		// EPERM: user attributes are refused on this file type or mount.
+		return false, nil
+	}
+	return false, &os.PathError{Op: "setxattr", Path: path, Err: err}
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package plan
+
+// ReadRecord returns no record: this platform keeps none (a file is known
+// by its name, size and mtime only).
+func ReadRecord(string) (Record, bool) { return Record{}, false }
+
+// WriteRecord stores nothing on this platform.
+func WriteRecord(string, Record) (bool, error) { return false, nil }
