@@ -97,9 +97,10 @@ func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) error 
 }
 
 // Finish completes the temp file tmp, open as f with exactly its data: it
-// applies attrs (unless nil), fdatasyncs (unless SyncNone) and closes f. The
-// data of tmp is then durable, under its temp name; final only names the
-// file in errors. On error it closes f if still open, removes tmp and
+// applies attrs (unless nil), syncs (unless SyncNone: fsync when attrs were
+// applied, so they are durable too, else fdatasync) and closes f. The data
+// and attributes of tmp are then durable, under its temp name; final only
+// names the file in errors. On error it closes f if still open, removes tmp and
 // returns an error naming the step.
 func Finish(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err error) {
 	closed := false
@@ -117,25 +118,31 @@ func Finish(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err e
 		if err := f.Chmod(attrs.Mode.Perm()); err != nil && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.ENOTSUP) {
 			return err
 		}
-	}
-	if sync != SyncNone {
-		if err := datasync(f); err != nil {
-			return &os.PathError{Op: "fdatasync", Path: final, Err: unwrapSyscall(err)}
-		}
-	}
-	closed = true
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if attrs != nil {
-		// After the last write, so nothing moves the mtime again. Both
-		// times are given: exfat-fuse ignores an mtime sent with the atime
-		// left alone (UTIME_OMIT) and keeps the time of the copy.
+		// After the last write, so nothing moves the mtime again, and
+		// before the sync, so that it is durable with the data: a copy
+		// whose mtime a power cut lost would look like another file (a
+		// conflict) to the next run. Both times are given: exfat-fuse
+		// ignores an mtime sent with the atime left alone (UTIME_OMIT) and
+		// keeps the time of the copy.
 		if err := os.Chtimes(tmp, attrs.ModTime, attrs.ModTime); err != nil {
 			return err
 		}
 	}
-	return nil
+	if sync != SyncNone {
+		// fsync, not fdatasync, when attributes were set: fdatasync may
+		// leave the mtime and mode behind.
+		op, serr := "fdatasync", error(nil)
+		if attrs != nil {
+			op, serr = "fsync", f.Sync()
+		} else {
+			serr = datasync(f)
+		}
+		if serr != nil {
+			return &os.PathError{Op: op, Path: final, Err: unwrapSyscall(serr)}
+		}
+	}
+	closed = true
+	return f.Close()
 }
 
 // Place renames tmp, a file Finish completed, onto final and fsyncs final's

@@ -773,16 +773,15 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		r.dirSync.fileDone(fj, copied, true)
 		return nil
 	}
+	// The end of the copy (a copy is under its temp name until verified).
+	r.out.copied(fj, fj.state)
 	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
-		r.out.copied(fj, fj.state)
 		return nil // verifyAll verifies, seals and settles it
 	}
-	copied := slices.Clone(fj.state)
 	if err := r.verifyFile(ctx, fj); err != nil {
 		return err // keepAllUnverified deals with its held copies
 	}
 	r.seal(fj)
-	r.out.copied(fj, copied)
 	r.settle(fj)
 	return nil
 }
