@@ -73,9 +73,13 @@ func (r *runner) dryRun(ctx context.Context) error {
 }
 
 // dryRunAction names what decide chose for fj on destination i: its
-// action, and "replace" for a copy over an existing file.
+// action, "replace" for a copy over an existing file, "rename" for a copy
+// to another name (--on-conflict rename).
 func (r *runner) dryRunAction(fj *fileJob, i int) string {
 	a := fj.actions[i]
+	if fj.conflict(i).alt != "" && a == plan.Copy {
+		return "rename"
+	}
 	if a == plan.Copy && !(r.plan.IsDir && r.rootIsNew(i)) {
 		if _, err := os.Lstat(r.target(fj, i)); err == nil {
 			return "replace"
