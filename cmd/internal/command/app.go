@@ -49,6 +49,13 @@ the paths are spelled (symlinks, .., bind mounts). One run at a time writes
 into a destination (a lock on its root directory): another run exits with
 status 2 naming its PID, or waits with --wait.
 
+On FAT, exFAT and NTFS destinations (and ext4 casefold directories), names
+that are one name there once case is folded (Take.wav, take.wav), names or
+characters the filesystem refuses, symlinks on FAT and exFAT, and files over
+FAT32's 4 GiB - 1 fail on that destination only, one line each, before
+anything is written. Modification times are compared at the destination
+filesystem's granularity (FAT 2 s, exfat-fuse 1 s).
+
 Exit status: 0 all copied and verified; 1 a copy or a verification failed;
 2 bad usage or input (nothing written); 130 interrupted (SIGINT); 143
 terminated (SIGTERM). An interrupted run leaves no partial file under a final

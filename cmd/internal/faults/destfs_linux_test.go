@@ -174,7 +174,7 @@ func TestCLIMtimeOnFAT(t *testing.T) {
 }
 
 // TestCLIRefusedNamesFAT: FAT refuses some characters (fusefat any non-ASCII
-// one) and files of 4 GiB or more. Each such entry fails on the FAT
+// one), symbolic links and files of 4 GiB or more. Each such entry fails on the FAT
 // destination alone, in one line saying why; every other file reaches it,
 // the other destination gets everything, and the status is 1. The 4 GiB
 // file is sparse and never read for the FAT destination.
@@ -187,6 +187,9 @@ func TestCLIRefusedNamesFAT(t *testing.T) {
 	writeFile(t, filepath.Join(src, "a:b.wav"), "colon", mt)
 	writeFile(t, filepath.Join(src, "café.wav"), "accent", mt)
 	writeFile(t, filepath.Join(src, "bad?dir", "in.wav"), "inside", mt)
+	if err := os.Symlink("ok.wav", filepath.Join(src, "link.wav")); err != nil {
+		t.Fatal(err)
+	}
 	big := filepath.Join(work, "big")
 	writeFile(t, filepath.Join(big, "small.wav"), "small", mt)
 	f, err := os.Create(filepath.Join(big, "huge.mov"))
@@ -210,7 +213,10 @@ func TestCLIRefusedNamesFAT(t *testing.T) {
 		t.Errorf("FAT destination holds %v, want ok.wav alone", got)
 	}
 	expectOutput(t, r, `refuses the character ':'`, `refuses the non-ASCII character 'é'`, `refuses the character '?'`,
-		filepath.Join("bad?dir", "in.wav")+" -> ", "inside bad?dir")
+		filepath.Join("bad?dir", "in.wav")+" -> ", "inside bad?dir", "fat (fusefat) cannot hold symbolic links")
+	if l, err := os.Readlink(filepath.Join(local, "link.wav")); err != nil || l != "ok.wav" {
+		t.Errorf("the local destination's link: %q, %v", l, err)
+	}
 	r = runCVV(t, runOpts{}, big, filepath.Join(img.Dir, "big"))
 	if r.Code != 1 {
 		t.Errorf("exit %d, want 1", r.Code)

@@ -64,6 +64,9 @@ type DestFS struct {
 	// really keeps: FAT 2 s, exfat-fuse 1 s, exFAT (kernel) 10 ms, NTFS
 	// 100 ns; 0 for nanoseconds or not known.
 	TimeGranularity time.Duration
+	// NoSymlinks says the filesystem cannot hold symbolic links (FAT,
+	// exFAT: the drivers answer ENOSYS or EPERM).
+	NoSymlinks bool
 	// NoModes says the filesystem keeps no permission bits (FAT, exFAT): a
 	// copy's mode is neither set nor checked there.
 	NoModes bool
@@ -71,7 +74,7 @@ type DestFS struct {
 
 // Restricted reports whether names on fs need checking at all.
 func (fs DestFS) Restricted() bool {
-	return fs.Fold != FoldNone || fs.Casefold || fs.WindowsChars || fs.MaxNameUTF16 > 0 || fs.ASCIINames || fs.DropsTrailingDots || fs.MaxFileSize > 0
+	return fs.Fold != FoldNone || fs.Casefold || fs.WindowsChars || fs.MaxNameUTF16 > 0 || fs.ASCIINames || fs.DropsTrailingDots || fs.MaxFileSize > 0 || fs.NoSymlinks
 }
 
 // Key returns the name the filesystem stores for name under the folding f:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -55,14 +56,14 @@ func orDefault(s, def string) string {
 func kernelFAT(fstype string) DestFS {
 	return DestFS{
 		Type: orDefault(fstype, "vfat"), Fold: FoldUpcase, WindowsChars: true, MaxNameUTF16: 255,
-		DropsTrailingDots: true, MaxFileSize: MaxFAT32File, TimeGranularity: 2 * time.Second, NoModes: true,
+		DropsTrailingDots: true, MaxFileSize: MaxFAT32File, TimeGranularity: 2 * time.Second, NoSymlinks: true, NoModes: true,
 	}
 }
 
 func kernelExFAT(options string) DestFS {
 	return DestFS{
 		Type: "exfat", Fold: FoldUpcase, WindowsChars: true, MaxNameUTF16: 255,
-		DropsTrailingDots: !hasOption(options, "keep_last_dots"), TimeGranularity: 10 * time.Millisecond, NoModes: true,
+		DropsTrailingDots: !hasOption(options, "keep_last_dots"), TimeGranularity: 10 * time.Millisecond, NoSymlinks: true, NoModes: true,
 	}
 }
 
@@ -84,7 +85,7 @@ func ntfsFS(fstype, options string) DestFS {
 func exfatFuse() DestFS {
 	return DestFS{
 		Type: "exfat (exfat-fuse)", Fold: FoldUpcase, WindowsChars: true, MaxNameUTF16: 255,
-		TimeGranularity: time.Second, NoModes: true,
+		TimeGranularity: time.Second, NoSymlinks: true, NoModes: true,
 	}
 }
 
@@ -93,7 +94,7 @@ func exfatFuse() DestFS {
 func fuseFAT(name string) DestFS {
 	return DestFS{
 		Type: name, Fold: FoldUpcase, WindowsChars: true, ASCIINames: true, MaxNameUTF16: 255,
-		MaxFileSize: MaxFAT32File, TimeGranularity: 2 * time.Second, NoModes: true,
+		MaxFileSize: MaxFAT32File, TimeGranularity: 2 * time.Second, NoSymlinks: true, NoModes: true,
 	}
 }
 
@@ -110,8 +111,13 @@ func fuseFS(mnt mount) DestFS {
 		return DestFS{Type: orDefault(mnt.fstype, "fuse")}
 	}
 	// A block device filesystem through FUSE: exfat-fuse or ntfs-3g, most
-	// likely. The boot sector says which, when it can be read.
-	switch bootSectorType(mnt.source) {
+	// likely. The boot sector says which, when it can be read, or else
+	// what udev found on the device.
+	kind := bootSectorType(mnt.source)
+	if kind == "" {
+		kind = udevFSType(mnt.dev)
+	}
+	switch kind {
 	case "exfat":
 		return exfatFuse()
 	case "ntfs":
@@ -146,6 +152,30 @@ func bootSectorType(dev string) string {
 		return "ntfs"
 	case bytes.HasPrefix(b[82:90], []byte("FAT32")), bytes.HasPrefix(b[54:62], []byte("FAT1")):
 		return "fat"
+	}
+	return ""
+}
+
+// udevData is where udev keeps what it knows of each device, readable by
+// every user (a seam for tests).
+var udevData = "/run/udev/data"
+
+// udevFSType returns the filesystem udev's blkid found on the block device
+// dev ("major:minor"): "exfat", "ntfs", "fat", or "" when it cannot tell.
+func udevFSType(dev string) string {
+	data, err := os.ReadFile(filepath.Join(udevData, "b"+dev))
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		switch line {
+		case "E:ID_FS_TYPE=exfat":
+			return "exfat"
+		case "E:ID_FS_TYPE=ntfs":
+			return "ntfs"
+		case "E:ID_FS_TYPE=vfat":
+			return "fat"
+		}
 	}
 	return ""
 }

@@ -164,6 +164,16 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s refused: %v", rel, err)
 		}
 	}
+	if err := os.Symlink("ok.wav", filepath.Join(src, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if tree, err = Walk(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ = Refusals(tree, exfatFuse(), func(rel string) string { return filepath.Join(dst, rel) })
+	if err := ref["link"]; err == nil || !strings.Contains(err.Error(), "cannot hold symbolic links") {
+		t.Errorf("symlink on exFAT: %v", err)
+	}
 	if ref, _ := Refusals(tree, DestFS{}, func(rel string) string { return filepath.Join(dst, rel) }); ref != nil {
 		t.Errorf("a POSIX filesystem refuses %v", ref)
 	}
@@ -175,5 +185,19 @@ func TestRefusals(t *testing.T) {
 	ref, _ = Refusals(one, exfatFuse(), func(string) string { return filepath.Join(dst, "NEW.wav") })
 	if err := ref["ok.wav"]; err == nil || !strings.Contains(err.Error(), "new.wav, which is one name with NEW.wav") {
 		t.Errorf("file source onto an existing name of other case: %v", err)
+	}
+}
+
+func TestUdevFSType(t *testing.T) {
+	dir := t.TempDir()
+	old := udevData
+	udevData = dir
+	t.Cleanup(func() { udevData = old })
+	write(t, filepath.Join(dir, "b8:17"), "S:disk/by-uuid/1234\nE:ID_FS_TYPE=exfat\nE:ID_FS_USAGE=filesystem\n")
+	write(t, filepath.Join(dir, "b8:18"), "E:ID_FS_TYPE=ntfs\n")
+	for dev, want := range map[string]string{"8:17": "exfat", "8:18": "ntfs", "8:19": ""} {
+		if got := udevFSType(dev); got != want {
+			t.Errorf("udevFSType(%s) = %q, want %q", dev, got, want)
+		}
 	}
 }

@@ -138,6 +138,8 @@ func (c *refuseCheck) foldOf(dir string, inherit Fold) Fold {
 func (c *refuseCheck) entry(rel, parent, name string, kind Kind, size int64) {
 	if err := c.dfs.CheckName(name); err != nil {
 		c.out[rel] = refusef("%v", err)
+	} else if kind == Symlink && c.dfs.NoSymlinks {
+		c.out[rel] = refusef("%s cannot hold symbolic links", c.dfs.Type)
 	} else if kind == File {
 		if err := c.dfs.CheckSize(size); err != nil {
 			c.out[rel] = refusef("%v", err)
