@@ -246,40 +246,56 @@ func TestEngineDiskFullTmpfs(t *testing.T) {
 	})
 }
 
-// TestEngineDiskFullMidCopy: another writer fills the tmpfs after the copy
-// has started (at the first progress report). Either the engine reserved
-// the space (the copy completes) or it fails with ErrDiskFull and leaves no
-// temp file; it never leaves a wrong or partial file. (An engine that
-// preallocates with fallocate takes the first branch; the write-ENOSPC case
-// of TestEngineDestFaults forces ENOSPC part-way through a file.)
+// TestEngineDiskFullMidCopy: another writer fills the filesystem of one
+// destination after the copy has started (at the first progress report).
+// On a tmpfs the engine may have reserved the space with fallocate (the
+// copy completes) or not; through a FUSE filesystem that refuses fallocate
+// it cannot, and the destination must fail with ErrDiskFull part-way, leave
+// no temp file and not disturb the others. Never a wrong or partial file.
 func TestEngineDiskFullMidCopy(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, eng cvv.Engine) {
-		small := mountTmpfs(t, 16<<20)
-		base := t.TempDir()
-		r := newCopyRig(t, base, 10<<20, mkdirs(t, filepath.Join(base, "d1"), small, filepath.Join(base, "d3"))...)
-		var once sync.Once
-		var filled int64
-		var fillErr error
-		job := r.job()
-		job.Progress = func(int64) {
-			once.Do(func() { filled, fillErr = FillUntilFull(filepath.Join(small, "filler")) })
-		}
-		res, err := eng.Copy(context.Background(), job)
-		if fillErr != nil {
-			t.Fatal(fillErr)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("filler wrote %d bytes; destination on tmpfs: %v", filled, res.Dests[1].Err)
-		r.expectGood(t, res, 0)
-		r.expectGood(t, res, 2)
-		if res.Dests[1].Err != nil {
-			r.expectFailed(t, res, 1, cvv.ErrDiskFull)
-		} else {
-			r.expectGood(t, res, 1)
-		}
-	})
+	for _, refuse := range []bool{false, true} {
+		name := map[bool]string{false: "tmpfs", true: "no-fallocate"}[refuse]
+		t.Run(name, func(t *testing.T) {
+			forEachEngine(t, func(t *testing.T, eng cvv.Engine) { diskFullMidCopy(t, eng, refuse) })
+		})
+	}
+}
+
+func diskFullMidCopy(t *testing.T, eng cvv.Engine, refuseFallocate bool) {
+	small := mountTmpfs(t, 16<<20)
+	dest := small
+	if refuseFallocate {
+		e := mountErrorFSOn(t, small, ErrorFSOptions{})
+		e.Inject(Fault{Op: OpAllocate, Errno: syscall.EOPNOTSUPP})
+		dest = e.Mountpoint
+	}
+	base := t.TempDir()
+	r := newCopyRig(t, base, 10<<20, mkdirs(t, filepath.Join(base, "d1"), dest, filepath.Join(base, "d3"))...)
+	var once sync.Once
+	var filled int64
+	var fillErr error
+	job := r.job()
+	job.Progress = func(int64) {
+		once.Do(func() { filled, fillErr = FillUntilFull(filepath.Join(small, "filler")) })
+	}
+	res, err := eng.Copy(context.Background(), job)
+	if fillErr != nil {
+		t.Fatal(fillErr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("filler wrote %d bytes; destination: %v", filled, res.Dests[1].Err)
+	r.expectGood(t, res, 0)
+	r.expectGood(t, res, 2)
+	switch {
+	case res.Dests[1].Err != nil:
+		r.expectFailed(t, res, 1, cvv.ErrDiskFull)
+	case refuseFallocate:
+		t.Errorf("the copy to a full filesystem without fallocate succeeded")
+	default:
+		r.expectGood(t, res, 1)
+	}
 }
 
 // TestEngineReadOnlyDest: a read-only bind mount as one destination fails

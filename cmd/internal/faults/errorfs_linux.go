@@ -26,6 +26,9 @@ const (
 	OpWrite Op = "write" // write(2) and pwrite(2)
 	OpFsync Op = "fsync" // fsync(2) and fdatasync(2)
 	OpFlush Op = "flush" // close(2): FUSE_FLUSH
+	// OpAllocate is fallocate(2); with EOPNOTSUPP the filesystem looks
+	// like one that cannot reserve space (FAT, many FUSE filesystems).
+	OpAllocate Op = "fallocate"
 )
 
 // Fault makes an ErrorFS fail one operation on matching files.
@@ -333,11 +336,12 @@ type errorFile struct {
 }
 
 var (
-	_ fs.FileReader   = (*errorFile)(nil)
-	_ fs.FileWriter   = (*errorFile)(nil)
-	_ fs.FileWritever = (*errorFile)(nil)
-	_ fs.FileFsyncer  = (*errorFile)(nil)
-	_ fs.FileFlusher  = (*errorFile)(nil)
+	_ fs.FileReader    = (*errorFile)(nil)
+	_ fs.FileWriter    = (*errorFile)(nil)
+	_ fs.FileWritever  = (*errorFile)(nil)
+	_ fs.FileFsyncer   = (*errorFile)(nil)
+	_ fs.FileFlusher   = (*errorFile)(nil)
+	_ fs.FileAllocater = (*errorFile)(nil)
 )
 
 func (f *errorFile) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -377,6 +381,13 @@ func (f *errorFile) Flush(ctx context.Context) syscall.Errno {
 		return errno
 	}
 	return f.LoopbackFile.Flush(ctx)
+}
+
+func (f *errorFile) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
+	if errno := f.efs.check(OpAllocate, f.node, 0, 0); errno != 0 {
+		return errno
+	}
+	return f.LoopbackFile.Allocate(ctx, off, size, mode)
 }
 
 // PassthroughFd refuses FUSE passthrough: with it the kernel would do reads

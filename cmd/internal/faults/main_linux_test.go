@@ -418,9 +418,18 @@ func mountTmpfs(t testing.TB, size int64) string {
 func mountErrorFS(t testing.TB, opts ErrorFSOptions) *ErrorFS {
 	t.Helper()
 	requireFUSE(t)
-	base := t.TempDir()
-	backing, mnt := filepath.Join(base, "backing"), filepath.Join(base, "mnt")
-	mkdirs(t, backing, mnt)
+	backing := filepath.Join(t.TempDir(), "backing")
+	mkdirs(t, backing)
+	return mountErrorFSOn(t, backing, opts)
+}
+
+// mountErrorFSOn mounts an ErrorFS over backing, an existing directory, and
+// unmounts it at cleanup.
+func mountErrorFSOn(t testing.TB, backing string, opts ErrorFSOptions) *ErrorFS {
+	t.Helper()
+	requireFUSE(t)
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	mkdirs(t, mnt)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

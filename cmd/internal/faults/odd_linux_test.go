@@ -2,6 +2,7 @@ package faults
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -72,11 +73,43 @@ func TestOddInputs(t *testing.T) {
 			t.Errorf("temp files left: %q", tmp)
 		}
 	}
-	// A second run finds everything in place and skips it.
-	r = runCVV(t, runOpts{Timeout: 5 * time.Minute}, append([]string{src}, dests...)...)
+	// A second run finds everything in place and skips it: nothing is
+	// copied again (a name the skip rule mishandles would be).
+	r = runCVV(t, runOpts{Timeout: 5 * time.Minute}, append([]string{"--json", src}, dests...)...)
 	if r.Code != 0 {
 		t.Errorf("second run: exit %d, want 0\n%v", r.Code, r)
 	}
+	sum := runSummary(t, r)
+	if sum.Files != len(want) || sum.FilesSkipped != len(want) || sum.FilesCopied != 0 || sum.BytesCopied != 0 {
+		t.Errorf("second run: %d files, %d skipped, %d copied (%d bytes); want all %d skipped, none copied\n%v",
+			sum.Files, sum.FilesSkipped, sum.FilesCopied, sum.BytesCopied, len(want), r)
+	}
+}
+
+// runSummaryEvent is the summary event of a --json run.
+type runSummaryEvent struct {
+	Files        int   `json:"files"`
+	FilesCopied  int   `json:"files_copied"`
+	FilesSkipped int   `json:"files_skipped"`
+	FilesFailed  int   `json:"files_failed"`
+	BytesCopied  int64 `json:"bytes_copied"`
+}
+
+// runSummary returns the summary event of r, a --json run, or fails.
+func runSummary(t testing.TB, r *runResult) runSummaryEvent {
+	t.Helper()
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if !strings.Contains(line, `"event":"summary"`) {
+			continue
+		}
+		var sum runSummaryEvent
+		if err := json.Unmarshal([]byte(line), &sum); err != nil {
+			t.Fatalf("summary event %q: %v", line, err)
+		}
+		return sum
+	}
+	t.Fatalf("no summary event:\n%v", r)
+	return runSummaryEvent{}
 }
 
 // TestManyEmptyFiles: 100k empty files (2k without CVV_FAULTS=full), timed.
