@@ -244,6 +244,38 @@ func TestCLISourcePermissionDenied(t *testing.T) {
 	}
 }
 
+// TestCLISourceDirUnreadable: one source directory cannot be listed
+// (EACCES from the FUSE source, which fails even root, so the test runs as
+// root in CI; plan's TestWalkUnreadableDir covers other users with mode
+// bits). It is reported, named with the errno, and the run exits 1; every
+// other file completes; the re-run without the fault completes the tree.
+func TestCLISourceDirUnreadable(t *testing.T) {
+	e := mountErrorFS(t, ErrorFSOptions{})
+	want := buildTree(t, e.Backing, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 10})
+	bad := "small/d2"
+	e.Inject(Fault{Op: OpOpen, Match: bad, Errno: syscall.EACCES})
+	work := workDir(t, 64<<20)
+	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2")}
+	r := runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1\n%v", r.Code, r)
+	}
+	if e.Hits(OpOpen) == 0 {
+		t.Fatalf("the fault never fired\n%v", r)
+	}
+	expectOutput(t, r, bad, "permission denied")
+	for _, d := range dests {
+		checkComplete(t, without(want, bad+"/"), d)
+	}
+	e.Clear()
+	if r := runCVV(t, runOpts{}, append([]string{e.Mountpoint}, dests...)...); r.Code != 0 {
+		t.Errorf("re-run without the fault: exit %d, want 0\n%v", r.Code, r)
+	}
+	for _, d := range dests {
+		checkComplete(t, want, d)
+	}
+}
+
 // TestCLIDestFaults: faults on one destination (a FUSE filesystem) fail the
 // files they hit there only, named with the destination and errno; the
 // other destinations complete.

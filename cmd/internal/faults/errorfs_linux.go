@@ -21,7 +21,7 @@ type Op string
 
 // The operations an ErrorFS can fail.
 const (
-	OpOpen  Op = "open"  // open(2) of an existing file
+	OpOpen  Op = "open"  // open(2) of an existing file or directory
 	OpRead  Op = "read"  // read(2) and pread(2)
 	OpWrite Op = "write" // write(2) and pwrite(2)
 	OpFsync Op = "fsync" // fsync(2) and fdatasync(2)
@@ -296,9 +296,19 @@ type errorNode struct {
 }
 
 var (
-	_ fs.NodeOpener  = (*errorNode)(nil)
-	_ fs.NodeCreater = (*errorNode)(nil)
+	_ fs.NodeOpener         = (*errorNode)(nil)
+	_ fs.NodeCreater        = (*errorNode)(nil)
+	_ fs.NodeOpendirHandler = (*errorNode)(nil)
 )
+
+// OpendirHandle opens a directory, unless an open fault matches it: a
+// directory that cannot be listed, even by root.
+func (n *errorNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.efs.check(OpOpen, n.EmbeddedInode(), 0, 0); errno != 0 {
+		return nil, 0, errno
+	}
+	return n.LoopbackNode.OpendirHandle(ctx, flags)
+}
 
 // Open opens the backing file without O_DIRECT (the FUSE server's buffers
 // are not aligned; the kernel side honours O_DIRECT itself) and wraps it.
