@@ -372,10 +372,12 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 	if g.Created, err = parseXMLTime(x.Creator.CreationDate); err != nil {
 		return nil, fmt.Errorf("%w: creationdate: %w", ErrCorrupt, err)
 	}
+	sums := map[string]*xmlDirSum{}
 	if rh := x.Process.RootHash; rh != nil {
 		if err := rh.check(); err != nil {
 			return nil, fmt.Errorf("%w: roothash: %w", ErrCorrupt, err)
 		}
+		sums[""] = rh
 	}
 	seen := map[string]bool{}
 	for _, xh := range x.Hashes.Files {
@@ -401,6 +403,7 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 			return nil, fmt.Errorf("%w: directory %q: %w", ErrCorrupt, p, err)
 		}
 		g.Dirs = append(g.Dirs, p)
+		sums[p] = &d.xmlDirSum
 	}
 	for _, r := range x.References.Lists {
 		ref := Reference{Path: strings.TrimSpace(r.Path), C4: strings.TrimSpace(r.C4)}
@@ -412,6 +415,15 @@ func ParseGeneration(r io.Reader) (*Generation, error) {
 			return nil, fmt.Errorf("%w: hashlistreference %q without c4", ErrCorrupt, ref.Path)
 		}
 		g.References = append(g.References, ref)
+	}
+	// Other tools' directory hashes may follow other definitions (the
+	// ASC sample's are placeholders); cvv's own must match, except in a
+	// generation with nested histories, whose directories hash files it
+	// does not list.
+	if g.Tool == ToolName && len(g.References) == 0 {
+		if err := checkDirectoryHashes(g, sums); err != nil {
+			return nil, err
+		}
 	}
 	return g, nil
 }
@@ -460,6 +472,64 @@ func (xh *xmlHash) entry() (Entry, error) {
 		return e, fmt.Errorf("%q has no hash", e.Path)
 	}
 	return e, nil
+}
+
+// checkDirectoryHashes recomputes the directory hashes (content and
+// structure) of a generation from its files' recorded hashes and compares
+// them with the recorded ones, sums by directory ("" for the roothash), in
+// every algorithm they are recorded in where every file has a hash of that
+// algorithm. A directory hash edited alone (with the chain's C4 forged to
+// match) shows so. It is for generations cvv wrote.
+func checkDirectoryHashes(g *Generation, sums map[string]*xmlDirSum) error {
+	computed := map[hashing.Algorithm]map[string]dirHash{}
+	compute := func(alg hashing.Algorithm) map[string]dirHash {
+		if c, ok := computed[alg]; ok {
+			return c
+		}
+		files := make([]File, 0, len(g.Files))
+		for _, e := range g.Files {
+			i := slices.IndexFunc(e.Hashes, func(h Hash) bool { return h.Alg == alg })
+			if i < 0 {
+				computed[alg] = nil // not computable: a file without it
+				return nil
+			}
+			files = append(files, File{Path: e.Path, Hash: e.Hashes[i].Value})
+		}
+		computed[alg] = directoryHashes(alg, files, g.Dirs)
+		return computed[alg]
+	}
+	for p, sum := range sums {
+		for _, part := range []struct {
+			name string
+			d    *xmlDigests
+			get  func(dirHash) string
+		}{{"content", sum.Content, func(h dirHash) string { return h.content }}, {"structure", sum.Structure, func(h dirHash) string { return h.structure }}} {
+			if part.d == nil {
+				continue
+			}
+			for _, v := range part.d.each() {
+				if v.x == nil {
+					continue
+				}
+				c := compute(v.alg)
+				if c == nil {
+					continue
+				}
+				if got := strings.ToLower(strings.TrimSpace(v.x.Value)); got != part.get(c[p]) {
+					return fmt.Errorf("%w: directory %q: recorded %s %s hash %s, its files give %s", ErrCorrupt, dirName(p), v.alg, part.name, got, part.get(c[p]))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dirName names the directory p of a generation ("" is the root).
+func dirName(p string) string {
+	if p == "" {
+		return "(root)"
+	}
+	return p
 }
 
 type chainEntry struct {

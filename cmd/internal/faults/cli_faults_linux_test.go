@@ -496,7 +496,8 @@ func changeContinuously(t testing.TB, path, how string, stop <-chan struct{}) {
 }
 
 // TestCLISourceChangedBeforeVerify: the source is rewritten between the
-// copy and its verification (hook). source and full modes detect it.
+// copy and its verification (hook), its mtime kept (touch -r), as a
+// corruption keeps it: source and full modes detect it by its hash.
 func TestCLISourceChangedBeforeVerify(t *testing.T) {
 	for _, mode := range []string{"source", "full"} {
 		t.Run(mode, func(t *testing.T) {
@@ -504,7 +505,8 @@ func TestCLISourceChangedBeforeVerify(t *testing.T) {
 			src := filepath.Join(work, "src")
 			buildTree(t, src, treeSpec{Large: 1, LargeSize: 2 << 20})
 			victim := filepath.Join(src, "large/clip00.mov")
-			hook := writeHook(t, fmt.Sprintf("printf 'changed' | dd of=%s bs=1 seek=1000 conv=notrunc 2>/dev/null\n", victim))
+			ref := filepath.Join(t.TempDir(), "mtime")
+			hook := writeHook(t, fmt.Sprintf("touch -r %[1]s %[2]s\nprintf 'changed' | dd of=%[1]s bs=1 seek=1000 conv=notrunc 2>/dev/null\ntouch -r %[2]s %[1]s\n", victim, ref))
 			r := runCVV(t, runOpts{Env: []string{hook}}, "-m", mode, src, filepath.Join(work, "d1"))
 			if r.Code != 1 {
 				t.Errorf("exit %d, want 1\n%v", r.Code, r)

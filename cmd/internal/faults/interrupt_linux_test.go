@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ func interruptTrials(t *testing.T, sig syscall.Signal, trials int) {
 func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int) {
 	src := filepath.Join(work, "src")
 	want := buildTree(t, src, treeSpec{Large: 3, LargeSize: 6 << 20, Small: 40})
+	varyAttrs(t, src)
 
 	// Baseline: the fastest of three uninterrupted runs (the machine is
 	// shared; a slow outlier would put most signals after the end). The
@@ -108,6 +110,7 @@ func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int
 			finished++
 			for _, d := range dests {
 				checkComplete(t, want, d)
+				checkAttrs(t, src, d)
 				if tmp := tempFiles(t, d); len(tmp) > 0 {
 					t.Errorf("trial %d: exit 0 but temp files left: %q", trial, tmp)
 				}
@@ -148,6 +151,7 @@ func interruptTrialsIn(t *testing.T, work string, sig syscall.Signal, trials int
 		}
 		for _, d := range dests {
 			checkComplete(t, want, d)
+			checkAttrs(t, src, d)
 			if tmp := tempFiles(t, d); len(tmp) > 0 {
 				t.Errorf("trial %d: re-run left temp files: %q", trial, tmp)
 			}
@@ -193,6 +197,72 @@ func TestInterruptOnDisk(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) { interruptTrialsIn(t, t.TempDir(), sig, n) })
+	}
+}
+
+// varyAttrs gives the files and directories under root assorted modes and
+// mtimes with nanoseconds, so that a copy that loses them shows.
+func varyAttrs(t testing.TB, root string) {
+	t.Helper()
+	modes := []os.FileMode{0o600, 0o640, 0o644, 0o444, 0o755}
+	base := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	var dirs []string
+	i := 0
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+			return nil
+		}
+		i++
+		mt := base.Add(time.Duration(i)*time.Hour + time.Duration(i)*123457*time.Nanosecond)
+		if err := os.Chmod(p, modes[i%len(modes)]); err != nil {
+			return err
+		}
+		return os.Chtimes(p, mt, mt)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Directories last, children first: writing into one moves its mtime.
+	for k, d := range slices.Backward(dirs) {
+		mt := base.Add(-time.Duration(k+1)*time.Minute - time.Duration(k)*999*time.Nanosecond)
+		if err := os.Chmod(d, []os.FileMode{0o755, 0o750, 0o700}[k%3]); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(d, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkAttrs fails the test unless every file and directory under src has
+// its mode and mtime under dst.
+func checkAttrs(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !(d.IsDir() || d.Type().IsRegular()) {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		sfi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		dfi, err := os.Lstat(filepath.Join(dst, rel))
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+			return nil
+		}
+		if sfi.Mode() != dfi.Mode() || !sfi.ModTime().Equal(dfi.ModTime()) {
+			t.Errorf("%s/%s: mode %v, mtime %v; source %v, %v", dst, rel, dfi.Mode(), dfi.ModTime(), sfi.Mode(), sfi.ModTime())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

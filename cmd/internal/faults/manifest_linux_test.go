@@ -47,6 +47,24 @@ func manifestTree(t *testing.T, root string) (mhlFile, sumsFile string) {
 	return mhlFile, sumsFile
 }
 
+// flipDigest changes the first hex digit of the first digest in the first
+// part (<content> or <structure>) of the first section (<roothash> or
+// <directoryhash>) of an ASC MHL generation: still well-formed, now wrong.
+func flipDigest(s, section, part string) string {
+	i := strings.Index(s, section)
+	j := strings.Index(s[i:], part)
+	k := strings.Index(s[i+j:], "\">")
+	if i < 0 || j < 0 || k < 0 {
+		return s
+	}
+	at := i + j + k + 2
+	d := byte('0')
+	if s[at] == '0' {
+		d = '1'
+	}
+	return s[:at] + string(d) + s[at+1:]
+}
+
 // TestVerifyCorruptManifest: cvv verify on a corrupted ASC MHL generation or
 // sums list prints one line of error, exits 2, and writes nothing (no new
 // generation).
@@ -117,6 +135,13 @@ func TestVerifyCorruptManifest(t *testing.T) {
 		{"mhl absolute path", true, func(s string) string {
 			return strings.Replace(s, ">a.txt<", ">/etc/passwd<", 1)
 		}, false},
+		// Well-formed digests that do not match the files: only a
+		// recomputation of the directory hashes catches them.
+		{"mhl directory content hash changed, chain fixed", true, func(s string) string { return flipDigest(s, "<directoryhash>", "<content>") }, true},
+		{"mhl directory structure hash changed, chain fixed", true, func(s string) string { return flipDigest(s, "<directoryhash>", "<structure>") }, true},
+		{"mhl root content hash changed, chain fixed", true, func(s string) string { return flipDigest(s, "<roothash>", "<content>") }, true},
+		{"mhl root structure hash changed, chain fixed", true, func(s string) string { return flipDigest(s, "<roothash>", "<structure>") }, true},
+		{"mhl directory structure hash changed", true, func(s string) string { return flipDigest(s, "<directoryhash>", "<structure>") }, false},
 		{"sums hash too short", false, func(s string) string {
 			return regexp.MustCompile(`(?m)^[0-9a-f]{32}`).ReplaceAllString(s, "0123abcd")
 		}, false},
