@@ -64,6 +64,7 @@ type mhlOutput struct {
 	genName   string
 	genData   []byte
 	chainData []byte
+	stale     []string // uncommitted generations to remove first
 }
 
 // prepareMHL renders the next generation of rec's history and of every
@@ -220,11 +221,19 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 		next = hist.Generations[k-1].Number + 1
 	}
 	// Any .mhl file with a generation number counts, even one missing from
-	// the chain: never reuse its number.
+	// the chain: never reuse its number. Those missing from the history
+	// are what an interrupted commit left (ReadHistory accepted them as
+	// such): the commit removes them.
+	var stale []string
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if k, ok := generationNumber(e.Name()); ok && k >= next {
-				next = k + 1
+			k, ok := generationNumber(e.Name())
+			if !ok {
+				continue
+			}
+			next = max(next, k+1)
+			if !slices.ContainsFunc(hist.Generations, func(g *Generation) bool { return g.Number == k }) {
+				stale = append(stale, filepath.Join(dir, e.Name()))
 			}
 		}
 	}
@@ -268,16 +277,24 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 	}
 	writeChainEntry(&chain, next, name, c4.Sum(gen))
 	chain.WriteString("</ascmhldirectory>\n")
-	return &mhlOutput{dir: dir, genName: name, genData: gen, chainData: chain.Bytes()}, nil
+	return &mhlOutput{dir: dir, genName: name, genData: gen, chainData: chain.Bytes(), stale: stale}, nil
 }
 
 func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
 	fmt.Fprintf(b, "  <hashlist sequencenr=\"%d\">\n    <path>%s</path>\n    <c4>%s</c4>\n  </hashlist>\n", n, xmlText(name), id)
 }
 
-// commit writes the generation, then the chain. A generation that cannot
-// be chained is removed again.
+// commit removes the generations an interrupted commit left, writes the
+// generation, then the chain: listing it in the chain commits it. (The
+// generation's directory fsync makes the removals durable before the chain
+// lists a newer generation, which would make them look tampered with.) A
+// generation that cannot be chained is removed again.
 func (m *mhlOutput) commit() ([]string, error) {
+	for _, p := range m.stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("removing the uncommitted generation %s: %w", p, err)
+		}
+	}
 	switch err := os.Mkdir(m.dir, 0o755); {
 	case err == nil:
 		// The new folder's name must survive a power cut with the

@@ -252,7 +252,6 @@ func TestMHLCorruptHistories(t *testing.T) {
 		"chain truncated": func(g, c string) (string, string) { return g, c[:len(c)-20] },
 		"chain wrong ns":  func(g, c string) (string, string) { return g, strings.Replace(c, "DIRECTORY", "DIR", 1) },
 		"chain bad c4":    func(g, c string) (string, string) { return g, strings.Replace(c, "<c4>c4", "<c4>c5", 1) },
-		"chain missing":   func(g, c string) (string, string) { return g, "" },
 		// Editing a hash and nothing else: the chain's C4 catches it.
 		"tampered hash": func(g, c string) (string, string) {
 			return strings.Replace(g, md5a, hashing.MD5.Sum([]byte("AAA")), 1), c
@@ -292,11 +291,66 @@ func TestMHLCorruptHistories(t *testing.T) {
 	if _, err := ReadNewest(root); err != nil {
 		t.Fatalf("restored history: %v", err)
 	}
-	// A generation missing from the chain is an error too.
-	extra := filepath.Join(root, HistoryDir, "0002_footage_2026-11-26_010204Z.mhl")
-	os.WriteFile(extra, good, 0o644)
+	// A generation missing from the chain but older than one it lists
+	// is an error too (one newer is an interrupted commit:
+	// TestMHLInterruptedCommit).
+	os.Rename(gen, filepath.Join(root, HistoryDir, "0002_footage_2026-11-26_010203Z.mhl"))
+	os.WriteFile(chain, []byte(strings.Replace(string(goodChain), `sequencenr="1"`, `sequencenr="2"`, 1)), 0o644)
+	os.WriteFile(gen, good, 0o644)
 	if _, err := ReadNewest(root); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("unchained generation: %v, want ErrCorrupt", err)
+		t.Errorf("unchained generation older than the chain's last: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestMHLInterruptedCommit: a crash or power cut between a generation and
+// the chain that lists it leaves a generation newer than the chain's last
+// (or, at the first commit, no chain at all). That generation is not part
+// of the history: the history reads without it, and the next commit
+// removes it and adds its own, leaving a valid history.
+func TestMHLInterruptedCommit(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		t.Run(map[bool]string{true: "first commit", false: "later commit"}[first], func(t *testing.T) {
+			root, rec := tree(t, "footage", hashing.MD5, map[string]string{"a.mov": "aaa"})
+			if _, err := Write(rec, []Format{MHL}); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(root, HistoryDir)
+			chain := filepath.Join(dir, ChainFile)
+			orphan := filepath.Join(dir, "0001_footage_2026-11-26_010203Z.mhl")
+			if first {
+				os.Remove(chain)
+			} else {
+				goodChain, _ := os.ReadFile(chain)
+				rec.Start = rec.Start.Add(time.Second)
+				if _, err := Write(rec, []Format{MHL}); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(chain, goodChain, 0o644) // the second chain never made it
+				orphan = filepath.Join(dir, "0002_footage_2026-11-26_010204Z.mhl")
+			}
+			h, err := ReadHistory(root)
+			switch {
+			case first && !errors.Is(err, ErrNoHistory):
+				t.Fatalf("only an uncommitted first generation: %v, want ErrNoHistory", err)
+			case !first && (err != nil || len(h.Generations) != 1):
+				t.Fatalf("history with an uncommitted generation: %v, %v; want generation 1", h, err)
+			}
+			rec.Start = rec.Start.Add(time.Minute)
+			if _, err := Write(rec, []Format{MHL}); err != nil {
+				t.Fatalf("the next commit: %v", err)
+			}
+			if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the uncommitted generation %s is still there: %v", orphan, err)
+			}
+			h, err = ReadHistory(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 2}[first]; len(h.Generations) != want {
+				t.Errorf("%d generations after the next commit, want %d", len(h.Generations), want)
+			}
+			xmllint(t, root)
+		})
 	}
 }
 

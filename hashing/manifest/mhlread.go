@@ -137,17 +137,24 @@ func ReadHistory(root string) (*History, error) {
 	}
 	slices.SortFunc(h.Generations, func(a, b *Generation) int { return a.Number - b.Number })
 
+	var chain []chainEntry
 	f, err := os.Open(chainPath)
-	if err != nil {
+	switch {
+	case err == nil:
+		defer f.Close()
+		if chain, err = parseChain(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", chainPath, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case len(h.Generations) > 1 || h.Generations[0].Number != 1:
+		// Only the very first commit can leave no chain.
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	defer f.Close()
-	chain, err := parseChain(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", chainPath, err)
-	}
 	listed := map[int]bool{}
+	last := 0
 	for _, c := range chain {
+		last = max(last, c.Seq)
 		g := byNum[c.Seq]
 		if g == nil || filepath.Base(g.File) != c.Path {
 			return nil, fmt.Errorf("%w: %s lists generation %d %q, which is missing", ErrCorrupt, chainPath, c.Seq, c.Path)
@@ -157,10 +164,22 @@ func ReadHistory(root string) (*History, error) {
 		}
 		listed[c.Seq] = true
 	}
+	// A generation is committed by listing it in the chain, after it is
+	// written: the unlisted ones newer than the chain's last are what an
+	// interrupted commit (a crash, a power cut) left, and are not part of
+	// the history. An unlisted one older than a listed one is tampering.
+	committed := h.Generations[:0]
 	for _, g := range h.Generations {
-		if !listed[g.Number] {
+		switch {
+		case listed[g.Number]:
+			committed = append(committed, g)
+		case g.Number < last:
 			return nil, fmt.Errorf("%w: %s is not listed in %s", ErrCorrupt, g.File, ChainFile)
 		}
+	}
+	h.Generations = committed
+	if len(committed) == 0 {
+		return nil, fmt.Errorf("%s: %w (only an uncommitted generation)", root, ErrNoHistory)
 	}
 	return h, nil
 }
