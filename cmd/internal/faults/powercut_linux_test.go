@@ -191,7 +191,7 @@ func firstWords(p string) string {
 
 // calibrateCut runs sc once on a PowerFS without a cut and returns how
 // long it took. It also checks that cvv writes its events as they happen:
-// the first file event must come well before the summary.
+// in a tree, the first file event must come well before the summary.
 func calibrateCut(t *testing.T, srcs *cutSources, sc cutScenario, env []string) time.Duration {
 	t.Helper()
 	p := mountPowerFS(t, PowerFSOptions{}, nil)
@@ -204,8 +204,10 @@ func calibrateCut(t *testing.T, srcs *cutSources, sc cutScenario, env []string) 
 		t.Fatalf("uncut run %v: %v\n%s", sc, err, out.text())
 	}
 	elapsed := time.Since(start)
+	// (A tree: its small directories are done long before its large
+	// files; a single file is reported at its end.)
 	first, last := out.firstTime("file"), out.firstTime("summary")
-	if first.IsZero() || last.IsZero() || last.Sub(first) < elapsed/10 {
+	if !sc.file && (first.IsZero() || last.IsZero() || last.Sub(first) < elapsed/20) {
 		t.Errorf("events not written as they happen: first file event at %v, summary at %v of a %v run", first.Sub(start), last.Sub(start), elapsed)
 	}
 	if err := p.Unmount(); err != nil {
