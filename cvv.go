@@ -35,11 +35,16 @@ import (
 //     A read that returns 0 before Job's expected size means the source
 //     shrank: ErrSourceChanged.
 //   - Atomic destinations. Data goes to a temp file (TempName) in the
-//     destination's directory. Only a complete, synced copy is renamed onto
-//     the final name (unless Job.NoFsync, the order is write, fdatasync,
-//     rename, fsync of the directory). On any failure the temp file is
-//     removed and the final name is untouched. With Job.Hold the engine
-//     stops before the rename and hands each complete temp file over.
+//     destination's directory, created and committed through PendingFile.
+//     Only a complete, synced copy is renamed onto the final name (unless
+//     Job.NoFsync, the order is write, fdatasync, rename, fsync of the
+//     directory). On any failure the temp file is removed and the final
+//     name is untouched. With Job.Hold the engine stops before the rename
+//     and hands each complete temp file over.
+//   - Beneath the root. With Job.Roots, nothing is reached through a
+//     symlink below a destination root (see Dir): such a destination fails
+//     with an error wrapping ErrSymlink, and nothing outside the root is
+//     written, renamed, chmodded or removed.
 //   - Isolation. An error on one destination (ENOSPC, EIO, EROFS, ...) fails
 //     that destination only; it is recorded in its DestResult, its temp file
 //     is removed, and the copy to the others runs to the end. An error reading
@@ -73,6 +78,17 @@ type Job struct {
 	// Dests are the final destination file paths; at least one, all distinct.
 	// Their parent directories must exist.
 	Dests []string
+	// Roots, if set, has one entry per Dests: the open destination root
+	// (OpenRoot) that Dests[i] lies below. The engine then reaches the
+	// directory of Dests[i] from the root's descriptor, with no symlink
+	// followed and nothing above the root resolved, and creates, renames,
+	// chmods and fsyncs there relative to that directory (see Dir and
+	// PendingFile): a symlink in the destination makes that destination
+	// fail with an error wrapping ErrSymlink and is never written through.
+	// Without Roots the directory of each Dests[i] is opened by its path.
+	// The caller keeps the roots open until Copy returns; they may be
+	// shared by concurrent jobs.
+	Roots []*Dir
 	// Hash is the algorithm for the in-flight source hash.
 	Hash hashing.Algorithm
 	// NoFsync skips fdatasync of the data and fsync of the directory.
@@ -98,6 +114,14 @@ type Job struct {
 	Progress func(n int64)
 }
 
+// Root returns the root of destination i, nil without Roots.
+func (j *Job) Root(i int) *Dir {
+	if j.Roots == nil {
+		return nil
+	}
+	return j.Roots[i]
+}
+
 // Validate reports whether the job is well formed.
 func (j *Job) Validate() error {
 	if j.Source == "" {
@@ -105,6 +129,9 @@ func (j *Job) Validate() error {
 	}
 	if len(j.Dests) == 0 {
 		return fmt.Errorf("%w: no destination", ErrInvalidJob)
+	}
+	if j.Roots != nil && len(j.Roots) != len(j.Dests) {
+		return fmt.Errorf("%w: %d roots for %d destinations", ErrInvalidJob, len(j.Roots), len(j.Dests))
 	}
 	seen := make(map[string]bool, len(j.Dests))
 	for _, d := range j.Dests {

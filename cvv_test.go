@@ -2,7 +2,6 @@ package cvv_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,13 +12,12 @@ import (
 )
 
 func TestTempName(t *testing.T) {
-	final := filepath.Join("dir", "a-very-long-name-"+fmt.Sprint(time.Now().UnixNano()))
-	a, b := cvv.TempName(final), cvv.TempName(final)
+	a, b := cvv.TempName(), cvv.TempName()
 	if a == b {
 		t.Errorf("two temp names are equal: %s", a)
 	}
-	if filepath.Dir(a) != "dir" {
-		t.Errorf("temp %s not in the destination's directory", a)
+	if filepath.Base(a) != a {
+		t.Errorf("temp name %s is not a base name", a)
 	}
 	if !cvv.IsTempName(filepath.Base(a)) {
 		t.Errorf("IsTempName(%q) = false", filepath.Base(a))
@@ -40,11 +38,15 @@ func TestCommit(t *testing.T) {
 	if err := os.WriteFile(final, []byte("old, longer content"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tmp, f, err := cvv.CreateTemp(final, 0)
+	pf, err := cvv.CreatePending(nil, final, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write([]byte("new")); err != nil {
+	tmp := pf.TempPath()
+	if filepath.Dir(tmp) != dir {
+		t.Errorf("temp %s not in the destination's directory", tmp)
+	}
+	if _, err := pf.File.Write([]byte("new")); err != nil {
 		t.Fatal(err)
 	}
 	// Until the commit the final name holds the old file.
@@ -52,7 +54,7 @@ func TestCommit(t *testing.T) {
 		t.Fatalf("final changed before commit: %q", b)
 	}
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
-	if err := cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o640, ModTime: mtime}, cvv.SyncFull); err != nil {
+	if err := pf.Commit(&cvv.SourceAttrs{Mode: 0o640, ModTime: mtime}, cvv.SyncFull); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(final)
@@ -78,17 +80,18 @@ func TestCommitFailureRemovesTemp(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(final, "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tmp, f, err := cvv.CreateTemp(final, 0)
+	pf, err := cvv.CreatePending(nil, final, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cvv.Commit(f, tmp, final, nil, cvv.SyncNone); err == nil {
+	tmp := pf.TempPath()
+	if err := pf.Commit(nil, cvv.SyncNone); err == nil {
 		t.Fatal("Commit onto a non-empty directory succeeded")
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temp left after a failed commit: %v", err)
 	}
-	if err := cvv.Abort(nil, tmp); err != nil {
+	if err := pf.Abort(); err != nil {
 		t.Errorf("Abort of a removed temp: %v", err)
 	}
 }

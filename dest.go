@@ -21,13 +21,13 @@ const (
 	tempSuffix = ".partial"
 )
 
-// TempName returns a fresh temp path in the directory of final.
-func TempName(final string) string {
+// TempName returns a fresh temp file name (a base name, no directory).
+func TempName() string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("cvv: crypto/rand failed: " + err.Error())
 	}
-	return filepath.Join(filepath.Dir(final), tempPrefix+hex.EncodeToString(b[:])+tempSuffix)
+	return tempPrefix + hex.EncodeToString(b[:]) + tempSuffix
 }
 
 // IsTempName reports whether the base name name is one TempName makes.
@@ -41,28 +41,6 @@ func IsTempName(name string) bool {
 	}
 	_, err := hex.DecodeString(mid)
 	return err == nil
-}
-
-// CreateTemp creates a new temp file for final with O_RDWR|O_CREATE|O_EXCL
-// and the extra open flags (O_DIRECT, say). It returns the temp path.
-func CreateTemp(final string, extraFlags int) (string, *os.File, error) {
-	for range 4 {
-		tmp := TempName(final)
-		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|extraFlags, 0o600)
-		if err == nil {
-			return tmp, f, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			// Some filesystems create the file, then refuse a flag such as
-			// O_DIRECT with EINVAL. O_EXCL means any file at tmp is the one
-			// this call made: remove it so no stray temp is left.
-			if errors.Is(err, syscall.EINVAL) {
-				os.Remove(tmp)
-			}
-			return "", nil, err
-		}
-	}
-	return "", nil, &os.PathError{Op: "create", Path: final, Err: os.ErrExist}
 }
 
 // Sync says what Commit makes durable.
@@ -84,47 +62,92 @@ type SourceAttrs struct {
 	ModTime time.Time
 }
 
-// Commit makes the temp file tmp, open as f with exactly size bytes of data,
-// the file final: Finish, then Place. On error tmp is removed and final is
-// untouched, except when only the directory fsync failed: the complete copy
-// is then in place under final, but its rename may not be durable, and the
-// error says so.
-func Commit(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) error {
-	if err := Finish(f, tmp, final, attrs, sync); err != nil {
-		return err
-	}
-	return Place(tmp, final, sync)
+// PendingFile is a destination file being written: a temp file (TempName)
+// in the destination's directory, held open with that directory, that
+// Commit makes the final file and Abort removes. Both engines and the
+// manifest writer create every destination file through it, so the
+// durability order (data, fdatasync, rename, fsync of the directory) and
+// the rule that nothing is reached through a symlink below a destination
+// root (see Dir) live here once.
+//
+// File is the temp file; write to it, never close it. A PendingFile is not
+// safe for concurrent use.
+type PendingFile struct {
+	File  *os.File
+	dir   *Dir
+	tmp   string // temp base name in dir
+	name  string // final base name in dir
+	final string // final path, for messages
 }
 
-// Finish completes the temp file tmp, open as f with exactly its data: it
-// applies attrs (unless nil), syncs (unless SyncNone: fsync when attrs were
-// applied, so they are durable too, else fdatasync) and closes f. The data
-// and attributes of tmp are then durable, under its temp name; final only
-// names the file in errors. On error it closes f if still open, removes tmp and
-// returns an error naming the step.
-func Finish(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err error) {
-	closed := false
+// CreatePending creates the temp file of final (a path below root; see
+// OpenParent for a nil root) with O_RDWR|O_CREATE|O_EXCL|O_NOFOLLOW and the
+// extra open flags (O_DIRECT, say).
+func CreatePending(root *Dir, final string, extraFlags int) (*PendingFile, error) {
+	dir, name, err := OpenParent(root, final)
+	if err != nil {
+		return nil, err
+	}
+	for range 4 {
+		tmp := TempName()
+		f, err := createAt(dir, tmp, extraFlags)
+		if err == nil {
+			return &PendingFile{File: f, dir: dir, tmp: tmp, name: name, final: final}, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			// Some filesystems create the file, then refuse a flag such as
+			// O_DIRECT with EINVAL. O_EXCL means any file at tmp is the one
+			// this call made: remove it so no stray temp is left.
+			if errors.Is(err, syscall.EINVAL) {
+				unlinkat(dir, tmp)
+			}
+			dir.Close()
+			return nil, &os.PathError{Op: "create", Path: dir.join(tmp), Err: err}
+		}
+	}
+	dir.Close()
+	return nil, &os.PathError{Op: "create", Path: final, Err: os.ErrExist}
+}
+
+// TempPath returns the path of the temp file, for messages.
+func (p *PendingFile) TempPath() string { return p.dir.join(p.tmp) }
+
+// Final returns the final path.
+func (p *PendingFile) Final() string { return p.final }
+
+// Commit makes the temp file, holding exactly its data, the final file:
+// Finish, then Place. On error the temp file is removed and the final name
+// is untouched, except when only the directory fsync failed: the complete
+// copy is then in place under its final name, but its rename may not be
+// durable, and the error says so. Either way the PendingFile is done with.
+func (p *PendingFile) Commit(attrs *SourceAttrs, sync Sync) error {
+	if err := p.Finish(attrs, sync); err != nil {
+		return err
+	}
+	return p.Place(sync)
+}
+
+// Finish completes the temp file: it applies attrs (unless nil), syncs
+// (unless SyncNone: fsync when attrs were applied, so they are durable
+// too, else fdatasync) and closes File. The data and attributes are then
+// durable under the temp name. On error the PendingFile is aborted.
+func (p *PendingFile) Finish(attrs *SourceAttrs, sync Sync) (err error) {
 	defer func() {
 		if err != nil {
-			if !closed {
-				f.Close()
-			}
-			os.Remove(tmp)
+			p.Abort()
 		}
 	}()
 	if attrs != nil {
 		// A filesystem without permission bits (fusefat) may not implement
 		// chmod at all; the CLI checks the mode where one is kept.
-		if err := f.Chmod(attrs.Mode.Perm()); err != nil && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.ENOTSUP) {
+		if err := p.File.Chmod(attrs.Mode.Perm()); err != nil && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.ENOTSUP) {
 			return err
 		}
 		// After the last write, so nothing moves the mtime again, and
-		// before the sync, so that it is durable with the data: a copy
-		// whose mtime a power cut lost would look like another file (a
-		// conflict) to the next run. Both times are given: exfat-fuse
-		// ignores an mtime sent with the atime left alone (UTIME_OMIT) and
-		// keeps the time of the copy.
-		if err := os.Chtimes(tmp, attrs.ModTime, attrs.ModTime); err != nil {
+		// before the sync, so that it is durable with the data. Both times
+		// are given (Dir.Chtimes): exfat-fuse ignores an mtime sent with
+		// the atime left alone (UTIME_OMIT).
+		if err := p.dir.Chtimes(p.tmp, attrs.ModTime); err != nil {
 			return err
 		}
 	}
@@ -133,71 +156,111 @@ func Finish(f *os.File, tmp, final string, attrs *SourceAttrs, sync Sync) (err e
 		// leave the mtime and mode behind.
 		op, serr := "fdatasync", error(nil)
 		if attrs != nil {
-			op, serr = "fsync", f.Sync()
+			op, serr = "fsync", p.File.Sync()
 		} else {
-			serr = datasync(f)
+			serr = datasync(p.File)
 		}
 		if serr != nil {
-			return &os.PathError{Op: op, Path: final, Err: unwrapSyscall(serr)}
+			return &os.PathError{Op: op, Path: p.final, Err: unwrapSyscall(serr)}
 		}
 	}
-	closed = true
+	f := p.File
+	p.File = nil
 	return f.Close()
 }
 
-// Place renames tmp, a file Finish completed, onto final and fsyncs final's
-// directory (with SyncFull only). If the rename fails, tmp is removed and
-// final is untouched. If only the directory fsync fails, the file is in
-// place under final but its rename may not be durable: the error says so,
-// and the caller must not claim durability.
-func Place(tmp, final string, sync Sync) error {
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
+// Place renames the finished temp file onto the final name (replacing
+// whatever is there, a symlink included, never its target) and fsyncs the
+// directory (with SyncFull only). If the rename fails, the temp file is
+// removed. If only the directory fsync fails, the file is in place but its
+// rename may not be durable: the error says so, and the caller must not
+// claim durability. The PendingFile is then done with.
+func (p *PendingFile) Place(sync Sync) (err error) {
+	defer func() {
+		if err != nil {
+			p.Abort()
+		}
+	}()
+	if err := p.dir.Rename(p.tmp, p.name); err != nil {
+		return err
+	}
+	p.tmp = "" // renamed: nothing to remove any more
+	if sync == SyncFull {
+		if err := p.dir.Sync(); err != nil {
+			return err
+		}
+	}
+	err = p.dir.Close()
+	p.dir = nil
+	return err
+}
+
+// Hold hands the finished temp file over to the caller: it returns its
+// path and closes the directory; the temp file stays.
+func (p *PendingFile) Hold() string {
+	tmp := p.TempPath()
+	p.tmp = ""
+	p.Abort()
+	return tmp
+}
+
+// Place renames tmp, a temp file a PendingFile finished and held, onto
+// final and fsyncs final's directory (with SyncFull only), both reached
+// below root with no symlink followed (see OpenParent for a nil root). If
+// the rename fails, tmp is removed and final is untouched. If only the
+// directory fsync fails, the file is in place under final but its rename
+// may not be durable: the error says so.
+func Place(root *Dir, tmp, final string, sync Sync) error {
+	dir, name, err := OpenParent(root, final)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	tmpName := filepath.Base(tmp)
+	if filepath.Join(dir.Path(), tmpName) != filepath.Clean(tmp) {
+		return &os.LinkError{Op: "rename", Old: tmp, New: final, Err: errors.New("not in the same directory")}
+	}
+	if err := dir.Rename(tmpName, name); err != nil {
+		dir.Remove(tmpName)
 		return err
 	}
 	if sync == SyncFull {
-		if err := SyncDir(filepath.Dir(final)); err != nil {
-			return err
-		}
+		return dir.Sync()
 	}
 	return nil
 }
 
-// Abort closes f (if not nil) and removes tmp. It is for failure paths; its
+// Abort closes File (if still open), removes the temp file and closes the
+// directory. It is for failure paths and may be called more than once; its
 // own errors are of no further use and are returned joined.
-func Abort(f *os.File, tmp string) error {
+func (p *PendingFile) Abort() error {
 	var errs []error
-	if f != nil {
-		if err := f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if p.File != nil {
+		if err := p.File.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}
+		p.File = nil
 	}
-	if tmp != "" {
-		if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if p.dir == nil {
+		return errors.Join(errs...)
+	}
+	if p.tmp != "" {
+		if err := p.dir.Remove(p.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
+		p.tmp = ""
 	}
+	if err := p.dir.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		errs = append(errs, err)
+	}
+	p.dir = nil
 	return errors.Join(errs...)
 }
 
-// SyncDir fsyncs the directory dir so that a rename in it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if serr != nil {
-		// Some filesystems do not support fsync on directories.
-		if errors.Is(serr, syscall.EINVAL) || errors.Is(serr, syscall.ENOTSUP) {
-			serr = nil
-		}
-	}
-	if serr != nil {
-		return &os.PathError{Op: "fsync", Path: dir, Err: unwrapSyscall(serr)}
-	}
-	return cerr
+// ignorableSync reports whether a directory fsync failed only because the
+// filesystem does not support it.
+func ignorableSync(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
 }
 
 // unwrapSyscall strips an *os.PathError or *os.SyscallError so that a new
@@ -229,13 +292,14 @@ func DestError(err error) error {
 }
 
 // Complete ends the copy of job to one destination: Commit, or with
-// job.Hold only Finish, in which case it returns tmp, now the caller's.
-func (j *Job) Complete(f *os.File, tmp, final string, attrs *SourceAttrs) (held string, err error) {
+// job.Hold only Finish, in which case it returns the temp file's path, now
+// the caller's (see Place).
+func (j *Job) Complete(p *PendingFile, attrs *SourceAttrs) (held string, err error) {
 	if j.Hold {
-		if err := Finish(f, tmp, final, attrs, j.SyncMode()); err != nil {
+		if err := p.Finish(attrs, j.SyncMode()); err != nil {
 			return "", err
 		}
-		return tmp, nil
+		return p.Hold(), nil
 	}
-	return "", Commit(f, tmp, final, attrs, j.SyncMode())
+	return "", p.Commit(attrs, j.SyncMode())
 }

@@ -20,6 +20,9 @@ var (
 	ErrConflict = errors.New("destination exists and differs")
 	// ErrDiskFull means a destination filesystem ran out of space.
 	ErrDiskFull = errors.New("destination disk full")
+	// ErrSymlink means a symlink was found below a destination root where
+	// cvv was to reach a directory; cvv never follows one there (see Dir).
+	ErrSymlink = errors.New("a symlink in the destination, not followed")
 	// ErrNotHandled is returned by a fast path that cannot serve a request
 	// (io_uring missing, O_DIRECT refused); the caller moves to the portable
 	// path. It is never shown to a user as a failure.

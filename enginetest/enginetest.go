@@ -52,6 +52,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("Hash", func(t *testing.T) { testHash(t, open) })
 	t.Run("Beyond4GiB", func(t *testing.T) { testBeyond4GiB(t, open) })
+	t.Run("Beneath", func(t *testing.T) { testBeneath(t, open) })
 }
 
 // Data returns n reproducible pseudo-random bytes.
@@ -516,4 +517,61 @@ func assertAbsent(t testing.TB, paths ...string) {
 			t.Errorf("%s exists after a failed copy (%v)", p, err)
 		}
 	}
+}
+
+// testBeneath: with Job.Roots, a destination whose directory is reached
+// through a symlink below its root fails with ErrSymlink and nothing is
+// written outside the root, while the other destinations are copied; a
+// symlink at the final name is replaced itself, its target untouched; a
+// destination outside its root is refused.
+func testBeneath(t *testing.T, open NewEngine) {
+	e := open(t, cvv.Options{BlockSize: suiteBlock})
+	base := t.TempDir()
+	data := Data(3*suiteBlock+7, 21)
+	src := WriteFile(t, base, "src", data)
+	rootPath, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{filepath.Join(rootPath, "a"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := WriteFile(t, outside, "f", []byte("not yours"))
+	if err := os.Symlink("../outside", filepath.Join(rootPath, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(rootPath, "a", "g")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := cvv.OpenRoot(rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	dests := []string{filepath.Join(rootPath, "a", "f"), filepath.Join(rootPath, "b", "f"), filepath.Join(rootPath, "a", "g"), filepath.Join(base, "f")}
+	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Roots: []*cvv.Dir{root, root, root, root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{nil, cvv.ErrSymlink, nil, nil} {
+		got := res.Dests[i].Err
+		switch {
+		case want == nil && i < 3 && got != nil:
+			t.Errorf("destination %s failed: %v", dests[i], got)
+		case want != nil && !errors.Is(got, want):
+			t.Errorf("destination %s: error %v, want one wrapping %v", dests[i], got, want)
+		case i == 3 && got == nil:
+			t.Errorf("destination %s outside its root was written", dests[i])
+		}
+	}
+	AssertSame(t, dests[0], data)
+	AssertSame(t, dests[2], data)
+	if fi, err := os.Lstat(dests[2]); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the symlink at the final name was not replaced by the file: %v", err)
+	}
+	AssertSame(t, victim, []byte("not yours"))
+	assertAbsent(t, filepath.Join(base, "f"))
+	if ents, err := os.ReadDir(outside); err != nil || len(ents) != 1 {
+		t.Errorf("something was written outside the root: %v %v", ents, err)
+	}
+	AssertNoTemps(t, dests[0])
 }

@@ -77,8 +77,8 @@ func (b *block) done() {
 // dest is one destination of a copy.
 type dest struct {
 	final string
-	tmp   string
-	f     *os.File
+	pf    *cvv.PendingFile // the temp file; nil once committed or aborted
+	f     *os.File         // pf.File
 	in    chan *block
 	n     int64 // bytes written
 	ops   int64 // write calls
@@ -118,22 +118,19 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	for i, p := range job.Dests {
 		d := &dest{final: p}
 		dests[i] = d
-		d.tmp, d.f, d.err = cvv.CreateTemp(p, 0)
+		d.pf, d.err = cvv.CreatePending(job.Root(i), p, 0)
 		if d.err == nil {
+			d.f = d.pf.File
 			if perr := cvv.Preallocate(d.f, size); perr != nil {
 				d.err = cvv.DestError(&os.PathError{Op: "fallocate", Path: p, Err: perr})
-				cvv.Abort(d.f, d.tmp)
-				d.f = nil
+				d.abort()
 			}
 		}
 	}
 	// Whatever happens below, no temp file outlives a failure.
 	defer func() {
 		for _, d := range dests {
-			if d.f != nil {
-				cvv.Abort(d.f, d.tmp)
-				d.f = nil
-			}
+			d.abort()
 		}
 	}()
 
@@ -165,10 +162,10 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 				}
 				return nil, fmt.Errorf("copy %s: %w", job.Source, err)
 			}
-			f := d.f
-			d.f = nil
+			pf := d.pf
+			d.pf, d.f = nil, nil
 			var err error
-			dr.Temp, err = job.Complete(f, d.tmp, d.final, attrs)
+			dr.Temp, err = job.Complete(pf, attrs)
 			d.err = cvv.DestError(err)
 		}
 		dr.Err = d.err
@@ -291,8 +288,7 @@ func (d *dest) write() {
 			d.ops += ops
 			if err != nil {
 				d.err = cvv.DestError(&os.PathError{Op: "pwrite", Path: d.final, Err: unwrap(err)})
-				cvv.Abort(d.f, d.tmp)
-				d.f = nil
+				d.abort()
 				d.live.Add(-1)
 			} else {
 				d.n += int64(len(b.data))
@@ -302,6 +298,14 @@ func (d *dest) write() {
 			}
 		}
 		b.done()
+	}
+}
+
+// abort removes d's temp file, if it still has one.
+func (d *dest) abort() {
+	if d.pf != nil {
+		d.pf.Abort()
+		d.pf, d.f = nil, nil
 	}
 }
 

@@ -5,7 +5,6 @@ package uring
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -43,7 +42,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 
 	dests := make([]*destination, len(job.Dests))
 	for i, p := range job.Dests {
-		d, err := createDest(p, size, block)
+		d, err := createDest(job.Root(i), p, size, block)
 		if err != nil {
 			d = &destination{final: p, err: cvv.DestError(err)}
 		}
@@ -54,8 +53,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	defer func() {
 		for _, d := range dests {
 			if d.f != nil {
-				cvv.Abort(d.f, d.tmp)
-				d.f = nil
+				d.abort()
 			}
 		}
 	}()
@@ -108,9 +106,9 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		if d.f == nil || !d.live() {
 			continue
 		}
-		f := d.f
-		d.f = nil
-		wg.Go(func() { held[i], d.err = commit(f, d, size, attrs, &job) })
+		pf := d.pf
+		d.pf, d.f = nil, nil
+		wg.Go(func() { held[i], d.err = commit(pf, size, attrs, &job) })
 	}
 	wg.Wait()
 	for i, d := range dests {
@@ -129,14 +127,14 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 }
 
 // commit cuts a padded O_DIRECT tail back to size and completes the temp
-// file as the job asks (cvv.Job.Complete: attributes, fdatasync, then the
+// file as the job asks (cvv.Job.Complete: attributes, sync, then the
 // rename and directory fsync, or the temp file handed over with Hold).
-func commit(f *os.File, d *destination, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
-	if err := f.Truncate(size); err != nil {
-		cvv.Abort(f, d.tmp)
+func commit(pf *cvv.PendingFile, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
+	if err := pf.File.Truncate(size); err != nil {
+		pf.Abort()
 		return "", cvv.DestError(err)
 	}
-	held, err := job.Complete(f, d.tmp, d.final, attrs)
+	held, err := job.Complete(pf, attrs)
 	return held, cvv.DestError(err)
 }
 

@@ -18,8 +18,8 @@ import (
 var (
 	// openFile opens a source for Copy or Hash.
 	openFile = os.OpenFile
-	// createTemp creates a destination's temp file (cvv.CreateTemp).
-	createTemp = cvv.CreateTemp
+	// createTemp creates a destination's temp file (cvv.CreatePending).
+	createTemp = cvv.CreatePending
 	// setDirect switches an open destination to O_DIRECT.
 	setDirect = func(f *os.File) error { return setFlag(f, unix.O_DIRECT, true) }
 )
@@ -96,23 +96,25 @@ func openSource(path string, block int) (f *os.File, direct bool, align int, err
 	return f, false, 1, nil
 }
 
-// createDest creates the temp file of final, switched to O_DIRECT unless the
-// filesystem refuses, and preallocates size bytes.
+// createDest creates the temp file of final below root (see
+// cvv.CreatePending), switched to O_DIRECT unless the filesystem refuses,
+// and preallocates size bytes.
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
 // for O_DIRECT still creates the file, and the temp name would be lost.
-func createDest(final string, size int64, block int) (d *destination, err error) {
-	tmp, f, err := createTemp(final, 0)
+func createDest(root *cvv.Dir, final string, size int64, block int) (d *destination, err error) {
+	pf, err := createTemp(root, final, 0)
 	if err != nil {
 		return nil, err
 	}
-	d = &destination{final: final, tmp: tmp, f: f, fd: int(f.Fd()), align: 1, mode: "buffered"}
+	f := pf.File
+	d = &destination{final: final, pf: pf, f: f, fd: int(f.Fd()), align: 1, mode: "buffered"}
 	if derr := setDirect(f); derr != nil {
 		d.note = "O_DIRECT refused by filesystem: " + errnoText(derr)
 	} else if a, ok := dioAlign(f, block); !ok {
 		if err := setFlag(f, unix.O_DIRECT, false); err != nil {
-			cvv.Abort(f, tmp)
+			pf.Abort()
 			return nil, err
 		}
 		d.note = fmt.Sprintf("O_DIRECT unusable on this filesystem with %d-byte blocks", block)
@@ -120,10 +122,19 @@ func createDest(final string, size int64, block int) (d *destination, err error)
 		d.direct, d.align, d.mode = true, a, "direct"
 	}
 	if err := cvv.Preallocate(f, size); err != nil {
-		cvv.Abort(f, tmp)
+		pf.Abort()
 		return nil, &os.PathError{Op: "fallocate", Path: final, Err: err}
 	}
 	return d, nil
+}
+
+// abort removes d's temp file, if it still has one. The kernel must have
+// no operation on it left.
+func (d *destination) abort() {
+	if d.pf != nil {
+		d.pf.Abort()
+		d.pf, d.f = nil, nil
+	}
 }
 
 // dropCache writes back f's dirty pages and drops its cached ones so that

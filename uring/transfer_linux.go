@@ -38,8 +38,9 @@ const maxZeroWrites = 3
 
 // destination is one destination of a Copy.
 type destination struct {
-	final, tmp string
-	f          *os.File
+	final      string
+	pf         *cvv.PendingFile // the temp file; nil once committed or aborted
+	f          *os.File         // pf.File
 	fd         int
 	direct     bool // writes go out with O_DIRECT
 	directOK   bool // an O_DIRECT write has succeeded (EINVAL is then an error)
@@ -638,7 +639,6 @@ func (t *transfer) destFailed(d *destination, err error) {
 // no operation on it left.
 func (t *transfer) closeFailed(d *destination) {
 	if d.err != nil && d.f != nil && d.inflight == 0 {
-		cvv.Abort(d.f, d.tmp)
-		d.f = nil
+		d.abort()
 	}
 }

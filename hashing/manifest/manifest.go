@@ -386,12 +386,12 @@ func checkXMLText(s string) error {
 
 // writeAtomic writes data to final through a synced temp file.
 func writeAtomic(final string, data []byte) error {
-	tmp, f, err := cvv.CreateTemp(final, 0)
+	pf, err := cvv.CreatePending(nil, final, 0)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		return errors.Join(err, cvv.Abort(f, tmp))
+	if _, err := pf.File.Write(data); err != nil {
+		return errors.Join(err, pf.Abort())
 	}
-	return cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull)
+	return pf.Commit(&cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull)
 }

@@ -212,12 +212,20 @@ type runner struct {
 	destFS  []plan.DestFS
 	refused []map[string]error
 	// locks hold the destination roots for the run (lockDests).
-	locks  []*destLock
-	eng    cvv.Engine
-	out    *reporter
-	report *transferReport // nil without a report to write
-	start  time.Time
-	files  []*fileJob
+	locks []*destLock
+	// roots[i] is destination i's root directory, open (openRoots): every
+	// write below it is made from there (cvv.Dir), nil for a destination
+	// dropped before the copy.
+	roots []*cvv.Dir
+	// blocked[i][d] is why directory d of the tree (index into tree.Dirs)
+	// could not be made or reached on destination i (a symlink in its
+	// place, a file), nil when it is there; nil for a file source.
+	blocked [][]error
+	eng     cvv.Engine
+	out     *reporter
+	report  *transferReport // nil without a report to write
+	start   time.Time
+	files   []*fileJob
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -291,6 +299,8 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.uncreateAll()
 		return err
 	}
+	r.openRoots()
+	defer r.closeRoots()
 	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
 	if err != nil {
 		r.uncreateAll()
@@ -495,6 +505,11 @@ func (r *runner) drop(i int) {
 		fj.actions[i] = plan.Skip
 		fj.fail(i, r.dropped[i])
 	}
+	r.countBytes()
+}
+
+// countBytes sets bytesTotal to the bytes still to copy.
+func (r *runner) countBytes() {
 	r.bytesTotal = 0
 	for _, fj := range r.files {
 		if fj.needsCopy() {
@@ -539,7 +554,7 @@ func (r *runner) createRoots() error {
 			if r.opts.noFsync {
 				continue
 			}
-			if err := syncDir(filepath.Dir(m)); err != nil {
+			if err := syncPath(filepath.Dir(m)); err != nil {
 				r.uncreateAll()
 				return fmt.Errorf("creating destination %s: %w", d.Arg, err)
 			}
@@ -575,68 +590,115 @@ func (r *runner) uncreateAll() {
 }
 
 // makeDirs creates the directories of a tree source under every destination
-// and removes the temp files an interrupted run left in existing ones.
+// and removes the temp files an interrupted run left in existing ones. Every
+// directory is reached from the destination root's descriptor, never
+// through a symlink (see cvv.Dir): a directory that cannot be made or
+// reached is reported once, and the files below it fail on that
+// destination (blockFiles).
 func (r *runner) makeDirs() {
+	r.blocked = make([][]error, len(r.plan.Dests))
 	for i := range r.plan.Dests {
 		if !r.live(i) {
 			continue
 		}
 		if !r.plan.IsDir {
-			r.removeTemps(filepath.Dir(r.plan.Dests[i].Path))
+			r.removeTemps(r.roots[i])
 			continue
 		}
+		r.blocked[i] = make([]error, len(r.tree.Dirs))
 		for k, d := range r.tree.Dirs {
-			target := r.plan.Target(i, d.Rel)
-			if err := r.refusal(i, d.Rel); err != nil {
-				r.failures.Add(1)
-				r.out.entryError(d.Rel, target, err)
+			if p := r.parentDir(k); p >= 0 && r.blocked[i][p] != nil {
+				r.blocked[i][k] = r.blocked[i][p]
 				continue
 			}
-			perm := fs.FileMode(0o755)
-			if !r.opts.noPreserve {
-				// Writable by us until finishDirs applies the real mode.
-				perm = d.Mode.Perm() | 0o700
+			err := r.refusal(i, d.Rel)
+			if err == nil {
+				err = r.makeDir(i, k)
 			}
-			err := os.Mkdir(target, perm)
-			switch {
-			case err == nil:
-				if r.dirSync != nil {
-					r.dirSync.made(i, k)
-				}
-			case errors.Is(err, fs.ErrExist):
-				fi, serr := os.Stat(target)
-				if serr != nil || !fi.IsDir() {
-					r.failures.Add(1)
-					r.out.entryError(d.Rel, target, fmt.Errorf("%s exists and is not a directory", target))
-					continue
-				}
-				if !r.opts.noPreserve && fi.Mode().Perm()&0o700 != 0o700 {
-					// A read-only directory from an earlier run: writable
-					// until finishDirs gives it its mode again.
-					if err := os.Chmod(target, fi.Mode().Perm()|0o700); err != nil {
-						r.out.warn(d.Rel, err.Error())
-					}
-				}
-				r.removeTemps(target)
-			default:
+			if err != nil {
+				r.blocked[i][k] = err
 				r.failures.Add(1)
-				r.out.entryError(d.Rel, target, err)
+				r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
 			}
 		}
 	}
+	r.blockFiles()
+}
+
+// makeDir creates directory k of the tree on destination i, or readies an
+// existing one: writable until finishDirs, no leftover temp files.
+func (r *runner) makeDir(i, k int) error {
+	d := r.tree.Dirs[k]
+	perm := fs.FileMode(0o755)
+	if !r.opts.noPreserve {
+		// Writable by us until finishDirs applies the real mode.
+		perm = d.Mode.Perm() | 0o700
+	}
+	if d.Rel == "" {
+		return r.readyDir(d.Rel, r.roots[i])
+	}
+	parent, err := r.roots[i].OpenDir(filepath.Dir(d.Rel))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := filepath.Base(d.Rel)
+	err = parent.Mkdir(name, perm)
+	if err == nil {
+		if r.dirSync != nil {
+			r.dirSync.made(i, k)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := parent.Lstat(name)
+	switch {
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return linkConflict(parent, name, "directory")
+	case !fi.IsDir():
+		return fmt.Errorf("%s exists and is not a directory", r.plan.Target(i, d.Rel))
+	}
+	dir, err := parent.OpenDir(name)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return r.readyDir(d.Rel, dir)
+}
+
+// readyDir makes an existing destination directory writable (a read-only
+// directory from an earlier run; finishDirs gives it its mode again) and
+// removes the temp files an interrupted run left in it.
+func (r *runner) readyDir(rel string, dir *cvv.Dir) error {
+	if !r.opts.noPreserve {
+		fi, err := dir.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o700 != 0o700 {
+			if err := dir.SetMode(fi.Mode().Perm() | 0o700); err != nil {
+				r.out.warn(rel, err.Error())
+			}
+		}
+	}
+	r.removeTemps(dir)
+	return nil
 }
 
 // removeTemps removes the cvv temp files in dir.
-func (r *runner) removeTemps(dir string) {
-	des, err := os.ReadDir(dir)
+func (r *runner) removeTemps(dir *cvv.Dir) {
+	names, err := dir.ReadNames()
 	if err != nil {
 		return
 	}
-	for _, de := range des {
-		if cvv.IsTempName(de.Name()) {
-			p := filepath.Join(dir, de.Name())
-			if err := os.Remove(p); err != nil {
-				r.out.warn("", fmt.Sprintf("cannot remove leftover temp file %s: %v", p, err))
+	for _, name := range names {
+		if cvv.IsTempName(name) {
+			if err := dir.Remove(name); err != nil {
+				r.out.warn("", fmt.Sprintf("cannot remove leftover temp file: %v", err))
 			}
 		}
 	}
@@ -649,43 +711,53 @@ func (r *runner) makeLinks(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		dir := r.dirIndex(filepath.Dir(l.Rel))
 		for i := range r.plan.Dests {
 			if !r.live(i) {
 				continue
 			}
-			target := r.plan.Target(i, l.Rel)
-			err := r.refusal(i, l.Rel)
+			err := r.blocked[i][dir]
 			if err == nil {
-				err = r.makeLink(l, target)
+				err = r.refusal(i, l.Rel)
+			}
+			if err == nil {
+				err = r.makeLink(i, l)
 			}
 			if err != nil {
 				r.failures.Add(1)
-				r.out.entryError(l.Rel, target, err)
+				r.out.entryError(l.Rel, r.plan.Target(i, l.Rel), err)
 			} else if r.dirSync != nil {
-				r.dirSync.linked(i, r.dirIndex(filepath.Dir(l.Rel)))
+				r.dirSync.linked(i, dir)
 			}
 		}
 	}
 }
 
-func (r *runner) makeLink(l plan.Link, target string) error {
+// makeLink recreates l on destination i.
+func (r *runner) makeLink(i int, l plan.Link) error {
+	parent, err := r.roots[i].OpenDir(filepath.Dir(l.Rel))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := filepath.Base(l.Rel)
 	if !r.opts.policy.Overwrite {
-		if cur, err := os.Readlink(target); err == nil && cur == l.Target {
+		if cur, err := parent.Readlink(name); err == nil && cur == l.Target {
 			return nil
 		}
 	}
-	tmp := cvv.TempName(target)
-	if err := os.Symlink(l.Target, tmp); err != nil {
+	tmp := cvv.TempName()
+	if err := parent.Symlink(l.Target, tmp); err != nil {
 		return err
 	}
 	if !r.opts.noPreserve {
-		if err := lchtimes(tmp, l.ModTime); err != nil {
-			os.Remove(tmp)
+		if err := parent.Chtimes(tmp, l.ModTime); err != nil {
+			parent.Remove(tmp)
 			return err
 		}
 	}
-	if err := os.Rename(tmp, target); err != nil {
-		os.Remove(tmp)
+	if err := parent.Rename(tmp, name); err != nil {
+		parent.Remove(tmp)
 		return err
 	}
 	return nil
@@ -701,19 +773,25 @@ func (r *runner) finishDirs() {
 		if !r.live(i) {
 			continue
 		}
-		for _, d := range slices.Backward(r.tree.Dirs) {
-			target := r.plan.Target(i, d.Rel)
-			var err error
-			if !r.destFS[i].NoModes {
-				err = os.Chmod(target, d.Mode.Perm())
+		for k, d := range slices.Backward(r.tree.Dirs) {
+			if r.blocked[i][k] != nil {
+				continue
 			}
+			dir, err := r.roots[i].OpenDir(d.Rel)
 			if err == nil {
-				// Both times: exfat-fuse drops an mtime sent alone.
-				err = os.Chtimes(target, d.ModTime, d.ModTime)
+				if !r.destFS[i].NoModes {
+					err = dir.SetMode(d.Mode.Perm())
+				}
+				if err == nil {
+					// Both times (Dir.SetModTime): exfat-fuse drops an
+					// mtime sent alone.
+					err = dir.SetModTime(d.ModTime)
+				}
+				dir.Close()
 			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				r.failures.Add(1)
-				r.out.entryError(d.Rel, target, err)
+				r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
 			}
 		}
 	}
@@ -848,10 +926,12 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	}
 	var idx []int
 	var dests []string
+	var roots []*cvv.Dir
 	for i, a := range fj.actions {
 		if a == plan.Copy && fj.state[i] == dsPending {
 			idx = append(idx, i)
 			dests = append(dests, r.target(fj, i))
+			roots = append(roots, r.roots[i])
 		}
 	}
 	if len(idx) == 0 {
@@ -861,6 +941,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	job := cvv.Job{
 		Source:  r.source(fj),
 		Dests:   dests,
+		Roots:   roots,
 		Hash:    r.opts.alg,
 		NoFsync: r.opts.noFsync,
 		// A tree copy fsyncs each directory once (dirSyncs).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 )
 
@@ -55,7 +56,7 @@ func (r *runner) policy(i int) plan.Policy {
 // checkAttrs checks the attributes of fj's copy on destination i, under
 // its final name, after the rename: some filesystems drop or change what
 // was set on the temp file (exfat-fuse kept no mtime sent with UTIME_OMIT,
-// for one). What is off is set again by path, with a line saying so, and
+// for one). What is off is set again, with a line saying so, and
 // checked once more. A copy whose mtime still differs from the source's by
 // a step of the filesystem's granularity or more fails there (a re-run
 // would copy it again); a mode that does not take is a warning.
@@ -66,7 +67,14 @@ func (r *runner) checkAttrs(fj *fileJob, i int) {
 	target := r.target(fj, i)
 	dfs := r.destFS[i]
 	want, perm := unixTime(fj.modTime), fj.e.Mode.Perm()
-	fi, err := os.Lstat(target)
+	// Below the root, by descriptor: nothing set through a symlink.
+	dir, name, err := cvv.OpenParent(r.roots[i], target)
+	if err != nil {
+		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
+		return
+	}
+	defer dir.Close()
+	fi, err := dir.Lstat(name)
 	if err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
 		return
@@ -80,18 +88,19 @@ func (r *runner) checkAttrs(fj *fileJob, i int) {
 	r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again",
 		target, fsName, fi.ModTime().Format(time.RFC3339Nano), fi.Mode().Perm()))
 	if !modeOK {
-		if err := os.Chmod(target, perm); err != nil {
+		if err := dir.Chmod(name, perm); err != nil {
 			r.out.warn(fj.e.Rel, err.Error())
 		}
 	}
 	if !timeOK {
-		// Both times given: a driver may mishandle UTIME_OMIT.
-		if err := os.Chtimes(target, want, want); err != nil {
+		// Both times given (Dir.Chtimes): a driver may mishandle
+		// UTIME_OMIT.
+		if err := dir.Chtimes(name, want); err != nil {
 			fj.fail(i, err)
 			return
 		}
 	}
-	if fi, err = os.Lstat(target); err != nil {
+	if fi, err = dir.Lstat(name); err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
 		return
 	}

@@ -12,7 +12,21 @@ import (
 )
 
 // syncDir fsyncs a directory; a seam for tests.
-var syncDir = cvv.SyncDir
+var syncDir = (*cvv.Dir).Sync
+
+// syncPath fsyncs the directory at path (a destination root or above it)
+// through syncDir.
+func syncPath(path string) error {
+	d, err := cvv.OpenRoot(path)
+	if err != nil {
+		return err
+	}
+	serr := syncDir(d)
+	if cerr := d.Close(); serr == nil {
+		serr = cerr
+	}
+	return serr
+}
 
 // dirSyncs makes the renames of a tree copy durable with few directory
 // fsyncs (cvv.Job.DeferDirSync), and holds back the report of each file
@@ -200,7 +214,11 @@ func (s *dirSyncs) finish() {
 func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	r := s.r
 	target := r.plan.Target(i, r.tree.Dirs[d].Rel)
-	err := syncDir(target)
+	dir, err := r.roots[i].OpenDir(r.tree.Dirs[d].Rel)
+	if err == nil {
+		err = syncDir(dir)
+		dir.Close()
+	}
 	if err == nil {
 		return
 	}

@@ -27,16 +27,17 @@ func TestTreeDirSync(t *testing.T) {
 	var mu sync.Mutex
 	var calls map[string]int
 	var failDir string
-	syncDir = func(dir string) error {
+	syncDir = func(d *cvv.Dir) error {
+		dir := d.Path()
 		mu.Lock()
 		calls[dir]++
 		mu.Unlock()
 		if dir == failDir {
 			return &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO}
 		}
-		return cvv.SyncDir(dir)
+		return d.Sync()
 	}
-	t.Cleanup(func() { syncDir = cvv.SyncDir })
+	t.Cleanup(func() { syncDir = (*cvv.Dir).Sync })
 
 	for _, eng := range testEngines(t) {
 		t.Run(eng, func(t *testing.T) {

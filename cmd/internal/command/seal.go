@@ -111,7 +111,7 @@ func (r *runner) place(fj *fileJob, i int) {
 			return
 		}
 	}
-	if err := cvv.Place(tmp, r.target(fj, i), r.syncMode()); err != nil {
+	if err := cvv.Place(r.roots[i], tmp, r.target(fj, i), r.syncMode()); err != nil {
 		fj.fail(i, cvv.DestError(err))
 		return
 	}

@@ -27,20 +27,21 @@ func (b *Builder) Write(sum Summary, path string) error {
 	return writeFile(CSVName(path), b.writeCSV)
 }
 
-// writeFile writes final through gen, a synced temp file and a rename.
+// writeFile writes final through gen, a synced temp file and a rename
+// (cvv.PendingFile).
 func writeFile(final string, gen func(io.Writer) error) error {
-	tmp, f, err := cvv.CreateTemp(final, 0)
+	pf, err := cvv.CreatePending(nil, final, 0)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 256<<10)
+	w := bufio.NewWriterSize(pf.File, 256<<10)
 	if err := gen(w); err != nil {
-		return errors.Join(fmt.Errorf("report %s: %w", final, err), cvv.Abort(f, tmp))
+		return errors.Join(fmt.Errorf("report %s: %w", final, err), pf.Abort())
 	}
 	if err := w.Flush(); err != nil {
-		return errors.Join(fmt.Errorf("report %s: %w", final, err), cvv.Abort(f, tmp))
+		return errors.Join(fmt.Errorf("report %s: %w", final, err), pf.Abort())
 	}
-	if err := cvv.Commit(f, tmp, final, &cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull); err != nil {
+	if err := pf.Commit(&cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull); err != nil {
 		return fmt.Errorf("report %s: %w", final, err)
 	}
 	return nil

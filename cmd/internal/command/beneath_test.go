@@ -1,0 +1,179 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// treeState returns the names, kinds, sizes and contents of everything
+// below dir, so a test can prove nothing there changed.
+func treeState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "link " + l
+		case fi.IsDir():
+			out[rel] = "dir " + fi.Mode().String() + " " + fi.ModTime().String()
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = fi.Mode().String() + " " + fi.ModTime().String() + " " + string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameTree(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s changed: %q, was %q", what, k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: %s appeared: %q", what, k, v)
+		}
+	}
+}
+
+// TestSymlinkedDirIsNotFollowed reproduces issue 9 item 6: the destination
+// holds CLIP -> ../victim where the card has a CLIP directory. The files of
+// CLIP fail on that destination with a line naming the link, nothing is
+// written through it, the rest of the card is copied, exit 1.
+func TestSymlinkedDirIsNotFollowed(t *testing.T) {
+	for _, eng := range testEngines(t) {
+		t.Run(eng, func(t *testing.T) {
+			src := footage(t, map[string]string{
+				"CLIP/C0001.MP4": "card two clip",
+				"CLIP/sub/x":     "deeper",
+				"AUDIO/A001.WAV": "audio",
+			})
+			out := t.TempDir()
+			victim := filepath.Join(out, "victim")
+			if err := os.MkdirAll(filepath.Join(victim, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(victim, "C0001.MP4"), []byte("someone else's clip, larger"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dst, other := filepath.Join(out, "dst"), filepath.Join(out, "other")
+			if err := os.Mkdir(dst, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../victim", filepath.Join(dst, "CLIP")); err != nil {
+				t.Fatal(err)
+			}
+			before := treeState(t, victim)
+
+			code, stdout, stderr := runCLI(t, "--engine", eng, src, dst, other)
+			sameTree(t, "outside the destination", treeState(t, victim), before)
+			if code != ExitFailure {
+				t.Errorf("exit %d, want %d: %s%s", code, ExitFailure, stdout, stderr)
+			}
+			if l, err := os.Readlink(filepath.Join(dst, "CLIP")); err != nil || l != "../victim" {
+				t.Errorf("the planted link was changed: %q, %v", l, err)
+			}
+			if !strings.Contains(stdout+stderr, "symlink") {
+				t.Errorf("no line names the symlink:\n%s%s", stdout, stderr)
+			}
+			for _, p := range []string{filepath.Join(dst, "AUDIO", "A001.WAV"), filepath.Join(other, "CLIP", "C0001.MP4"), filepath.Join(other, "CLIP", "sub", "x")} {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("the rest was not copied: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestSymlinkSwapRace: while cvv copies a card, another process keeps
+// swapping the destination's CLIP directory for a symlink to a directory
+// outside the destination and back. Whatever cvv reports, nothing outside
+// the destination root changes: no file written or replaced there, no
+// temp file swept there, no mode or time set there.
+func TestSymlinkSwapRace(t *testing.T) {
+	files := map[string]string{"AUDIO/A001.WAV": "audio"}
+	for i := range 150 {
+		files[fmt.Sprintf("CLIP/C%04d.MP4", i)] = strings.Repeat("c", i)
+		files[fmt.Sprintf("CLIP/SUB/S%04d", i)] = strings.Repeat("s", i)
+	}
+	for _, eng := range testEngines(t) {
+		t.Run(eng, func(t *testing.T) {
+			src := footage(t, files)
+			if err := os.Chmod(filepath.Join(src, "CLIP"), 0o750); err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			victim, dst := filepath.Join(out, "victim"), filepath.Join(out, "dst")
+			for _, d := range []string{filepath.Join(victim, "SUB"), filepath.Join(dst, "CLIP", "SUB")} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Same names as the card's files, and temp files that a sweep
+			// led outside would remove.
+			for _, p := range []string{"C0001.MP4", "SUB/S0001", ".cvv-0123456789abcdef.partial", "SUB/.cvv-0123456789abcdef.partial"} {
+				if err := os.WriteFile(filepath.Join(victim, p), []byte("not yours"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dst, "CLIP", p), []byte("stale"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := treeState(t, victim)
+			for round := range 5 {
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go swapForLink(filepath.Join(dst, "CLIP"), "../victim", stop, done)
+				code, stdout, stderr := runCLI(t, "--engine", eng, "--overwrite", "-j", "4", src, dst)
+				close(stop)
+				<-done
+				sameTree(t, fmt.Sprintf("round %d: outside the destination", round), treeState(t, victim), before)
+				if code != ExitOK && code != ExitFailure {
+					t.Errorf("round %d: exit %d: %s%s", round, code, stdout, stderr)
+				}
+				if t.Failed() {
+					return
+				}
+			}
+		})
+	}
+}
+
+// swapForLink keeps replacing the directory dir by a symlink to target and
+// putting it back, until stop is closed; it leaves dir in place.
+func swapForLink(dir, target string, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	hold := dir + ".hold"
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if os.Rename(dir, hold) == nil {
+			os.Symlink(target, dir)
+			runtime.Gosched()
+			os.Remove(dir)
+			os.Rename(hold, dir)
+		}
+		runtime.Gosched()
+	}
+}

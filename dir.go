@@ -1,0 +1,234 @@
+package cvv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Dir is an open directory at or below a destination root.
+//
+// Nothing cvv writes below a destination root is reached by resolving a
+// path string again: every directory is opened from the root's descriptor
+// with no symlink followed and nothing resolved above the root (on Linux,
+// openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS; where openat2 is
+// missing, one openat with O_NOFOLLOW per component), and every create,
+// rename, chmod, chtimes, removal and fsync is made relative to such a
+// descriptor with a single-component name that is not followed either. A
+// symlink planted in a destination, before or during a run, therefore
+// cannot lead a write outside the root: opening a directory through it
+// fails with an error wrapping ErrSymlink, and an operation on the name
+// itself acts on the link, never on its target.
+//
+// The methods of a Dir may be called concurrently, except ReadNames.
+type Dir struct {
+	f    *os.File
+	path string // for messages: where the directory was when opened
+}
+
+// OpenRoot opens the destination root directory path. The path is resolved
+// as usual (symlinks in it are the user's choice); only what lies below it
+// is protected.
+func OpenRoot(path string) (*Dir, error) {
+	path = filepath.Clean(path)
+	f, err := openDirPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{f: f, path: path}, nil
+}
+
+// Path returns the directory's path, for messages.
+func (d *Dir) Path() string { return d.path }
+
+// Close closes the directory's descriptor.
+func (d *Dir) Close() error { return d.f.Close() }
+
+// join returns the path of name in d, for messages.
+func (d *Dir) join(name string) string { return filepath.Join(d.path, name) }
+
+// Rel returns p, a path below d (or d itself), relative to d: "." for d.
+func (d *Dir) Rel(p string) (string, error) {
+	rel, err := filepath.Rel(d.path, filepath.Clean(p))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", &os.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w %s", errOutside, d.path)}
+	}
+	return rel, nil
+}
+
+var errOutside = errors.New("not below the destination root")
+
+// OpenDir opens the directory at rel, a relative path below d; "" or "."
+// opens d itself again (a new descriptor). A symlink on the way is never
+// followed: the error then wraps ErrSymlink.
+func (d *Dir) OpenDir(rel string) (*Dir, error) {
+	rel = filepath.Clean(rel)
+	full := d.join(rel)
+	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, &os.PathError{Op: "open", Path: full, Err: errOutside}
+	}
+	f, err := openBeneath(d, rel)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	return &Dir{f: f, path: full}, nil
+}
+
+// OpenParent opens the directory of final, a path below root, and returns
+// it with final's base name. With a nil root it opens the directory by its
+// path: the caller then protects nothing below it.
+func OpenParent(root *Dir, final string) (dir *Dir, name string, err error) {
+	if root == nil {
+		final = filepath.Clean(final)
+		dir, err = OpenRoot(filepath.Dir(final))
+		return dir, filepath.Base(final), err
+	}
+	rel, err := root.Rel(final)
+	if err != nil {
+		return nil, "", err
+	}
+	if rel == "." {
+		return nil, "", &os.PathError{Op: "open", Path: final, Err: errors.New("is the destination root")}
+	}
+	dir, err = root.OpenDir(filepath.Dir(rel))
+	return dir, filepath.Base(rel), err
+}
+
+// checkName fails unless name is one path component.
+func checkName(d *Dir, op, name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, filepath.Separator) {
+		return &os.PathError{Op: op, Path: d.join(name), Err: errors.New("not a single file name")}
+	}
+	return nil
+}
+
+// Mkdir creates the directory name in d.
+func (d *Dir) Mkdir(name string, perm os.FileMode) error {
+	if err := checkName(d, "mkdir", name); err != nil {
+		return err
+	}
+	return wrap("mkdir", d.join(name), mkdirat(d, name, perm))
+}
+
+// Lstat returns the file information of name in d, not following a
+// symlink.
+func (d *Dir) Lstat(name string) (os.FileInfo, error) {
+	if err := checkName(d, "lstat", name); err != nil {
+		return nil, err
+	}
+	fi, err := lstatat(d, name)
+	return fi, wrap("lstat", d.join(name), err)
+}
+
+// Readlink returns the target of the symlink name in d.
+func (d *Dir) Readlink(name string) (string, error) {
+	if err := checkName(d, "readlink", name); err != nil {
+		return "", err
+	}
+	s, err := readlinkat(d, name)
+	return s, wrap("readlink", d.join(name), err)
+}
+
+// Symlink creates name in d as a symlink to target.
+func (d *Dir) Symlink(target, name string) error {
+	if err := checkName(d, "symlink", name); err != nil {
+		return err
+	}
+	return wrap("symlink", d.join(name), symlinkat(d, target, name))
+}
+
+// Rename renames oldName to newName, both in d. Whatever newName was (a
+// file, a symlink) is replaced itself; a symlink is never followed.
+func (d *Dir) Rename(oldName, newName string) error {
+	if err := checkName(d, "rename", oldName); err != nil {
+		return err
+	}
+	if err := checkName(d, "rename", newName); err != nil {
+		return err
+	}
+	if err := renameat(d, oldName, newName); err != nil {
+		return &os.LinkError{Op: "rename", Old: d.join(oldName), New: d.join(newName), Err: err}
+	}
+	return nil
+}
+
+// Remove removes the file or symlink name in d.
+func (d *Dir) Remove(name string) error {
+	if err := checkName(d, "remove", name); err != nil {
+		return err
+	}
+	return wrap("remove", d.join(name), unlinkat(d, name))
+}
+
+// Chtimes sets the access and modification times of name in d to mtime;
+// a symlink gets the times itself.
+func (d *Dir) Chtimes(name string, mtime time.Time) error {
+	if err := checkName(d, "chtimes", name); err != nil {
+		return err
+	}
+	return wrap("chtimes", d.join(name), lchtimesat(d, name, mtime))
+}
+
+// Chmod gives name in d the permission bits perm. A symlink is not
+// followed: its mode cannot be set, and the error says so.
+func (d *Dir) Chmod(name string, perm os.FileMode) error {
+	if err := checkName(d, "chmod", name); err != nil {
+		return err
+	}
+	return wrap("chmod", d.join(name), lchmodat(d, name, perm))
+}
+
+// Stat returns the file information of d itself.
+func (d *Dir) Stat() (os.FileInfo, error) { return d.f.Stat() }
+
+// SetMode gives d itself the permission bits perm.
+func (d *Dir) SetMode(perm os.FileMode) error { return d.f.Chmod(perm) }
+
+// SetModTime sets the access and modification times of d itself to mtime.
+func (d *Dir) SetModTime(mtime time.Time) error {
+	return wrap("chtimes", d.path, futimes(d, mtime))
+}
+
+// ReadNames returns the names in d. It must not run concurrently with
+// another ReadNames on the same Dir.
+func (d *Dir) ReadNames() ([]string, error) {
+	if _, err := d.f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	return d.f.Readdirnames(-1)
+}
+
+// Sync fsyncs d so that the names created or renamed in it are durable. A
+// filesystem that cannot fsync a directory (EINVAL, ENOTSUP) is not an
+// error.
+func (d *Dir) Sync() error {
+	if err := d.f.Sync(); err != nil && !ignorableSync(err) {
+		return &os.PathError{Op: "fsync", Path: d.path, Err: unwrapSyscall(err)}
+	}
+	return nil
+}
+
+// wrap returns nil for a nil err, else err as an *os.PathError.
+func wrap(op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.PathError{Op: op, Path: path, Err: err}
+}
+
+// SyncDir fsyncs the directory at path, resolved as usual. It is for a
+// destination root and the directories above it; below a root, use a Dir.
+func SyncDir(path string) error {
+	d, err := OpenRoot(path)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	if cerr := d.Close(); serr == nil {
+		serr = cerr
+	}
+	return serr
+}

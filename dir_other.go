@@ -1,0 +1,49 @@
+//go:build !unix
+
+package cvv
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Off Unix there are no directory descriptors to walk from: a Dir is its
+// path, and every operation resolves it again. Symlinks below a root are
+// refused by an Lstat of each component, which a concurrent swap can race.
+
+func openDirPath(path string) (*os.File, error) { return os.Open(path) }
+
+func openBeneath(d *Dir, rel string) (*os.File, error) {
+	p := d.path
+	if rel != "." {
+		for _, c := range strings.Split(rel, string(filepath.Separator)) {
+			p = filepath.Join(p, c)
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return nil, unwrapSyscall(err)
+			}
+			if fi.Mode()&os.ModeSymlink != 0 {
+				return nil, ErrSymlink
+			}
+		}
+	}
+	return os.Open(filepath.Join(d.path, rel))
+}
+
+func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
+	return os.OpenFile(d.join(name), os.O_RDWR|os.O_CREATE|os.O_EXCL|extraFlags, 0o600)
+}
+
+func mkdirat(d *Dir, name string, perm os.FileMode) error { return os.Mkdir(d.join(name), perm) }
+func renameat(d *Dir, oldName, newName string) error {
+	return os.Rename(d.join(oldName), d.join(newName))
+}
+func unlinkat(d *Dir, name string) error                   { return os.Remove(d.join(name)) }
+func symlinkat(d *Dir, target, name string) error          { return os.Symlink(target, d.join(name)) }
+func readlinkat(d *Dir, name string) (string, error)       { return os.Readlink(d.join(name)) }
+func lchmodat(d *Dir, name string, perm os.FileMode) error { return os.Chmod(d.join(name), perm) }
+func lstatat(d *Dir, name string) (os.FileInfo, error)     { return os.Lstat(d.join(name)) }
+func lchtimesat(d *Dir, name string, t time.Time) error    { return os.Chtimes(d.join(name), t, t) }
+func futimes(d *Dir, t time.Time) error                    { return os.Chtimes(d.path, t, t) }

@@ -1,0 +1,187 @@
+//go:build unix
+
+package cvv
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirFlags open a directory to walk from, read and fsync.
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
+
+func openDirPath(path string) (*os.File, error) {
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(path, dirFlags, 0) })
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// fd returns d's descriptor. The Dir must stay open while it is used.
+func (d *Dir) fd() int { return int(d.f.Fd()) }
+
+// openBeneath opens rel below d with no symlink followed: openat2 where the
+// kernel has it (openBeneath2), else one O_NOFOLLOW openat per component.
+func openBeneath(d *Dir, rel string) (*os.File, error) {
+	if f, err := openBeneath2(d, rel); !errors.Is(err, errors.ErrUnsupported) {
+		return f, err
+	}
+	fd, err := unix.Dup(d.fd())
+	if err != nil {
+		return nil, err
+	}
+	unix.CloseOnExec(fd)
+	if rel != "." {
+		for c := range strings.SplitSeq(rel, string(filepath.Separator)) {
+			next, err := retryEINTR(func() (int, error) { return unix.Openat(fd, c, dirFlags|unix.O_NOFOLLOW, 0) })
+			if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+				// O_NOFOLLOW|O_DIRECTORY on a symlink fails with ENOTDIR.
+				var st unix.Stat_t
+				if unix.Fstatat(fd, c, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					err = ErrSymlink
+				}
+			}
+			unix.Close(fd)
+			if err != nil {
+				return nil, err
+			}
+			fd = next
+		}
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(d.path, rel)), nil
+}
+
+// retryEINTR calls open until it does not fail with EINTR.
+func retryEINTR(open func() (int, error)) (int, error) {
+	for {
+		fd, err := open()
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
+	flags := unix.O_RDWR | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC | extraFlags
+	fd, err := retryEINTR(func() (int, error) { return unix.Openat(d.fd(), name, flags, 0o600) })
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), d.join(name)), nil
+}
+
+func mkdirat(d *Dir, name string, perm os.FileMode) error {
+	return ignoringEINTR(func() error { return unix.Mkdirat(d.fd(), name, uint32(perm.Perm())) })
+}
+
+func renameat(d *Dir, oldName, newName string) error {
+	return ignoringEINTR(func() error { return unix.Renameat(d.fd(), oldName, d.fd(), newName) })
+}
+
+func unlinkat(d *Dir, name string) error {
+	return ignoringEINTR(func() error { return unix.Unlinkat(d.fd(), name, 0) })
+}
+
+func symlinkat(d *Dir, target, name string) error {
+	return ignoringEINTR(func() error { return unix.Symlinkat(target, d.fd(), name) })
+}
+
+func readlinkat(d *Dir, name string) (string, error) {
+	for n := 256; ; n *= 2 {
+		b := make([]byte, n)
+		m, err := unix.Readlinkat(d.fd(), name, b)
+		if err != nil {
+			return "", err
+		}
+		if m < n {
+			return string(b[:m]), nil
+		}
+	}
+}
+
+func lchtimesat(d *Dir, name string, mtime time.Time) error {
+	mt := unix.NsecToTimespec(mtime.UnixNano())
+	ts := []unix.Timespec{mt, mt}
+	return ignoringEINTR(func() error { return unix.UtimesNanoAt(d.fd(), name, ts, unix.AT_SYMLINK_NOFOLLOW) })
+}
+
+// lchmodat is fchmodat(AT_SYMLINK_NOFOLLOW); where the kernel cannot do
+// that (Linux before 6.6 has no fchmodat2) it opens name with O_NOFOLLOW,
+// which fails on a symlink, and fchmods the descriptor.
+func lchmodat(d *Dir, name string, perm os.FileMode) error {
+	err := unix.Fchmodat(d.fd(), name, uint32(perm.Perm()), unix.AT_SYMLINK_NOFOLLOW)
+	if err != unix.EOPNOTSUPP && err != unix.ENOTSUP {
+		return err
+	}
+	fd, err := retryEINTR(func() (int, error) {
+		return unix.Openat(d.fd(), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fchmod(fd, uint32(perm.Perm()))
+}
+
+func lstatat(d *Dir, name string) (os.FileInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, err
+	}
+	return &statInfo{name: name, st: st}, nil
+}
+
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// statInfo is the fs.FileInfo of an fstatat.
+type statInfo struct {
+	name string
+	st   unix.Stat_t
+}
+
+func (s *statInfo) Name() string       { return s.name }
+func (s *statInfo) Size() int64        { return s.st.Size }
+func (s *statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
+func (s *statInfo) IsDir() bool        { return s.Mode().IsDir() }
+func (s *statInfo) Sys() any           { return &s.st }
+
+func (s *statInfo) Mode() fs.FileMode {
+	m := fs.FileMode(s.st.Mode & 0o777)
+	switch s.st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
+	}
+	if s.st.Mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if s.st.Mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if s.st.Mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
