@@ -112,8 +112,10 @@ func TestAskCorruptAtPrompt(t *testing.T) {
 				t.Fatal(err)
 			}
 			prompt := make(chan string, 1)
-			var errText strings.Builder
+			var errText strings.Builder // the reader's until readDone is closed
+			readDone := make(chan struct{})
 			go func() {
+				defer close(readDone)
 				br := bufio.NewReader(stderr)
 				var seen bool
 				for {
@@ -144,6 +146,9 @@ func TestAskCorruptAtPrompt(t *testing.T) {
 				t.Fatal(err)
 			}
 			stdin.Close()
+			// All reads from the pipe end before Wait (os/exec's rule), and
+			// errText is read only after the reader is done with it.
+			<-readDone
 			werr := cmd.Wait()
 			if code := exitCode(werr); code != 1 {
 				t.Fatalf("exit %d after a damaged copy was verified, want 1\n%s%s", code, stdout.String(), errText.String())
