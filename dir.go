@@ -3,6 +3,7 @@ package cvv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,6 +200,29 @@ func (d *Dir) ReadNames() ([]string, error) {
 		return nil, err
 	}
 	return d.f.Readdirnames(-1)
+}
+
+// EachName calls f with the names in d, a batch read at a time, until f
+// returns false or the names run out. It must not run concurrently with
+// another EachName or ReadNames on the same Dir.
+func (d *Dir) EachName(f func(name string) bool) error {
+	if _, err := d.f.Seek(0, 0); err != nil {
+		return err
+	}
+	for {
+		names, err := d.f.Readdirnames(1024)
+		for _, n := range names {
+			if !f(n) {
+				return nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // Sync fsyncs d so that the names created or renamed in it are durable. A

@@ -211,6 +211,9 @@ type runner struct {
 	// maps the Rel of each entry it cannot hold to why (nil: all fit).
 	destFS  []plan.DestFS
 	refused []map[string]error
+	// folded caches, by destination directory path, whether a directory
+	// of a filesystem with case-folding directories folds (ext4 casefold).
+	folded sync.Map
 	// locks hold the destination roots for the run (lockDests).
 	locks []*destLock
 	// roots[i] is destination i's root directory, open (openRoots): every

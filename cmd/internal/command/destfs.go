@@ -53,27 +53,95 @@ func (r *runner) policy(i int) plan.Policy {
 	return pol
 }
 
-// checkAttrs checks the attributes of fj's copy on destination i, under
-// its final name, after the rename: some filesystems drop or change what
-// was set on the temp file (exfat-fuse kept no mtime sent with UTIME_OMIT,
-// for one). What is off is set again, with a line saying so, and
-// checked once more. A copy whose mtime still differs from the source's by
-// a step of the filesystem's granularity or more fails there (a re-run
-// would copy it again); a mode that does not take is a warning.
-func (r *runner) checkAttrs(fj *fileJob, i int) {
+// checkPlaced checks fj's copy on destination i under its final name,
+// right after the rename: the name itself (checkFinalName), then the
+// attributes (checkAttrs). Both read the copy from its directory's
+// descriptor, below the root: nothing is looked up or set through a
+// symlink.
+func (r *runner) checkPlaced(fj *fileJob, i int) {
+	target := r.target(fj, i)
+	dir, name, err := cvv.OpenParent(r.roots[i], target)
+	if err != nil {
+		fj.fail(i, fmt.Errorf("checking the copy under its final name: %w", err))
+		return
+	}
+	defer dir.Close()
+	if !r.checkFinalName(fj, i, dir, name) {
+		return
+	}
+	r.checkAttrs(fj, i, dir, name)
+}
+
+// checkFinalName fails destination i of fj, and returns false, when the
+// directory of its copy holds no entry of exactly the final name. On a
+// filesystem that compares names without case a lookup finds a file under
+// any spelling: a copy renamed after the rename, or replaced by another
+// name of other case, would still be read back and pass.
+func (r *runner) checkFinalName(fj *fileJob, i int, dir *cvv.Dir, name string) bool {
+	fold := r.foldIn(i, dir.Path())
+	if fold == plan.FoldNone {
+		return true
+	}
+	key, other, found := fold.Key(name), "", false
+	err := dir.EachName(func(n string) bool {
+		if n == name {
+			found = true
+			return false
+		}
+		if other == "" && fold.Key(n) == key {
+			other = n
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		fj.fail(i, fmt.Errorf("looking up the copy's name: %w", err))
+		return false
+	case !found:
+		what := "no entry"
+		if other != "" {
+			what = "only " + other
+		}
+		fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf(
+			"%w: the directory holds %s under this name, which %s reads back without case",
+			cvv.ErrVerifyMismatch, what, r.destFS[i].TypeOr("the filesystem"))})
+		return false
+	}
+	return true
+}
+
+// foldIn returns how the destination directory dir of destination i
+// compares names.
+func (r *runner) foldIn(i int, dir string) plan.Fold {
+	dfs := r.destFS[i]
+	if dfs.Fold != plan.FoldNone || !dfs.Casefold {
+		return dfs.Fold
+	}
+	if v, ok := r.folded.Load(dir); ok {
+		return v.(plan.Fold)
+	}
+	fold := plan.FoldNone
+	if yes, err := plan.CaseFolded(dir); err == nil && yes {
+		fold = plan.FoldCasefold
+	}
+	r.folded.Store(dir, fold)
+	return fold
+}
+
+// checkAttrs checks the attributes of fj's copy name in dir on destination
+// i, under its final name, after the rename: some filesystems drop or
+// change what was set on the temp file (exfat-fuse kept no mtime sent with
+// UTIME_OMIT, for one). What is off is set again, with a line saying so,
+// and checked once more. A copy whose mtime still differs from the
+// source's by a step of the filesystem's granularity or more fails there
+// (a re-run would copy it again); a mode that does not take is a warning.
+func (r *runner) checkAttrs(fj *fileJob, i int, dir *cvv.Dir, name string) {
 	if r.opts.noPreserve {
 		return
 	}
 	target := r.target(fj, i)
 	dfs := r.destFS[i]
 	want, perm := unixTime(fj.modTime), fj.e.Mode.Perm()
-	// Below the root, by descriptor: nothing set through a symlink.
-	dir, name, err := cvv.OpenParent(r.roots[i], target)
-	if err != nil {
-		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
-		return
-	}
-	defer dir.Close()
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))

@@ -11,6 +11,10 @@ import (
 // file; it does nothing unless built with -tags testhooks.
 func beforeVerify(context.Context, string, []string) error { return nil }
 
+// afterPlace is a test seam right after a copy of a file got its final
+// name; it does nothing unless built with -tags testhooks.
+func afterPlace(string, string) error { return nil }
+
 // testThrottle is a test seam called on every progress report of a copy; it
 // does nothing unless built with -tags testhooks.
 func testThrottle() {}

@@ -15,7 +15,19 @@ import (
 // path and CVV_TEST_DESTS to its destination paths, one a line, and waits
 // for it. Fault tests use it to corrupt a copy between the two phases.
 func beforeVerify(ctx context.Context, rel string, dests []string) error {
-	script := os.Getenv("CVV_TEST_BEFORE_VERIFY")
+	return runHook(ctx, "CVV_TEST_BEFORE_VERIFY", rel, dests)
+}
+
+// afterPlace runs $CVV_TEST_AFTER_PLACE as beforeVerify does, right after
+// a copy of the file got its final name (CVV_TEST_DESTS), before its name
+// and attributes are checked there.
+func afterPlace(rel, final string) error {
+	return runHook(context.Background(), "CVV_TEST_AFTER_PLACE", rel, []string{final})
+}
+
+// runHook runs the script in the environment variable env, if set.
+func runHook(ctx context.Context, env, rel string, dests []string) error {
+	script := os.Getenv(env)
 	if script == "" {
 		return nil
 	}

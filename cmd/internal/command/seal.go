@@ -116,7 +116,10 @@ func (r *runner) place(fj *fileJob, i int) {
 		return
 	}
 	fj.wrote = true
-	r.checkAttrs(fj, i)
+	if err := afterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
+		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+	}
+	r.checkPlaced(fj, i)
 	r.reportConflict(fj, i)
 }
 

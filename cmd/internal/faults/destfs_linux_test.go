@@ -226,3 +226,38 @@ func TestCLIRefusedNamesFAT(t *testing.T) {
 		t.Errorf("FAT destination holds %v, want small.wav alone", got)
 	}
 }
+
+// TestCLIFinalNameOnExFAT: a verification never passes for a file whose
+// final name holds other bytes. Right after the verified copy of Take.wav
+// gets its name on the exFAT drive, it is renamed TAKE.WAV (what a write
+// of another name of other case leaves); exFAT still opens it as Take.wav,
+// with the right bytes, and the check of its attributes found it there.
+// The lookup of the exact name fails it there, in every mode, and the
+// status is 1; the other destination and the other file pass.
+func TestCLIFinalNameOnExFAT(t *testing.T) {
+	for _, mode := range []string{"transfer", "source", "full"} {
+		t.Run(mode, func(t *testing.T) {
+			img := mountImage(t, ExFATFuse, 64<<20)
+			work := workDir(t, 64<<20)
+			src, local := filepath.Join(work, "card"), filepath.Join(work, "local")
+			mt := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+			writeFile(t, filepath.Join(src, "Take.wav"), "the take", mt)
+			writeFile(t, filepath.Join(src, "other.wav"), "other", mt)
+			shuttle := filepath.Join(img.Dir, "day1")
+			hook := `[ "$CVV_TEST_DESTS" = "$SHUTTLE/Take.wav" ] || exit 0; mv "$SHUTTLE/Take.wav" "$SHUTTLE/x.tmp" && mv "$SHUTTLE/x.tmp" "$SHUTTLE/TAKE.WAV"`
+			r := runCVV(t, runOpts{Env: []string{"CVV_TEST_AFTER_PLACE=" + hook, "SHUTTLE=" + shuttle}}, "--mode", mode, src, local, shuttle)
+			if r.Code != 1 {
+				t.Errorf("exit %d, want 1", r.Code)
+			}
+			if b, err := os.ReadFile(filepath.Join(shuttle, "Take.wav")); err != nil || string(b) != "the take" {
+				t.Fatalf("the rig did not leave the take readable as Take.wav: %q, %v", b, err)
+			}
+			expectOutput(t, r, filepath.Join(shuttle, "Take.wav")+": verification mismatch: the directory holds only TAKE.WAV under this name")
+			for _, l := range strings.Split(r.Stdout+r.Stderr, "\n") {
+				if strings.Contains(l, "FAIL") && (strings.Contains(l, local) || strings.Contains(l, "other.wav")) {
+					t.Errorf("unexpected failure: %s", l)
+				}
+			}
+		})
+	}
+}

@@ -2,11 +2,14 @@
 // source and the destinations (every bad-input check that must happen before
 // anything is written), walks the source tree once so that the total is known
 // before the first byte moves, maps every entry to its path under each
-// destination, decides which destination files can be skipped, and groups the
+// destination, decides which destination files can be skipped, lists what
+// each destination's filesystem cannot hold (names, sizes), and groups the
 // bytes to write by destination filesystem for the free-space check.
 //
-// This package reads metadata only (lstat, readdir, readlink, statfs). It
-// never creates, writes or removes anything, and it never reads file data.
+// This package reads metadata only (lstat, readdir, readlink, statfs,
+// mountinfo, inode flags; to identify a fuseblk filesystem, the boot sector
+// of its device). It never creates, writes or removes anything, and it never
+// reads file data.
 package plan
 
 import (
