@@ -211,6 +211,9 @@ type runner struct {
 	// maps the Rel of each entry it cannot hold to why (nil: all fit).
 	destFS  []plan.DestFS
 	refused []map[string]error
+	// attrsAgain[i] is set once destination i needed attributes set
+	// again after a rename (said once).
+	attrsAgain []atomic.Bool
 	// folded caches, by destination directory path, whether a directory
 	// of a filesystem with case-folding directories folds (ext4 casefold).
 	folded sync.Map

@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvv-project/cvv"
@@ -17,6 +18,7 @@ import (
 func (r *runner) detectDests() {
 	n := len(r.plan.Dests)
 	r.destFS = make([]plan.DestFS, n)
+	r.attrsAgain = make([]atomic.Bool, n)
 	r.refused = make([]map[string]error, n)
 	for i, d := range r.plan.Dests {
 		dfs, err := plan.DetectFS(d.Root(r.plan.IsDir))
@@ -131,8 +133,8 @@ func (r *runner) foldIn(i int, dir string) plan.Fold {
 // checkAttrs checks the attributes of fj's copy name in dir on destination
 // i, under its final name, after the rename: some filesystems drop or
 // change what was set on the temp file (exfat-fuse kept no mtime sent with
-// UTIME_OMIT, for one). What is off is set again, with a line saying so,
-// and checked once more. A copy whose mtime still differs from the
+// UTIME_OMIT; fusefat loses it in the rename). What is off is set again,
+// with a line saying so (once per destination), and checked once more. A copy whose mtime still differs from the
 // source's by a step of the filesystem's granularity or more fails there
 // (a re-run would copy it again); a mode that does not take is a warning.
 func (r *runner) checkAttrs(fj *fileJob, i int, dir *cvv.Dir, name string) {
@@ -153,8 +155,11 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *cvv.Dir, name string) {
 		return
 	}
 	fsName := dfs.TypeOr("the filesystem")
-	r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again",
-		target, fsName, fi.ModTime().Format(time.RFC3339Nano), fi.Mode().Perm()))
+	if !r.attrsAgain[i].Swap(true) {
+		// Once per destination: on such a filesystem every file needs it.
+		r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again, here and wherever it happens on %s",
+			target, fsName, fi.ModTime().Format(time.RFC3339Nano), fi.Mode().Perm(), r.plan.Dests[i].Arg))
+	}
 	if !modeOK {
 		if err := dir.Chmod(name, perm); err != nil {
 			r.out.warn(fj.e.Rel, err.Error())
