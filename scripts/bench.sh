@@ -5,19 +5,37 @@
 #
 # Profiles (each setting can be overridden from the environment):
 #
-#   profile  BIG    TREE_FILES  RUNS  DESTS   TARGETS          about
-#   smoke    16M    200         1     1 3     disk tmpfs       < 1 minute, CI: checks the pipeline
-#   short    512M   2000        3     1 3     disk loop        a few minutes (make bench)
-#   full     2G     10000       5     1 2 3   disk tmpfs loop  about an hour (make bench-full)
-#   sweep    1G     -           3     1 3     disk loop        block size x queue depth (scripts/sweep.sh)
+#   profile  BIG    TREE_FILES  SEQ     RUNS  DESTS   TARGETS                   about
+#   smoke    16M    100         4x1M    1     1 3     disk tmpfs                < 1 minute, CI: checks the pipeline
+#   short    512M   2000        100x8M  3     1 3     disk loop throttle        a few minutes (make bench)
+#   full     2G     10000       300x8M  5     1 2 3   disk tmpfs loop throttle  about an hour (make bench-full)
+#   sweep    1G     -           -       3     1 3     disk loop                 block size x queue depth (scripts/sweep.sh)
+#
+# Workloads (WORKLOADS): big (one file of BIG), tree (TREE_FILES files of
+# spread sizes in nested directories) and seq (an image sequence: SEQ_FILES
+# frames of SEQ_SIZE in one directory, the way cameras and VFX pipelines
+# write them).
 #
 # Storage targets: disk (the filesystem of WORK, by default bench/results/tmp
 # in this checkout), tmpfs (a dedicated tmpfs mount as root, /dev/shm
-# otherwise) and loop (root only: one loop device over tmpfs per source and
-# destination, see scripts/loopdev.sh).
+# otherwise), loop (root only: one loop device over tmpfs per source and
+# destination, see scripts/loopdev.sh) and throttle (root only: the loop rig
+# with 3 destinations, the last one's loop device throttled to THROTTLE_MBPS
+# MB/s of writes by the cgroup v1 blkio controller, blkio.throttle.
+# write_bps_device of the root group, so that page-cache writeback is held
+# too; only the 3-destination cells of THROTTLE_WORKLOADS run there).
 #
-# Contenders (TOOLS), interleaved: every round runs each one once, in an order
-# rotated per round, so that drift on a noisy machine hits them all alike:
+# Fio limit: per target and destination count, one fio run (io_uring,
+# O_DIRECT, 1 MiB, QD32) reads the source device while writing to each of
+# the N destinations at once (fio-mix-d<N>.json); the limit for a copy is the
+# slowest of those jobs.
+#
+# Contenders (TOOLS): per cell, each contender runs WARMUP untimed run(s),
+# then its RUNS timed runs back to back (as hyperfine does): on this kind of
+# VM a page-cache writer that runs first after a cache drop or after an
+# O_DIRECT run pays seconds of page faults (the balloon driver hands memory
+# back), and a cold run of cp is no fair measure. The order of the
+# contenders rotates from cell to cell, so that drift hits them all alike:
 #   cvv-transfer  cvv -m transfer
 #   cvv-full      cvv -m full
 #   cvv-fallback  cvv --engine fallback -m transfer
@@ -34,7 +52,9 @@
 #
 # Environment: BIG (size, K/M/G), TREE_FILES, TREE_LARGE_MAX (largest of the
 # few big tree files, default 64M), RUNS, DESTS ("1 2 3"), TARGETS
-# ("disk tmpfs loop"), TOOLS, WORKLOADS ("big tree"), CVV (binary; default:
+# ("disk tmpfs loop throttle"), TOOLS, WORKLOADS ("big tree seq"), SEQ_FILES,
+# SEQ_SIZE, THROTTLE_MBPS (default 100), THROTTLE_WORKLOADS (default big),
+# WARMUP (untimed runs per contender and cell), CVV (binary; default:
 # make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
 # (scratch directory on the disk target), OUT (results directory), FIO=0
 # (skip the fio baseline), FIO_MIB (fio file size in MiB, default: the
@@ -51,9 +71,9 @@ die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
 case $profile in
-smoke) d_big=16M d_files=200 d_large=2M d_runs=1 d_dests="1 3" d_targets="disk tmpfs" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
-short) d_big=512M d_files=2000 d_runs=3 d_dests="1 3" d_targets="disk loop" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
-full) d_big=2G d_files=10000 d_runs=5 d_dests="1 2 3" d_targets="disk tmpfs loop" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree" ;;
+smoke) d_big=16M d_files=100 d_large=2M d_seq=4 d_seqsize=1M d_runs=1 d_warmup=0 d_dests="1 3" d_targets="disk tmpfs" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
+short) d_big=512M d_files=2000 d_seq=100 d_runs=3 d_dests="1 3" d_targets="disk loop throttle" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
+full) d_big=2G d_files=10000 d_runs=5 d_dests="1 2 3" d_targets="disk tmpfs loop throttle" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
 sweep)
 	d_big=1G d_files=0 d_runs=3 d_dests="1 3" d_targets="disk loop" d_wl="big"
 	d_tools=""
@@ -66,7 +86,12 @@ esac
 BIG=${BIG:-$d_big}
 TREE_FILES=${TREE_FILES:-$d_files}
 TREE_LARGE_MAX=${TREE_LARGE_MAX:-${d_large:-64M}}
+SEQ_FILES=${SEQ_FILES:-${d_seq:-300}}
+SEQ_SIZE=${SEQ_SIZE:-${d_seqsize:-8M}}
 RUNS=${RUNS:-$d_runs}
+WARMUP=${WARMUP:-${d_warmup:-1}}
+THROTTLE_MBPS=${THROTTLE_MBPS:-100}
+THROTTLE_WORKLOADS=${THROTTLE_WORKLOADS:-big}
 DESTS=${DESTS:-$d_dests}
 TARGETS=${TARGETS:-$d_targets}
 TOOLS=${TOOLS:-$d_tools}
@@ -87,6 +112,16 @@ for n in $DESTS; do
 	[[ $n =~ ^[1-3]$ ]] || die "DESTS: $n (1 to 3 destinations)"
 	maxdests=$((n > maxdests ? n : maxdests))
 done
+[[ $THROTTLE_MBPS =~ ^[1-9][0-9]*$ ]] || die "THROTTLE_MBPS: $THROTTLE_MBPS is not a whole number of MB/s"
+# cell_wls TARGET and cell_dests TARGET: the workloads and destination
+# counts measured on a target (the throttle rig only has 3-destination cells).
+cell_wls() {
+	local w out=""
+	if [ "$1" != throttle ]; then echo "$WORKLOADS"; return; fi
+	for w in $WORKLOADS; do [[ " $THROTTLE_WORKLOADS " == *" $w "* ]] && out+="$w "; done
+	echo "$out"
+}
+cell_dests() { if [ "$1" = throttle ]; then echo 3; else echo "$DESTS"; fi; }
 
 # --- tools -----------------------------------------------------------------
 need=()
@@ -118,14 +153,18 @@ targets=()
 for t in $TARGETS; do
 	case $t in
 	disk | tmpfs) targets+=("$t") ;;
-	loop)
+	loop | throttle)
 		if [ $root -eq 1 ] && command -v losetup >/dev/null && [ -e /dev/loop-control ]; then
-			targets+=(loop)
+			if [ $t = throttle ] && [ ! -w /sys/fs/cgroup/blkio/blkio.throttle.write_bps_device ]; then
+				log "skipping the throttle target: needs the cgroup v1 blkio controller"
+			else
+				targets+=("$t")
+			fi
 		else
-			log "skipping the loop target: needs root, losetup and /dev/loop-control"
+			log "skipping the $t target: needs root, losetup and /dev/loop-control"
 		fi
 		;;
-	*) die "unknown target $t (want disk, tmpfs or loop)" ;;
+	*) die "unknown target $t (want disk, tmpfs, loop or throttle)" ;;
 	esac
 done
 [ ${#targets[@]} -gt 0 ] || die "no storage target to run on"
@@ -138,7 +177,8 @@ for w in $WORKLOADS; do
 	case $w in
 	big) "${gen[@]}" -kind big -size "$BIG" -seed "$SEED" -out "$src_disk/big" -stats "$raw/workloads/big.json" ;;
 	tree) "${gen[@]}" -kind tree -files "$TREE_FILES" -large-max "$TREE_LARGE_MAX" -seed "$SEED" -out "$src_disk/tree" -stats "$raw/workloads/tree.json" ;;
-	*) die "unknown workload $w (want big, tree)" ;;
+	seq) "${gen[@]}" -kind seq -files "$SEQ_FILES" -size "$SEQ_SIZE" -seed "$SEED" -out "$src_disk/seq" -stats "$raw/workloads/seq.json" ;;
+	*) die "unknown workload $w (want big, tree, seq)" ;;
 	esac
 done
 wl_bytes() { sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' "$raw/workloads/$1.json"; }
@@ -166,10 +206,16 @@ json_list() { # json_list quote|num items...
 read -r -a tools_arr <<<"$TOOLS"
 read -r -a dests_arr <<<"$DESTS"
 read -r -a wl_arr <<<"$WORKLOADS"
+only=""
+for t in "${targets[@]}"; do
+	[ "$t" = throttle ] || continue
+	read -r -a twl <<<"$(cell_wls throttle)"
+	only=",\"only\":{\"throttle\":{\"workloads\":$(json_list quote "${twl[@]}"),\"dests\":[3]}}"
+done
 cat >"$raw/plan.json" <<EOF
 {"profile":"$profile","runs":$RUNS,"started":"$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "targets":$(json_list quote "${targets[@]}"),"workloads":$(json_list quote "${wl_arr[@]}"),
- "dests":$(json_list num "${dests_arr[@]}"),"tools":$(json_list quote "${tools_arr[@]}")}
+ "dests":$(json_list num "${dests_arr[@]}"),"tools":$(json_list quote "${tools_arr[@]}")$only}
 EOF
 {
 	echo "kernel:  $(uname -srm)"
@@ -182,7 +228,9 @@ EOF
 	fi
 	echo "tmpfs:   $([ $root -eq 1 ] && echo "dedicated tmpfs mount" || echo /dev/shm)"
 	echo "loop:    one loop device per source and destination, --direct-io=on, files in a tmpfs, ${MKFS:-ext4}"
-	echo "caches:  $([ $root -eq 1 ] && echo "dropped before every run" || echo "NOT dropped (not root)")"
+	echo "throttle: the loop rig, writes to the third destination's device limited to $THROTTLE_MBPS MB/s (cgroup v1 blkio)"
+	echo "caches:  $([ $root -eq 1 ] && echo "dropped before every run" || echo "NOT dropped (not root)"); $WARMUP untimed warm-up run(s) per contender and cell, then $RUNS timed back to back"
+	echo "load:    at the start:$(uptime | sed 's/.*load average:/ load average/')"
 	echo "cvv:     $CVV ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$repo" diff --quiet 2>/dev/null || echo ", uncommitted changes")) ${CVV_FLAGS:-}"
 	echo "tools:   $(cp --version | head -1); $(rsync --version | head -1 | awk '{print $1, $2, $3}'); $(hyperfine --version); $(fio --version)"
 	echo "go:      $(go version | awk '{print $3}')"
@@ -201,22 +249,26 @@ EOF
 # every copy back) plus ~0.4 s per run for the cache drop and process start.
 # In tenths of a second.
 est=0
-for w in $WORKLOADS; do
-	b=$(wl_bytes "$w")
-	for n in $DESTS; do
-		for tool in $TOOLS; do
-			case $tool in
-			cvv-full) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
-			cvv-fallback) t=$((b * n / 30000000)) ;;
-			cp) t=$((b * n / 50000000)) ;;
-			rsync) t=$((b * n / 25000000)) ;;
-			*) t=$((b * (n + 1) / 2 / 60000000)) ;;
-			esac
-			est=$((est + RUNS * (t + 4)))
+for tg in "${targets[@]}"; do
+	for w in $(cell_wls "$tg"); do
+		b=$(wl_bytes "$w")
+		for n in $(cell_dests "$tg"); do
+			for tool in $TOOLS; do
+				case $tool in
+				cvv-full) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
+				cvv-fallback) t=$((b * n / 30000000)) ;;
+				cp) t=$((b * n / 50000000)) ;;
+				rsync) t=$((b * n / 25000000)) ;;
+				*) t=$((b * (n + 1) / 2 / 60000000)) ;;
+				esac
+				# The throttled destination takes its bytes at THROTTLE_MBPS.
+				[ "$tg" = throttle ] && t=$((t + b / THROTTLE_MBPS / 100000))
+				est=$((est + (RUNS + WARMUP) * (t + 4)))
+			done
 		done
 	done
+	est=$((est + total_src / 30000000 + 50))
 done
-est=$((est * ${#targets[@]} + ${#targets[@]} * (total_src / 30000000 + 50)))
 log "profile $profile: ${#targets[@]} target(s) (${targets[*]}), workloads $WORKLOADS ($(mib "$total_src") MiB), dests $DESTS, $RUNS run(s), tools: $TOOLS"
 log "expected duration: about $((est / 600 + 1)) minute(s) (rough model of this script; noisy machines take longer); results in $OUT"
 if [ "${DRY_RUN:-0}" != 0 ]; then
@@ -231,6 +283,7 @@ cleanup() {
 	local rc=$?
 	if [ -n "$tmpfs_dir" ] && mountpoint -q "$tmpfs_dir" 2>/dev/null; then umount "$tmpfs_dir" || true; fi
 	[ -n "$tmpfs_dir" ] && rm -rf "$tmpfs_dir"
+	throttle_off
 	if [ $root -eq 1 ]; then "$repo/scripts/loopdev.sh" down "$state" || true; fi
 	exit $rc
 }
@@ -269,11 +322,12 @@ setup_target() {
 		for i in 1 2 3; do dest_roots+=("$tmpfs_dir/dst/$i"); done
 		copy_sources
 		;;
-	loop)
+	loop | throttle)
 		# The source device also holds fio's read file.
-		local specs=("src:$((($(mib "$total_src") + fio_mib) * 115 / 100 + 128))")
+		local specs=("src:$((($(mib "$total_src") + fio_mib) * 115 / 100 + 128))") nd=$maxdests
+		[ "$t" = throttle ] && nd=3
 		size=$((($(mib "$total_src") + fio_mib) * 115 / 100 + 128))
-		for i in $(seq 1 "$maxdests"); do
+		for i in $(seq 1 "$nd"); do
 			specs+=("d$i:$(($(mib "$max_wl") * 115 / 100 + 128))")
 			size=$((size + $(mib "$max_wl") * 115 / 100 + 128))
 		done
@@ -282,8 +336,26 @@ setup_target() {
 		src_root=$state/mnt/src
 		for i in 1 2 3; do dest_roots+=("$state/mnt/d$i"); done
 		copy_sources
+		[ "$t" = throttle ] && throttle_on d3
 		;;
 	esac
+}
+# throttle_on NAME: limit writes to the loop device of NAME (loopdev.sh) to
+# THROTTLE_MBPS in the root blkio group, which holds every writer, the
+# kernel's writeback included.
+throttled=""
+throttle_on() {
+	local dev
+	dev=$("$repo/scripts/loopdev.sh" list "$state" | awk -v n="$1" '$1 == n {print $2}')
+	[ -n "$dev" ] || die "throttle: no loop device named $1"
+	throttled=$(lsblk -dno MAJ:MIN "$dev" | tr -d ' ')
+	echo "$throttled $((THROTTLE_MBPS * 1000000))" >/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device
+	log "target throttle: writes to $dev ($1, $throttled) limited to $THROTTLE_MBPS MB/s"
+}
+throttle_off() {
+	[ -n "$throttled" ] || return 0
+	echo "$throttled 0" >/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device || true
+	throttled=""
 }
 copy_sources() {
 	mkdir -p "$src_root"
@@ -297,7 +369,10 @@ teardown_target() {
 		rm -rf "$tmpfs_dir"
 		tmpfs_dir=""
 		;;
-	loop) "$repo/scripts/loopdev.sh" down "$state" ;;
+	loop | throttle)
+		throttle_off
+		"$repo/scripts/loopdev.sh" down "$state"
+		;;
 	disk) rm -rf "$WORK/dst" ;;
 	esac
 }
@@ -334,10 +409,22 @@ run_fio() { # run_fio TARGET OUTDIR
 	fio --name=layout --filename="$src_root/fio.dat" --rw=write "${common[@]}" >/dev/null
 	drop_caches
 	fio --name=read --filename="$src_root/fio.dat" --rw=read "${common[@]}" >"$dir/fio-read.json"
+	# The limit of a copy: read the source device while writing to each of
+	# N destinations at once.
+	for n in $(cell_dests "$t"); do
+		local mix=(--name=read --filename="$src_root/fio.dat" --rw=read)
+		for i in $(seq 1 "$n"); do
+			mkdir -p "${dest_roots[$((i - 1))]}"
+			mix+=(--name="write$i" --filename="${dest_roots[$((i - 1))]}/fio.dat" --rw=write --end_fsync=1)
+		done
+		drop_caches
+		fio "${common[@]}" "${mix[@]}" >"$dir/fio-mix-d$n.json"
+		for i in $(seq 1 "$n"); do rm -f "${dest_roots[$((i - 1))]}/fio.dat"; done
+	done
 	rm -f "$src_root/fio.dat"
 	# Writes: one job per destination device on separate devices, else one.
 	n=1
-	[ "$t" = loop ] && n=$maxdests
+	case $t in loop) n=$maxdests ;; throttle) n=3 ;; esac
 	local jobs=()
 	for i in $(seq 1 "$n"); do
 		mkdir -p "${dest_roots[$((i - 1))]}"
@@ -352,7 +439,7 @@ run_fio() { # run_fio TARGET OUTDIR
 # tool_cmd TOOL WORKLOAD N prints the shell command of one timed run.
 tool_cmd() {
 	local tool=$1 w=$2 n=$3 src dsts=() i c=""
-	if [ "$w" = big ]; then src=$src_root/big/big.bin; else src=$src_root/tree; fi
+	if [ "$w" = big ]; then src=$src_root/big/big.bin; else src=$src_root/$w; fi
 	for i in $(seq 1 "$n"); do dsts+=("${dest_roots[$((i - 1))]}/bench/$w"); done
 	case $tool in
 	cvv-transfer) c="$CVV -q -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
@@ -378,11 +465,17 @@ tool_cmd() {
 	echo "$c && sync"
 }
 
-# run_cell TARGET WORKLOAD N TOOL ROUND: one hyperfine run of one contender.
+# run_cell TARGET WORKLOAD N TOOL: WARMUP untimed runs of one contender,
+# then RUNS timed runs back to back in one hyperfine call (runs.json).
 step=0
-total_steps=$((${#targets[@]} * ${#wl_arr[@]} * ${#dests_arr[@]} * ${#tools_arr[@]} * RUNS))
+total_steps=0
+for tg in "${targets[@]}"; do
+	for w in $(cell_wls "$tg"); do
+		for n in $(cell_dests "$tg"); do total_steps=$((total_steps + ${#tools_arr[@]})); done
+	done
+done
 run_cell() {
-	local t=$1 w=$2 n=$3 tool=$4 r=$5 cell i
+	local t=$1 w=$2 n=$3 tool=$4 cell i r
 	cell=$raw/$t/$w/d$n/$tool
 	mkdir -p "$cell"
 	{
@@ -398,18 +491,25 @@ run_cell() {
 		echo true
 	} >"$cell/prepare.sh"
 	step=$((step + 1))
-	if ! hyperfine -N --runs 1 --style none --output inherit --prepare "sh $cell/prepare.sh" \
-		--command-name "$tool" --export-json "$cell/run$r.json" \
-		"$RUSAGE -o $cell/rusage.jsonl -label run$r -- sh $cell/cmd.sh" >"$cell/run$r.log" 2>&1; then
-		cat "$cell/run$r.log" >&2
-		die "$t $w d$n $tool run $r failed (command: $(tail -1 "$cell/cmd.sh"))"
+	for r in $(seq 1 "$WARMUP"); do
+		if ! { sh "$cell/prepare.sh" && sh "$cell/cmd.sh"; } >"$cell/warmup$r.log" 2>&1; then
+			cat "$cell/warmup$r.log" >&2
+			die "$t $w d$n $tool warm-up run failed (command: $(tail -1 "$cell/cmd.sh"))"
+		fi
+	done
+	if ! hyperfine -N --runs "$RUNS" --style none --output inherit --prepare "sh $cell/prepare.sh" \
+		--command-name "$tool" --export-json "$cell/runs.json" \
+		"$RUSAGE -o $cell/rusage.jsonl -- sh $cell/cmd.sh" >"$cell/runs.log" 2>&1; then
+		cat "$cell/runs.log" >&2
+		die "$t $w d$n $tool failed (command: $(tail -1 "$cell/cmd.sh"))"
 	fi
-	printf 'bench: [%d/%d] %-5s %-4s d%d %-14s run %d: %ss\n' "$step" "$total_steps" "$t" "$w" "$n" "$tool" "$r" \
-		"$(tail -1 "$cell/rusage.jsonl" | sed -n 's/.*"wall_s":\([0-9.]*\).*/\1/p' | cut -c1-6)" >&2
+	printf 'bench: [%d/%d] %-8s %-4s d%d %-14s %d run(s): %ss\n' "$step" "$total_steps" "$t" "$w" "$n" "$tool" "$RUNS" \
+		"$(sed -n 's/.*"wall_s":\([0-9.]*\).*/\1/p' "$cell/rusage.jsonl" | cut -c1-6 | tr '\n' ' ')" >&2
 }
 
 # --- the run ---------------------------------------------------------------
 start=$(date +%s)
+rot=0
 for t in "${targets[@]}"; do
 	log "target $t: setting up"
 	setup_target "$t"
@@ -417,20 +517,20 @@ for t in "${targets[@]}"; do
 		log "target $t: fio baseline ($fio_size)"
 		run_fio "$t" "$raw/$t"
 	fi
-	for w in "${wl_arr[@]}"; do
-		for n in "${dests_arr[@]}"; do
-			for r in $(seq 1 "$RUNS"); do
-				# Rotate the contender order each round.
-				k=${#tools_arr[@]}
-				for j in $(seq 0 $((k - 1))); do
-					run_cell "$t" "$w" "$n" "${tools_arr[$(((j + r - 1) % k))]}" "$r"
-				done
+	for w in $(cell_wls "$t"); do
+		for n in $(cell_dests "$t"); do
+			# Rotate the contender order from cell to cell.
+			k=${#tools_arr[@]}
+			for j in $(seq 0 $((k - 1))); do
+				run_cell "$t" "$w" "$n" "${tools_arr[$(((j + rot) % k))]}"
 			done
+			rot=$((rot + 1))
 		done
 	done
 	teardown_target "$t"
 done
 log "measured in $(($(date +%s) - start)) s"
+echo "         at the end:$(uptime | sed 's/.*load average:/ load average/')" >>"$raw/machine.txt"
 
 if [ "$profile" = sweep ]; then
 	"$WORK/bin/benchreport" sweep -raw "$raw" -out "$OUT"

@@ -4,6 +4,7 @@
 //
 //	genworkload -kind big -size 2G -out DIR
 //	genworkload -kind tree -files 10000 -out DIR
+//	genworkload -kind seq -files 300 -size 8M -out DIR
 //
 // A directory that already holds the same workload is kept as it is.
 package main
@@ -27,11 +28,11 @@ func main() {
 
 func run(args []string) error {
 	fl := flag.NewFlagSet("genworkload", flag.ContinueOnError)
-	kind := fl.String("kind", "big", "workload kind: big or tree")
+	kind := fl.String("kind", "big", "workload kind: big, tree or seq (an image sequence)")
 	out := fl.String("out", "", "directory to write the workload into (required)")
 	seed := fl.Uint64("seed", 1, "seed of every random choice and byte")
-	size := fl.String("size", "2G", "big: file size (K, M, G suffixes are binary)")
-	files := fl.Int("files", 10000, "tree: number of ordinary files")
+	size := fl.String("size", "2G", "big: file size, seq: frame size (K, M, G suffixes are binary)")
+	files := fl.Int("files", 10000, "tree: number of ordinary files, seq: number of frames")
 	minFile := fl.String("min-file", "4K", "tree: smallest ordinary file")
 	maxFile := fl.String("max-file", "1M", "tree: largest ordinary file")
 	large := fl.Int("large", -1, "tree: number of larger files (-1: one per 2000 files, at least one)")
@@ -42,7 +43,7 @@ func run(args []string) error {
 		return err
 	}
 	if *out == "" || fl.NArg() != 0 {
-		return fmt.Errorf("usage: genworkload -kind big|tree -out DIR [flags]")
+		return fmt.Errorf("usage: genworkload -kind big|tree|seq -out DIR [flags]")
 	}
 	s := workload.Spec{Kind: *kind, Seed: *seed}
 	var err error
@@ -56,6 +57,8 @@ func run(args []string) error {
 	switch *kind {
 	case "big":
 		s.Size = parse(*size)
+	case "seq":
+		s.Size, s.Files = parse(*size), *files
 	case "tree":
 		s.Files = *files
 		s.MinFile, s.MaxFile, s.LargeMax = parse(*minFile), parse(*maxFile), parse(*largeMax)

@@ -13,6 +13,7 @@
 //	machine.txt                               free-form machine description
 //	workloads/<workload>.json                 a Workload
 //	<target>/fio-read.json, fio-write.json    fio --output-format=json
+//	<target>/fio-mix-d<N>.json                fio reading the source while writing N
 //	<target>/<workload>/d<N>/<tool>/*.json    hyperfine --export-json files
 //	<target>/<workload>/d<N>/<tool>/rusage.jsonl  one Usage per line
 package report
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,6 +49,15 @@ type Plan struct {
 	Tools []string `json:"tools"`
 	// Started is when the run began, as the script printed it.
 	Started string `json:"started"`
+	// Only narrows the cells of some targets: the throttle rig measures
+	// only some workloads, with 3 destinations.
+	Only map[string]Scope `json:"only,omitempty"`
+}
+
+// Scope is the workloads and destination counts measured on one target.
+type Scope struct {
+	Workloads []string `json:"workloads"`
+	Dests     []int    `json:"dests"`
 }
 
 // Workload describes a generated source; written by genworkload -stats.
@@ -115,6 +126,10 @@ type FIO struct {
 	// WriteJobs are the sequential write bandwidths per job (one job per
 	// destination device on separate-device targets).
 	WriteJobs []float64
+	// Mix maps a destination count N to the bandwidth of the slowest job
+	// of one fio run that read the source device while writing to N
+	// destinations at once: the limit of a copy to N destinations.
+	Mix map[int]float64
 	// Engine and Direct record how fio ran (the script falls back when
 	// io_uring or O_DIRECT is refused and says so).
 	Engine string
@@ -371,7 +386,36 @@ func loadFIO(dir string) (f FIO, ok bool, err error) {
 		f.Engine = rd.Jobs[0].Options.IOEngine
 		f.Direct = rd.Jobs[0].Options.Direct == "1"
 	}
-	return f, true, nil
+	f.Mix, err = loadFIOMix(dir)
+	return f, true, err
+}
+
+// loadFIOMix reads every dir/fio-mix-d<N>.json: one read job and N write
+// jobs that ran at once. The limit is the slowest job.
+func loadFIOMix(dir string) (map[int]float64, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "fio-mix-d*.json"))
+	if err != nil || len(paths) == 0 {
+		return nil, err
+	}
+	mix := map[int]float64{}
+	for _, p := range paths {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "fio-mix-d"), ".json"))
+		if err != nil {
+			continue
+		}
+		var out fioOutput
+		if err := readFIOJSON(p, &out); err != nil {
+			return nil, err
+		}
+		lim := math.Inf(1)
+		for _, j := range out.Jobs {
+			lim = min(lim, j.Read.BWBytes+j.Write.BWBytes)
+		}
+		if len(out.Jobs) > 0 && lim > 0 {
+			mix[n] = lim
+		}
+	}
+	return mix, nil
 }
 
 // readFIOJSON parses fio's JSON output, which some fio versions precede with
@@ -433,8 +477,12 @@ func (d *Dataset) Check() error {
 func (d *Dataset) PlannedKeys() []Key {
 	var ks []Key
 	for _, t := range d.Plan.Targets {
-		for _, w := range d.Plan.Workloads {
-			for _, n := range d.Plan.Dests {
+		wls, dests := d.Plan.Workloads, d.Plan.Dests
+		if o, ok := d.Plan.Only[t]; ok {
+			wls, dests = o.Workloads, o.Dests
+		}
+		for _, w := range wls {
+			for _, n := range dests {
 				for _, tool := range d.Plan.Tools {
 					ks = append(ks, Key{Target: t, Workload: w, Dests: n, Tool: tool})
 				}

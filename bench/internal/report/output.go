@@ -95,7 +95,7 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# %s\n\n", o.Title)
-	p("Profile `%s`, %d interleaved run(s) per cell", d.Plan.Profile, d.Plan.Runs)
+	p("Profile `%s`, %d run(s) per cell", d.Plan.Profile, d.Plan.Runs)
 	if d.Plan.Started != "" {
 		p(", started %s", d.Plan.Started)
 	}
@@ -115,9 +115,11 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	p("- **RSS** is the largest peak resident set of any process of the command over all runs, in MiB.\n")
 	p("- **vs cp**, **vs rsync** are time ratios: median wall of this tool / median wall of cp (rsync) in the same cell. ")
 	p("Below 1.00x the tool is faster. cp and rsync run once per destination, one after the other.\n")
-	p("- **fio** is MB/s as a fraction of the fio limit of the target (sequential read and write, ")
-	p("`--ioengine=io_uring --direct=1 --bs=1M --iodepth=32`): min(read, write) on separate devices, min(read, write/N) on one device.\n")
-	p("- Contenders run interleaved (A B C ... A B C ...); caches are dropped and destinations removed before every run.\n\n")
+	p("- **fio** is MB/s as a fraction of the fio limit of the target (`--ioengine=io_uring --direct=1 --bs=1M --iodepth=32`): ")
+	p("the slowest job of one fio run that reads the source device while writing N destinations at once; ")
+	p("without that run, min(read, write) on separate devices, min(read, write/N) on one device.\n")
+	p("- Per cell, each contender has its warm-up run(s), then its timed runs back to back; the contender order rotates ")
+	p("from cell to cell. Caches are dropped and destinations removed before every run.\n\n")
 
 	p("## Targets\n\n")
 	for i := 1; i < len(TargetTitles); i++ {
@@ -187,18 +189,44 @@ type SummaryOptions struct {
 func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o SummaryOptions) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("Profile `%s`, %d interleaved run(s) per cell", d.Plan.Profile, d.Plan.Runs)
+	p("Profile `%s`, %d run(s) per cell", d.Plan.Profile, d.Plan.Runs)
 	if d.Plan.Started != "" {
 		p(", %s", d.Plan.Started)
 	}
 	p(". Median source MB/s (10^6 bytes of source per wall second, `sync` included); ")
-	p("the ratios are cvv transfer's median wall time over cp's and rsync's (below 1.00x cvv is faster).\n\n")
+	p("the ratios are cvv transfer's median wall time over cp's and rsync's (below 1.00x cvv is faster); ")
+	p("CPU is user+sys seconds per GiB of source (cvv transfer / cp), RSS cvv transfer's peak in MiB, ")
+	p("fio the limit that fio measures for the same mix (reading the source while writing every destination), in MB/s.\n\n")
 	if d.Machine != "" {
 		p("```\n%s\n```\n\n", d.Machine)
 	}
 	if o.Chart != "" {
 		p("![source MB/s by workload, destinations and tool](%s)\n\n", o.Chart)
 	}
+	writeSummaryTable(&b, rows)
+	p("\n| # | check | scope | measured | limit | verdict |\n|--:|---|---|--:|--:|---|\n")
+	for _, c := range checks {
+		p("| %d | %s | %s | %s | %s | **%s** |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status)
+	}
+	if o.Report != "" || o.Command != "" {
+		p("\n")
+		if o.Report != "" {
+			p("Full report with min-max, CPU s/GiB, peak RSS and the fio baseline: [%s](%s). ", o.Report, o.Report)
+		}
+		if o.Command != "" {
+			p("Reproduce with `%s`.", o.Command)
+		}
+		p("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeSummaryTable writes the summary's table: one line per target x
+// workload x destination count, the median MB/s of every tool, then cvv
+// transfer's ratios, CPU per GiB (and cp's), peak RSS and the fio limit.
+func writeSummaryTable(b *strings.Builder, rows []Row) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	var tools []string
 	type line struct {
 		target, workload string
@@ -220,11 +248,11 @@ func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o Summary
 	for _, t := range tools {
 		p(" %s |", t)
 	}
-	p(" cvv/cp | cvv/rsync |\n|---|---|--:|")
+	p(" cvv/cp | cvv/rsync | CPU s/GiB | RSS | fio |\n|---|---|--:|")
 	for range tools {
 		p("--:|")
 	}
-	p("--:|--:|\n")
+	p("--:|--:|--:|--:|--:|\n")
 	for _, l := range lines {
 		p("| %s | %s | %d |", l.target, l.workload, l.dests)
 		for _, t := range tools {
@@ -237,25 +265,15 @@ func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o Summary
 		}
 		tr := byKey[Key{l.target, l.workload, l.dests, ToolTransfer}]
 		if tr.Runs == 0 {
-			p(" - | - |\n")
+			p(" - | - | - | - | - |\n")
 			continue
 		}
-		p(" %s | %s |\n", mdRatio(tr.VsCp), mdRatio(tr.VsRsync))
-	}
-	p("\n| # | check | scope | measured | limit | verdict |\n|--:|---|---|--:|--:|---|\n")
-	for _, c := range checks {
-		p("| %d | %s | %s | %s | %s | **%s** |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status)
-	}
-	if o.Report != "" || o.Command != "" {
-		p("\n")
-		if o.Report != "" {
-			p("Full report with min-max, CPU s/GiB, peak RSS and the fio baseline: [%s](%s). ", o.Report, o.Report)
+		cp := byKey[Key{l.target, l.workload, l.dests, ToolCp}]
+		cpCPU := math.NaN()
+		if cp.Runs > 0 {
+			cpCPU = cp.CPUPerGiB
 		}
-		if o.Command != "" {
-			p("Reproduce with `%s`.", o.Command)
-		}
-		p("\n")
+		p(" %s | %s | %s / %s | %s | %s |\n", mdRatio(tr.VsCp), mdRatio(tr.VsRsync),
+			mdFloat(tr.CPUPerGiB, 2), mdFloat(cpCPU, 2), mdFloat(tr.MaxRSSMiB, 0), mdFloat(tr.FIOLimit/MB, 0))
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

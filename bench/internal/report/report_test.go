@@ -608,3 +608,71 @@ func TestRoundRatios(t *testing.T) {
 		}
 	}
 }
+
+// TestFIOMix checks that the fio run that read the source while writing N
+// destinations at once sets the limit (its slowest job), in place of the
+// separate read and write runs, and that the throttle rig counts as
+// separate devices.
+func TestFIOMix(t *testing.T) {
+	plan := Plan{Runs: 1, Targets: []string{"disk", "throttle"}}
+	r := newRaw(t, plan)
+	r.fio("disk", 900e6, 600e6)
+	r.fio("throttle", 3e9, 1.2e9, 1.0e9, 0.1e9)
+	r.write("disk/fio-mix-d1.json", `{"jobs":[{"jobname":"read","read":{"bw_bytes":700e6},"write":{"bw_bytes":0}},`+
+		`{"jobname":"write1","read":{"bw_bytes":0},"write":{"bw_bytes":450e6}}]}`)
+	d := r.load()
+	for _, c := range []struct {
+		target string
+		dests  int
+		want   float64
+	}{
+		{"disk", 1, 450e6},     // the mix: the write job was the slowest
+		{"disk", 3, 200e6},     // no mix for 3: the separate runs, write/3
+		{"throttle", 3, 0.1e9}, // separate devices: the slowest one
+	} {
+		if got := d.FIOLimit(c.target, c.dests); !near(got, c.want) {
+			t.Errorf("FIOLimit(%s, %d) = %v, want %v", c.target, c.dests, got, c.want)
+		}
+	}
+}
+
+// TestPlanOnly checks that a target's own scope (the throttle rig: some
+// workloads, 3 destinations) replaces the plan's workloads and counts.
+func TestPlanOnly(t *testing.T) {
+	plan := Plan{Runs: 1, Targets: []string{"loop", "throttle"}, Workloads: []string{"big", "seq"}, Dests: []int{1, 3},
+		Tools: []string{ToolCp}, Only: map[string]Scope{"throttle": {Workloads: []string{"big"}, Dests: []int{3}}}}
+	r := newRaw(t, plan, Workload{Name: "big", Bytes: gib}, Workload{Name: "seq", Bytes: gib})
+	for _, k := range []Key{{"loop", "big", 1, ToolCp}, {"loop", "big", 3, ToolCp}, {"loop", "seq", 1, ToolCp}, {"loop", "seq", 3, ToolCp}} {
+		r.runs(k, 1, 1024, 2)
+	}
+	d := r.load()
+	if err := d.Check(); err == nil || !strings.Contains(err.Error(), "throttle/big/d3/cp: no measurement") {
+		t.Errorf("Check = %v, want the missing throttle cell", err)
+	}
+	r.runs(Key{"throttle", "big", 3, ToolCp}, 1, 1024, 2)
+	if err := r.load().Check(); err != nil {
+		t.Errorf("Check asked for cells outside the throttle scope: %v", err)
+	}
+}
+
+// TestWriteSummary checks the summary's per-cell columns: MB/s per tool,
+// ratios, CPU s/GiB of cvv and cp, cvv's peak RSS and the fio limit.
+func TestWriteSummary(t *testing.T) {
+	d := targetsData(t, 5)
+	var b bytes.Buffer
+	if err := WriteSummary(&b, d, d.Summarize(), d.Evaluate(), SummaryOptions{Report: "r.md", Command: "make bench"}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	for _, want := range []string{
+		"| target | workload | dests | cvv-transfer | cvv-full | cvv-fallback | cp | rsync | cvv/cp | cvv/rsync | CPU s/GiB | RSS | fio |",
+		// loop big d3: 2 GiB in 11.5 s, cp x3 30 s, 1 s CPU (0.5 s/GiB) vs
+		// cp's 4 s (2 s/GiB), 30 MiB, no fio baseline.
+		"| loop | big | 3 | 187 | 179 | 179 | 72 | 36 | 0.38x | 0.19x | 0.50 / 2.00 | 30 | - |",
+		"Reproduce with `make bench`.",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -61,6 +61,8 @@ type Row struct {
 	// FIOFraction is MBpsMedian over the fio limit of the target for this
 	// destination count (see FIOLimit), NaN without a fio baseline.
 	FIOFraction float64
+	// FIOLimit is that limit in bytes per second, NaN without a baseline.
+	FIOLimit float64
 }
 
 // CPUs returns the per-run CPU seconds of c: from rusage records when there
@@ -89,18 +91,23 @@ func (c *Cell) MaxRSSMiB() float64 {
 }
 
 // SeparateDevices reports whether target gives each destination its own
-// device (the loop target), which changes the fio limit and the targets that
-// apply.
-func SeparateDevices(target string) bool { return target == "loop" }
+// device (the loop and throttle targets), which changes the fio limit and
+// the targets that apply.
+func SeparateDevices(target string) bool { return target == "loop" || target == "throttle" }
 
 // FIOLimit is the throughput ceiling in bytes per second for copying a
 // source to dests destinations on target, from the fio baseline: the source
 // must be read once and each destination written once. On separate devices
 // the writes run in parallel, so the limit is min(read, slowest device
 // write); on one device the writes share its bandwidth: min(read, write/N).
-// It returns NaN without a baseline.
+// When fio also ran the mix itself (reading the source while writing to
+// dests destinations at once), its slowest job is the limit. It returns NaN
+// without a baseline.
 func (d *Dataset) FIOLimit(target string, dests int) float64 {
 	f, ok := d.FIO[target]
+	if lim, ok := f.Mix[dests]; ok {
+		return lim
+	}
 	if !ok || f.Read <= 0 || len(f.WriteJobs) == 0 {
 		return math.NaN()
 	}
@@ -165,7 +172,8 @@ func (d *Dataset) row(c *Cell) Row {
 	r.MaxRSSMiB = c.MaxRSSMiB()
 	r.VsCp = d.WallRatio(c.Key, "cp")
 	r.VsRsync = d.WallRatio(c.Key, "rsync")
-	r.FIOFraction = b / r.WallMedian / d.FIOLimit(c.Target, c.Dests)
+	r.FIOLimit = d.FIOLimit(c.Target, c.Dests)
+	r.FIOFraction = b / r.WallMedian / r.FIOLimit
 	if r.Bytes == 0 {
 		r.MBpsMedian, r.MBpsMin, r.MBpsMax, r.CPUPerGiB, r.FIOFraction = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	}

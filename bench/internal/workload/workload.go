@@ -1,7 +1,9 @@
 // Package workload generates the benchmark sources: incompressible bytes
 // from a seeded ChaCha8 stream, so that a run on another machine copies the
 // very same files. A "big" workload is one file; a "tree" workload is many
-// files of spread sizes in nested directories.
+// files of spread sizes in nested directories; a "seq" workload is an image
+// sequence, many frames of one size in one directory (the way cameras and
+// VFX pipelines write them).
 //
 // It writes only below the directory it is given and never touches a
 // destination of a benchmark.
@@ -21,13 +23,13 @@ import (
 
 // Spec says what to generate.
 type Spec struct {
-	// Kind is "big" or "tree".
+	// Kind is "big", "tree" or "seq".
 	Kind string `json:"kind"`
 	// Seed seeds every random choice and every byte.
 	Seed uint64 `json:"seed"`
-	// Size is the size of the big file.
+	// Size is the size of the big file, or of each frame of a seq.
 	Size int64 `json:"size,omitempty"`
-	// Files is the number of ordinary tree files.
+	// Files is the number of ordinary tree files, or of frames of a seq.
 	Files int `json:"files,omitempty"`
 	// MinFile and MaxFile bound the ordinary tree file sizes; sizes are
 	// spread log-uniformly between them.
@@ -72,8 +74,12 @@ func (s Spec) Validate() error {
 		if s.Large < 0 || (s.Large > 0 && s.LargeMax < s.MaxFile) {
 			return fmt.Errorf("tree: %d large files up to %d, below the ordinary maximum %d", s.Large, s.LargeMax, s.MaxFile)
 		}
+	case "seq":
+		if s.Files < 1 || s.Size < 0 {
+			return fmt.Errorf("seq: %d frames of %d bytes", s.Files, s.Size)
+		}
 	default:
-		return fmt.Errorf("unknown workload kind %q (want big or tree)", s.Kind)
+		return fmt.Errorf("unknown workload kind %q (want big, tree or seq)", s.Kind)
 	}
 	return nil
 }
@@ -85,6 +91,13 @@ func (s Spec) Plan() ([]File, error) {
 	}
 	if s.Kind == "big" {
 		return []File{{Path: "big.bin", Size: s.Size}}, nil
+	}
+	if s.Kind == "seq" {
+		files := make([]File, s.Files)
+		for i := range files {
+			files[i] = File{Path: fmt.Sprintf("A001C003.%07d.exr", 86400+i), Size: s.Size}
+		}
+		return files, nil
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, 0x7472656500000000))
 	files := make([]File, 0, s.Files+s.Large)

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -90,6 +91,8 @@ func TestValidate(t *testing.T) {
 		{Kind: "tree", Files: 0, MaxFile: 1},
 		{Kind: "tree", Files: 1, MinFile: 10, MaxFile: 5},
 		{Kind: "tree", Files: 1, MinFile: 1, MaxFile: 1 << 20, Large: 1, LargeMax: 1 << 10},
+		{Kind: "seq", Files: 0, Size: 1},
+		{Kind: "seq", Files: 3, Size: -1},
 	} {
 		if err := s.Validate(); err == nil {
 			t.Errorf("Validate(%+v) passed", s)
@@ -97,6 +100,38 @@ func TestValidate(t *testing.T) {
 		if _, _, err := Generate(t.TempDir(), s); err == nil {
 			t.Errorf("Generate(%+v) passed", s)
 		}
+	}
+}
+
+// TestSeq checks that an image sequence is Files frames of Size bytes in
+// one directory, named in frame order, with different contents.
+func TestSeq(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "seq")
+	s := Spec{Kind: "seq", Seed: 5, Files: 4, Size: 10000}
+	st, fresh, err := Generate(root, s)
+	if err != nil || !fresh {
+		t.Fatalf("Generate: fresh %v, %v", fresh, err)
+	}
+	if st.Files != 4 || st.Bytes != 40000 || st.Dirs != 0 {
+		t.Errorf("stats %+v, want 4 files, 40000 bytes, no directories", st)
+	}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, e := range ents {
+		b, err := os.ReadFile(filepath.Join(root, e.Name()))
+		if err != nil || len(b) != 10000 {
+			t.Fatalf("%s: %d bytes, %v", e.Name(), len(b), err)
+		}
+		if want := fmt.Sprintf("A001C003.%07d.exr", 86400+i); e.Name() != want {
+			t.Errorf("frame %d is %s, want %s", i, e.Name(), want)
+		}
+		seen[string(b[:64])] = true
+	}
+	if len(ents) != 4 || len(seen) != 4 {
+		t.Errorf("%d frames, %d distinct contents; want 4 and 4", len(ents), len(seen))
 	}
 }
 
