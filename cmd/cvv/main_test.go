@@ -76,6 +76,8 @@ func scriptParams(engine string) testscript.Params {
 				return testHooks, nil
 			case "uring":
 				return engine == "uring", nil
+			case "shareddisk":
+				return onBlockDevice(os.TempDir()), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -87,6 +89,19 @@ func scriptParams(engine string) testscript.Params {
 			"notemps":    cmdNotemps,
 		},
 	}
+}
+
+// onBlockDevice reports whether dir's filesystem sits on a block device,
+// so that destinations made side by side in a script's $WORK below it are
+// on the same device (and cvv warns that they are).
+func onBlockDevice(dir string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return false
+	}
+	dev := uint64(st.Dev)
+	_, err := os.Stat(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(dev), unix.Minor(dev)))
+	return err == nil
 }
 
 // mkdata PATH SIZE [SEED] writes SIZE (K/M suffixes allowed) pseudo-random

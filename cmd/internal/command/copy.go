@@ -334,6 +334,9 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if note != "" {
 		r.out.warn("", note)
 	}
+	for _, msg := range r.sharedDevices() {
+		r.out.warn("", msg)
+	}
 	for i, d := range r.plan.Dests {
 		if !r.live(i) {
 			r.failures.Add(1)

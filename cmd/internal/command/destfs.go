@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -185,4 +186,28 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *cvv.Dir, name string) {
 	if !dfs.NoModes && fi.Mode().Perm() != perm {
 		r.out.warn(fj.e.Rel, fmt.Sprintf("%s: %s keeps the mode %v, not the source's %v", target, fsName, fi.Mode().Perm(), perm))
 	}
+}
+
+// sharedDevices returns a warning for each group of destinations on the
+// same storage device: they share its bandwidth, so writing them at once is
+// no faster than the device, and one failure of the device takes them all.
+func (r *runner) sharedDevices() []string {
+	var msgs []string
+	for _, g := range r.plan.SharedDevices() {
+		names := make([]string, len(g.Dests))
+		for k, i := range g.Dests {
+			names[k] = r.plan.Dests[i].Arg
+		}
+		msgs = append(msgs, fmt.Sprintf("destinations %s are on the same device (%s): they share its bandwidth, and one failure of it takes all of them",
+			joinAnd(names), g.Device))
+	}
+	return msgs
+}
+
+// joinAnd joins names as "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

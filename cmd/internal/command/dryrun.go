@@ -21,6 +21,9 @@ func (r *runner) dryRun(ctx context.Context) error {
 	if err := r.decide(ctx); err != nil {
 		return err
 	}
+	for _, msg := range r.sharedDevices() {
+		fmt.Fprintf(r.stderr, "cvv: warning: %s\n", msg)
+	}
 	n := len(r.plan.Dests)
 	copies, skips, rechecks, refused := make([]int, n), make([]int, n), make([]int, n), make([]int, n)
 	bytes := make([]int64, n)
