@@ -52,6 +52,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("Hash", func(t *testing.T) { testHash(t, open) })
 	t.Run("Beyond4GiB", func(t *testing.T) { testBeyond4GiB(t, open) })
+	t.Run("Sparse", func(t *testing.T) { testSparse(t, open) })
 	t.Run("Beneath", func(t *testing.T) { testBeneath(t, open) })
 }
 

@@ -107,6 +107,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	}
 	size := fi.Size()
 	adviseSequential(src)
+	layout := cvv.NewLayout(src, fi)
 
 	res = &cvv.Result{
 		Source:  job.Source,
@@ -121,7 +122,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		d.pf, d.err = cvv.CreatePending(job.Root(i), p, 0)
 		if d.err == nil {
 			d.f = d.pf.File
-			if perr := cvv.Preallocate(d.f, size); perr != nil {
+			if perr := preallocate(d.f, layout, size); perr != nil {
 				d.err = cvv.DestError(&os.PathError{Op: "fallocate", Path: p, Err: perr})
 				d.abort()
 			}
@@ -134,7 +135,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		}
 	}()
 
-	readErr := e.pump(ctx, src, size, dests, job, res)
+	readErr := e.pump(ctx, src, layout, size, dests, job, res)
 	if readErr != nil {
 		return nil, readErr
 	}
@@ -165,7 +166,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 			pf := d.pf
 			d.pf, d.f = nil, nil
 			var err error
-			dr.Temp, err = job.Complete(pf, attrs)
+			dr.Temp, err = complete(pf, layout, size, attrs, &job)
 			d.err = cvv.DestError(err)
 		}
 		dr.Err = d.err
@@ -174,44 +175,33 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	return res, nil
 }
 
-// pump reads the source once and fans every block out to the live
-// destinations' writers and to the hashing Stage. It returns an error only
-// for a failure of the source or a cancellation.
-func (e *Engine) pump(ctx context.Context, src *os.File, size int64, dests []*dest, job cvv.Job, res *cvv.Result) error {
+// pump reads the source's data once and fans every block out to the live
+// destinations' writers and to the hashing Stage, which also gets the
+// holes as zeros. It returns an error only for a failure of the source or a
+// cancellation.
+func (e *Engine) pump(ctx context.Context, src *os.File, layout *cvv.Layout, size int64, dests []*dest, job cvv.Job, res *cvv.Result) error {
 	depth := e.opts.QueueDepth
 	stage := hashing.NewStage(job.Hash.New(), depth+1)
 	free := make(chan struct{}, depth) // tokens: at most depth blocks in flight
 	for range depth {
 		free <- struct{}{}
 	}
-	var wg sync.WaitGroup
 	var live atomic.Int32
-	for _, d := range dests {
-		if d.err != nil {
-			continue
-		}
-		live.Add(1)
-		d.live = &live
-		d.sync = !job.NoFsync
-		d.in = make(chan *block, depth)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.write()
-		}()
-	}
-	finish := func() {
-		for _, d := range dests {
-			if d.in != nil {
-				close(d.in)
-			}
-		}
-		wg.Wait()
-	}
+	finish := startWriters(dests, &live, depth, !job.NoFsync)
 
-	var off int64
+	var off, end int64 // end: of the data region off is in
 	var readErr error
 	for off < size && live.Load() > 0 {
+		if off >= end {
+			var start int64
+			start, end = layout.Next(off, 1)
+			stage.PushZeros(off, start-off)
+			if job.Progress != nil && start > off {
+				job.Progress(start - off)
+			}
+			off = start
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			readErr = fmt.Errorf("copy %s: %w", job.Source, ctx.Err())
@@ -220,40 +210,16 @@ func (e *Engine) pump(ctx context.Context, src *os.File, size int64, dests []*de
 		if readErr != nil {
 			break
 		}
-		buf := e.pool.Get().(*[]byte)
-		want := min(int64(len(*buf)), size-off)
-		n, err := readFull(src, (*buf)[:want], off)
-		if err != nil {
-			e.pool.Put(buf)
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w: %s shrank to %d bytes while it was read", cvv.ErrSourceChanged, job.Source, off+int64(n))
-			} else {
-				err = &os.PathError{Op: "pread", Path: job.Source, Err: unwrap(err)}
-			}
-			readErr = err
+		var b *block
+		b, readErr = e.readBlock(src, off, end, job.Source, free)
+		if readErr != nil {
 			break
 		}
 		res.Stats.Reads++
-		b := &block{buf: buf, data: (*buf)[:n], off: off}
-		b.release = func() {
-			e.pool.Put(b.buf)
-			free <- struct{}{}
-		}
-		for _, d := range dests {
-			if d.in != nil {
-				b.refs.Add(1)
-			}
-		}
-		b.refs.Add(1) // the hasher
-		for _, d := range dests {
-			if d.in != nil {
-				d.in <- b
-			}
-		}
-		stage.Push(off, b.data, b.done)
-		off += int64(n)
+		fanOut(b, dests, stage)
+		off += int64(len(b.data))
 		if job.Progress != nil {
-			job.Progress(int64(n))
+			job.Progress(int64(len(b.data)))
 		}
 	}
 	finish()
@@ -277,6 +243,90 @@ func (e *Engine) pump(ctx context.Context, src *os.File, size int64, dests []*de
 	res.Size = hashed
 	res.SourceHash = sum
 	return nil
+}
+
+// startWriters starts a writer for every destination that has not failed
+// yet, counting them in live; the returned func closes their queues and
+// waits for them.
+func startWriters(dests []*dest, live *atomic.Int32, depth int, writeback bool) (finish func()) {
+	var wg sync.WaitGroup
+	for _, d := range dests {
+		if d.err != nil {
+			continue
+		}
+		live.Add(1)
+		d.live = live
+		d.sync = writeback
+		d.in = make(chan *block, depth)
+		wg.Go(d.write)
+	}
+	return func() {
+		for _, d := range dests {
+			if d.in != nil {
+				close(d.in)
+			}
+		}
+		wg.Wait()
+	}
+}
+
+// readBlock reads the block of the source at off, up to end, into a pool
+// buffer; the block gives the buffer and a free token back when released.
+func (e *Engine) readBlock(src *os.File, off, end int64, path string, free chan struct{}) (*block, error) {
+	buf := e.pool.Get().(*[]byte)
+	want := min(int64(len(*buf)), end-off)
+	n, err := readFull(src, (*buf)[:want], off)
+	if err != nil {
+		e.pool.Put(buf)
+		free <- struct{}{}
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: %s shrank to %d bytes while it was read", cvv.ErrSourceChanged, path, off+int64(n))
+		}
+		return nil, &os.PathError{Op: "pread", Path: path, Err: unwrap(err)}
+	}
+	b := &block{buf: buf, data: (*buf)[:n], off: off}
+	b.release = func() {
+		e.pool.Put(b.buf)
+		free <- struct{}{}
+	}
+	return b, nil
+}
+
+// fanOut hands b to every live destination's writer and to the Stage.
+func fanOut(b *block, dests []*dest, stage *hashing.Stage) {
+	for _, d := range dests {
+		if d.in != nil {
+			b.refs.Add(1)
+		}
+	}
+	b.refs.Add(1) // the hasher
+	for _, d := range dests {
+		if d.in != nil {
+			d.in <- b
+		}
+	}
+	stage.Push(b.off, b.data, b.done)
+}
+
+// preallocate reserves size bytes for a destination of a dense source; a
+// sparse source's copy gets only the blocks of its data.
+func preallocate(f *os.File, layout *cvv.Layout, size int64) error {
+	if layout.Sparse() {
+		return nil
+	}
+	return cvv.Preallocate(f, size)
+}
+
+// complete gives the temp file of a sparse source its full size (a hole at
+// the end is never written) and completes it as the job asks.
+func complete(pf *cvv.PendingFile, layout *cvv.Layout, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
+	if layout.Sparse() {
+		if err := cvv.Resize(pf.File, size); err != nil {
+			pf.Abort()
+			return "", err
+		}
+	}
+	return job.Complete(pf, attrs)
 }
 
 // write drains d.in, writing each block at its offset. After a failure it
@@ -397,22 +447,44 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	dropCache(f)
 	adviseSequential(f)
 	h := alg.New()
+	off, err := e.hashData(ctx, f, cvv.NewLayout(f, fi), h)
+	if err != nil {
+		return cvv.HashResult{}, err
+	}
+	// The layout is of the file as it was opened: one that changed since
+	// is not what was hashed.
+	if err := checkUnchanged(f, path, fi); err != nil {
+		return cvv.HashResult{}, err
+	}
+	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex()}, nil
+}
+
+// hashData writes f's bytes to h, its holes as zeros without reading them,
+// and returns how many.
+func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h hashing.Hasher) (int64, error) {
 	buf := e.pool.Get().(*[]byte)
 	defer e.pool.Put(buf)
-	var off int64
+	var off, end int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
+			return 0, fmt.Errorf("hash %s: %w", f.Name(), err)
 		}
-		n, err := readFull(f, *buf, off)
+		if off >= end {
+			start, next := layout.Next(off, 1)
+			hashing.WriteZeros(h, start-off)
+			off, end = start, next
+			if off >= end {
+				return off, nil // only a hole (or nothing) was left
+			}
+		}
+		n, err := readFull(f, (*buf)[:min(int64(len(*buf)), end-off)], off)
 		h.Write((*buf)[:n])
 		off += int64(n)
 		if errors.Is(err, io.EOF) {
-			break
+			return off, nil
 		}
 		if err != nil {
-			return cvv.HashResult{}, &os.PathError{Op: "pread", Path: path, Err: unwrap(err)}
+			return 0, &os.PathError{Op: "pread", Path: f.Name(), Err: unwrap(err)}
 		}
 	}
-	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex()}, nil
 }

@@ -27,7 +27,16 @@ type Stage struct {
 type chunk struct {
 	off     int64
 	data    []byte
+	zeros   int64 // a hole: this many zero bytes, data nil
 	release func()
+}
+
+// size is the number of bytes c stands for.
+func (c chunk) size() int64 {
+	if c.data == nil {
+		return c.zeros
+	}
+	return int64(len(c.data))
 }
 
 // NewStage starts a Stage that hashes into h. capacity is the number of
@@ -60,6 +69,14 @@ func (s *Stage) Push(off int64, data []byte, release func()) {
 		return
 	}
 	s.in <- chunk{off: off, data: data, release: release}
+}
+
+// PushZeros hands the Stage n zero bytes at offset off: a hole of a sparse
+// file, hashed as the zeros a read of it would give without being read.
+func (s *Stage) PushZeros(off, n int64) {
+	if n > 0 {
+		s.in <- chunk{off: off, zeros: n}
+	}
 }
 
 func (s *Stage) run() {
@@ -101,8 +118,12 @@ func (s *Stage) run() {
 }
 
 func (s *Stage) consume(c chunk) {
-	s.h.Write(c.data)
-	s.next += int64(len(c.data))
+	if c.data == nil {
+		WriteZeros(s.h, c.zeros)
+	} else {
+		s.h.Write(c.data)
+	}
+	s.next += c.size()
 	c.free()
 }
 
@@ -129,4 +150,16 @@ func (s *Stage) Abort() {
 	close(s.stop)
 	close(s.in)
 	s.wg.Wait()
+}
+
+// zeroBlock is what WriteZeros hashes from; never written to.
+var zeroBlock [64 << 10]byte
+
+// WriteZeros writes n zero bytes to h without allocating them.
+func WriteZeros(h Hasher, n int64) {
+	for n > 0 {
+		k := min(n, int64(len(zeroBlock)))
+		h.Write(zeroBlock[:k])
+		n -= k
+	}
 }

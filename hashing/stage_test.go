@@ -124,3 +124,23 @@ func TestStageAbortWithNothingPushed(t *testing.T) {
 	s := NewStage(XXH64.New(), 1)
 	s.Abort() // must not hang or panic
 }
+
+// TestStageZerosMatchReadHoles checks that holes pushed as zeros, out of
+// order among data and larger than the zero block, hash as the zeros a read
+// of a sparse file gives.
+func TestStageZerosMatchReadHoles(t *testing.T) {
+	head, tail := testData(1000), testData(77)
+	const hole = 200<<10 + 3
+	whole := append(append(append([]byte{}, head...), make([]byte, hole)...), tail...)
+	for _, a := range Algorithms {
+		s := NewStage(a.New(), 1)
+		s.Push(int64(len(head)+hole), tail, nil)
+		s.PushZeros(int64(len(head)), hole)
+		s.PushZeros(0, 0) // nothing
+		s.Push(0, head, nil)
+		sum, n, err := s.Close()
+		if err != nil || n != int64(len(whole)) || sum != a.Sum(whole) {
+			t.Errorf("%v: %s %d %v, want %s %d", a, sum, n, err, a.Sum(whole), len(whole))
+		}
+	}
+}

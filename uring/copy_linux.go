@@ -39,10 +39,15 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		return nil, err
 	}
 	size := fi.Size()
+	layout := cvv.NewLayout(src, fi)
+	prealloc := size
+	if layout.Sparse() {
+		prealloc = 0 // only the data gets blocks
+	}
 
 	dests := make([]*destination, len(job.Dests))
 	for i, p := range job.Dests {
-		d, err := createDest(job.Root(i), p, size, block)
+		d, err := createDest(job.Root(i), p, prealloc, block)
 		if err != nil {
 			d = &destination{final: p, err: cvv.DestError(err)}
 		}
@@ -61,11 +66,13 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	t := &transfer{
 		e: e, ctx: ctx, src: src, srcPath: job.Source, srcFd: int(src.Fd()),
 		srcDirect: direct, srcAlign: align, size: size, dests: dests, progress: job.Progress,
+		layout: layout, align: max(pageSize, align),
 	}
 	t.allDead = true
 	for _, d := range dests {
 		if d.live() {
 			t.allDead = false
+			t.align = max(t.align, d.align)
 		}
 	}
 	if err := t.start(job.Hash); err != nil {
@@ -126,11 +133,12 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	return res, nil
 }
 
-// commit cuts a padded O_DIRECT tail back to size and completes the temp
+// commit cuts a padded O_DIRECT tail back to size (or extends the copy of a
+// sparse source over its last hole) and completes the temp
 // file as the job asks (cvv.Job.Complete: attributes, sync, then the
 // rename and directory fsync, or the temp file handed over with Hold).
 func commit(pf *cvv.PendingFile, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
-	if err := pf.File.Truncate(size); err != nil {
+	if err := cvv.Resize(pf.File, size); err != nil {
 		pf.Abort()
 		return "", cvv.DestError(err)
 	}
@@ -162,6 +170,7 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	t := &transfer{
 		e: e, ctx: ctx, src: f, srcPath: path, srcFd: int(f.Fd()),
 		srcDirect: direct, srcAlign: align, size: fi.Size(), dropCache: true,
+		layout: cvv.NewLayout(f, fi), align: max(pageSize, align),
 	}
 	if err := t.start(alg); err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)

@@ -102,6 +102,12 @@ type transfer struct {
 	srcDirOK  bool // an O_DIRECT read has succeeded
 	srcAlign  int
 	size      int64
+	// layout finds the source's data; its holes are hashed as zeros and
+	// neither read nor written. dataEnd is the end of the data region
+	// nextOff is in, align what the regions are widened to (O_DIRECT).
+	layout  *cvv.Layout
+	dataEnd int64
+	align   int
 	// dropCache, for Hash: flush cached pages if O_DIRECT is refused late.
 	dropCache bool
 	dests     []*destination
@@ -318,15 +324,32 @@ func (t *transfer) run() {
 // issueReads starts reads of the next chunks while buffers are free.
 func (t *transfer) issueReads() {
 	for t.nextOff < t.size {
+		if t.nextOff >= t.dataEnd {
+			t.skipHole()
+			continue
+		}
 		idx, ok := t.takeBuffer()
 		if !ok {
 			return
 		}
 		c := &chunk{t: t, idx: idx, buf: t.e.pool.bufs[idx], off: t.nextOff}
-		c.want = int(min(int64(len(c.buf)), t.size-t.nextOff))
+		c.want = int(min(int64(len(c.buf)), t.dataEnd-t.nextOff))
 		t.nextOff += int64(c.want)
 		t.queueRead(c)
 	}
+}
+
+// skipHole moves nextOff to the next data region, handing the hole before
+// it to the hasher as zeros: it is neither read nor written.
+func (t *transfer) skipHole() {
+	start, end := t.layout.Next(t.nextOff, t.align)
+	if hole := start - t.nextOff; hole > 0 {
+		t.stage.PushZeros(t.nextOff, hole)
+		if t.progress != nil {
+			t.progress(hole)
+		}
+	}
+	t.nextOff, t.dataEnd = start, end
 }
 
 // queueRead queues the read of what is missing of c.

@@ -36,8 +36,8 @@ func cvvCommand(engine string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// makeBig writes a file of n bytes: a random head and tail around a sparse
-// middle, so it is cheap to create but every block is read and written.
+// makeBig writes a file of n bytes of data (no holes), so that every block
+// is read and written; it returns the pattern the file repeats.
 func makeBig(t *testing.T, path string, n int64) []byte {
 	t.Helper()
 	f, err := os.Create(path)
@@ -45,8 +45,12 @@ func makeBig(t *testing.T, path string, n int64) []byte {
 		t.Fatal(err)
 	}
 	head := bytes.Repeat([]byte("cvv interrupt test "), 4096)
-	if _, err := f.WriteAt(head, 0); err != nil {
-		t.Fatal(err)
+	// Data all the way: the holes of a sparse file are neither read nor
+	// written, and the copy would be over before a test could stop it.
+	for off := int64(0); off < n; off += int64(len(head)) {
+		if _, err := f.WriteAt(head[:min(int64(len(head)), n-off)], off); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := f.WriteAt(head, n-int64(len(head))); err != nil {
 		t.Fatal(err)
