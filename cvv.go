@@ -99,8 +99,11 @@ type Job struct {
 	// can lose the new name, never leave wrong bytes under it. A tree copy
 	// uses it to fsync each directory once instead of once per file.
 	DeferDirSync bool
-	// NoPreserve skips copying the source's mode and modification time.
+	// NoPreserve skips copying the source's mode, modification time,
+	// owner and extended attributes.
 	NoPreserve bool
+	// NoXattrs skips copying the source's extended attributes and ACLs.
+	NoXattrs bool
 	// Hold leaves every complete copy under its temp name: the engine
 	// applies the attributes, fdatasyncs (unless NoFsync) and closes each
 	// live destination's temp file (Finish) but does not rename it, and
@@ -248,6 +251,10 @@ type DestResult struct {
 	// Note explains a refused fast path ("O_DIRECT refused by filesystem:
 	// invalid argument"), empty otherwise.
 	Note string
+	// Unkept, when Err is nil, wraps ErrNoXattrs if the destination's
+	// filesystem could not hold the source's extended attributes: the
+	// copy is complete without them.
+	Unkept error
 }
 
 // HashResult is the outcome of Engine.Hash.

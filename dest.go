@@ -60,6 +60,10 @@ const (
 type SourceAttrs struct {
 	Mode    os.FileMode
 	ModTime time.Time
+	// Owner is the owner and group to give the copy, nil to leave it.
+	Owner *Owner
+	// Xattrs are the extended attributes and ACLs to set (AttrsOf).
+	Xattrs []Xattr
 }
 
 // PendingFile is a destination file being written: a temp file (TempName)
@@ -73,7 +77,12 @@ type SourceAttrs struct {
 // File is the temp file; write to it, never close it. A PendingFile is not
 // safe for concurrent use.
 type PendingFile struct {
-	File  *os.File
+	File *os.File
+	// Unkept, set by Finish, wraps ErrNoXattrs when the destination's
+	// filesystem could not hold the extended attributes: the copy is
+	// complete without them.
+	Unkept error
+
 	dir   *Dir
 	tmp   string // temp base name in dir
 	name  string // final base name in dir
@@ -127,7 +136,8 @@ func (p *PendingFile) Commit(attrs *SourceAttrs, sync Sync) error {
 	return p.Place(sync)
 }
 
-// Finish completes the temp file: it applies attrs (unless nil), syncs
+// Finish completes the temp file: it applies attrs (unless nil: owner,
+// extended attributes, mode, then mtime), syncs
 // (unless SyncNone: fsync when attrs were applied, so they are durable
 // too, else fdatasync) and closes File. The data and attributes are then
 // durable under the temp name. On error the PendingFile is aborted.
@@ -138,6 +148,11 @@ func (p *PendingFile) Finish(attrs *SourceAttrs, sync Sync) (err error) {
 		}
 	}()
 	if attrs != nil {
+		if err := ApplyAttrs(p.File, attrs); errors.Is(err, ErrNoXattrs) {
+			p.Unkept = err
+		} else if err != nil {
+			return err
+		}
 		// A filesystem without permission bits (fusefat) may not implement
 		// chmod at all; the CLI checks the mode where one is kept.
 		if err := p.File.Chmod(attrs.Mode.Perm()); err != nil && !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.ENOTSUP) {

@@ -188,6 +188,10 @@ func (d *Dir) Stat() (os.FileInfo, error) { return d.f.Stat() }
 // SetMode gives d itself the permission bits perm.
 func (d *Dir) SetMode(perm os.FileMode) error { return d.f.Chmod(perm) }
 
+// SetAttrs gives d itself the owner and extended attributes of attrs (see
+// ApplyAttrs; an error wrapping ErrNoXattrs when the filesystem holds none).
+func (d *Dir) SetAttrs(attrs *SourceAttrs) error { return ApplyAttrs(d.f, attrs) }
+
 // SetModTime sets the access and modification times of d itself to mtime.
 func (d *Dir) SetModTime(mtime time.Time) error {
 	return wrap("chtimes", d.path, futimes(d, mtime))

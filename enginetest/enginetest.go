@@ -53,6 +53,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Hash", func(t *testing.T) { testHash(t, open) })
 	t.Run("Beyond4GiB", func(t *testing.T) { testBeyond4GiB(t, open) })
 	t.Run("Sparse", func(t *testing.T) { testSparse(t, open) })
+	t.Run("Xattrs", func(t *testing.T) { testXattrs(t, open) })
 	t.Run("Beneath", func(t *testing.T) { testBeneath(t, open) })
 }
 

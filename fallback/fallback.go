@@ -143,9 +143,9 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		return nil, err
 	}
 
-	var attrs *cvv.SourceAttrs
-	if !job.NoPreserve {
-		attrs = &cvv.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime()}
+	attrs, err := cvv.AttrsOf(src, fi, &job)
+	if err != nil {
+		return nil, err
 	}
 	for i, d := range dests {
 		dr := &res.Dests[i]
@@ -168,6 +168,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 			var err error
 			dr.Temp, err = complete(pf, layout, size, attrs, &job)
 			d.err = cvv.DestError(err)
+			dr.Unkept = pf.Unkept
 		}
 		dr.Err = d.err
 	}

@@ -103,19 +103,23 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if !t.allDead {
 		res.Size = t.hashed
 	}
-	var attrs *cvv.SourceAttrs
-	if !job.NoPreserve {
-		attrs = &cvv.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime()}
+	attrs, err := cvv.AttrsOf(src, fi, &job)
+	if err != nil {
+		return nil, err
 	}
 	var wg sync.WaitGroup
 	held := make([]string, len(dests))
+	unkept := make([]error, len(dests))
 	for i, d := range dests {
 		if d.f == nil || !d.live() {
 			continue
 		}
 		pf := d.pf
 		d.pf, d.f = nil, nil
-		wg.Go(func() { held[i], d.err = commit(pf, size, attrs, &job) })
+		wg.Go(func() {
+			held[i], d.err = commit(pf, size, attrs, &job)
+			unkept[i] = pf.Unkept
+		})
 	}
 	wg.Wait()
 	for i, d := range dests {
@@ -127,6 +131,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 			Direct: d.direct,
 			Mode:   d.mode,
 			Note:   d.note,
+			Unkept: unkept[i],
 		}
 	}
 	res.Elapsed = time.Since(start)

@@ -214,6 +214,9 @@ type runner struct {
 	// attrsAgain[i] is set once destination i needed attributes set
 	// again after a rename (said once).
 	attrsAgain []atomic.Bool
+	// noXattrs[i] is set once destination i was found unable to hold
+	// extended attributes (said once).
+	noXattrs []atomic.Bool
 	// folded caches, by destination directory path, whether a directory
 	// of a filesystem with case-folding directories folds (ext4 casefold).
 	folded sync.Map
@@ -772,38 +775,78 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 	return nil
 }
 
-// finishDirs gives every destination directory its source mode and mtime,
+// finishDirs gives every destination directory its source mode, owner
+// (as root), extended attributes and ACLs (unless --no-xattrs), and mtime,
 // children before parents, after all contents are written.
 func (r *runner) finishDirs() {
 	if r.opts.noPreserve || !r.plan.IsDir {
 		return
 	}
-	for i := range r.plan.Dests {
-		if !r.live(i) {
-			continue
+	for k, d := range slices.Backward(r.tree.Dirs) {
+		attrs, err := r.dirAttrs(d.Rel)
+		if err != nil {
+			r.failures.Add(1)
+			r.out.entryError(d.Rel, "", err)
+			attrs = &cvv.SourceAttrs{}
 		}
-		for k, d := range slices.Backward(r.tree.Dirs) {
-			if r.blocked[i][k] != nil {
+		for i := range r.plan.Dests {
+			if !r.live(i) || r.blocked[i][k] != nil {
 				continue
 			}
-			dir, err := r.roots[i].OpenDir(d.Rel)
-			if err == nil {
-				if !r.destFS[i].NoModes {
-					err = dir.SetMode(d.Mode.Perm())
-				}
-				if err == nil {
-					// Both times (Dir.SetModTime): exfat-fuse drops an
-					// mtime sent alone.
-					err = dir.SetModTime(d.ModTime)
-				}
-				dir.Close()
-			}
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := r.finishDir(i, d, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				r.failures.Add(1)
 				r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
 			}
 		}
 	}
+}
+
+// dirAttrs reads the owner and extended attributes of the source
+// directory rel.
+func (r *runner) dirAttrs(rel string) (*cvv.SourceAttrs, error) {
+	f, err := os.Open(r.tree.Path(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return cvv.AttrsOf(f, fi, &cvv.Job{NoXattrs: r.opts.noXattrs})
+}
+
+// finishDir gives directory d on destination i its attributes.
+func (r *runner) finishDir(i int, d plan.Entry, attrs *cvv.SourceAttrs) error {
+	dir, err := r.roots[i].OpenDir(d.Rel)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = dir.SetAttrs(attrs)
+	if errors.Is(err, cvv.ErrNoXattrs) {
+		r.xattrsUnkept(i, err)
+	} else if err != nil {
+		return err
+	}
+	if !r.destFS[i].NoModes {
+		if err := dir.SetMode(d.Mode.Perm()); err != nil {
+			return err
+		}
+	}
+	// Both times (Dir.SetModTime): exfat-fuse drops an mtime sent alone.
+	return dir.SetModTime(d.ModTime)
+}
+
+// xattrsUnkept says once per destination that its filesystem could not
+// hold the extended attributes of what was copied there (err wraps
+// cvv.ErrNoXattrs; nil says nothing).
+func (r *runner) xattrsUnkept(i int, err error) {
+	if err == nil || r.noXattrs[i].Swap(true) {
+		return
+	}
+	r.out.warn("", fmt.Sprintf("%s: %s cannot hold extended attributes or ACLs: they are not copied there",
+		r.plan.Dests[i].Path, r.destFS[i].TypeOr("the filesystem")))
 }
 
 // copyAll runs the file jobs, r.opts.jobs at a time. Without --verify-after
@@ -956,6 +999,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		// A tree copy fsyncs each directory once (dirSyncs).
 		DeferDirSync: r.dirSync != nil,
 		NoPreserve:   r.opts.noPreserve,
+		NoXattrs:     r.opts.noXattrs,
 		// Only a verified copy gets its name (seal.go).
 		Hold: true,
 		Progress: func(n int64) {
@@ -989,6 +1033,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		} else {
 			fj.state[i] = dsCopied
 			fj.hold(i, res.Dests[k].Temp)
+			r.xattrsUnkept(i, res.Dests[k].Unkept)
 		}
 	}
 	return nil

@@ -86,6 +86,7 @@ type copyOptions struct {
 	bigJobs     int
 	noFsync     bool
 	noPreserve  bool
+	noXattrs    bool // --no-xattrs
 	mode        VerifyMode
 	alg         hashing.Algorithm
 	verifyAfter bool
@@ -146,6 +147,7 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	}
 	o.noFsync = c.Bool("no-fsync")
 	o.noPreserve = c.Bool("no-preserve")
+	o.noXattrs = c.Bool("no-xattrs")
 	o.verifyAfter = c.Bool("verify-after")
 	o.ask = c.Bool("ask")
 	if o.ask && !o.verifyAfter {

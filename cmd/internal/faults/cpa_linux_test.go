@@ -3,8 +3,15 @@ package faults
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cvv-project/cvv"
 )
 
 // sparseSources writes sparse files below dir: data after a hole at the
@@ -75,4 +82,156 @@ func TestCLISparseToFAT(t *testing.T) {
 			})
 		}
 	}
+}
+
+// xattrTree writes a source tree whose files and directories carry user.*
+// attributes, POSIX ACLs (a default one on a directory), cvv's own
+// verification record, and (as root) other owners. It skips, unless CI is
+// set, where setfacl or getfattr is missing.
+func xattrTree(t *testing.T, src string) {
+	t.Helper()
+	for _, tool := range []string{"setfacl", "getfacl", "getfattr"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s: %v (.ci/run installs acl and attr)", tool, err)
+			}
+			t.Skipf("%s: %v (install acl and attr)", tool, err)
+		}
+	}
+	mt := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	writeFile(t, filepath.Join(src, "A001", "clip.mov"), "frames", mt)
+	writeFile(t, filepath.Join(src, "A001", "plain.wav"), "audio", mt)
+	writeFile(t, filepath.Join(src, "notes.txt"), "notes", mt)
+	set := func(path, name, value string) {
+		if err := unix.Lsetxattr(path, name, []byte(value), 0); err != nil {
+			t.Skipf("the filesystem of %s keeps no %s: %v", path, name, err)
+		}
+	}
+	set(filepath.Join(src, "A001", "clip.mov"), "user.camera", "A-cam")
+	set(filepath.Join(src, "A001", "clip.mov"), cvv.VerifiedAttr, "v1 junk")
+	set(filepath.Join(src, "A001"), "user.reel", "A001")
+	set(filepath.Join(src, "notes.txt"), "user.xdg.origin.url", "https://example.com/notes")
+	for _, args := range [][]string{
+		{"-m", "u:4321:rw-,g:8765:r--", filepath.Join(src, "A001", "clip.mov")},
+		{"-d", "-m", "u:4321:rwx", filepath.Join(src, "A001")},
+	} {
+		if out, err := exec.Command("setfacl", args...).CombinedOutput(); err != nil {
+			t.Skipf("setfacl %q: %v %s", args, err, out)
+		}
+	}
+	if os.Geteuid() == 0 {
+		for _, p := range []string{filepath.Join(src, "A001", "plain.wav"), filepath.Join(src, "A001")} {
+			if err := os.Lchown(p, 1234, 5678); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// keptAttrs returns, for the tree at root, what cp -a keeps beyond the
+// data and what cvv must keep too: every extended attribute but cvv's own
+// record (getfattr -d), the ACLs (getfacl), and owners, modes and link
+// counts (stat), with paths relative to root.
+func keptAttrs(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range [][]string{
+		{"getfattr", "-R", "-d", "-m", "-", "-e", "hex", "."},
+		{"getfacl", "-R", "-n", "-p", "."},
+		{"sh", "-c", "find . -mindepth 1 | LC_ALL=C sort | xargs stat -c '%n %u:%g %a %h %F'"},
+	} {
+		cmd := exec.Command(c[0], c[1:]...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%q in %s: %v\n%s", c, root, err, out)
+		}
+		// One block per file, blank-line separated; cvv's own record is
+		// left out, and a getfattr block left with its header only.
+		for _, block := range strings.Split(string(out), "\n\n") {
+			var lines []string
+			for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+				if !strings.HasPrefix(line, cvv.VerifiedAttr+"=") {
+					lines = append(lines, line)
+				}
+			}
+			if len(lines) > 1 || c[0] == "sh" {
+				b.WriteString(strings.Join(lines, "\n") + "\n\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestCLIXattrsLikeCpA: user.* attributes and ACLs were dropped by a copy
+// (cp -a keeps them), and so were owners. A tree copy now keeps what
+// cp -a keeps, compared with getfattr, getfacl and stat, in both engines,
+// but never the source's user.cvv.verified; --no-xattrs keeps none.
+func TestCLIXattrsLikeCpA(t *testing.T) {
+	work := t.TempDir() // not tmpfs: ACLs everywhere
+	src := filepath.Join(work, "card")
+	xattrTree(t, src)
+	ref := filepath.Join(work, "cp-a")
+	if out, err := exec.Command("cp", "-a", src, ref).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v\n%s", err, out)
+	}
+	want := keptAttrs(t, ref)
+	for _, engine := range []string{"uring", "fallback"} {
+		t.Run(engine, func(t *testing.T) {
+			env := runOpts{Env: []string{"CVV_ENGINE=" + engine}}
+			dst := filepath.Join(work, "cvv-"+engine)
+			if r := runCVV(t, env, src, dst); r.Code != 0 {
+				t.Fatalf("exit %d, want 0:\n%v", r.Code, r)
+			}
+			if got := keptAttrs(t, dst); got != want {
+				t.Errorf("the copy keeps\n%s\ncp -a keeps\n%s", got, want)
+			}
+			bare := filepath.Join(work, "bare-"+engine)
+			if r := runCVV(t, env, "--no-xattrs", src, bare); r.Code != 0 {
+				t.Fatalf("--no-xattrs: exit %d, want 0:\n%v", r.Code, r)
+			}
+			if _, err := unix.Lgetxattr(filepath.Join(bare, "A001", "clip.mov"), "user.camera", nil); err == nil {
+				t.Errorf("--no-xattrs copied user.camera")
+			}
+		})
+	}
+}
+
+// TestCLIXattrsToExFAT: a destination that cannot hold extended
+// attributes (exFAT through exfat-fuse) gets the data, one line saying it
+// keeps no attributes, and exit status 0; the other destination keeps
+// them.
+func TestCLIXattrsToExFAT(t *testing.T) {
+	for _, engine := range []string{"uring", "fallback"} {
+		t.Run(engine, func(t *testing.T) {
+			img := mountImage(t, ExFATFuse, 64<<20)
+			work := t.TempDir()
+			src := filepath.Join(work, "card")
+			xattrTree(t, src)
+			ext := filepath.Join(work, "copy")
+			dst := filepath.Join(img.Dir, "day1")
+			r := runCVV(t, runOpts{Env: []string{"CVV_ENGINE=" + engine}}, src, ext, dst)
+			if r.Code != 0 {
+				t.Fatalf("exit %d, want 0:\n%v", r.Code, r)
+			}
+			if n := strings.Count(r.Stderr, "cannot hold extended attributes"); n != 1 {
+				t.Errorf("%d lines say exFAT cannot hold extended attributes, want 1:\n%v", n, r)
+			}
+			if !strings.Contains(r.Stderr, dst+": exfat") {
+				t.Errorf("the line does not name the exFAT destination:\n%v", r)
+			}
+			if v, err := getxattr(filepath.Join(ext, "A001", "clip.mov"), "user.camera"); err != nil || v != "A-cam" {
+				t.Errorf("the ext4 copy lost user.camera: %q %v", v, err)
+			}
+		})
+	}
+}
+
+func getxattr(path, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Lgetxattr(path, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }

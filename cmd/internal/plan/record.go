@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cvv-project/cvv"
 )
 
 // Level is how strictly a copy is (or was) verified, weakest first. The
@@ -70,7 +72,7 @@ type Record struct {
 }
 
 // RecordAttr is the extended attribute that holds a Record.
-const RecordAttr = "user.cvv.verified"
+const RecordAttr = cvv.VerifiedAttr
 
 // recordVersion starts every stored record; a record of another version is
 // ignored (the file is then re-verified, never trusted more).

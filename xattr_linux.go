@@ -1,0 +1,128 @@
+package cvv
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadXattrs returns the extended attributes of f, ACLs included, in the
+// order the filesystem lists them, without VerifiedAttr. A filesystem
+// without extended attributes has none.
+func ReadXattrs(f *os.File) ([]Xattr, error) {
+	fd := int(f.Fd())
+	names, err := listXattrs(fd)
+	if err != nil || len(names) == 0 {
+		return nil, err
+	}
+	var xs []Xattr
+	for _, name := range names {
+		if name == VerifiedAttr {
+			continue
+		}
+		v, err := getXattr(fd, name)
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed since the list was read
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "getxattr " + name, Path: f.Name(), Err: err}
+		}
+		xs = append(xs, Xattr{Name: name, Value: v})
+	}
+	return xs, nil
+}
+
+// listXattrs returns the names of fd's extended attributes.
+func listXattrs(fd int) ([]string, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Flistxattr(fd, buf)
+		switch {
+		case err == unix.ERANGE:
+			size, err := unix.Flistxattr(fd, nil)
+			if err != nil {
+				return nil, err
+			}
+			buf = make([]byte, size+64)
+			continue
+		case err == unix.EINTR:
+			continue
+		case err == unix.ENOTSUP || err == unix.ENOSYS:
+			return nil, nil
+		case err != nil:
+			return nil, err
+		}
+		var names []string
+		for _, s := range strings.Split(string(buf[:n]), "\x00") {
+			if s != "" {
+				names = append(names, s)
+			}
+		}
+		return names, nil
+	}
+}
+
+// getXattr returns the value of fd's extended attribute name.
+func getXattr(fd int, name string) ([]byte, error) {
+	buf := make([]byte, 128)
+	for {
+		n, err := unix.Fgetxattr(fd, name, buf)
+		switch {
+		case err == unix.ERANGE:
+			size, err := unix.Fgetxattr(fd, name, nil)
+			if err != nil {
+				return nil, err
+			}
+			buf = make([]byte, size+64)
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, err
+		}
+		return buf[:n:n], nil
+	}
+}
+
+// setXattrs sets xs on f. ENOTSUP on any but a security.* attribute means
+// the filesystem holds none: ErrNoXattrs. security.* attributes (SELinux
+// labels, capabilities) are kept where the destination accepts them, as
+// cp -a does, and left alone where it refuses them.
+func setXattrs(f *os.File, xs []Xattr) error {
+	fd := int(f.Fd())
+	for _, x := range xs {
+		err := unix.Fsetxattr(fd, x.Name, x.Value, 0)
+		for err == unix.EINTR {
+			err = unix.Fsetxattr(fd, x.Name, x.Value, 0)
+		}
+		switch {
+		case err == nil:
+		case strings.HasPrefix(x.Name, "security."):
+		case err == unix.ENOTSUP || err == unix.ENOSYS:
+			return &os.PathError{Op: "setxattr " + x.Name, Path: f.Name(), Err: fmt.Errorf("%w (%w)", ErrNoXattrs, err)}
+		default:
+			return &os.PathError{Op: "setxattr " + x.Name, Path: f.Name(), Err: err}
+		}
+	}
+	return nil
+}
+
+// ownerOf returns fi's owner when cvv runs as root (only root can give a
+// file away), nil otherwise.
+func ownerOf(fi os.FileInfo) *Owner {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || os.Geteuid() != 0 {
+		return nil
+	}
+	return &Owner{Uid: int(st.Uid), Gid: int(st.Gid)}
+}
+
+// ignorableOwner reports whether a chown failed only because the
+// filesystem has no owners (FAT, exFAT: EPERM or ENOTSUP from the driver).
+func ignorableOwner(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOSYS)
+}
