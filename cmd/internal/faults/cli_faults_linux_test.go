@@ -26,6 +26,48 @@ func writeHook(t testing.TB, script string) string {
 	return "CVV_TEST_BEFORE_VERIFY=sh " + p
 }
 
+// flipKeepTimeSh returns shell lines that write the byte b at offset at
+// of the file named by the shell variable $d and give it its old times
+// back (touch -r from a copy of them), as damage in the field keeps the
+// mtime. They append "MTIME-BEFORE|MTIME-AFTER" to log for checkKeptTime.
+func flipKeepTimeSh(b byte, at int64, log string) string {
+	return fmt.Sprintf(`ref=$(mktemp)
+touch -r "$d" "$ref"
+before=$(stat -c %%y "$d")
+printf '\%03o' | dd of="$d" bs=1 seek=%d conv=notrunc 2>/dev/null
+touch -r "$ref" "$d"
+rm -f "$ref"
+echo "$before|$(stat -c %%y "$d")" >> %s
+`, b, at, log)
+}
+
+// checkKeptTime fails unless log (from flipKeepTimeSh) shows at least one
+// corruption and every one kept the file's mtime to the nanosecond.
+func checkKeptTime(t testing.TB, log string) {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("no corruption was made: %v", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		before, after, ok := strings.Cut(l, "|")
+		if !ok || before == "" || before != after {
+			t.Errorf("the corruption changed the mtime: %q", l)
+		}
+	}
+}
+
+// copyStatus returns the status of rel on the destination path dest in the
+// file event of a --json run.
+func copyStatus(t testing.TB, r *runResult, rel, dest string) string {
+	t.Helper()
+	got, _ := outcomes(jsonEvents(t, r))
+	if o := got[rel][dest]; o != nil {
+		return o.copy
+	}
+	return ""
+}
+
 // expectOutput fails unless the run's output contains every want.
 func expectOutput(t testing.TB, r *runResult, wants ...string) {
 	t.Helper()
@@ -530,16 +572,18 @@ func TestCLIDestCorruptedBeforeVerify(t *testing.T) {
 	dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2"), filepath.Join(work, "d3")}
 	// The second destination of the file; CVV_TEST_DESTS lists them in
 	// command-line order.
+	// The corruption keeps the mtime: only the hash can tell.
+	mtimes := filepath.Join(work, "mtimes")
 	hook := writeHook(t, fmt.Sprintf(`[ "$CVV_TEST_FILE" = %q ] || exit 0
 d=$(printf '%%s\n' "$CVV_TEST_DESTS" | sed -n 2p)
-printf '\%03o' | dd of="$d" bs=1 seek=%d conv=notrunc 2>/dev/null
-echo "$d" > %s
-`, rel, flipped, at, filepath.Join(work, "flipped")))
+%secho "$d" > %s
+`, rel, flipKeepTimeSh(flipped, at, mtimes), filepath.Join(work, "flipped")))
 	r := runCVV(t, runOpts{Env: []string{hook}}, "-m", "full", src, dests[0], dests[1], dests[2])
 	hit, err := os.ReadFile(filepath.Join(work, "flipped"))
 	if err != nil {
 		t.Fatalf("the hook never flipped a byte: %v\n%v", err, r)
 	}
+	checkKeptTime(t, mtimes)
 	// The copy is verified under its temp name, before it gets its final
 	// name.
 	if got := strings.TrimSpace(string(hit)); filepath.Dir(got) != filepath.Dir(filepath.Join(dests[1], rel)) || !cvv.IsTempName(filepath.Base(got)) {
@@ -563,9 +607,13 @@ echo "$d" > %s
 	if !strings.Contains(r.Stderr, "the copy was removed") {
 		t.Errorf("the failure does not say what became of the bad copy:\n%v", r)
 	}
-	r = runCVV(t, runOpts{}, "-m", "full", src, dests[0], dests[1], dests[2])
+	// The re-run copies it again (and keeps the two good copies).
+	r = runCVV(t, runOpts{}, "--json", "-m", "full", src, dests[0], dests[1], dests[2])
 	if r.Code != 0 {
 		t.Errorf("re-run: exit %d, want 0\n%v", r.Code, r)
+	}
+	if st := copyStatus(t, r, rel, filepath.Join(dests[1], rel)); st != "copied" {
+		t.Errorf("re-run: %s is %q on the damaged destination, want copied again", rel, st)
 	}
 	for _, d := range dests {
 		checkComplete(t, want, d)
@@ -609,15 +657,15 @@ func TestCLICrashBetweenCopyAndVerify(t *testing.T) {
 			const at = 4242
 			dests := []string{filepath.Join(work, "d1"), filepath.Join(work, "d2")}
 			flag := filepath.Join(work, "crashed")
+			mtimes := filepath.Join(work, "mtimes")
 			hook := writeHook(t, fmt.Sprintf(`[ "$CVV_TEST_FILE" = %q ] || exit 0
 [ -e %[2]s ] && exit 0
 touch %[2]s
 d=$(printf '%%s\n' "$CVV_TEST_DESTS" | sed -n 2p)
-printf '\%03[3]o' | dd of="$d" bs=1 seek=%[4]d conv=notrunc 2>/dev/null
-p=$PPID
+%[3]sp=$PPID
 while [ "$(cat /proc/$p/comm)" != cvv ]; do p=$(cut -d' ' -f4 /proc/$p/stat); done
 kill -9 $p
-`, rel, flag, b[at]^0xff, at))
+`, rel, flag, flipKeepTimeSh(b[at]^0xff, at, mtimes)))
 			args := []string{"-m", mode, "-j", "1", src, dests[0], dests[1]}
 			r := runCVV(t, runOpts{Env: []string{hook}}, args...)
 			if _, err := os.Stat(flag); err != nil {
@@ -626,16 +674,24 @@ kill -9 $p
 			if r.Code != 137 {
 				t.Fatalf("first run: exit %d, want 137 (killed)\n%v", r.Code, r)
 			}
-			r = runCVV(t, runOpts{Env: []string{hook}}, args...)
-			got := fileHash(t, filepath.Join(dests[1], rel))
-			switch {
-			case got == want[rel]:
-				// Copied again: fine whatever the status.
-				t.Logf("re-run (exit %d) copied the unverified file again", r.Code)
-			case r.Code == 0:
-				t.Errorf("re-run exits 0 but %s holds a copy that was never verified and is wrong (skipped by size and mtime)\n%v", filepath.Join(dests[1], rel), r)
-			default:
-				expectOutput(t, r, rel)
+			checkKeptTime(t, mtimes)
+			// The damaged copy was never verified: it must not have its
+			// final name, where its size and mtime would pass for a copy.
+			final := filepath.Join(dests[1], rel)
+			if _, err := os.Lstat(final); err == nil && fileHash(t, final) != want[rel] {
+				t.Errorf("after the crash, %s has its final name and is wrong", final)
+			}
+			// The re-run catches it: it copies the file again, verifies it
+			// and exits 0 with every copy right.
+			r = runCVV(t, runOpts{Env: []string{hook}}, append([]string{"--json"}, args...)...)
+			if r.Code != 0 {
+				t.Errorf("re-run: exit %d, want 0\n%v", r.Code, r)
+			}
+			if st := copyStatus(t, r, rel, final); st != "copied" {
+				t.Errorf("re-run: %s is %q on the damaged destination, want copied again", rel, st)
+			}
+			for _, d := range dests {
+				checkComplete(t, want, d)
 			}
 		})
 	}
