@@ -244,6 +244,9 @@ type runner struct {
 	// every file's commit fsyncs its own directory (a file source) or
 	// nothing is fsynced (--no-fsync).
 	dirSync *dirSyncs
+	// dirsFinished: finishDirs gave the directories their modes and
+	// times.
+	dirsFinished bool
 
 	bytesTotal int64        // source bytes to copy
 	bytesDone  atomic.Int64 // source bytes copied
@@ -777,11 +780,13 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 
 // finishDirs gives every destination directory its source mode, owner
 // (as root), extended attributes and ACLs (unless --no-xattrs), and mtime,
-// children before parents, after all contents are written.
+// children before parents, after all contents are written, and fsyncs it
+// so that they survive a power cut (unless --no-fsync).
 func (r *runner) finishDirs() {
 	if r.opts.noPreserve || !r.plan.IsDir {
 		return
 	}
+	r.dirsFinished = true
 	for k, d := range slices.Backward(r.tree.Dirs) {
 		attrs, err := r.dirAttrs(d.Rel)
 		if err != nil {
@@ -829,13 +834,51 @@ func (r *runner) finishDir(i int, d plan.Entry, attrs *cvv.SourceAttrs) error {
 	} else if err != nil {
 		return err
 	}
+	return r.setDirTimes(i, dir, d)
+}
+
+// setDirTimes gives dir, directory d on destination i, its source mode
+// and mtime, and fsyncs it: a directory's own mode and mtime are durable
+// only once it is fsynced.
+func (r *runner) setDirTimes(i int, dir *cvv.Dir, d plan.Entry) error {
 	if !r.destFS[i].NoModes {
 		if err := dir.SetMode(d.Mode.Perm()); err != nil {
 			return err
 		}
 	}
 	// Both times (Dir.SetModTime): exfat-fuse drops an mtime sent alone.
-	return dir.SetModTime(d.ModTime)
+	if err := dir.SetModTime(d.ModTime); err != nil {
+		return err
+	}
+	if r.opts.noFsync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// finishRoots gives the destination roots their source mode and mtime
+// again (and fsyncs them) once something was written into them after
+// finishDirs: the transfer report beside the manifests.
+func (r *runner) finishRoots() {
+	if !r.dirsFinished {
+		return
+	}
+	k := r.dirIndex("")
+	d := r.tree.Dirs[k]
+	for i := range r.plan.Dests {
+		if !r.live(i) || r.blocked[i][k] != nil {
+			continue
+		}
+		dir, err := r.roots[i].OpenDir(d.Rel)
+		if err == nil {
+			err = r.setDirTimes(i, dir, d)
+			dir.Close()
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.failures.Add(1)
+			r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
+		}
+	}
 }
 
 // xattrsUnkept says once per destination that its filesystem could not

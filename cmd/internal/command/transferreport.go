@@ -146,6 +146,8 @@ func (r *runner) finish(interrupted bool) {
 			r.failures.Add(1)
 			r.out.entryError("", "", err)
 		}
+		// The report may have been written into a destination root.
+		r.finishRoots()
 	}
 	r.out.summary()
 }

@@ -161,6 +161,18 @@ func TestPowerCutAfterReport(t *testing.T) {
 		writeRandom(t, filepath.Join(srcs.tree, "one-dir", fmt.Sprintf("f%02d.dat", i)), 256<<10+int64(i), uint64(i))
 	}
 	srcs.treeWant = treeFiles(t, srcs.tree)
+	// Modes and mtimes that cvv must give the directories at the end of
+	// the run, and make durable.
+	for dir, mode := range map[string]os.FileMode{"one-dir": 0o750, "": 0o705} {
+		p := filepath.Join(srcs.tree, dir)
+		past := time.Now().Add(-30 * time.Hour).Truncate(time.Second).Add(123456789)
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
 	writeRandom(t, srcs.file, 2<<20, 3)
 	srcs.fileWant = map[string]string{"clip.mov": fileHash(t, srcs.file)}
 	env := []string{"CVV_TEST_THROTTLE=2ms"}
@@ -171,6 +183,8 @@ func TestPowerCutAfterReport(t *testing.T) {
 		{cutScenario{mode: "full"}, "verify"},
 		{cutScenario{mode: "source", verifyAfter: true}, "file"},
 		{cutScenario{file: true, mode: "full"}, "summary"},
+		{cutScenario{mode: "full"}, "summary"},
+		{cutScenario{mode: "source", verifyAfter: true, hashFiles: true}, "summary"},
 		{cutScenario{mode: "full", hashFiles: true}, "hashfile"},
 		{cutScenario{file: true, mode: "full", hashFiles: true}, "hashfile"},
 	} {
@@ -251,8 +265,9 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 		t.Fatal(err)
 	}
 	var elapsed time.Duration
+	var waitErr error
 	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); elapsed = time.Since(start); close(done) }()
+	go func() { waitErr = cmd.Wait(); elapsed = time.Since(start); close(done) }()
 	var timer <-chan time.Time
 	if when.event == "" {
 		timer = time.After(when.delay)
@@ -268,6 +283,9 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 		running = false
 	default:
 	}
+	// The summary is the run's last word: a cut after it is a cut after
+	// the end of the run, whether or not the process was seen exiting.
+	ended := !running && waitErr == nil || when.event == "summary"
 	counts, err := p.Cut()
 	if err != nil {
 		t.Fatal(err)
@@ -285,6 +303,9 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 	c.finalFiles(durable)
 	c.reported(out.events())
 	c.hashLists(durable, sc.file)
+	if ended && !sc.file {
+		c.dirAttrs(src, durable)
+	}
 	c.rerun(sc, src, durable)
 	if len(c.problems) > 0 {
 		t.Logf("%v: output of the run cut at %v:\n%s", sc, when, out.text())
@@ -365,6 +386,37 @@ func (c *cutCheck) reported(events []cutEvent) {
 				c.addf("reported done, lost: %s %s: %v", ev.Event, ev.Path, err)
 			}
 		}
+	}
+}
+
+// dirAttrs: after a run that ended before the cut, every directory has its
+// source directory's mode and mtime: cvv sets them at the end of the run,
+// and what it set must survive the cut.
+func (c *cutCheck) dirAttrs(src, root string) {
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		sfi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		dfi, err := os.Lstat(filepath.Join(root, rel))
+		switch {
+		case err != nil:
+			c.addf("directory lost after the end of the run: %v", err)
+		case dfi.Mode().Perm() != sfi.Mode().Perm() || !dfi.ModTime().Equal(sfi.ModTime()):
+			c.addf("directory mode or mtime lost after the end of the run: %s is %v %v after the cut, the source %v %v",
+				rel, dfi.Mode().Perm(), dfi.ModTime().Format(time.RFC3339Nano), sfi.Mode().Perm(), sfi.ModTime().Format(time.RFC3339Nano))
+		}
+		return nil
+	})
+	if err != nil {
+		c.addf("walking %s: %v", src, err)
 	}
 }
 
