@@ -304,9 +304,9 @@ var eventFields = map[string]map[string]string{
 	"progress": {"time": "s", "phase": "s", "bytes_done": "n", "bytes_total": "n", "files_done": "n",
 		"files_total": "n", "files_verified": "n", "bytes_per_sec": "n", "eta_seconds": "n?", "current": "a"},
 	"file": {"time": "s", "path": "s", "size": "n", "hash_alg": "s", "hash": "s", "seconds": "n",
-		"bytes_per_sec": "n", "dests": "a"},
+		"bytes_per_sec": "n", "dests": "a", "hash_reused": "b"},
 	"verify": {"time": "s", "path": "s", "mode": "s", "hash_alg": "s", "hash": "s", "source": "o",
-		"dests": "a", "ok": "b"},
+		"dests": "a", "ok": "b", "hash_reused": "b"},
 	"warning":  {"time": "s", "path": "s", "message": "s"},
 	"notice":   {"time": "s", "path": "s", "message": "s"},
 	"error":    {"time": "s", "path": "s", "dest": "s", "message": "s"},
@@ -315,7 +315,7 @@ var eventFields = map[string]map[string]string{
 	"summary": {"time": "s", "files": "n", "files_copied": "n", "files_skipped": "n", "files_failed": "n",
 		"files_verified": "n", "symlinks": "n", "dirs": "n", "failures": "n", "warnings": "n", "bytes": "n",
 		"bytes_copied": "n", "seconds": "n", "bytes_per_sec": "n", "interrupted": "b", "ok": "b",
-		"files_not_verified": "n", "files_not_started": "n"},
+		"files_not_verified": "n", "files_not_started": "n", "files_hash_reused": "n"},
 }
 
 var destFields = map[string]string{"path": "s", "status": "s"}

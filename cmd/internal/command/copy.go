@@ -57,6 +57,9 @@ type fileJob struct {
 	srcState srcStatus
 	verified bool
 	wrote    bool // at least one destination was written by this run
+	// hashReused: hash is the source hash the verification records of
+	// the destinations hold (reusableHash), not a read of the source.
+	hashReused bool
 }
 
 // srcStatus is what a re-read of a file's source found.
@@ -985,39 +988,9 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		}
 	}
 	if len(recheck) > 0 {
-		paths := []string{r.source(fj)}
-		for _, i := range recheck {
-			paths = append(paths, r.target(fj, i))
-		}
-		hs, errs := r.hashAll(ctx, paths)
-		if err := ctx.Err(); err != nil {
+		if err := r.recheck(ctx, fj, recheck); err != nil {
 			return err
 		}
-		if errs[0] != nil {
-			fj.extra().srcErr = errs[0]
-			fj.srcState = srcError
-			for i := range fj.state {
-				if fj.state[i] != dsSkipped {
-					fj.fail(i, errs[0])
-				}
-			}
-			return nil
-		}
-		fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
-		fj.modTime = fj.e.ModTime.UnixNano()
-		fj.srcState = srcOK
-		for k, i := range recheck {
-			if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
-				fj.state[i] = dsOK
-				fj.setDestHash(i, hs[k+1].Hash)
-				// Both sides were just read from the media.
-				r.writeRecord(fj, r.target(fj, i), r.record(fj, plan.LevelFull))
-			} else {
-				fj.actions[i] = plan.Copy
-				r.out.notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
-			}
-		}
-		r.countVerified(fj)
 	}
 	var idx []int
 	var dests []string
@@ -1069,6 +1042,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		return nil
 	}
 	fj.hash, fj.size, fj.modTime, x.elapsed = res.SourceHash, res.Size, res.ModTime.UnixNano(), res.Elapsed
+	fj.hashReused = false // the copy read the source
 	fj.hashDate = time.Now().UnixNano()
 	for k, i := range idx {
 		if derr := res.Dests[k].Err; derr != nil {
@@ -1080,6 +1054,81 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		}
 	}
 	return nil
+}
+
+// recheck hashes the destinations in idx, which hold a file of the
+// source's size and mtime, and the source, unless reusableHash gives its
+// hash: each destination that matches is kept (verified), the others are
+// copied again. It returns an error only when the run is cancelled.
+func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
+	var paths []string
+	src, reused := r.reusableHash(fj, idx)
+	if !reused {
+		paths = append(paths, r.source(fj))
+	}
+	for _, i := range idx {
+		paths = append(paths, r.target(fj, i))
+	}
+	hs, errs := r.hashAll(ctx, paths)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if reused {
+		hs, errs = append([]cvv.HashResult{src}, hs...), append([]error{nil}, errs...)
+	}
+	if errs[0] != nil {
+		fj.extra().srcErr = errs[0]
+		fj.srcState = srcError
+		for i := range fj.state {
+			if fj.state[i] != dsSkipped {
+				fj.fail(i, errs[0])
+			}
+		}
+		return nil
+	}
+	fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
+	fj.modTime = fj.e.ModTime.UnixNano()
+	fj.srcState, fj.hashReused = srcOK, reused
+	if reused {
+		fj.srcState = srcNotRead
+	}
+	for k, i := range idx {
+		if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
+			fj.state[i] = dsOK
+			fj.setDestHash(i, hs[k+1].Hash)
+			if !reused {
+				// Both sides were just read from the media. (A reused
+				// hash leaves the record that gave it as it is.)
+				r.writeRecord(fj, r.target(fj, i), r.record(fj, plan.LevelFull))
+			}
+		} else {
+			fj.actions[i] = plan.Copy
+			r.out.notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
+		}
+	}
+	r.countVerified(fj)
+	return nil
+}
+
+// reusableHash returns the source hash that --verify-existing may use
+// instead of re-reading fj's source: the one the verification records
+// (plan.Record) of fj's destinations agree on, when every destination is
+// to be re-checked (idx) and each record proves a verification of this
+// source (size and mtime) at least as strict as the run asks, with its
+// hash algorithm. The destinations are still re-read and compared with it.
+func (r *runner) reusableHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
+	if !r.opts.policy.VerifyExisting || len(idx) != len(fj.actions) {
+		return cvv.HashResult{}, false
+	}
+	var hash string
+	for _, i := range idx {
+		rec, ok := plan.ReadRecord(r.target(fj, i))
+		if !ok || rec.Alg != r.opts.alg.String() || !rec.Covers(*fj.e, r.policy(i)) || hash != "" && rec.Hash != hash {
+			return cvv.HashResult{}, false
+		}
+		hash = rec.Hash
+	}
+	return cvv.HashResult{Hash: hash, Size: fj.e.Size}, true
 }
 
 // hashAll hashes paths in parallel through the engine.

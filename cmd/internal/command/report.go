@@ -268,6 +268,9 @@ type fileEvent struct {
 	BytesPerSec float64     `json:"bytes_per_sec"`
 	SourceError string      `json:"source_error,omitempty"`
 	Dests       []destEvent `json:"dests"`
+	// Added in schema version 1: hash is the one the destinations'
+	// verification records hold, not a read of the source.
+	HashReused bool `json:"hash_reused"`
 }
 
 func errString(err error) string {
@@ -293,7 +296,7 @@ func (rep *reporter) copied(fj *fileJob, states []destState) {
 		Event: "file", Time: now(), Path: fj.e.Rel, Size: fj.e.Size,
 		HashAlg: rep.r.opts.alg.String(), Hash: fj.hash,
 		Seconds: fj.elapsed().Seconds(), BytesPerSec: speed(fj.size, fj.elapsed()),
-		SourceError: errString(fj.sourceErr()),
+		SourceError: errString(fj.sourceErr()), HashReused: fj.hashReused,
 	}
 	for i := range states {
 		st := "copied"
@@ -330,6 +333,10 @@ type verifyEvent struct {
 	Source  destEvent   `json:"source"`
 	Dests   []destEvent `json:"dests"`
 	OK      bool        `json:"ok"`
+	// Added in schema version 1: hash is the one the destinations'
+	// verification records hold (--verify-existing), the source was not
+	// read.
+	HashReused bool `json:"hash_reused"`
 }
 
 // done reports a file whose fate is final: the JSON "verify" event (when it
@@ -346,7 +353,7 @@ func (rep *reporter) done(fj *fileJob) {
 		}
 		ev := verifyEvent{
 			Event: "verify", Time: now(), Path: fj.e.Rel, Mode: r.opts.mode.String(),
-			HashAlg: r.opts.alg.String(), Hash: fj.hash, OK: !fj.failed(),
+			HashAlg: r.opts.alg.String(), Hash: fj.hash, OK: !fj.failed(), HashReused: fj.hashReused,
 			Source: destEvent{Path: rep.r.source(fj), Status: srcStatus, Error: errString(fj.sourceErr())},
 		}
 		for i := range fj.state {
@@ -418,7 +425,12 @@ func (rep *reporter) resultLine(fj *fileJob) string {
 	case srcError:
 		b.WriteString(rep.paint("FAIL", "31"))
 	default:
-		b.WriteString("-")
+		if fj.hashReused {
+			// The hash of the verification record, not a read.
+			b.WriteString("reused")
+		} else {
+			b.WriteString("-")
+		}
 	}
 	b.WriteString(" ")
 	for _, s := range fj.state {
@@ -578,17 +590,24 @@ type summaryEvent struct {
 	// Added in schema version 1 (fields are only added).
 	FilesNotVerified int `json:"files_not_verified"`
 	FilesNotStarted  int `json:"files_not_started"`
+	FilesHashReused  int `json:"files_hash_reused"`
 }
 
 // fileCounts are the files of a run by outcome. A file counts once: failed
 // first, then not verified, not started, copied, skipped.
 type fileCounts struct {
 	copied, skipped, failed, notVerified, notStarted int
+	// hashReused counts the files whose source hash came from their
+	// verification records (aside from the outcomes above).
+	hashReused int
 }
 
 func (r *runner) countFiles() fileCounts {
 	var c fileCounts
 	for _, fj := range r.files {
+		if fj.hashReused {
+			c.hashReused++
+		}
 		switch {
 		case fj.failed():
 			c.failed++
@@ -622,7 +641,7 @@ func (rep *reporter) summary() {
 		rep.emit(summaryEvent{
 			Event: "summary", Time: now(), Files: len(r.files),
 			FilesCopied: c.copied, FilesSkipped: c.skipped, FilesFailed: c.failed,
-			FilesNotVerified: c.notVerified, FilesNotStarted: c.notStarted,
+			FilesNotVerified: c.notVerified, FilesNotStarted: c.notStarted, FilesHashReused: c.hashReused,
 			FilesVerified: r.verifyDone.Load(), Symlinks: int64(len(r.tree.Links)), Dirs: len(r.tree.Dirs),
 			Failures: r.failures.Load(), Warnings: r.warnings.Load(),
 			Bytes: r.tree.Bytes, BytesCopied: moved, Seconds: el.Seconds(), BytesPerSec: speed(moved, el),
@@ -643,6 +662,9 @@ func (rep *reporter) summary() {
 	}
 	if c.notStarted > 0 {
 		counts += fmt.Sprintf(", %d not started", c.notStarted)
+	}
+	if c.hashReused > 0 {
+		counts += fmt.Sprintf(", %d with the source hash of their verification record", c.hashReused)
 	}
 	rep.printOut(fmt.Sprintf("cvv: %s (%s), %s in %s, %s/s, %s, %s mode, %s%s",
 		count(len(r.files), "file", "files"), counts, plan.HumanBytes(r.tree.Bytes), el.Round(time.Millisecond),

@@ -1,0 +1,137 @@
+package faults
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// reuseEvent is what the reuse tests read of a verify or summary event.
+type reuseEvent struct {
+	Event  string `json:"event"`
+	Path   string `json:"path"`
+	Source struct {
+		Status string `json:"status"`
+	} `json:"source"`
+	Dests           []jsonDest `json:"dests"`
+	HashReused      bool       `json:"hash_reused"`
+	FilesHashReused int        `json:"files_hash_reused"`
+}
+
+func reuseEvents(t testing.TB, r *runResult) (verify map[string]reuseEvent, summary reuseEvent) {
+	t.Helper()
+	verify = map[string]reuseEvent{}
+	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
+		var kind struct{ Event string }
+		if err := json.Unmarshal([]byte(line), &kind); err != nil {
+			t.Fatalf("not a JSON event (%v): %q", err, line)
+		}
+		if kind.Event != "verify" && kind.Event != "summary" {
+			continue
+		}
+		var ev reuseEvent
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("bad %s event (%v): %q", kind.Event, err, line)
+		}
+		switch ev.Event {
+		case "verify":
+			verify[ev.Path] = ev
+		case "summary":
+			summary = ev
+		}
+	}
+	return verify, summary
+}
+
+// corruptKeepTime flips the byte at off of path and gives the file its
+// old times back, as damage in the field keeps the mtime.
+func corruptKeepTime(t testing.TB, path string, off int64) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 0x20
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(path); err != nil || !after.ModTime().Equal(fi.ModTime()) {
+		t.Fatalf("the corruption moved the mtime of %s: %v", path, err)
+	}
+}
+
+// TestCLIVerifyExistingReusesHash: --verify-existing re-reads every
+// destination, but takes the source hash from the verification record an
+// earlier verified run left on the copies (same size, mtime and algorithm)
+// instead of reading the source again. The source sits on an ErrorFS that
+// fails every read after the first run: the re-check must pass without a
+// read (none reaches the filesystem) and report the hashes reused. A copy
+// then corrupted with its mtime kept is still caught, and repaired once the
+// source can be read.
+func TestCLIVerifyExistingReusesHash(t *testing.T) {
+	srcFS := mountErrorFS(t, ErrorFSOptions{})
+	want := buildTree(t, srcFS.Backing, treeSpec{Large: 1, LargeSize: 2 << 20, Small: 5})
+	work := workDir(t, 64<<20)
+	d1, d2 := filepath.Join(work, "d1"), filepath.Join(work, "d2")
+	src := srcFS.Mountpoint
+	if r := runCVV(t, runOpts{}, "-m", "full", src, d1, d2); r.Code != 0 {
+		t.Fatalf("first run: exit %d\n%v", r.Code, r)
+	}
+	srcFS.Inject(Fault{Op: OpRead, Errno: syscall.EIO})
+	args := []string{"--json", "--verify-existing", "-m", "full", src, d1, d2}
+	r := runCVV(t, runOpts{}, args...)
+	if r.Code != 0 {
+		t.Fatalf("--verify-existing over an unreadable source: exit %d, want 0 (hashes reused)\n%v", r.Code, r)
+	}
+	if n := srcFS.Hits(OpRead); n != 0 {
+		t.Errorf("the source was read %d times, want 0: its hashes are in the records", n)
+	}
+	verify, sum := reuseEvents(t, r)
+	for rel := range want {
+		ev, ok := verify[rel]
+		switch {
+		case !ok:
+			t.Errorf("%s: no verify event", rel)
+		case !ev.HashReused || ev.Source.Status != "not_read":
+			t.Errorf("%s: hash_reused %v, source %q; want true, not_read", rel, ev.HashReused, ev.Source.Status)
+		}
+		for _, d := range ev.Dests {
+			if d.Status != "ok" {
+				t.Errorf("%s: %s is %q, want ok (re-read and equal)", rel, d.Path, d.Status)
+			}
+		}
+	}
+	if sum.FilesHashReused != len(want) {
+		t.Errorf("summary files_hash_reused %d, want %d", sum.FilesHashReused, len(want))
+	}
+
+	// A copy rots, its mtime kept: the re-read of the destination finds
+	// it, and the repair fails while the source cannot be read.
+	const victim = "large/clip00.mov"
+	corruptKeepTime(t, filepath.Join(d2, victim), 1<<20+3)
+	r = runCVV(t, runOpts{}, args...)
+	if r.Code != 1 {
+		t.Errorf("a rotten copy: exit %d, want 1\n%v", r.Code, r)
+	}
+	expectOutput(t, r, "repair: ", filepath.Join(d2, victim)+" differs from the source")
+	srcFS.Clear()
+	r = runCVV(t, runOpts{}, args...)
+	if r.Code != 0 {
+		t.Errorf("repair: exit %d, want 0\n%v", r.Code, r)
+	}
+	if st := copyStatus(t, r, victim, filepath.Join(d2, victim)); st != "copied" {
+		t.Errorf("repair: %s is %q on %s, want copied again", victim, st, d2)
+	}
+	checkComplete(t, want, d1)
+	checkComplete(t, want, d2)
+}
