@@ -180,10 +180,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	}
 	// The manifests never list themselves (a copied ascmhl/ folder, an old
 	// sums file that is about to be replaced).
-	files := slices.DeleteFunc(slices.Clone(rec.Files), func(f File) bool { return IsManifest(rec.Root, f.Path) })
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	rec.Files = files
-	rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), func(d string) bool { return IsManifest(rec.Root, d) })
+	rec = normalized(rec)
 
 	// Render everything first so that a failure leaves nothing behind.
 	type out struct {

@@ -437,13 +437,13 @@ func (r *runner) decide(ctx context.Context) error {
 			if !fresh[i] {
 				a = r.decideDest(fj, i)
 			}
-			if a == plan.Skip && r.opts.hashFilesWanted() {
-				// A manifest lists every file with its hash: a file kept
-				// from an earlier run is hashed on both sides, as with
-				// --verify-existing.
-				a = plan.Recheck
-			}
 			fj.actions[i] = a
+		}
+		if r.opts.hashFilesWanted() {
+			// A manifest lists every file with its hash.
+			r.hashSkipped(fj)
+		}
+		for i, a := range fj.actions {
 			if a == plan.Skip && fj.state[i] == dsPending {
 				fj.state[i] = dsSkipped
 			}
@@ -1120,6 +1120,14 @@ func (r *runner) reusableHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	if !r.opts.policy.VerifyExisting || len(idx) != len(fj.actions) {
 		return cvv.HashResult{}, false
 	}
+	return r.recordsHash(fj, idx)
+}
+
+// recordsHash returns the source hash the verification records of fj's
+// destinations in idx agree on, when each record proves a verification of
+// this source file (size and mtime) at least as strict as the run asks,
+// with the run's hash algorithm.
+func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	var hash string
 	for _, i := range idx {
 		rec, ok := plan.ReadRecord(r.target(fj, i))

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -56,11 +59,23 @@ type hashFileEvent struct {
 	Path  string `json:"path"`
 }
 
+// hashRecord is the manifest record of one root, and whether the run
+// changed nothing there: every file was skipped with the hash of its
+// verification records, none re-read or copied.
+type hashRecord struct {
+	manifest.Record
+	unchanged bool
+}
+
 // writeHashFiles writes the manifests of the run: one Record per
 // destination root and/or for the source root. Files whose copy failed on a
 // destination are left out of that destination's record; a file whose
 // verification failed is listed with the action "failed". Every other
 // action is manifest.Write's to choose against the existing history.
+//
+// Where the run changed nothing and a format's manifest already records
+// exactly this (manifest.Current), it is not written again: a re-run adds
+// no ASC MHL generation that only repeats the newest, and says so.
 func (r *runner) writeHashFiles() error {
 	hf := r.opts.hashFiles
 	if len(hf.formats) == 0 {
@@ -72,57 +87,30 @@ func (r *runner) writeHashFiles() error {
 			dirs = append(dirs, filepath.ToSlash(d.Rel))
 		}
 	}
-	var recs []manifest.Record
+	var recs []hashRecord
 	if hf.dest {
-		for i, d := range r.plan.Dests {
-			if !r.live(i) {
-				continue
+		for i := range r.plan.Dests {
+			if r.live(i) {
+				recs = append(recs, r.destHashRecord(i, dirs))
 			}
-			rec := manifest.Record{Root: d.Root(r.plan.IsDir), Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}
-			for _, fj := range r.files {
-				if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
-					continue
-				}
-				if fj.state[i] == dsSkipped {
-					continue
-				}
-				// Action is left to manifest.Write, which records
-				// "original" for a file its history has never seen and
-				// "verified" or "failed" against the recorded hash
-				// otherwise; only a failed verification is said here.
-				f := manifest.File{Path: r.relIn(rec.Root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: unixTime(fj.hashDate)}
-				if fi, err := os.Stat(r.target(fj, i)); err == nil {
-					f.ModTime = fi.ModTime()
-				}
-				if fj.state[i] == dsFailed {
-					f.Action = "failed"
-				}
-				rec.Files = append(rec.Files, f)
-			}
-			recs = append(recs, rec)
 		}
 	}
 	if hf.source {
-		root := r.plan.Source
-		if !r.plan.IsDir {
-			root = filepath.Dir(root)
-		}
-		rec := manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}
-		for _, fj := range r.files {
-			if fj.hash == "" || fj.srcState == srcError {
-				continue
-			}
-			f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: unixTime(fj.hashDate)}
-			if fj.srcState == srcChanged {
-				f.Action = "failed"
-			}
-			rec.Files = append(rec.Files, f)
-		}
-		recs = append(recs, rec)
+		recs = append(recs, r.sourceHashRecord(dirs))
 	}
 	var errs []error
 	for _, rec := range recs {
-		written, err := manifest.Write(rec, hf.formats)
+		formats := hf.formats
+		if rec.unchanged {
+			formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
+				return manifest.Current(rec.Record, []manifest.Format{f})
+			})
+			if len(formats) < len(hf.formats) {
+				r.out.notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
+					displayName(rec.Root), notRewritten(hf.formats, formats)))
+			}
+		}
+		written, err := manifest.Write(rec.Record, formats)
 		for _, p := range written {
 			if r.out.json {
 				r.out.emit(hashFileEvent{Event: "hashfile", Time: now(), Path: p})
@@ -135,6 +123,106 @@ func (r *runner) writeHashFiles() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// notRewritten says which of all were left out of kept.
+func notRewritten(all, kept []manifest.Format) string {
+	var out []string
+	for _, f := range all {
+		if slices.Contains(kept, f) {
+			continue
+		}
+		if f == manifest.MHL {
+			out = append(out, "no new ASC MHL generation")
+		} else {
+			out = append(out, f.String()+" list not rewritten")
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// destHashRecord is the manifest record of destination i's root.
+func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
+	root := r.plan.Dests[i].Root(r.plan.IsDir)
+	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}, unchanged: true}
+	for _, fj := range r.files {
+		rec.unchanged = rec.unchanged && fj.hashReused && fj.state[i] == dsSkipped
+		if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
+			continue
+		}
+		if fj.state[i] == dsSkipped && !fj.hashReused {
+			continue
+		}
+		// Action is left to manifest.Write, which records "original" for
+		// a file its history has never seen and "verified" or "failed"
+		// against the recorded hash otherwise; only a failed verification
+		// is said here.
+		f := manifest.File{Path: r.relIn(root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
+		if fi, err := os.Stat(r.target(fj, i)); err == nil {
+			f.ModTime = fi.ModTime()
+		}
+		if fj.state[i] == dsFailed {
+			f.Action = "failed"
+		}
+		rec.Files = append(rec.Files, f)
+	}
+	return rec
+}
+
+// sourceHashRecord is the manifest record of the source root.
+func (r *runner) sourceHashRecord(dirs []string) hashRecord {
+	root := r.plan.Source
+	if !r.plan.IsDir {
+		root = filepath.Dir(root)
+	}
+	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}, unchanged: true}
+	for _, fj := range r.files {
+		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
+		if fj.hash == "" || fj.srcState == srcError {
+			continue
+		}
+		f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
+		if fj.srcState == srcChanged {
+			f.Action = "failed"
+		}
+		rec.Files = append(rec.Files, f)
+	}
+	return rec
+}
+
+// hashTime is when fj's hash was taken, zero when not by this run (a
+// reused hash): the manifest then gives the run's start.
+func (fj *fileJob) hashTime() time.Time {
+	if fj.hashDate == 0 {
+		return time.Time{}
+	}
+	return unixTime(fj.hashDate)
+}
+
+// hashSkipped gives fj, which the manifests list with its hash, a hash
+// where it is skipped: the hash of its verification records when every
+// destination skips it and their records agree (recordsHash), so that
+// nothing is read; otherwise the destinations that skip it re-check it
+// (hash both sides), as with --verify-existing.
+func (r *runner) hashSkipped(fj *fileJob) {
+	var skip []int
+	for i, a := range fj.actions {
+		if a == plan.Skip && fj.err(i) == nil {
+			skip = append(skip, i)
+		}
+	}
+	if len(skip) == 0 {
+		return
+	}
+	if len(skip) == len(fj.actions) {
+		if h, ok := r.recordsHash(fj, skip); ok {
+			fj.hash, fj.size, fj.modTime, fj.hashReused = h.Hash, h.Size, fj.e.ModTime.UnixNano(), true
+			return
+		}
+	}
+	for _, i := range skip {
+		fj.actions[i] = plan.Recheck
+	}
 }
 
 // relIn returns path relative to root with '/' separators; rel is the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
 // reuseEvent is what the reuse tests read of a verify or summary event.
@@ -134,4 +136,73 @@ func TestCLIVerifyExistingReusesHash(t *testing.T) {
 	}
 	checkComplete(t, want, d1)
 	checkComplete(t, want, d2)
+}
+
+// TestCLIHashFileReusesRecords: a re-run with --hash-file over copies an
+// earlier verified run left takes every skipped file's hash from its
+// verification record: with a source that fails every read it still
+// passes, no read reaches the source, the hash lists stay as they were and
+// no ASC MHL generation is added (the run says so). Once a source file
+// changes (size and mtime), the run copies it and records a generation.
+func TestCLIHashFileReusesRecords(t *testing.T) {
+	requireTool(t, "xmllint")
+	srcFS := mountErrorFS(t, ErrorFSOptions{})
+	want := buildTree(t, srcFS.Backing, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 6})
+	dst := filepath.Join(workDir(t, 64<<20), "dst")
+	args := []string{"--hash-file", "sums,mhl", srcFS.Mountpoint, dst}
+	if r := runCVV(t, runOpts{}, args...); r.Code != 0 {
+		t.Fatalf("first run: exit %d\n%v", r.Code, r)
+	}
+	gens := func() []string {
+		g, _ := filepath.Glob(filepath.Join(dst, "ascmhl", "*.mhl"))
+		return g
+	}
+	sums := filepath.Join(dst, "dst.xxh3")
+	before, sumsBefore := gens(), mustRead(t, sums)
+	srcFS.Inject(Fault{Op: OpRead, Errno: syscall.EIO})
+	r := runCVV(t, runOpts{}, args...)
+	if r.Code != 0 {
+		t.Fatalf("re-run over an unreadable source: exit %d, want 0 (hashes from the records)\n%v", r.Code, r)
+	}
+	if n := srcFS.Hits(OpRead); n != 0 {
+		t.Errorf("the source was read %d times, want 0", n)
+	}
+	expectOutput(t, r, "nothing changed", "no new ASC MHL generation")
+	if g := gens(); len(g) != len(before) {
+		t.Errorf("generations %v after a re-run that changed nothing, want %v", g, before)
+	}
+	if b := mustRead(t, sums); string(b) != string(sumsBefore) {
+		t.Errorf("the sums list changed:\n%s\nwant\n%s", b, sumsBefore)
+	}
+	if err := validateMHL(dst); err != nil {
+		t.Error(err)
+	}
+	srcFS.Clear()
+	// A changed source file: copied (a conflict, replaced), recorded in a
+	// new generation with the reused hashes of the others.
+	writeRandom(t, filepath.Join(srcFS.Backing, "large/clip00.mov"), 1<<20+5, 99)
+	want["large/clip00.mov"] = fileHash(t, filepath.Join(srcFS.Backing, "large/clip00.mov"))
+	r = runCVV(t, runOpts{}, append([]string{"--on-conflict", "overwrite"}, args...)...)
+	if r.Code != 0 {
+		t.Fatalf("re-run after a change: exit %d\n%v", r.Code, r)
+	}
+	if g := gens(); len(g) != len(before)+1 {
+		t.Errorf("generations %v after a change, want one more than %v", g, before)
+	}
+	if err := validateMHL(dst); err != nil {
+		t.Error(err)
+	}
+	newest, err := manifest.ReadNewest(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(newest.Files) != len(want) {
+		t.Errorf("the new generation lists %d files, want all %d", len(newest.Files), len(want))
+	}
+	got := treeFiles(t, dst)
+	for rel, h := range want {
+		if got[rel] != h {
+			t.Errorf("%s missing or not the source", rel)
+		}
+	}
 }

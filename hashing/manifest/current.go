@@ -1,0 +1,128 @@
+package manifest
+
+import (
+	"bytes"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// Current reports whether the manifests of formats in rec.Root already
+// record rec, so that Write would only repeat them: a sums or xxh list
+// holding exactly the bytes Write would write, and an ASC MHL history
+// without child histories whose newest generation lists exactly rec's
+// files (paths, sizes, hashes in rec.Alg, none failed) and directories,
+// and has every ignore pattern of rec. A classic MHL file records one run:
+// with MHL1 among formats, nothing is current.
+//
+// It only compares records; whether the files still hold what they say
+// is for the caller to know (cvv asks only when every file of the run was
+// skipped with the hash of its verification record).
+func Current(rec Record, formats []Format) bool {
+	if len(formats) == 0 || rec.Root == "" {
+		return false
+	}
+	rec = normalized(rec)
+	for _, f := range formats {
+		switch f {
+		case Sums, XXH:
+			b, err := os.ReadFile(FileName(rec.Root, f, rec.Alg))
+			if err != nil || !bytes.Equal(b, renderSums(rec, f)) {
+				return false
+			}
+		case MHL:
+			if !mhlCurrent(rec) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// normalized is rec as Write records it: without the manifests
+// themselves, files sorted by path.
+func normalized(rec Record) Record {
+	files := slices.DeleteFunc(slices.Clone(rec.Files), func(f File) bool { return IsManifest(rec.Root, f.Path) })
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	rec.Files = files
+	rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), func(d string) bool { return IsManifest(rec.Root, d) })
+	return rec
+}
+
+// mhlCurrent reports whether the newest generation of rec.Root's history
+// records rec (see Current).
+func mhlCurrent(rec Record) bool {
+	hist, err := ReadHistory(rec.Root)
+	if err != nil {
+		return false
+	}
+	if tree, err := nestedHistories(rec); err != nil || len(tree.children) > 0 {
+		return false
+	}
+	g := hist.Generations[len(hist.Generations)-1]
+	if len(g.References) > 0 || len(g.Files) != len(rec.Files) {
+		return false
+	}
+	want := make(map[string]File, len(rec.Files))
+	for _, f := range rec.Files {
+		want[f.Path] = f
+	}
+	for _, e := range g.Files {
+		f, ok := want[e.Path]
+		if !ok || e.Size != f.Size || !recordsHash(e, f, rec.Alg) {
+			return false
+		}
+	}
+	for _, p := range rec.Ignore {
+		if !slices.Contains(g.Ignore, p) {
+			return false
+		}
+	}
+	got := slices.Clone(g.Dirs)
+	slices.Sort(got)
+	return slices.Equal(got, generationDirs(rec))
+}
+
+// recordsHash reports whether e holds f's hash in alg, and no failed
+// hash.
+func recordsHash(e Entry, f File, alg hashing.Algorithm) bool {
+	found := false
+	for _, h := range e.Hashes {
+		if h.Action == "failed" {
+			return false
+		}
+		if h.Alg == alg && strings.EqualFold(h.Value, f.Hash) {
+			found = true
+		}
+	}
+	return found
+}
+
+// generationDirs are the directory entries a generation of rec lists:
+// rec.Dirs and the parents of its files, the root aside, sorted.
+func generationDirs(rec Record) []string {
+	all := map[string]bool{}
+	add := func(d string) {
+		for d != "." && d != "" && !all[d] {
+			all[d] = true
+			d = path.Dir(d)
+		}
+	}
+	for _, d := range rec.Dirs {
+		add(d)
+	}
+	for _, f := range rec.Files {
+		add(path.Dir(f.Path))
+	}
+	out := make([]string, 0, len(all))
+	for d := range all {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
