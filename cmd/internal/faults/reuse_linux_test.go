@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
@@ -205,4 +206,50 @@ func TestCLIHashFileReusesRecords(t *testing.T) {
 			t.Errorf("%s missing or not the source", rel)
 		}
 	}
+}
+
+// TestCLINoRecordOnExFAT: exFAT keeps no extended attributes, so a copy
+// made there carries no verification record. A file under its final name
+// with the source's size and mtime counts as verified at the transfer
+// level only: a later full run re-hashes both sides of every such file
+// (kept, verified), and copies again the one whose bytes rotted with its
+// mtime kept (a repair, said so), then exits 0 with every copy right.
+func TestCLINoRecordOnExFAT(t *testing.T) {
+	img := mountImage(t, ExFATFuse, 64<<20)
+	work := workDir(t, 64<<20)
+	src := filepath.Join(work, "card")
+	want := buildTree(t, src, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 4})
+	dst := filepath.Join(img.Dir, "day1")
+	if r := runCVV(t, runOpts{}, "-m", "transfer", src, dst); r.Code != 0 {
+		t.Fatalf("transfer run: exit %d\n%v", r.Code, r)
+	}
+	const victim = "large/clip00.mov"
+	if _, ok := plan.ReadRecord(filepath.Join(dst, victim)); ok {
+		t.Fatal("a verification record on exFAT: the test needs a filesystem without one")
+	}
+	// A plain transfer re-run skips what is there: a name is transfer level.
+	r := runCVV(t, runOpts{}, "--json", "-m", "transfer", src, dst)
+	if st := copyStatus(t, r, victim, filepath.Join(dst, victim)); r.Code != 0 || st != "skipped" {
+		t.Errorf("transfer re-run: exit %d, %s %q; want 0, skipped\n%v", r.Code, victim, st, r)
+	}
+	corruptKeepTime(t, filepath.Join(dst, victim), 4321)
+	r = runCVV(t, runOpts{}, "--json", "-m", "full", src, dst)
+	if r.Code != 0 {
+		t.Errorf("full run: exit %d, want 0 (repaired)\n%v", r.Code, r)
+	}
+	expectOutput(t, r, "repair: ", filepath.Join(dst, victim)+" differs from the source")
+	verify, _ := reuseEvents(t, r)
+	for rel := range want {
+		copied := copyStatus(t, r, rel, filepath.Join(dst, rel))
+		ev := verify[rel]
+		switch {
+		case rel == victim && copied != "copied":
+			t.Errorf("%s: %q, want copied again", rel, copied)
+		case rel != victim && copied != "kept":
+			t.Errorf("%s: %q, want kept (re-hashed on both sides, equal)", rel, copied)
+		case len(ev.Dests) != 1 || ev.Dests[0].Status != "ok" || ev.HashReused:
+			t.Errorf("%s: verify event %+v, want ok with the source read", rel, ev)
+		}
+	}
+	checkComplete(t, want, dst)
 }
