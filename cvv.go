@@ -111,6 +111,11 @@ type Job struct {
 	// and renames it into place (Place), or removes it. The CLI uses it so
 	// that only a verified copy ever gets its final name.
 	Hold bool
+	// Write, if set, has one entry per Dests: how the engine writes that
+	// destination's data (see WritePath). Without it, or for WriteAuto,
+	// the engine takes its default. It never changes the durability
+	// order: every path ends with the data synced before the rename.
+	Write []WritePath
 	// Progress, if set, is called with the number of source bytes that were
 	// read and handed to the destinations since the previous call. It is
 	// called from the engine's goroutine and must return quickly.
@@ -125,6 +130,15 @@ func (j *Job) Root(i int) *Dir {
 	return j.Roots[i]
 }
 
+// WritePath returns how destination i is to be written (WriteAuto without
+// Job.Write).
+func (j *Job) WritePath(i int) WritePath {
+	if i >= len(j.Write) {
+		return WriteAuto
+	}
+	return j.Write[i]
+}
+
 // Validate reports whether the job is well formed.
 func (j *Job) Validate() error {
 	if j.Source == "" {
@@ -135,6 +149,9 @@ func (j *Job) Validate() error {
 	}
 	if j.Roots != nil && len(j.Roots) != len(j.Dests) {
 		return fmt.Errorf("%w: %d roots for %d destinations", ErrInvalidJob, len(j.Roots), len(j.Dests))
+	}
+	if j.Write != nil && len(j.Write) != len(j.Dests) {
+		return fmt.Errorf("%w: %d write paths for %d destinations", ErrInvalidJob, len(j.Write), len(j.Dests))
 	}
 	seen := make(map[string]bool, len(j.Dests))
 	for _, d := range j.Dests {
@@ -246,7 +263,9 @@ type DestResult struct {
 	Temp string
 	// Direct reports that the destination was written with O_DIRECT.
 	Direct bool
-	// Mode says how the data was written: "direct", "buffered", "pwrite".
+	// Mode says how the data was written: "direct" (O_DIRECT through the
+	// ring), "buffered" (the page cache through the ring), "pwrite" (the
+	// portable engine).
 	Mode string
 	// Note explains a refused fast path ("O_DIRECT refused by filesystem:
 	// invalid argument"), empty otherwise.
@@ -264,6 +283,55 @@ type HashResult struct {
 	Hash string
 	// Direct reports that the file was read with O_DIRECT.
 	Direct bool
+}
+
+// WritePath is how an engine writes a destination's data. Reads of the
+// source are O_DIRECT either way where the filesystem allows.
+type WritePath int
+
+// The write paths.
+const (
+	// WriteAuto leaves the choice to the engine: O_DIRECT where the
+	// filesystem takes it (the io_uring engine), the page cache otherwise.
+	WriteAuto WritePath = iota
+	// WriteDirect writes with O_DIRECT, straight from the engine's
+	// buffers: no copy through the page cache, no memory left dirty. Best
+	// for a destination on a device of its own.
+	WriteDirect
+	// WriteBuffered writes through the page cache. The engine starts the
+	// writeback of each written stretch behind the copy (sync_file_range)
+	// and drops the pages once they are on the media, so dirty memory
+	// stays bounded; the data is still fdatasynced before the rename. On
+	// a device shared with the source or another destination the kernel's
+	// writeback then sends large writes in between the reads, where
+	// O_DIRECT writes would alternate with them block by block.
+	WriteBuffered
+)
+
+// String returns the flag spelling of p.
+func (p WritePath) String() string {
+	switch p {
+	case WriteAuto:
+		return "auto"
+	case WriteDirect:
+		return "direct"
+	case WriteBuffered:
+		return "buffered"
+	}
+	return fmt.Sprintf("WritePath(%d)", int(p))
+}
+
+// ParseWritePath parses "auto", "direct" or "buffered".
+func ParseWritePath(s string) (WritePath, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return WriteAuto, nil
+	case "direct":
+		return WriteDirect, nil
+	case "buffered":
+		return WriteBuffered, nil
+	}
+	return 0, fmt.Errorf("%w: unknown write path %q (want auto, direct or buffered)", ErrUsage, s)
 }
 
 // EngineKind selects an engine: auto, uring or fallback.

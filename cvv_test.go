@@ -125,6 +125,8 @@ func TestJobValidate(t *testing.T) {
 		{cvv.Job{Source: "s", Dests: []string{"a", "a"}}, false},
 		{cvv.Job{Source: "s", Dests: []string{"s"}}, false},
 		{cvv.Job{Source: "s", Dests: []string{""}}, false},
+		{cvv.Job{Source: "s", Dests: []string{"a", "b"}, Write: []cvv.WritePath{cvv.WriteBuffered, cvv.WriteDirect}}, true},
+		{cvv.Job{Source: "s", Dests: []string{"a", "b"}, Write: []cvv.WritePath{cvv.WriteBuffered}}, false},
 	} {
 		err := tc.job.Validate()
 		if (err == nil) != tc.ok {
@@ -145,6 +147,22 @@ func TestEngineKind(t *testing.T) {
 	}
 	if _, err := cvv.ParseEngineKind("spdk"); !errors.Is(err, cvv.ErrUsage) {
 		t.Errorf("unknown engine: %v, want ErrUsage", err)
+	}
+}
+
+func TestWritePath(t *testing.T) {
+	for _, p := range []cvv.WritePath{cvv.WriteAuto, cvv.WriteDirect, cvv.WriteBuffered} {
+		got, err := cvv.ParseWritePath(p.String())
+		if err != nil || got != p {
+			t.Errorf("ParseWritePath(%q) = %v, %v", p.String(), got, err)
+		}
+	}
+	if _, err := cvv.ParseWritePath("mmap"); !errors.Is(err, cvv.ErrUsage) {
+		t.Errorf("unknown write path: %v, want ErrUsage", err)
+	}
+	j := cvv.Job{Dests: []string{"a", "b"}, Write: []cvv.WritePath{cvv.WriteDirect, cvv.WriteBuffered}}
+	if j.WritePath(1) != cvv.WriteBuffered || (&cvv.Job{}).WritePath(0) != cvv.WriteAuto {
+		t.Errorf("Job.WritePath: %v, %v", j.WritePath(1), (&cvv.Job{}).WritePath(0))
 	}
 }
 

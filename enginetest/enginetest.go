@@ -577,3 +577,44 @@ func testBeneath(t *testing.T, open NewEngine) {
 	}
 	AssertNoTemps(t, dests[0])
 }
+
+// WithWrite wraps e so that every Copy asks for write path p on every
+// destination (unless the job already says), and checks that the engine
+// took it: with cvv.WriteBuffered no destination may report "direct", with
+// cvv.WriteDirect every destination of an engine that writes O_DIRECT
+// (Mode "direct" or "buffered" after a refusal, never "pwrite") must.
+// Run the suite through it to prove that each path meets the contract.
+func WithWrite(t *testing.T, e cvv.Engine, p cvv.WritePath) cvv.Engine {
+	return &writeEngine{Engine: e, t: t, path: p}
+}
+
+type writeEngine struct {
+	cvv.Engine
+	t    *testing.T
+	path cvv.WritePath
+}
+
+func (w *writeEngine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
+	if job.Write == nil {
+		job.Write = make([]cvv.WritePath, len(job.Dests))
+		for i := range job.Write {
+			job.Write[i] = w.path
+		}
+	}
+	res, err := w.Engine.Copy(ctx, job)
+	if err != nil {
+		return res, err
+	}
+	for i, d := range res.Dests {
+		if d.Err != nil || d.Mode == "pwrite" {
+			continue
+		}
+		switch want := job.WritePath(i); {
+		case want == cvv.WriteBuffered && (d.Mode != "buffered" || d.Direct):
+			w.t.Errorf("%s: asked for the page cache, written %q (direct %v)", d.Path, d.Mode, d.Direct)
+		case want == cvv.WriteDirect && d.Mode != "direct" && d.Note == "":
+			w.t.Errorf("%s: asked for O_DIRECT, written %q with no note saying why not", d.Path, d.Mode)
+		}
+	}
+	return res, nil
+}

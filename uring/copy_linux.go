@@ -47,7 +47,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 
 	dests := make([]*destination, len(job.Dests))
 	for i, p := range job.Dests {
-		d, err := createDest(job.Root(i), p, prealloc, block)
+		d, err := createDest(job.Root(i), p, prealloc, block, job.WritePath(i))
 		if err != nil {
 			d = &destination{final: p, err: cvv.DestError(err)}
 		}
@@ -114,6 +114,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		if d.f == nil || !d.live() {
 			continue
 		}
+		d.stopBehind()
 		pf := d.pf
 		d.pf, d.f = nil, nil
 		wg.Go(func() {

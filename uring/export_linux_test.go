@@ -53,3 +53,25 @@ func SetMemlockPrecheck(on bool) (restore func()) {
 
 // HasCapIPCLock reports whether the calling thread has CAP_IPC_LOCK.
 var HasCapIPCLock = hasCapIPCLock
+
+// SetSyncFileRange makes f see every sync_file_range and fadvise call of the
+// write-behind (fadvise with flags -1 - advice) before the real one runs.
+func SetSyncFileRange(f func(fd int, off, n int64, flags int)) (restore func()) {
+	oldS, oldF := syncFileRange, fadvise
+	syncFileRange = func(fd int, off, n int64, flags int) error {
+		f(fd, off, n, flags)
+		return oldS(fd, off, n, flags)
+	}
+	fadvise = func(fd int, off, n int64, advice int) error {
+		f(fd, off, n, -1-advice)
+		return oldF(fd, off, n, advice)
+	}
+	return func() { syncFileRange, fadvise = oldS, oldF }
+}
+
+// WriteBehindWindow and WriteBehindLag are the write-behind's stretch and
+// how far behind it waits and drops.
+const (
+	WriteBehindWindow = behindWindow
+	WriteBehindLag    = behindLag
+)

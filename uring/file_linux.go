@@ -97,20 +97,23 @@ func openSource(path string, block int) (f *os.File, direct bool, align int, err
 }
 
 // createDest creates the temp file of final below root (see
-// cvv.CreatePending), switched to O_DIRECT unless the filesystem refuses,
-// and preallocates size bytes.
+// cvv.CreatePending), switched to O_DIRECT unless path is
+// cvv.WriteBuffered or the filesystem refuses, and preallocates size bytes.
+// A destination written buffered by choice gets a write-behind.
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
 // for O_DIRECT still creates the file, and the temp name would be lost.
-func createDest(root *cvv.Dir, final string, size int64, block int) (d *destination, err error) {
+func createDest(root *cvv.Dir, final string, size int64, block int, path cvv.WritePath) (d *destination, err error) {
 	pf, err := createTemp(root, final, 0)
 	if err != nil {
 		return nil, err
 	}
 	f := pf.File
 	d = &destination{final: final, pf: pf, f: f, fd: int(f.Fd()), align: 1, mode: "buffered"}
-	if derr := setDirect(f); derr != nil {
+	if path == cvv.WriteBuffered {
+		d.behind = startWriteBehind(d.fd)
+	} else if derr := setDirect(f); derr != nil {
 		d.note = "O_DIRECT refused by filesystem: " + errnoText(derr)
 	} else if a, ok := dioAlign(f, block); !ok {
 		if err := setFlag(f, unix.O_DIRECT, false); err != nil {
@@ -122,15 +125,26 @@ func createDest(root *cvv.Dir, final string, size int64, block int) (d *destinat
 		d.direct, d.align, d.mode = true, a, "direct"
 	}
 	if err := cvv.Preallocate(f, size); err != nil {
+		d.stopBehind()
 		pf.Abort()
 		return nil, &os.PathError{Op: "fallocate", Path: final, Err: err}
 	}
 	return d, nil
 }
 
+// stopBehind ends d's write-behind, if it has one; d's file may then be
+// closed.
+func (d *destination) stopBehind() {
+	if d.behind != nil {
+		d.behind.stop()
+		d.behind = nil
+	}
+}
+
 // abort removes d's temp file, if it still has one. The kernel must have
 // no operation on it left.
 func (d *destination) abort() {
+	d.stopBehind()
 	if d.pf != nil {
 		d.pf.Abort()
 		d.pf, d.f = nil, nil

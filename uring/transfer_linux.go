@@ -48,7 +48,10 @@ type destination struct {
 	mode, note string
 	bytes      int64 // data bytes written
 	inflight   int   // writes in the kernel's hands
-	err        error
+	// behind starts the writeback of a cvv.WriteBuffered destination
+	// behind the copy; nil for the others.
+	behind *writeBehind
+	err    error
 }
 
 // chunk is one block of the source, read into pool buffer idx.
@@ -622,6 +625,9 @@ func (t *transfer) completeWrite(o *op, res int) {
 			return
 		}
 		d.bytes += int64(c.want)
+		if d.behind != nil {
+			d.behind.written(c.off, c.off+int64(c.want))
+		}
 		t.writeDone(c)
 	}
 }

@@ -35,7 +35,7 @@ func newEngine(t testing.TB, opts cvv.Options) *uring.Engine {
 }
 
 func TestConformance(t *testing.T) {
-	enginetest.Run(t, func(t *testing.T, opts cvv.Options) cvv.Engine {
+	newEngine := func(t *testing.T, opts cvv.Options) cvv.Engine {
 		e, err := uring.New(opts)
 		if errors.Is(err, cvv.ErrNotHandled) {
 			t.Skipf("io_uring unavailable: %v", err)
@@ -44,7 +44,16 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("New: %v", err)
 		}
 		return e
-	})
+	}
+	enginetest.Run(t, newEngine)
+	// Each write path the CLI chooses between meets the contract alone.
+	for _, p := range []cvv.WritePath{cvv.WriteDirect, cvv.WriteBuffered} {
+		t.Run(p.String(), func(t *testing.T) {
+			enginetest.Run(t, func(t *testing.T, opts cvv.Options) cvv.Engine {
+				return enginetest.WithWrite(t, newEngine(t, opts), p)
+			})
+		})
+	}
 }
 
 func TestName(t *testing.T) {
