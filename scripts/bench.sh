@@ -39,6 +39,10 @@
 #   cvv-transfer  cvv -m transfer
 #   cvv-full      cvv -m full
 #   cvv-fallback  cvv --engine fallback -m transfer
+#   cvv-direct    cvv -m transfer --write direct (every destination O_DIRECT)
+#   cvv-buffered  cvv -m transfer --write buffered (every destination through
+#                 the page cache): with cvv-direct, what --write auto chooses
+#                 between (not in the default TOOLS)
 #   cp            cp --reflink=never, once per destination
 #   rsync         rsync -a --inplace -W, once per destination
 # Before every run (hyperfine --prepare) the destinations are removed, and as
@@ -336,7 +340,7 @@ setup_target() {
 		src_root=$state/mnt/src
 		for i in 1 2 3; do dest_roots+=("$state/mnt/d$i"); done
 		copy_sources
-		[ "$t" = throttle ] && throttle_on d3
+		if [ "$t" = throttle ]; then throttle_on d3; fi
 		;;
 	esac
 }
@@ -445,6 +449,8 @@ tool_cmd() {
 	cvv-transfer) c="$CVV -q -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-full) c="$CVV -q -m full ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-fallback) c="$CVV -q --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-direct) c="$CVV -q -m transfer --write direct ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-buffered) c="$CVV -q -m transfer --write buffered ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-bs*-qd*)
 		local bs=${tool#cvv-bs} qd
 		qd=${bs#*-qd} bs=${bs%-qd*}

@@ -300,7 +300,7 @@ func cmdMountTmpfs(ts *testscript.TestScript, neg bool, args []string) {
 var eventFields = map[string]map[string]string{
 	"start": {"version": "n", "time": "s", "source": "s", "source_is_dir": "b", "dests": "a", "mode": "s",
 		"hash": "s", "engine": "s", "jobs": "n", "verify_after": "b", "files": "n", "dirs": "n",
-		"symlinks": "n", "bytes": "n", "files_to_copy": "n", "bytes_to_copy": "n"},
+		"symlinks": "n", "bytes": "n", "files_to_copy": "n", "bytes_to_copy": "n", "writes": "a"},
 	"progress": {"time": "s", "phase": "s", "bytes_done": "n", "bytes_total": "n", "files_done": "n",
 		"files_total": "n", "files_verified": "n", "bytes_per_sec": "n", "eta_seconds": "n?", "current": "a"},
 	"file": {"time": "s", "path": "s", "size": "n", "hash_alg": "s", "hash": "s", "seconds": "n",

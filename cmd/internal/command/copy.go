@@ -214,6 +214,8 @@ type runner struct {
 	// maps the Rel of each entry it cannot hold to why (nil: all fit).
 	destFS  []plan.DestFS
 	refused []map[string]error
+	// writes[i] is how destination i is written (plan.Plan.WritePaths).
+	writes []plan.WriteChoice
 	// attrsAgain[i] is set once destination i needed attributes set
 	// again after a rename (said once).
 	attrsAgain []atomic.Bool
@@ -291,6 +293,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
 	r.detectDests()
+	r.writes = r.plan.WritePaths(r.opts.write)
 	if r.opts.dryRun {
 		return r.dryRun(ctx)
 	}
@@ -995,11 +998,13 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	var idx []int
 	var dests []string
 	var roots []*cvv.Dir
+	var writes []cvv.WritePath
 	for i, a := range fj.actions {
 		if a == plan.Copy && fj.state[i] == dsPending {
 			idx = append(idx, i)
 			dests = append(dests, r.target(fj, i))
 			roots = append(roots, r.roots[i])
+			writes = append(writes, r.writes[i].Path)
 		}
 	}
 	if len(idx) == 0 {
@@ -1010,6 +1015,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 		Source:  r.source(fj),
 		Dests:   dests,
 		Roots:   roots,
+		Write:   writes,
 		Hash:    r.opts.alg,
 		NoFsync: r.opts.noFsync,
 		// A tree copy fsyncs each directory once (dirSyncs).

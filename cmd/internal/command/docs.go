@@ -72,6 +72,7 @@ var flagWords = map[string][]string{
 	"mode":           {"transfer", "source", "full"},
 	"hash":           {"xxh3", "xxh64", "xxh128", "md5", "sha1", "sha256"},
 	"engine":         {"auto", "uring", "fallback"},
+	"write":          {"auto", "direct", "buffered"},
 	"hash-file":      {"sums", "xxh", "mhl", "sums,mhl", "sums,xxh,mhl"},
 	"hash-file-dest": {"source", "dest", "both"},
 }

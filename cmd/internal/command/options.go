@@ -80,7 +80,12 @@ const (
 type copyOptions struct {
 	engine     cvv.EngineKind
 	engineOpts cvv.Options
-	jobs       int
+	// write forces a write path on every destination; cvv.WriteAuto
+	// chooses per destination (plan.Plan.WritePaths).
+	write cvv.WritePath
+	// verbose prints how each destination is written.
+	verbose bool
+	jobs    int
 	// bigJobs bounds the files larger than one block among the jobs in
 	// flight (their blocks, not their latency, are what costs).
 	bigJobs     int
@@ -119,6 +124,10 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	if o.engine, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
 		return o, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
 	}
+	if o.write, err = cvv.ParseWritePath(c.String("write")); err != nil {
+		return o, usagef("unknown --write %q (want auto, direct or buffered)", c.String("write"))
+	}
+	o.verbose = c.Bool("verbose")
 	bs, err := ParseSize(c.String("block-size"))
 	if err != nil {
 		return o, err

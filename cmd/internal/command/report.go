@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 )
 
@@ -161,6 +162,44 @@ type startEvent struct {
 	Bytes       int64    `json:"bytes"`
 	FilesToCopy int      `json:"files_to_copy"`
 	BytesToCopy int64    `json:"bytes_to_copy"`
+	// Writes says how each destination is written, in Dests order.
+	Writes []writeEvent `json:"writes"`
+}
+
+// writeEvent is how one destination is written: "direct" (O_DIRECT),
+// "buffered" (the page cache, with write-behind) or "pwrite" (the portable
+// engine, through the page cache), and why.
+type writeEvent struct {
+	Dest string `json:"dest"`
+	Path string `json:"path"`
+	Why  string `json:"why"`
+}
+
+// writeEvents describes how each destination is written.
+func (rep *reporter) writeEvents() []writeEvent {
+	r := rep.r
+	out := make([]writeEvent, len(r.plan.Dests))
+	for i, d := range r.plan.Dests {
+		w := r.writes[i]
+		out[i] = writeEvent{Dest: d.Path, Path: w.Path.String(), Why: w.Why}
+		if r.eng.Name() == "fallback" {
+			out[i].Path, out[i].Why = "pwrite", "the portable engine writes through the page cache"
+		} else if w.Path == cvv.WriteAuto {
+			out[i].Path = cvv.WriteDirect.String()
+		}
+	}
+	return out
+}
+
+// verboseWrites prints, with -v, how each destination is written.
+func (rep *reporter) verboseWrites() {
+	if rep.json || !rep.r.opts.verbose {
+		return
+	}
+	for _, w := range rep.writeEvents() {
+		how := map[string]string{"direct": "O_DIRECT writes", "buffered": "page-cache writes with write-behind", "pwrite": "page-cache writes"}[w.Path]
+		rep.printErr(fmt.Sprintf("cvv: %s: %s (%s)", displayName(w.Dest), how, w.Why))
+	}
 }
 
 func (rep *reporter) start() {
@@ -183,8 +222,10 @@ func (rep *reporter) start() {
 		for _, d := range r.plan.Dests {
 			ev.Dests = append(ev.Dests, d.Path)
 		}
+		ev.Writes = rep.writeEvents()
 		rep.emit(ev)
 	}
+	rep.verboseWrites()
 	rep.startProgress()
 }
 

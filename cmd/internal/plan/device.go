@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cvv-project/cvv"
 )
 
 // SharedDevice is a group of destinations whose filesystems sit on the same
@@ -43,4 +46,69 @@ func (p *Plan) SharedDevices() []SharedDevice {
 		}
 	}
 	return out
+}
+
+// WriteChoice is how one destination is written and why.
+type WriteChoice struct {
+	// Path is cvv.WriteBuffered or cvv.WriteDirect (cvv.WriteAuto when a
+	// path was forced: the engine's default).
+	Path cvv.WritePath
+	// Why says what the choice rests on, for -v and the JSON start event.
+	Why string
+}
+
+// WritePaths chooses how each destination is written when forced is
+// cvv.WriteAuto: through the page cache (cvv.WriteBuffered) when its
+// filesystem is the source's or another destination's, or sits on the
+// same disks; with O_DIRECT (cvv.WriteDirect) on storage of its own. The
+// rule was chosen by measurement (scripts/bench.sh, issue 12): on one
+// shared device O_DIRECT writes alternate with the reads block by block
+// and lose to cp, page-cache writes let writeback send them in bulk; on a
+// device of its own O_DIRECT costs no copy and no memory. A forced path
+// applies to every destination.
+func (p *Plan) WritePaths(forced cvv.WritePath) []WriteChoice {
+	out := make([]WriteChoice, len(p.Dests))
+	if forced != cvv.WriteAuto {
+		for i := range out {
+			out[i] = WriteChoice{Path: forced, Why: "--write " + forced.String()}
+		}
+		return out
+	}
+	devs := make([]uint64, len(p.Dests)+1)
+	disks := make([][]string, len(p.Dests)+1)
+	devs[0], disks[0] = p.source.existing.Dev, storageDisks(p.source.existing.Dev)
+	for i, d := range p.Dests {
+		devs[i+1], disks[i+1] = d.place.existing.Dev, storageDisks(d.place.existing.Dev)
+	}
+	for i := range p.Dests {
+		out[i] = WriteChoice{Path: cvv.WriteDirect, Why: "on storage of its own"}
+		for j := range devs {
+			if j == i+1 {
+				continue
+			}
+			what := "the source"
+			if j > 0 {
+				what = "destination " + p.Dests[j-1].Arg
+			}
+			if why := sharedWith(devs[i+1], devs[j], disks[i+1], disks[j]); why != "" {
+				out[i] = WriteChoice{Path: cvv.WriteBuffered, Why: why + " with " + what}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// sharedWith says how two filesystems (devices a and b, on disks da and db)
+// share storage, "" if they do not.
+func sharedWith(a, b uint64, da, db []string) string {
+	if a == b {
+		return "shares its filesystem"
+	}
+	for _, x := range da {
+		if slices.Contains(db, x) {
+			return "shares the device " + x
+		}
+	}
+	return ""
 }

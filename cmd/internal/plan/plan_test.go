@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -454,5 +455,39 @@ func TestWalkCanceled(t *testing.T) {
 	cancel()
 	if _, err := Walk(ctx, root); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Walk with a canceled context: %v", err)
+	}
+}
+
+// TestWritePaths checks the write path rule: a destination on the source's
+// filesystem or disk, or on another destination's, goes through the page
+// cache; one on storage of its own is written O_DIRECT; --write forces.
+func TestWritePaths(t *testing.T) {
+	p := &Plan{source: place{existing: FileID{Dev: 1}}, Dests: []Dest{
+		{Arg: "same", place: place{existing: FileID{Dev: 1}}},
+		{Arg: "own", place: place{existing: FileID{Dev: 2}}},
+		{Arg: "x", place: place{existing: FileID{Dev: 3}}},
+		{Arg: "y", place: place{existing: FileID{Dev: 3}}},
+	}}
+	got := p.WritePaths(cvv.WriteAuto)
+	want := []WriteChoice{
+		{cvv.WriteBuffered, "shares its filesystem with the source"},
+		{cvv.WriteDirect, "on storage of its own"},
+		{cvv.WriteBuffered, "shares its filesystem with destination y"},
+		{cvv.WriteBuffered, "shares its filesystem with destination x"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WritePaths(auto) = %+v, want %+v", got, want)
+	}
+	for _, c := range p.WritePaths(cvv.WriteDirect) {
+		if c != (WriteChoice{cvv.WriteDirect, "--write direct"}) {
+			t.Errorf("forced: %+v", c)
+		}
+	}
+	// Two partitions (or volumes) on one disk share it.
+	if why := sharedWith(5, 6, []string{"vda"}, []string{"sdb", "vda"}); why != "shares the device vda" {
+		t.Errorf("sharedWith over one disk = %q", why)
+	}
+	if why := sharedWith(5, 6, []string{"vda"}, []string{"sdb"}); why != "" {
+		t.Errorf("sharedWith over two disks = %q", why)
 	}
 }
