@@ -141,6 +141,21 @@ func (d *Dir) Symlink(target, name string) error {
 	return wrap("symlink", d.join(name), symlinkat(d, target, name))
 }
 
+// Link creates name in d as a hard link to the file oldName in old (a
+// symlink oldName is linked itself, never followed).
+func (d *Dir) Link(old *Dir, oldName, name string) error {
+	if err := checkName(old, "link", oldName); err != nil {
+		return err
+	}
+	if err := checkName(d, "link", name); err != nil {
+		return err
+	}
+	if err := linkat(old, oldName, d, name); err != nil {
+		return &os.LinkError{Op: "link", Old: old.join(oldName), New: d.join(name), Err: err}
+	}
+	return nil
+}
+
 // Rename renames oldName to newName, both in d. Whatever newName was (a
 // file, a symlink) is replaced itself; a symlink is never followed.
 func (d *Dir) Rename(oldName, newName string) error {

@@ -40,10 +40,16 @@ func mkdirat(d *Dir, name string, perm os.FileMode) error { return os.Mkdir(d.jo
 func renameat(d *Dir, oldName, newName string) error {
 	return os.Rename(d.join(oldName), d.join(newName))
 }
-func unlinkat(d *Dir, name string) error                   { return os.Remove(d.join(name)) }
-func symlinkat(d *Dir, target, name string) error          { return os.Symlink(target, d.join(name)) }
+func unlinkat(d *Dir, name string) error          { return os.Remove(d.join(name)) }
+func symlinkat(d *Dir, target, name string) error { return os.Symlink(target, d.join(name)) }
+func linkat(old *Dir, oldName string, d *Dir, name string) error {
+	return os.Link(old.join(oldName), d.join(name))
+}
 func readlinkat(d *Dir, name string) (string, error)       { return os.Readlink(d.join(name)) }
 func lchmodat(d *Dir, name string, perm os.FileMode) error { return os.Chmod(d.join(name), perm) }
 func lstatat(d *Dir, name string) (os.FileInfo, error)     { return os.Lstat(d.join(name)) }
 func lchtimesat(d *Dir, name string, t time.Time) error    { return os.Chtimes(d.join(name), t, t) }
 func futimes(d *Dir, t time.Time) error                    { return os.Chtimes(d.path, t, t) }
+
+// SameFile reports whether a and b are one file.
+func SameFile(a, b os.FileInfo) bool { return os.SameFile(a, b) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -184,4 +185,26 @@ func (s *statInfo) Mode() fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+func linkat(old *Dir, oldName string, d *Dir, name string) error {
+	return ignoringEINTR(func() error { return unix.Linkat(old.fd(), oldName, d.fd(), name, 0) })
+}
+
+// SameFile reports whether a and b, from Dir.Lstat or os.Lstat, are one
+// file (device and inode).
+func SameFile(a, b os.FileInfo) bool {
+	da, ia, ok1 := devIno(a)
+	db, ib, ok2 := devIno(b)
+	return ok1 && ok2 && da == db && ia == ib
+}
+
+func devIno(fi os.FileInfo) (dev, ino uint64, ok bool) {
+	switch st := fi.Sys().(type) {
+	case *unix.Stat_t:
+		return uint64(st.Dev), uint64(st.Ino), true
+	case *syscall.Stat_t:
+		return uint64(st.Dev), uint64(st.Ino), true
+	}
+	return 0, 0, false
 }

@@ -3,7 +3,6 @@ package cvv
 import (
 	"errors"
 	"os"
-	"syscall"
 )
 
 // Layout is where a source file's data lies, so that a copy reads and
@@ -24,11 +23,7 @@ type Layout struct {
 
 // NewLayout returns the layout of f, which is fi.
 func NewLayout(f *os.File, fi os.FileInfo) *Layout {
-	l := &Layout{f: f, size: fi.Size()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		l.sparse = int64(st.Blocks)*512 < l.size
-	}
-	return l
+	return &Layout{f: f, size: fi.Size(), sparse: mayHaveHoles(fi)}
 }
 
 // Sparse reports whether the file may have holes (fewer bytes allocated

@@ -3,6 +3,7 @@ package cvv
 import (
 	"errors"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,4 +49,10 @@ func clearDirect(f *os.File) error {
 		return &os.PathError{Op: "fcntl", Path: f.Name(), Err: err}
 	}
 	return nil
+}
+
+// mayHaveHoles reports whether fi has fewer bytes allocated than its size.
+func mayHaveHoles(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Blocks*512 < fi.Size()
 }

@@ -222,6 +222,12 @@ type runner struct {
 	// noXattrs[i] is set once destination i was found unable to hold
 	// extended attributes (said once).
 	noXattrs []atomic.Bool
+	// noHardLinks[i] is set once destination i was found unable to hold
+	// hard links (said once); linked[i][k] once tree.HardLinks[k] is
+	// linked (or copied) there.
+	noHardLinks []atomic.Bool
+	linked      [][]bool
+	linksMade   bool // a hard link was made (or copied) by this run
 	// folded caches, by destination directory path, whether a directory
 	// of a filesystem with case-folding directories folds (ext4 casefold).
 	folded sync.Map
@@ -382,6 +388,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			return err
 		}
 	}
+	r.makeHardLinks(ctx)
 	if err := r.writeHashFiles(); err != nil {
 		r.failures.Add(1)
 		r.out.entryError("", "", err)

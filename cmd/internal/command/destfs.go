@@ -21,6 +21,7 @@ func (r *runner) detectDests() {
 	r.destFS = make([]plan.DestFS, n)
 	r.attrsAgain = make([]atomic.Bool, n)
 	r.noXattrs = make([]atomic.Bool, n)
+	r.noHardLinks = make([]atomic.Bool, n)
 	r.refused = make([]map[string]error, n)
 	for i, d := range r.plan.Dests {
 		dfs, err := plan.DetectFS(d.Root(r.plan.IsDir))

@@ -166,6 +166,8 @@ func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 		}
 		rec.Files = append(rec.Files, f)
 	}
+	rec.Files = append(rec.Files, r.linkFiles(i, root)...)
+	rec.unchanged = rec.unchanged && !r.linksMade
 	return rec
 }
 
@@ -187,6 +189,7 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 		}
 		rec.Files = append(rec.Files, f)
 	}
+	rec.Files = append(rec.Files, r.linkFiles(-1, root)...)
 	return rec
 }
 
@@ -244,3 +247,25 @@ func isVerifyFailure(err error) bool {
 // hashFilesWanted reports whether the run records hashes in manifests, which
 // needs the hash of every file, skipped ones too.
 func (o copyOptions) hashFilesWanted() bool { return len(o.hashFiles.formats) > 0 }
+
+// linkFiles returns the manifest entries of the hard links of the tree
+// (tree.HardLinks) below root: on destination i those made there, on the
+// source (i < 0) all whose first path was read. Each has the hash of the
+// file it is a link of.
+func (r *runner) linkFiles(i int, root string) []manifest.File {
+	var out []manifest.File
+	for k, h := range r.tree.HardLinks {
+		fj := r.files[h.File]
+		path := r.tree.Path(h.Rel)
+		switch {
+		case fj.hash == "" || fj.srcState == srcError:
+			continue
+		case i >= 0 && (r.linked == nil || !r.linked[i][k]):
+			continue
+		case i >= 0:
+			path = r.plan.Target(i, h.Rel)
+		}
+		out = append(out, manifest.File{Path: r.relIn(root, path, h.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()})
+	}
+	return out
+}

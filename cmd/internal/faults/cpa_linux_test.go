@@ -235,3 +235,77 @@ func getxattr(path, name string) (string, error) {
 	}
 	return string(buf[:n]), nil
 }
+
+// TestCLIHardLinks: hard links inside the source became separate copies
+// (cp -a and rsync -H keep them). Each destination now holds them as
+// links, with cp -a's link counts (stat %h), the hash list names every
+// path, a re-run changes nothing, and an exFAT destination, which holds no
+// links, gets every path as a verified copy and one line saying so.
+func TestCLIHardLinks(t *testing.T) {
+	for _, engine := range []string{"uring", "fallback"} {
+		t.Run(engine, func(t *testing.T) {
+			img := mountImage(t, ExFATFuse, 64<<20)
+			work := t.TempDir()
+			src := filepath.Join(work, "card")
+			mt := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+			writeFile(t, filepath.Join(src, "A001", "clip.mov"), "frames", mt)
+			writeFile(t, filepath.Join(src, "solo.wav"), "audio", mt)
+			for _, l := range []string{"B001/clip.mov", "same.mov"} {
+				mkdirs(t, filepath.Dir(filepath.Join(src, l)))
+				if err := os.Link(filepath.Join(src, "A001", "clip.mov"), filepath.Join(src, l)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ref := filepath.Join(work, "cp-a")
+			if out, err := exec.Command("cp", "-a", src, ref).CombinedOutput(); err != nil {
+				t.Fatalf("cp -a: %v\n%s", err, out)
+			}
+			ext, fat := filepath.Join(work, "copy"), filepath.Join(img.Dir, "day1")
+			env := runOpts{Env: []string{"CVV_ENGINE=" + engine}}
+			r := runCVV(t, env, "--hash-file", "sums", src, ext, fat)
+			if r.Code != 0 {
+				t.Fatalf("exit %d, want 0:\n%v", r.Code, r)
+			}
+			if got, want := linkCounts(t, ext), linkCounts(t, ref); got != want {
+				t.Errorf("link counts\n%s\ncp -a\n%s", got, want)
+			}
+			a, _ := os.Stat(filepath.Join(ext, "A001", "clip.mov"))
+			for _, l := range []string{"B001/clip.mov", "same.mov"} {
+				if b, err := os.Stat(filepath.Join(ext, l)); err != nil || !os.SameFile(a, b) {
+					t.Errorf("%s is not a link of A001/clip.mov (%v)", l, err)
+				}
+				got, err := os.ReadFile(filepath.Join(fat, l))
+				if err != nil || string(got) != "frames" {
+					t.Errorf("exFAT %s: %q %v", l, got, err)
+				}
+			}
+			if n := strings.Count(r.Stderr, "cannot hold hard links"); n != 1 {
+				t.Errorf("%d lines say exFAT cannot hold hard links, want 1:\n%v", n, r)
+			}
+			sums, err := os.ReadFile(filepath.Join(ext, "copy.xxh3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"A001/clip.mov", "B001/clip.mov", "same.mov", "solo.wav"} {
+				if !strings.Contains(string(sums), "("+p+")") {
+					t.Errorf("the sums list has no %s:\n%s", p, sums)
+				}
+			}
+			if r := runCVV(t, env, src, ext, fat); r.Code != 0 || linkCounts(t, ext) != linkCounts(t, ref) {
+				t.Errorf("the re-run: exit %d, link counts\n%s\n%v", r.Code, linkCounts(t, ext), r)
+			}
+		})
+	}
+}
+
+// linkCounts returns "path links" for every file below root, sorted.
+func linkCounts(t *testing.T, root string) string {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "find . -type f ! -name '*.xxh3' ! -name 'cvv-report*' | LC_ALL=C sort | xargs stat -c '%n %h'")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("stat in %s: %v\n%s", root, err, out)
+	}
+	return string(out)
+}

@@ -55,3 +55,8 @@ func dirAncestry(dir string) ([]FileID, error) {
 	}
 	return append(ids, fsAncestors(dir, seen)...), nil
 }
+
+// links returns fi's link count.
+func links(fi fs.FileInfo) uint64 {
+	return uint64(fi.Sys().(*syscall.Stat_t).Nlink)
+}

@@ -72,6 +72,9 @@ func Refusals(t *Tree, dfs DestFS, target func(rel string) string) (map[string]e
 	for _, l := range t.Links {
 		c.entry(l.Rel, parentRel(l.Rel), filepath.Base(l.Rel), Symlink, 0)
 	}
+	for _, h := range t.HardLinks {
+		c.entry(h.Rel, parentRel(h.Rel), filepath.Base(h.Rel), File, h.Size)
+	}
 	for _, d := range t.Dirs {
 		c.existing(d.Rel, target(d.Rel))
 	}

@@ -77,6 +77,15 @@ type Link struct {
 	Target string
 }
 
+// HardLink is a path of a regular file whose inode an earlier path of the
+// tree (Tree.Files[File]) has: copied once, through that path, and linked
+// on each destination, as cp -a and rsync -H do.
+type HardLink struct {
+	Entry
+	// File is the index in Tree.Files of the path that is copied.
+	File int
+}
+
 // Problem is an entry that could not be walked (an unreadable directory, a
 // link that cannot be read). It is a per-entry failure; the walk goes on.
 type Problem struct {
@@ -97,6 +106,12 @@ type Tree struct {
 	Files []Entry
 	// Links are the symlinks.
 	Links []Link
+	// HardLinks are the further paths of files with several links in the
+	// tree (a directory source only); they are not in Files or Bytes.
+	HardLinks []HardLink
+	// inodes maps the FileID of each file with more than one link to its
+	// index in Files, while walking.
+	inodes map[FileID]int
 	// Specials are the FIFOs, sockets and devices that are skipped.
 	Specials []Entry
 	// Problems are the entries that could not be walked.
@@ -161,6 +176,7 @@ func WalkExcluding(ctx context.Context, root string, ex *Excludes) (*Tree, error
 	if err := t.walkDir(ctx, ""); err != nil {
 		return nil, err
 	}
+	t.inodes = nil
 	// The run keeps Files to its end: drop what append left spare (up to
 	// half of it).
 	if cap(t.Files) > len(t.Files)+len(t.Files)/8 {
@@ -203,8 +219,7 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 		e := entryOf(r, fi)
 		switch e.Kind {
 		case File:
-			t.Files = append(t.Files, e)
-			t.Bytes += e.Size
+			t.addFile(e, filepath.Join(dir, de.Name()), fi)
 		case Dir:
 			t.Dirs = append(t.Dirs, e)
 			t.dirIDs[fileID(filepath.Join(dir, de.Name()), fi).String()] = r
@@ -226,6 +241,24 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 		}
 	}
 	return nil
+}
+
+// addFile adds the file e (at path, which is fi) to Files, or to
+// HardLinks when an earlier path of the tree has its inode.
+func (t *Tree) addFile(e Entry, path string, fi fs.FileInfo) {
+	if links(fi) > 1 {
+		id := fileID(path, fi)
+		if k, ok := t.inodes[id]; ok {
+			t.HardLinks = append(t.HardLinks, HardLink{Entry: e, File: k})
+			return
+		}
+		if t.inodes == nil {
+			t.inodes = make(map[FileID]int)
+		}
+		t.inodes[id] = len(t.Files)
+	}
+	t.Files = append(t.Files, e)
+	t.Bytes += e.Size
 }
 
 func entryOf(rel string, fi fs.FileInfo) Entry {
