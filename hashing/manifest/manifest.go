@@ -207,15 +207,21 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 			return nil, fmt.Errorf("%w: invalid format %v", cvv.ErrUsage, f)
 		}
 	}
+	// Below the root, nothing is reached through a symlink.
+	root, err := cvv.OpenRoot(rec.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
 	for _, o := range outs {
-		if err := writeAtomic(o.path, o.data); err != nil {
+		if err := writeAtomic(root, o.path, o.data); err != nil {
 			return written, err
 		}
 		written = append(written, o.path)
 	}
 	// Child histories first: a parent references their new generations.
 	for _, g := range mhlGens {
-		paths, err := g.commit()
+		paths, err := g.commit(root)
 		written = append(written, paths...)
 		if err != nil {
 			return written, err
@@ -381,9 +387,11 @@ func checkXMLText(s string) error {
 	return nil
 }
 
-// writeAtomic writes data to final through a synced temp file.
-func writeAtomic(final string, data []byte) error {
-	pf, err := cvv.CreatePending(nil, final, 0)
+// writeAtomic writes data to final, a path below root, through a synced
+// temp file, reaching nothing below root through a symlink; a symlink at
+// final itself is replaced, never written through.
+func writeAtomic(root *cvv.Dir, final string, data []byte) error {
+	pf, err := cvv.CreatePending(root, final, 0)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ type mhlOutput struct {
 	genName   string
 	genData   []byte
 	chainData []byte
-	stale     []string // uncommitted generations to remove first
+	stale     []string // names of uncommitted generations to remove first
 }
 
 // prepareMHL renders the next generation of rec's history and of every
@@ -233,7 +233,7 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 			}
 			next = max(next, k+1)
 			if !slices.ContainsFunc(hist.Generations, func(g *Generation) bool { return g.Number == k }) {
-				stale = append(stale, filepath.Join(dir, e.Name()))
+				stale = append(stale, e.Name())
 			}
 		}
 	}
@@ -289,37 +289,62 @@ func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
 // generation's directory fsync makes the removals durable before the chain
 // lists a newer generation, which would make them look tampered with.) A
 // generation that cannot be chained is removed again.
-func (m *mhlOutput) commit() ([]string, error) {
-	for _, p := range m.stale {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("removing the uncommitted generation %s: %w", p, err)
-		}
-	}
-	switch err := os.Mkdir(m.dir, 0o755); {
-	case err == nil:
-		// The new folder's name must survive a power cut with the
-		// generation written into it.
-		if err := cvv.SyncDir(filepath.Dir(m.dir)); err != nil {
-			return nil, err
-		}
-	case !errors.Is(err, os.ErrExist):
+//
+// Below root (the record's root) nothing is reached through a symlink
+// (cvv.Dir): an ascmhl folder, or a folder above it, that is a symlink
+// fails the commit with an error wrapping cvv.ErrSymlink, and nothing is
+// written or removed where it points.
+func (m *mhlOutput) commit(root *cvv.Dir) ([]string, error) {
+	hist, err := m.openDir(root)
+	if err != nil {
 		return nil, err
 	}
+	defer hist.Close()
+	for _, name := range m.stale {
+		if err := hist.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("removing the uncommitted generation: %w", err)
+		}
+	}
 	gen := filepath.Join(m.dir, m.genName)
-	if _, err := os.Lstat(gen); err == nil {
+	if _, err := hist.Lstat(m.genName); err == nil {
 		return nil, &os.PathError{Op: "write generation", Path: gen, Err: os.ErrExist}
 	}
-	if err := writeAtomic(gen, m.genData); err != nil {
+	if err := writeAtomic(hist, gen, m.genData); err != nil {
 		return nil, err
 	}
 	chain := filepath.Join(m.dir, ChainFile)
-	if err := writeAtomic(chain, m.chainData); err != nil {
-		if rerr := os.Remove(gen); rerr != nil {
+	if err := writeAtomic(hist, chain, m.chainData); err != nil {
+		if rerr := hist.Remove(m.genName); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return nil, err
 	}
 	return []string{gen, chain}, nil
+}
+
+// openDir opens the history folder m.dir below root, made (and its parent
+// fsynced) if missing, with no symlink followed.
+func (m *mhlOutput) openDir(root *cvv.Dir) (*cvv.Dir, error) {
+	rel, err := root.Rel(filepath.Dir(m.dir))
+	if err != nil {
+		return nil, err
+	}
+	parent, err := root.OpenDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	switch err := parent.Mkdir(HistoryDir, 0o755); {
+	case err == nil:
+		// The new folder's name must survive a power cut with the
+		// generation written into it.
+		if err := parent.Sync(); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, os.ErrExist):
+		return nil, err
+	}
+	return parent.OpenDir(HistoryDir)
 }
 
 // xmlText escapes s for XML character data; newlines and carriage returns
