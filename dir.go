@@ -62,6 +62,28 @@ func (d *Dir) Rel(p string) (string, error) {
 
 var errOutside = errors.New("not below the destination root")
 
+// errGone says a directory's path no longer leads to it.
+var errGone = errors.New("no longer at this path (unmounted, removed or replaced)")
+
+// CheckPath fails when d's path no longer leads to d: its filesystem was
+// unmounted (lazily: d still reaches it), or d was removed or replaced.
+// What is written through d then reaches nothing the path shows, and a
+// verification through d would pass copies nobody can find.
+func (d *Dir) CheckPath() error {
+	fi, err := os.Stat(d.path)
+	if err != nil {
+		return err
+	}
+	st, err := d.f.Stat()
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(fi, st) {
+		return &os.PathError{Op: "check", Path: d.path, Err: errGone}
+	}
+	return nil
+}
+
 // OpenDir opens the directory at rel, a relative path below d; "" or "."
 // opens d itself again (a new descriptor). A symlink on the way is never
 // followed: the error then wraps ErrSymlink.
@@ -122,6 +144,28 @@ func (d *Dir) Lstat(name string) (os.FileInfo, error) {
 	}
 	fi, err := lstatat(d, name)
 	return fi, wrap("lstat", d.join(name), err)
+}
+
+// OpenFile opens the regular file name in d for reading, not following a
+// symlink (O_NOFOLLOW) and not blocking on a FIFO planted in its place. A
+// name that is not a regular file is an error.
+func (d *Dir) OpenFile(name string) (*os.File, error) {
+	if err := checkName(d, "open", name); err != nil {
+		return nil, err
+	}
+	f, err := openFileAt(d, name)
+	if err != nil {
+		return nil, wrap("open", d.join(name), err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &os.PathError{Op: "open", Path: d.join(name), Err: errors.New("not a regular file")}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Readlink returns the target of the symlink name in d.

@@ -167,3 +167,61 @@ func TestDirAttrsNotFollowed(t *testing.T) {
 		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
 	}
 }
+
+// TestDirOpenFile: Dir.OpenFile opens a regular file for reading and
+// refuses a symlink in its place (ErrSymlink, the target unread) and a
+// FIFO (without blocking); FilePath and NamePath name the open file and the
+// name in the directory whatever happens to the directory's path after.
+func TestDirOpenFile(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "root")
+	for _, d := range []string{root, filepath.Join(base, "outside")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, data := range map[string]string{"root/f": "in", "outside/f": "out"} {
+		if err := os.WriteFile(filepath.Join(base, p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("../outside/f", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.OpenFile("link"); !errors.Is(err, ErrSymlink) {
+		t.Errorf("OpenFile(link): %v, want ErrSymlink", err)
+	}
+	if _, err := d.OpenFile("fifo"); err == nil {
+		t.Error("OpenFile(fifo) opened a FIFO")
+	}
+	f, err := d.OpenFile("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// The root's path now leads elsewhere: the open file and the
+	// directory's descriptor still name what they named.
+	if err := os.Rename(root, filepath.Join(base, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("outside", root); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(FilePath(f)); err != nil || string(b) != "in" {
+		t.Errorf("read through FilePath: %q, %v, want \"in\"", b, err)
+	}
+	if _, err := os.Lstat(d.NamePath("f")); err != nil {
+		t.Errorf("lstat through NamePath: %v", err)
+	}
+	if b, err := os.ReadFile(d.NamePath("f")); err != nil || string(b) != "in" {
+		t.Errorf("read through NamePath: %q, %v, want \"in\"", b, err)
+	}
+}

@@ -36,6 +36,17 @@ func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
 	return os.OpenFile(d.join(name), os.O_RDWR|os.O_CREATE|os.O_EXCL|extraFlags, 0o600)
 }
 
+func openFileAt(d *Dir, name string) (*os.File, error) {
+	fi, err := os.Lstat(d.join(name))
+	if err != nil {
+		return nil, unwrapSyscall(err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return nil, ErrSymlink
+	}
+	return os.Open(d.join(name))
+}
+
 func mkdirat(d *Dir, name string, perm os.FileMode) error { return os.Mkdir(d.join(name), perm) }
 func renameat(d *Dir, oldName, newName string) error {
 	return os.Rename(d.join(oldName), d.join(newName))

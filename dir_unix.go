@@ -78,6 +78,18 @@ func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), d.join(name)), nil
 }
 
+func openFileAt(d *Dir, name string) (*os.File, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	fd, err := retryEINTR(func() (int, error) { return unix.Openat(d.fd(), name, flags, 0) })
+	if err == unix.ELOOP {
+		return nil, ErrSymlink
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), d.join(name)), nil
+}
+
 func mkdirat(d *Dir, name string, perm os.FileMode) error {
 	return ignoringEINTR(func() error { return unix.Mkdirat(d.fd(), name, uint32(perm.Perm())) })
 }

@@ -1,8 +1,12 @@
 package command
 
 import (
+	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
@@ -92,3 +96,86 @@ func (r *runner) blockFiles() {
 		r.countBytes()
 	}
 }
+
+// at calls f with the directory of p, a path below destination i's root,
+// opened from the root's descriptor with no symlink followed, and p's name
+// in it. Every operation on a copy (a held temp file, a final name) goes
+// through it: a symlink planted on the way, before or during the run,
+// fails the operation instead of leading it outside the root. So does a
+// root that is no longer at its path (a drive unmounted during the run):
+// its copies could not be found there.
+func (r *runner) at(i int, p string, f func(dir *cvv.Dir, name string) error) error {
+	if err := r.roots[i].CheckPath(); err != nil {
+		return err
+	}
+	dir, name, err := cvv.OpenParent(r.roots[i], p)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return f(dir, name)
+}
+
+// removeCopy removes p (a held copy given up) on destination i.
+func (r *runner) removeCopy(i int, p string) error {
+	return r.at(i, p, func(dir *cvv.Dir, name string) error { return dir.Remove(name) })
+}
+
+// lstatCopy returns the file information of p on destination i, not
+// following a symlink.
+func (r *runner) lstatCopy(i int, p string) (fi fs.FileInfo, err error) {
+	err = r.at(i, p, func(dir *cvv.Dir, name string) error {
+		fi, err = dir.Lstat(name)
+		return err
+	})
+	return fi, err
+}
+
+// hashCopies hashes, in parallel through the engine, the source file src
+// and the copies paths[k] on the destinations idx[k]; result k+1 is
+// paths[k]'s. Each copy is opened first from its root's descriptor, not
+// following a symlink, and the engine reads that open file
+// (cvv.FilePath): a symlink planted on the way or in the copy's place is
+// never read through.
+func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []string) ([]cvv.HashResult, []error) {
+	all := append([]string{src}, paths...)
+	openErrs := make([]error, len(paths))
+	for k, p := range paths {
+		var f *os.File
+		err := r.at(idx[k], p, func(dir *cvv.Dir, name string) (err error) {
+			f, err = dir.OpenFile(name)
+			return err
+		})
+		if err != nil {
+			openErrs[k], all[k+1] = err, ""
+			continue
+		}
+		defer f.Close()
+		if fp := cvv.FilePath(f); fp != "" {
+			all[k+1] = fp
+		}
+	}
+	hs, errs := r.hashAll(ctx, all)
+	for k, p := range paths {
+		switch {
+		case openErrs[k] != nil:
+			errs[k+1] = openErrs[k]
+		case errs[k+1] != nil && all[k+1] != p:
+			errs[k+1] = &namedError{err: errs[k+1], as: all[k+1], path: p}
+		default:
+			hs[k+1].Path = p
+		}
+	}
+	return hs, errs
+}
+
+// namedError is an error about a file the engine read as as (the path of
+// an open file, cvv.FilePath), told with the file's path.
+type namedError struct {
+	err      error
+	as, path string
+}
+
+func (e *namedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.as, e.path) }
+
+func (e *namedError) Unwrap() error { return e.err }

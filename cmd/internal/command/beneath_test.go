@@ -1,12 +1,15 @@
 package command
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // treeState returns the names, kinds, sizes and contents of everything
@@ -108,6 +111,12 @@ func TestSymlinkedDirIsNotFollowed(t *testing.T) {
 // outside the destination and back. Whatever cvv reports, nothing outside
 // the destination root changes: no file written or replaced there, no
 // temp file swept there, no mode or time set there.
+//
+// Built with -tags testhooks, a hook also plants a bad copy outside under
+// the temp name of each copy before it is verified (a bait), and the rounds
+// alternate transfer and full mode: a verification that read the copy by
+// path while CLIP was a link would read the bait, fail, and remove it there
+// as a failed copy, or set its mtime; every bait must stay as planted.
 func TestSymlinkSwapRace(t *testing.T) {
 	files := map[string]string{"AUDIO/A001.WAV": "audio"}
 	for i := range 150 {
@@ -138,13 +147,25 @@ func TestSymlinkSwapRace(t *testing.T) {
 				}
 			}
 			before := treeState(t, victim)
+			baits := plantBaits(t, victim)
+			dirTimes := map[string]time.Time{}
+			for _, d := range []string{victim, filepath.Join(victim, "SUB")} {
+				fi, err := os.Stat(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dirTimes[d] = fi.ModTime()
+			}
 			for round := range 5 {
 				stop := make(chan struct{})
 				done := make(chan struct{})
 				go swapForLink(filepath.Join(dst, "CLIP"), "../victim", stop, done)
-				code, stdout, stderr := runCLI(t, "--engine", eng, "--overwrite", "-j", "4", src, dst)
+				mode := []string{"transfer", "full"}[round%2]
+				since := time.Now()
+				code, stdout, stderr := runCLI(t, "--engine", eng, "--overwrite", "-j", "4", "--mode", mode, src, dst)
 				close(stop)
 				<-done
+				checkBaits(t, fmt.Sprintf("round %d", round), baits, since, dirTimes)
 				sameTree(t, fmt.Sprintf("round %d: outside the destination", round), treeState(t, victim), before)
 				if code != ExitOK && code != ExitFailure {
 					t.Errorf("round %d: exit %d: %s%s", round, code, stdout, stderr)
@@ -154,6 +175,56 @@ func TestSymlinkSwapRace(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// plantBaits sets the hook that, before each verification of a file of
+// CLIP (testhooks builds), writes "bait" into the matching directory of
+// victim under the name of the copy's temp file, and lists it in the file
+// it returns. Shell builtins only: it runs once per file.
+func plantBaits(t *testing.T, victim string) string {
+	log := filepath.Join(t.TempDir(), "baits")
+	t.Setenv("CVV_TEST_BEFORE_VERIFY", `case "$CVV_TEST_FILE" in CLIP/*) ;; *) exit 0;; esac
+r=${CVV_TEST_FILE#CLIP/}; dir=; case "$r" in */*) dir=/${r%/*};; esac
+for d in $CVV_TEST_DESTS; do b="$VICTIM$dir/${d##*/}"; printf bait > "$b" && echo "$b" >> "$BAITS"; done`)
+	t.Setenv("VICTIM", victim)
+	t.Setenv("BAITS", log)
+	return log
+}
+
+// checkBaits checks that every bait listed in the file log is as planted
+// (written after since, and not given a source file's mtime since), then
+// removes them all, empties the list, and gives the directories of
+// dirTimes their mtimes again.
+func checkBaits(t *testing.T, what, log string, since time.Time, dirTimes map[string]time.Time) {
+	t.Helper()
+	defer func() {
+		for d, mt := range dirTimes {
+			if err := os.Chtimes(d, mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	b, err := os.ReadFile(log)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(b)) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("%s: a bait outside the destination is gone: %v", what, err)
+			continue
+		}
+		if data, _ := os.ReadFile(p); string(data) != "bait" || fi.ModTime().Before(since) {
+			t.Errorf("%s: a bait outside the destination changed: %q, %v (planted after %v)", what, data, fi.ModTime(), since)
+		}
+		os.Remove(p)
+	}
+	if err := os.Remove(log); err != nil {
+		t.Fatal(err)
 	}
 }
 

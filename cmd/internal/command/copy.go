@@ -1074,20 +1074,21 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 // hash: each destination that matches is kept (verified), the others are
 // copied again. It returns an error only when the run is cancelled.
 func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
-	var paths []string
+	var srcPath string
 	src, reused := r.reusableHash(fj, idx)
 	if !reused {
-		paths = append(paths, r.source(fj))
+		srcPath = r.source(fj)
 	}
+	var paths []string
 	for _, i := range idx {
 		paths = append(paths, r.target(fj, i))
 	}
-	hs, errs := r.hashAll(ctx, paths)
+	hs, errs := r.hashCopies(ctx, srcPath, idx, paths)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if reused {
-		hs, errs = append([]cvv.HashResult{src}, hs...), append([]error{nil}, errs...)
+		hs[0], errs[0] = src, nil
 	}
 	if errs[0] != nil {
 		fj.extra().srcErr = errs[0]
@@ -1112,7 +1113,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 			if !reused {
 				// Both sides were just read from the media. (A reused
 				// hash leaves the record that gave it as it is.)
-				r.writeRecord(fj, r.target(fj, i), r.record(fj, plan.LevelFull))
+				r.writeRecord(fj, i, r.target(fj, i), r.record(fj, plan.LevelFull))
 			}
 		} else {
 			fj.actions[i] = plan.Copy
@@ -1152,16 +1153,20 @@ func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	return cvv.HashResult{Hash: hash, Size: fj.e.Size}, true
 }
 
-// hashAll hashes paths in parallel through the engine.
+// hashAll hashes paths in parallel through the engine; an empty path is
+// left out (its result and error stay zero).
 func (r *runner) hashAll(ctx context.Context, paths []string) ([]cvv.HashResult, []error) {
 	hs := make([]cvv.HashResult, len(paths))
 	errs := make([]error, len(paths))
-	if len(paths) == 1 {
+	if len(paths) == 1 && paths[0] != "" {
 		hs[0], errs[0] = r.eng.Hash(ctx, paths[0], r.opts.alg)
 		return hs, errs
 	}
 	var wg sync.WaitGroup
 	for i, p := range paths {
+		if p == "" {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -1207,8 +1212,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		r.countVerified(fj)
 		return nil
 	}
-	paths := append([]string{r.source(fj)}, dests...)
-	hs, errs := r.hashAll(ctx, paths)
+	hs, errs := r.hashCopies(ctx, r.source(fj), idx, dests)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1269,10 +1273,12 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 		if fj.state[i] != dsCopied {
 			continue
 		}
-		fi, err := os.Stat(r.copyPath(fj, i))
+		fi, err := r.lstatCopy(i, r.copyPath(fj, i))
 		switch {
 		case err != nil:
 			fj.fail(i, err)
+		case !fi.Mode().IsRegular():
+			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: the copy is not a regular file (%v)", cvv.ErrVerifyMismatch, fi.Mode().Type())})
 		case fi.Size() != fj.size:
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
 		default:

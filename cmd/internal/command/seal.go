@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"time"
+	"strings"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
@@ -63,13 +63,22 @@ func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
 	return plan.Record{Level: level, Alg: r.opts.alg.String(), Hash: fj.hash, Size: fj.size, ModTime: fj.modTime}
 }
 
-// writeRecord stores rec on path; a failure costs only a re-verification
-// by a later run, so it is a warning.
-func (r *runner) writeRecord(fj *fileJob, path string, rec plan.Record) {
+// writeRecord stores rec on path, a copy on destination i, reached from
+// the root's descriptor (cvv.Dir.NamePath); a failure costs only a
+// re-verification by a later run, so it is a warning.
+func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
 	if r.opts.noPreserve {
 		return // the copy keeps no source mtime: nothing will be skipped
 	}
-	if _, err := plan.WriteRecord(path, rec); err != nil {
+	err := r.at(i, path, func(dir *cvv.Dir, name string) error {
+		_, err := plan.WriteRecord(dir.NamePath(name), rec)
+		return err
+	})
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) && strings.HasPrefix(pe.Path, "/proc/") {
+			err = pe.Err
+		}
 		r.out.warn(fj.e.Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
 	}
 }
@@ -85,11 +94,11 @@ func (r *runner) seal(fj *fileJob) {
 		}
 		switch s {
 		case dsOK:
-			r.writeRecord(fj, tmp, r.record(fj, r.opts.mode))
+			r.writeRecord(fj, i, tmp, r.record(fj, r.opts.mode))
 			r.place(fj, i)
 		case dsFailed:
 			fj.x.temps[i] = ""
-			if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := r.removeCopy(i, tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				fj.x.errs[i] = fmt.Errorf("%w; its copy could not be removed: %v", fj.x.errs[i], err)
 			} else {
 				fj.x.errs[i] = fmt.Errorf("%w; the copy was removed", fj.x.errs[i])
@@ -105,8 +114,11 @@ func (r *runner) place(fj *fileJob, i int) {
 	if !r.opts.noPreserve {
 		// The source's mtime again, after the verification: nothing may
 		// have moved it since (the engine set it before the check).
-		if err := os.Chtimes(tmp, time.Time{}, unixTime(fj.modTime)); err != nil {
-			os.Remove(tmp)
+		err := r.at(i, tmp, func(dir *cvv.Dir, name string) error {
+			return dir.Chtimes(name, unixTime(fj.modTime))
+		})
+		if err != nil {
+			r.removeCopy(i, tmp)
 			fj.fail(i, cvv.DestError(err))
 			return
 		}
@@ -133,15 +145,15 @@ func (r *runner) keepUnverified(fj *fileJob) {
 		if tmp == "" || s != dsCopied {
 			continue
 		}
-		fi, err := os.Lstat(tmp)
-		_, lerr := os.Lstat(r.target(fj, i))
-		if err != nil || fi.Size() != fj.size || !errors.Is(lerr, fs.ErrNotExist) {
+		fi, err := r.lstatCopy(i, tmp)
+		_, lerr := r.lstatCopy(i, r.target(fj, i))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != fj.size || !errors.Is(lerr, fs.ErrNotExist) {
 			// Still dsCopied: counted as not verified.
 			fj.x.temps[i] = ""
-			os.Remove(tmp)
+			r.removeCopy(i, tmp)
 			continue
 		}
-		r.writeRecord(fj, tmp, r.record(fj, plan.LevelTransfer))
+		r.writeRecord(fj, i, tmp, r.record(fj, plan.LevelTransfer))
 		r.place(fj, i)
 	}
 }
