@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,65 @@ func swapForLink(dir, target string, stop <-chan struct{}, done chan<- struct{})
 			os.Rename(hold, dir)
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestSymlinkSwapDecide: while cvv decides what each destination needs,
+// the destination's CLIP directory is swapped for a symlink to a directory
+// outside that holds the card's very files (same bytes, size and mtime).
+// The old code looked at the destination's files by path: a file seen
+// through the link counted as already there and was skipped, so the
+// destination lacked it after a run that did not say so. Every file of
+// the card is now on the destination, or named as failed.
+func TestSymlinkSwapDecide(t *testing.T) {
+	files := map[string]string{}
+	for i := range 200 {
+		files[fmt.Sprintf("CLIP/C%04d.MP4", i)] = strings.Repeat("c", i)
+	}
+	src := footage(t, files)
+	out := t.TempDir()
+	victim := filepath.Join(out, "victim")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for rel, data := range files {
+		p := filepath.Join(victim, filepath.Base(rel))
+		fi, err := os.Stat(filepath.Join(src, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 6 {
+		dst := filepath.Join(out, fmt.Sprintf("dst%d", round))
+		if err := os.MkdirAll(filepath.Join(dst, "CLIP"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go swapForLink(filepath.Join(dst, "CLIP"), "../victim", stop, done)
+		code, stdout, stderr := runCLI(t, "--mode", "transfer", src, dst)
+		close(stop)
+		<-done
+		if code != ExitOK && code != ExitFailure {
+			t.Fatalf("round %d: exit %d: %s%s", round, code, stdout, stderr)
+		}
+		for rel, data := range files {
+			if b, err := os.ReadFile(filepath.Join(dst, rel)); err == nil && string(b) == data {
+				continue
+			}
+			if !slices.ContainsFunc(strings.Split(stdout+stderr, "\n"), func(l string) bool {
+				return strings.Contains(l, rel) && strings.Contains(l, "FAIL")
+			}) {
+				t.Errorf("round %d: %s is not on the destination, and no line says it failed (exit %d)", round, rel, code)
+			}
+		}
+		if t.Failed() {
+			return
+		}
 	}
 }

@@ -55,7 +55,7 @@ func parseOnConflict(s string) (onConflict, error) {
 // action. A conflict that is not resolved fails fj there (Skip with the
 // state failed).
 func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
-	a, fi, err := plan.Decide(r.target(fj, i), *fj.e, r.policy(i))
+	a, fi, err := r.decideAt(i, r.target(fj, i), *fj.e)
 	if err != nil {
 		// Cannot look: copy, and let the copy report what is wrong.
 		return plan.Copy
@@ -103,7 +103,7 @@ func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
 		if _, err := os.Lstat(filepath.Join(filepath.Dir(r.source(fj)), name)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		a, _, err := plan.Decide(cand, *fj.e, r.policy(i))
+		a, _, err := r.decideAt(i, cand, *fj.e)
 		if err != nil {
 			return "", 0, err
 		}
@@ -176,4 +176,55 @@ func describeEntry(fi fs.FileInfo) string {
 // describeFile is "SIZE bytes, mtime TIME".
 func describeFile(size int64, mtime time.Time) string {
 	return fmt.Sprintf("%s (%d bytes), mtime %s", plan.HumanBytes(size), size, mtime.Format("2006-01-02 15:04:05.000000000 -0700"))
+}
+
+// lookDir is the destination directory decide last looked into on one
+// destination, kept open while the files of that directory are decided.
+type lookDir struct {
+	path string
+	dir  *cvv.Dir
+	err  error
+}
+
+func (c *lookDir) close() {
+	if c.dir != nil {
+		c.dir.Close()
+	}
+	*c = lookDir{}
+}
+
+// decideAt is plan.DecideIn for the file e at target on destination i:
+// what is there is looked at from target's directory, opened from the
+// root's descriptor with no symlink followed (the one opened last on that
+// destination, while it is the same). Without open roots (a dry run) the
+// directory is opened by its path.
+func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, fs.FileInfo, error) {
+	if r.looks == nil {
+		r.looks = make([]lookDir, len(r.plan.Dests))
+	}
+	c := &r.looks[i]
+	if parent := filepath.Dir(target); c.path != parent {
+		c.close()
+		var root *cvv.Dir
+		if r.roots != nil {
+			root = r.roots[i]
+		}
+		c.path = parent
+		c.dir, _, c.err = cvv.OpenParent(root, target)
+	}
+	switch {
+	case errors.Is(c.err, fs.ErrNotExist):
+		return plan.Copy, nil, nil // a directory this run makes
+	case c.err != nil:
+		return plan.Copy, nil, c.err
+	}
+	return plan.DecideIn(c.dir, filepath.Base(target), e, r.policy(i))
+}
+
+// closeLooks closes the directories decideAt kept open.
+func (r *runner) closeLooks() {
+	for i := range r.looks {
+		r.looks[i].close()
+	}
+	r.looks = nil
 }

@@ -231,6 +231,9 @@ type runner struct {
 	// folded caches, by destination directory path, whether a directory
 	// of a filesystem with case-folding directories folds (ext4 casefold).
 	folded sync.Map
+	// looks are the directories decide looks into, one per destination
+	// (decideAt).
+	looks []lookDir
 	// locks hold the destination roots for the run (lockDests).
 	locks []*destLock
 	// roots[i] is destination i's root directory, open (openRoots): every
@@ -315,6 +318,10 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		return err
 	}
 	defer r.unlockDests()
+	// Below each root, decide looks and the run writes from the root's
+	// descriptor.
+	r.openRoots()
+	defer r.closeRoots()
 	if err := r.decide(ctx); err != nil {
 		r.uncreateAll()
 		return err
@@ -323,8 +330,6 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.uncreateAll()
 		return err
 	}
-	r.openRoots()
-	defer r.closeRoots()
 	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
 	if err != nil {
 		r.uncreateAll()
@@ -417,6 +422,7 @@ func (r *runner) decide(ctx context.Context) error {
 	for i := range r.plan.Dests {
 		fresh[i] = r.plan.IsDir && r.rootIsNew(i)
 	}
+	defer r.closeLooks()
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
 	nf := len(r.tree.Files)

@@ -3,8 +3,9 @@ package plan
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"time"
+
+	"github.com/cvv-project/cvv"
 )
 
 // Action is what to do with one file on one destination.
@@ -60,9 +61,26 @@ type Policy struct {
 
 // Decide returns the action for the source file e at the destination path
 // target, from an lstat of target and its Record (Classify), and what is
-// there (nil if nothing).
+// there (nil if nothing). target's directory is opened by its path;
+// below a destination root, use DecideIn.
 func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
-	fi, err := os.Lstat(target)
+	dir, name, err := cvv.OpenParent(nil, target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Copy, nil, nil
+	}
+	if err != nil {
+		return Copy, nil, err
+	}
+	defer dir.Close()
+	return DecideIn(dir, name, e, pol)
+}
+
+// DecideIn is Decide for the entry name in dir, a destination directory
+// opened below its root (cvv.Dir): the lstat and the record are read from
+// dir's descriptor, so nothing above dir is resolved again and no symlink
+// is followed.
+func DecideIn(dir *cvv.Dir, name string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
+	fi, err := dir.Lstat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Copy, nil, nil
@@ -71,7 +89,7 @@ func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
 	}
 	var rec *Record
 	if fi.Mode().IsRegular() {
-		if r, ok := ReadRecord(target); ok {
+		if r, ok := ReadRecord(dir.NamePath(name)); ok {
 			rec = &r
 		}
 	}
