@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Temp files are named ".cvv-<16 hex digits>.partial" in the destination's
@@ -176,7 +178,7 @@ func (p *PendingFile) Finish(attrs *SourceAttrs, sync Sync) (err error) {
 			serr = datasync(p.File)
 		}
 		if serr != nil {
-			return &os.PathError{Op: op, Path: p.final, Err: unwrapSyscall(serr)}
+			return &os.PathError{Op: op, Path: p.final, Err: fserr.Strip(serr)}
 		}
 	}
 	f := p.File
@@ -276,20 +278,6 @@ func (p *PendingFile) Abort() error {
 // filesystem does not support it.
 func ignorableSync(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
-}
-
-// unwrapSyscall strips an *os.PathError or *os.SyscallError so that a new
-// PathError does not name the operation twice.
-func unwrapSyscall(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var se *os.SyscallError
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	return err
 }
 
 // DestError wraps err, an error on destination path, so that ErrDiskFull

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Dir is an open directory at or below a destination root.
@@ -293,7 +295,7 @@ func (d *Dir) EachName(f func(name string) bool) error {
 // error.
 func (d *Dir) Sync() error {
 	if err := d.f.Sync(); err != nil && !ignorableSync(err) {
-		return &os.PathError{Op: "fsync", Path: d.path, Err: unwrapSyscall(err)}
+		return &os.PathError{Op: "fsync", Path: d.path, Err: fserr.Strip(err)}
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Off Unix there are no directory descriptors to walk from: a Dir is its
@@ -22,7 +24,7 @@ func openBeneath(d *Dir, rel string) (*os.File, error) {
 			p = filepath.Join(p, c)
 			fi, err := os.Lstat(p)
 			if err != nil {
-				return nil, unwrapSyscall(err)
+				return nil, fserr.Strip(err)
 			}
 			if fi.Mode()&os.ModeSymlink != 0 {
 				return nil, ErrSymlink

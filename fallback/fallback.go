@@ -21,6 +21,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 var _ cvv.Engine = (*Engine)(nil)
@@ -283,7 +284,7 @@ func (e *Engine) readBlock(src *os.File, off, end int64, path string, free chan 
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %s shrank to %d bytes while it was read", cvv.ErrSourceChanged, path, off+int64(n))
 		}
-		return nil, &os.PathError{Op: "pread", Path: path, Err: unwrap(err)}
+		return nil, &os.PathError{Op: "pread", Path: path, Err: fserr.Strip(err)}
 	}
 	b := &block{buf: buf, data: (*buf)[:n], off: off}
 	b.release = func() {
@@ -338,7 +339,7 @@ func (d *dest) write() {
 			ops, err := writeFull(d.f, b.data, b.off)
 			d.ops += ops
 			if err != nil {
-				d.err = cvv.DestError(&os.PathError{Op: "pwrite", Path: d.final, Err: unwrap(err)})
+				d.err = cvv.DestError(&os.PathError{Op: "pwrite", Path: d.final, Err: fserr.Strip(err)})
 				d.abort()
 				d.live.Add(-1)
 			} else {
@@ -418,15 +419,6 @@ func checkUnchanged(f *os.File, path string, before os.FileInfo) error {
 	return nil
 }
 
-// unwrap returns the errno inside err, if any, so PathErrors do not nest.
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // Hash implements cvv.Engine. Where the platform allows, the file's cached
 // pages are dropped first so the bytes come from the media.
 func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
@@ -485,7 +477,7 @@ func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h
 			return off, nil
 		}
 		if err != nil {
-			return 0, &os.PathError{Op: "pread", Path: f.Name(), Err: unwrap(err)}
+			return 0, &os.PathError{Op: "pread", Path: f.Name(), Err: fserr.Strip(err)}
 		}
 	}
 }

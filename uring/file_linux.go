@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Seams for tests; production code never changes them.
@@ -114,7 +115,7 @@ func createDest(root *cvv.Dir, final string, size int64, block int, path cvv.Wri
 	if path == cvv.WriteBuffered {
 		d.behind = startWriteBehind(d.fd)
 	} else if derr := setDirect(f); derr != nil {
-		d.note = "O_DIRECT refused by filesystem: " + errnoText(derr)
+		d.note = "O_DIRECT refused by filesystem: " + fserr.Strip(derr).Error()
 	} else if a, ok := dioAlign(f, block); !ok {
 		if err := setFlag(f, unix.O_DIRECT, false); err != nil {
 			pf.Abort()
@@ -176,13 +177,4 @@ func checkUnchanged(f *os.File, before os.FileInfo) error {
 			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano))
 	}
 	return nil
-}
-
-// errnoText is the bare reason of err ("invalid argument").
-func errnoText(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -114,7 +115,7 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}
-	return usagef("%s (see cvv --help)", msg)
+	return usage.Errorf("%s (see cvv --help)", msg)
 }
 
 func copyFlags() []cli.Flag {
@@ -158,7 +159,7 @@ func copyAction(c *cli.Context) error {
 	}
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return usagef("no source given (usage: cvv [flags] SOURCE DEST...)")
+		return usage.Errorf("no source given (usage: cvv [flags] SOURCE DEST...)")
 	}
 	opts, err := parseCopyOptions(c)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -44,7 +45,7 @@ func reorderLevel(flags []cli.Flag, cmds []*cli.Command, args []string) ([]strin
 				break
 			}
 			if i+1 == len(args) {
-				return nil, usagef("flag needs an argument: %s (see cvv --help)", a)
+				return nil, usage.Errorf("flag needs an argument: %s (see cvv --help)", a)
 			}
 			lead = append(lead, a, args[i+1])
 			i++

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 // onConflict is what --on-conflict asks for a destination file that
@@ -47,7 +48,7 @@ func parseOnConflict(s string) (onConflict, error) {
 	case "rename":
 		return conflictRename, nil
 	}
-	return 0, usagef("unknown --on-conflict %q (want fail, overwrite or rename)", s)
+	return 0, usage.Errorf("unknown --on-conflict %q (want fail, overwrite or rename)", s)
 }
 
 // decideDest decides what to do with fj on destination i, conflicts

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 // destState is where one file stands on one destination.
@@ -293,7 +294,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		if ctx.Err() != nil {
 			return err
 		}
-		return usagef("source %s: %v", src, err)
+		return usage.Errorf("source %s: %v", src, err)
 	}
 	if err := r.plan.CheckTree(r.tree); err != nil {
 		return err
@@ -582,7 +583,7 @@ func (r *runner) createRoots() error {
 					}
 				}
 				r.uncreateAll()
-				return usagef("cannot create destination %s: %v", d.Arg, err)
+				return usage.Errorf("cannot create destination %s: %v", d.Arg, err)
 			}
 			r.created[i] = append(r.created[i], m)
 			if r.opts.noFsync {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 // errLocked is what tryLock returns when another process holds the lock.
@@ -47,7 +49,7 @@ func lockDest(ctx context.Context, dir string, wait bool, waiting func(msg strin
 		}
 		msg := fmt.Sprintf("destination %s is in use by another cvv run%s", dir, lockHolder(dir))
 		if !wait {
-			return nil, usagef("%s (--wait waits for it)", msg)
+			return nil, usage.Errorf("%s (--wait waits for it)", msg)
 		}
 		if first {
 			waiting(msg + "; waiting for it to finish")

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 // excludeFlags are --exclude and --no-default-excludes, shared by the copy,
@@ -27,7 +28,7 @@ func parseExcludes(c *cli.Context) (*plan.Excludes, error) {
 	patterns = append(patterns, c.StringSlice("exclude")...)
 	ex, err := plan.NewExcludes(patterns)
 	if err != nil {
-		return nil, usagef("%s", err)
+		return nil, usage.Errorf("%s", err)
 	}
 	return ex, nil
 }

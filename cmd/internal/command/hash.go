@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -37,8 +38,8 @@ func hashCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256, xxh32"},
 			&cli.BoolFlag{Name: "tag", Usage: "print BSD-style lines: ALG (path) = HASH"},
-			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
+			readEngineFlag(),
+			readJobsFlag(),
 		}, excludeFlags()...),
 		Action: hashAction,
 	}
@@ -46,19 +47,19 @@ func hashCommand() *cli.Command {
 
 func hashAction(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return usagef("no FILE or DIR given (usage: cvv hash [flags] FILE|DIR...)")
+		return usage.Errorf("no FILE or DIR given (usage: cvv hash [flags] FILE|DIR...)")
 	}
-	alg, err := hashing.Parse(c.String("hash"))
+	alg, err := parseHash(c.String("hash"))
 	if err != nil {
-		return usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", c.String("hash"))
+		return err
 	}
-	jobs := c.Int("jobs")
-	if jobs < 1 || jobs > 1024 {
-		return usagef("bad --jobs %d (want 1 to 1024)", jobs)
-	}
-	kind, err := cvv.ParseEngineKind(c.String("engine"))
+	jobs, err := parseJobs(c)
 	if err != nil {
-		return usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
+		return err
+	}
+	kind, err := parseEngine(c)
+	if err != nil {
+		return err
 	}
 	ex, err := parseExcludes(c)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -35,7 +36,7 @@ func parseHashFileOptions(c *cli.Context, alg hashing.Algorithm) (hashFileOption
 	case "both":
 		o.source, o.dest = true, true
 	default:
-		return o, usagef("bad --hash-file-dest %q (want source, dest or both)", c.String("hash-file-dest"))
+		return o, usage.Errorf("bad --hash-file-dest %q (want source, dest or both)", c.String("hash-file-dest"))
 	}
 	s := c.String("hash-file")
 	if s == "" {
@@ -43,10 +44,10 @@ func parseHashFileOptions(c *cli.Context, alg hashing.Algorithm) (hashFileOption
 	}
 	fs, err := manifest.ParseFormats(s)
 	if err != nil {
-		return o, usagef("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
+		return o, usage.Errorf("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
 	}
 	if err := manifest.CheckAlgorithm(fs, alg); err != nil {
-		return o, usagef("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
+		return o, usage.Errorf("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
 	}
 	o.formats = fs
 	return o, nil

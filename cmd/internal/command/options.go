@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 )
 
@@ -35,7 +36,7 @@ func ParseVerifyMode(s string) (VerifyMode, error) {
 	if m, ok := plan.ParseLevel(s); ok {
 		return m, nil
 	}
-	return 0, usagef("unknown mode %q (want transfer, source or full)", s)
+	return 0, usage.Errorf("unknown mode %q (want transfer, source or full)", s)
 }
 
 // ParseSize parses a byte count with an optional binary unit: 4096, 256K,
@@ -60,7 +61,7 @@ func ParseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
 	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		return 0, usagef("bad size %q (want a positive number with an optional K, M or G suffix, like 1M)", s)
+		return 0, usage.Errorf("bad size %q (want a positive number with an optional K, M or G suffix, like 1M)", s)
 	}
 	return n * mult, nil
 }
@@ -121,28 +122,22 @@ type copyOptions struct {
 func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	var o copyOptions
 	var err error
-	if o.engine, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
-		return o, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
-	}
-	if o.write, err = cvv.ParseWritePath(c.String("write")); err != nil {
-		return o, usagef("unknown --write %q (want auto, direct or buffered)", c.String("write"))
-	}
-	o.verbose = c.Bool("verbose")
-	bs, err := ParseSize(c.String("block-size"))
-	if err != nil {
+	if o.engine, err = parseEngine(c); err != nil {
 		return o, err
 	}
-	if bs > 1<<30 {
-		return o, usagef("block size %s is too large (at most 1G)", c.String("block-size"))
+	if o.write, err = cvv.ParseWritePath(c.String("write")); err != nil {
+		return o, usage.Errorf("unknown --write %q (want auto, direct or buffered)", c.String("write"))
 	}
-	o.engineOpts.BlockSize = int(bs)
+	o.verbose = c.Bool("verbose")
+	if o.engineOpts.BlockSize, err = parseBlockSize(c); err != nil {
+		return o, err
+	}
 	o.engineOpts.QueueDepth = c.Int("queue-depth")
 	if o.engineOpts.QueueDepth < 1 || o.engineOpts.QueueDepth > 4096 {
-		return o, usagef("bad queue depth %d (want 1 to 4096)", o.engineOpts.QueueDepth)
+		return o, usage.Errorf("bad queue depth %d (want 1 to 4096)", o.engineOpts.QueueDepth)
 	}
-	o.jobs = c.Int("jobs")
-	if o.jobs < 1 || o.jobs > 1024 {
-		return o, usagef("bad --jobs %d (want 1 to 1024)", o.jobs)
+	if o.jobs, err = parseJobs(c); err != nil {
+		return o, err
 	}
 	o.bigJobs = o.jobs
 	if !c.IsSet("jobs") {
@@ -151,8 +146,8 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	if o.mode, err = ParseVerifyMode(c.String("mode")); err != nil {
 		return o, err
 	}
-	if o.alg, err = hashing.Parse(c.String("hash")); err != nil {
-		return o, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", c.String("hash"))
+	if o.alg, err = parseHash(c.String("hash")); err != nil {
+		return o, err
 	}
 	o.noFsync = c.Bool("no-fsync")
 	o.noPreserve = c.Bool("no-preserve")
@@ -160,29 +155,29 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	o.verifyAfter = c.Bool("verify-after")
 	o.ask = c.Bool("ask")
 	if o.ask && !o.verifyAfter {
-		return o, usagef("--ask needs --verify-after")
+		return o, usage.Errorf("--ask needs --verify-after")
 	}
 	if (o.ask || o.verifyAfter) && o.mode == VerifyTransfer {
-		return o, usagef("--verify-after and --ask need --mode source or full")
+		return o, usage.Errorf("--verify-after and --ask need --mode source or full")
 	}
 	o.mkpath = c.Bool("mkpath")
 	o.wait = c.Bool("wait")
 	o.dryRun = c.Bool("dry-run")
 	if o.dryRun && c.Bool("json") {
-		return o, usagef("--dry-run prints text only, not --json")
+		return o, usage.Errorf("--dry-run prints text only, not --json")
 	}
 	o.quiet = c.Bool("quiet")
 	o.json = c.Bool("json")
 	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing"), Level: o.mode, Alg: o.alg.String()}
 	if o.policy.Overwrite && o.policy.VerifyExisting {
-		return o, usagef("--overwrite and --verify-existing exclude each other")
+		return o, usage.Errorf("--overwrite and --verify-existing exclude each other")
 	}
 	if o.onConflict, err = parseOnConflict(c.String("on-conflict")); err != nil {
 		return o, err
 	}
 	if o.policy.Overwrite {
 		if c.IsSet("on-conflict") && o.onConflict != conflictOverwrite {
-			return o, usagef("--overwrite replaces what differs: it cannot go with --on-conflict %s", o.onConflict)
+			return o, usage.Errorf("--overwrite replaces what differs: it cannot go with --on-conflict %s", o.onConflict)
 		}
 		o.onConflict = conflictOverwrite
 	}

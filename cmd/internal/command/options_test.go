@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 func TestParseSize(t *testing.T) {
@@ -51,7 +52,7 @@ func TestExitStatus(t *testing.T) {
 		{"ok", nil, nil, ExitOK},
 		{"failures", errFailures, nil, ExitFailure},
 		{"disk full", fmt.Errorf("%w: short", cvv.ErrDiskFull), nil, ExitFailure},
-		{"usage", usagef("bad"), nil, ExitUsage},
+		{"usage", usage.Errorf("bad"), nil, ExitUsage},
 		{"wrapped usage", fmt.Errorf("layer: %w", fmt.Errorf("%w: x", cvv.ErrUsage)), nil, ExitUsage},
 		{"canceled", fmt.Errorf("copy: %w", context.Canceled), nil, ExitSIGINT},
 		{"SIGINT", fmt.Errorf("copy: %w", context.Canceled), os.Interrupt, ExitSIGINT},

@@ -137,14 +137,3 @@ func signalStatus(s os.Signal) int {
 	}
 	return ExitSIGINT
 }
-
-// usageError is a bad command line: its message is shown alone on one line
-// and it maps to exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-func (e *usageError) Unwrap() error { return cvv.ErrUsage }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/report"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -68,8 +69,8 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
 			&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
 			&cli.BoolFlag{Name: "wait", Usage: "when a cvv run is writing to PATH, wait for it to finish (without it, exit at once with status 2)"},
-			&cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"},
-			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "files read at once"},
+			readEngineFlag(),
+			readJobsFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and the summary"},
 		}, excludeFlags()...),
@@ -161,33 +162,33 @@ type verifyArgs struct {
 
 func parseVerifyArgs(c *cli.Context) (*verifyArgs, error) {
 	if c.NArg() != 1 {
-		return nil, usagef("verify takes one PATH (usage: cvv verify [flags] PATH)")
+		return nil, usage.Errorf("verify takes one PATH (usage: cvv verify [flags] PATH)")
 	}
-	a := &verifyArgs{root: c.Args().First(), against: c.String("against"), jobs: c.Int("jobs"), record: !c.Bool("no-record")}
+	a := &verifyArgs{root: c.Args().First(), against: c.String("against"), record: !c.Bool("no-record")}
 	st, err := os.Stat(a.root)
 	if err != nil {
 		return nil, usageFromStat(err)
 	}
 	if !st.IsDir() {
 		if a.against != "" {
-			return nil, usagef("%s is not a directory", a.root)
+			return nil, usage.Errorf("%s is not a directory", a.root)
 		}
 		// cvv verify footage.md5: the list's directory is the root.
 		a.against, a.root = a.root, filepath.Dir(a.root)
 	}
-	if a.jobs < 1 || a.jobs > 1024 {
-		return nil, usagef("bad --jobs %d (want 1 to 1024)", a.jobs)
+	if a.jobs, err = parseJobs(c); err != nil {
+		return nil, err
 	}
-	if a.kind, err = cvv.ParseEngineKind(c.String("engine")); err != nil {
-		return nil, usagef("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
+	if a.kind, err = parseEngine(c); err != nil {
+		return nil, err
 	}
 	if a.excludes, err = parseExcludes(c); err != nil {
 		return nil, err
 	}
 	if s := c.String("hash"); s != "" {
-		alg, err := hashing.Parse(s)
+		alg, err := parseHash(s)
 		if err != nil {
-			return nil, usagef("unknown hash %q (want xxh3, xxh64, xxh128, md5, sha1, sha256 or xxh32)", s)
+			return nil, err
 		}
 		a.forced = &alg
 	}
@@ -439,7 +440,7 @@ func readList(name string, forced *hashing.Algorithm) (*manifest.List, error) {
 func usageFromStat(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
-		return usagef("%s: no such file or directory", pe.Path)
+		return usage.Errorf("%s: no such file or directory", pe.Path)
 	}
 	return err
 }

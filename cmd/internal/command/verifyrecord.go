@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -124,7 +125,7 @@ func loadRecords(root, against string, forced *hashing.Algorithm, ex *plan.Exclu
 		delete(in.present, rel) // a record is not a file of the record
 	}
 	if len(in.records) == 0 {
-		return nil, usagef("%s has no ASC MHL history (%s/) and no classic MHL file: give the list to check with --against FILE", root, manifest.HistoryDir)
+		return nil, usage.Errorf("%s has no ASC MHL history (%s/) and no classic MHL file: give the list to check with --against FILE", root, manifest.HistoryDir)
 	}
 	return in, nil
 }
@@ -138,7 +139,7 @@ func (in *verifyInput) addASC(root, prefix string, forced *hashing.Algorithm) er
 	}
 	alg, files := hist.Expected()
 	if forced != nil && *forced != alg {
-		return usagef("the ASC MHL history of %s records %s, not %s", dir, alg, *forced)
+		return usage.Errorf("the ASC MHL history of %s records %s, not %s", dir, alg, *forced)
 	}
 	if prefix == "" {
 		in.ignored = recordedIgnore(hist)
@@ -192,7 +193,7 @@ func (in *verifyInput) addClassic(root, name string, forced *hashing.Algorithm) 
 		}
 		for _, h := range e.Hashes {
 			if forced != nil && *forced != h.Alg {
-				return usagef("%s records %s for %s, not %s", name, h.Alg, e.Path, *forced)
+				return usage.Errorf("%s records %s for %s, not %s", name, h.Alg, e.Path, *forced)
 			}
 			in.expected = append(in.expected, expectation{path: rel, alg: h.Alg, hash: h.Value, size: e.Size, rec: r})
 		}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // FileID identifies a file or directory whatever the path that reaches it:
@@ -49,7 +51,7 @@ func placeOf(abs string) (place, error) {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return place{}, unwrapPath(err)
+			return place{}, fserr.Strip(err)
 		}
 		parent := filepath.Dir(existing)
 		if parent == existing {
@@ -81,7 +83,7 @@ func placeOf(abs string) (place, error) {
 func ancestry(path string) ([]FileID, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, unwrapPath(err)
+		return nil, fserr.Strip(err)
 	}
 	if !fi.IsDir() {
 		id := fileID(path, fi)

@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Dest is one destination of the plan.
@@ -71,17 +72,6 @@ func (p *Plan) Target(i int, rel string) string {
 	return filepath.Join(p.Dests[i].Path, rel)
 }
 
-// usagef returns an error wrapping cvv.ErrUsage whose message is the
-// formatted text alone: it is shown to the user as a one-line error.
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}
-
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-func (e *usageError) Unwrap() error { return cvv.ErrUsage }
-
 // Resolve validates the source and the destinations without writing
 // anything. It returns an error wrapping cvv.ErrUsage for: a missing or
 // unsupported source, no destination, a destination that overlaps the source
@@ -100,32 +90,32 @@ func (e *usageError) Unwrap() error { return cvv.ErrUsage }
 // target file path.
 func Resolve(src string, dests []string, o ResolveOptions) (*Plan, error) {
 	if src == "" {
-		return nil, usagef("no source given")
+		return nil, usage.Errorf("no source given")
 	}
 	if len(dests) == 0 {
-		return nil, usagef("no destination given (usage: cvv [flags] SOURCE DEST...)")
+		return nil, usage.Errorf("no destination given (usage: cvv [flags] SOURCE DEST...)")
 	}
 	abs, err := filepath.Abs(src)
 	if err != nil {
-		return nil, usagef("source %s: %v", src, err)
+		return nil, usage.Errorf("source %s: %v", src, err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("source %s does not exist", src)
+			return nil, usage.Errorf("source %s does not exist", src)
 		}
-		return nil, usagef("source %s: %v", src, unwrapPath(err))
+		return nil, usage.Errorf("source %s: %v", src, fserr.Strip(err))
 	}
 	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return nil, usagef("source %s is not a regular file or a directory", src)
+		return nil, usage.Errorf("source %s is not a regular file or a directory", src)
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return nil, usagef("source %s: %v", src, unwrapPath(err))
+		return nil, usage.Errorf("source %s: %v", src, fserr.Strip(err))
 	}
 	p := &Plan{Arg: src, Source: real, IsDir: fi.IsDir()}
 	if p.source, err = placeOf(real); err != nil {
-		return nil, usagef("source %s: %v", src, err)
+		return nil, usage.Errorf("source %s: %v", src, err)
 	}
 	for _, arg := range dests {
 		d, err := p.resolveDest(arg, filepath.Base(abs), o)
@@ -147,11 +137,11 @@ func Resolve(src string, dests []string, o ResolveOptions) (*Plan, error) {
 func (p *Plan) sourceOverlap(d Dest) error {
 	switch {
 	case d.place.self == p.source.self:
-		return usagef("destination %s is the source", d.Arg)
+		return usage.Errorf("destination %s is the source", d.Arg)
 	case p.IsDir && d.place.within(p.source):
-		return usagef("destination %s is inside the source %s", d.Arg, p.Arg)
+		return usage.Errorf("destination %s is inside the source %s", d.Arg, p.Arg)
 	case p.IsDir && p.source.within(d.place):
-		return usagef("destination %s holds the source %s (it would write into the source)", d.Arg, p.Arg)
+		return usage.Errorf("destination %s holds the source %s (it would write into the source)", d.Arg, p.Arg)
 	}
 	return nil
 }
@@ -164,7 +154,7 @@ func (p *Plan) CheckTree(t *Tree) error {
 	for _, d := range p.Dests {
 		for key := range d.place.above {
 			if rel, ok := t.dirIDs[key]; ok {
-				return usagef("destination %s is inside the source %s (it is the source's directory %q)", d.Arg, p.Arg, filepath.Join(filepath.Base(t.Root), rel))
+				return usage.Errorf("destination %s is inside the source %s (it is the source's directory %q)", d.Arg, p.Arg, filepath.Join(filepath.Base(t.Root), rel))
 			}
 		}
 	}
@@ -175,29 +165,29 @@ func (p *Plan) CheckTree(t *Tree) error {
 func destOverlap(a, b Dest) error {
 	switch {
 	case a.place.self == b.place.self && a.Arg == b.Arg:
-		return usagef("destination %s is given twice", a.Arg)
+		return usage.Errorf("destination %s is given twice", a.Arg)
 	case a.place.self == b.place.self:
-		return usagef("destinations %s and %s are the same", a.Arg, b.Arg)
+		return usage.Errorf("destinations %s and %s are the same", a.Arg, b.Arg)
 	case b.place.within(a.place):
-		return usagef("destination %s is inside destination %s", b.Arg, a.Arg)
+		return usage.Errorf("destination %s is inside destination %s", b.Arg, a.Arg)
 	case a.place.within(b.place):
-		return usagef("destination %s is inside destination %s", a.Arg, b.Arg)
+		return usage.Errorf("destination %s is inside destination %s", a.Arg, b.Arg)
 	}
 	return nil
 }
 
 func (p *Plan) resolveDest(arg, base string, o ResolveOptions) (Dest, error) {
 	if arg == "" {
-		return Dest{}, usagef("empty destination path")
+		return Dest{}, usage.Errorf("empty destination path")
 	}
 	abs, err := filepath.Abs(arg)
 	if err != nil {
-		return Dest{}, usagef("destination %s: %v", arg, err)
+		return Dest{}, usage.Errorf("destination %s: %v", arg, err)
 	}
 	fi, err := os.Stat(abs)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Dest{}, usagef("destination %s: %v", arg, unwrapPath(err))
+		return Dest{}, usage.Errorf("destination %s: %v", arg, fserr.Strip(err))
 	}
 	// The last component of the destination as given, which cvv may
 	// create: the root of a tree copy, the directory DEST/ a file goes
@@ -212,24 +202,24 @@ func (p *Plan) resolveDest(arg, base string, o ResolveOptions) (Dest, error) {
 		fi, err = os.Stat(abs)
 		exists = err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Dest{}, usagef("destination %s: %v", abs, unwrapPath(err))
+			return Dest{}, usage.Errorf("destination %s: %v", abs, fserr.Strip(err))
 		}
 	}
 	if exists {
 		switch {
 		case p.IsDir && !fi.IsDir():
-			return Dest{}, usagef("destination %s exists and is not a directory (the source %s is a directory)", arg, p.Arg)
+			return Dest{}, usage.Errorf("destination %s exists and is not a directory (the source %s is a directory)", arg, p.Arg)
 		case !p.IsDir && fi.IsDir():
-			return Dest{}, usagef("destination %s is a directory (the source %s is a file)", abs, p.Arg)
+			return Dest{}, usage.Errorf("destination %s is a directory (the source %s is a file)", abs, p.Arg)
 		}
 	}
 	missing, err := missingDirs(abs)
 	if err != nil {
-		return Dest{}, usagef("destination %s: %v", arg, err)
+		return Dest{}, usage.Errorf("destination %s: %v", arg, err)
 	}
 	d := Dest{Arg: arg, Path: abs}
 	if d.place, err = placeOf(abs); err != nil {
-		return Dest{}, usagef("destination %s: %v", arg, err)
+		return Dest{}, usage.Errorf("destination %s: %v", arg, err)
 	}
 	if err := p.sourceOverlap(d); err != nil {
 		return Dest{}, err
@@ -240,15 +230,15 @@ func (p *Plan) resolveDest(arg, base string, o ResolveOptions) (Dest, error) {
 		missing = missing[:len(missing)-1]
 	}
 	if len(missing) > mayCreate && !o.MkPath {
-		return Dest{}, usagef("destination %s: directory %s does not exist (cvv creates only the last directory of a destination; --mkpath creates the others)", arg, missing[0])
+		return Dest{}, usage.Errorf("destination %s: directory %s does not exist (cvv creates only the last directory of a destination; --mkpath creates the others)", arg, missing[0])
 	}
 	if len(missing) > 0 {
 		parent := filepath.Dir(missing[0])
 		if err := checkCreatable(parent); err != nil {
-			return Dest{}, usagef("cannot create destination %s: %v", arg, err)
+			return Dest{}, usage.Errorf("cannot create destination %s: %v", arg, err)
 		}
 	} else if err := checkCreatable(filepath.Dir(abs)); err != nil && !exists {
-		return Dest{}, usagef("cannot create destination %s: %v", arg, err)
+		return Dest{}, usage.Errorf("cannot create destination %s: %v", arg, err)
 	}
 	d.Missing = missing
 	return d, nil
@@ -265,7 +255,7 @@ func missingDirs(abs string) (missing []string, err error) {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, unwrapPath(err)
+			return nil, fserr.Strip(err)
 		}
 		parent := filepath.Dir(p)
 		if parent == p {
@@ -277,18 +267,10 @@ func missingDirs(abs string) (missing []string, err error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		// A dangling symlink in the way of a destination.
-		return nil, unwrapPath(err)
+		return nil, fserr.Strip(err)
 	}
 	if len(missing) > 0 && !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", p)
 	}
 	return missing, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
