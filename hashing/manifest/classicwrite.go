@@ -3,8 +3,6 @@ package manifest
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -45,27 +43,17 @@ func classicDigest(alg hashing.Algorithm, hexDigest string) string {
 // renderClassic renders rec as a classic MHL 1.1 file, valid against the
 // MHL 1.1 schema. The schema's size is a positive integer: empty files
 // cannot be listed and are left out.
-func renderClassic(rec Record, finish time.Time) []byte {
+// It reads nothing but rec (see Record.withDefaults).
+func renderClassic(rec Record) []byte {
 	el := classicElement(rec.Alg)
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
-	username := os.Getenv("USER")
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		username = u.Username
-	}
-	if username == "" {
-		username = "unknown"
-	}
 	var b bytes.Buffer
 	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<hashlist version=\"1.1\">\n")
 	b.WriteString("  <creatorinfo>\n")
-	fmt.Fprintf(&b, "    <username>%s</username>\n", xmlText(username))
-	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(host))
+	fmt.Fprintf(&b, "    <username>%s</username>\n", xmlText(rec.User))
+	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
 	fmt.Fprintf(&b, "    <tool>%s %s</tool>\n", ToolName, xmlText(ToolVersion()))
 	fmt.Fprintf(&b, "    <startdate>%s</startdate>\n", classicTime(rec.Start))
-	fmt.Fprintf(&b, "    <finishdate>%s</finishdate>\n", classicTime(finish))
+	fmt.Fprintf(&b, "    <finishdate>%s</finishdate>\n", classicTime(rec.Finish))
 	b.WriteString("  </creatorinfo>\n")
 	for _, f := range rec.Files {
 		if f.Size == 0 {

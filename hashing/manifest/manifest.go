@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path"
 	"path/filepath"
 	"slices"
@@ -65,17 +66,34 @@ func (f Format) String() string {
 	return fmt.Sprintf("Format(%d)", int(f))
 }
 
-// ErrCorrupt is wrapped by every error about a manifest that cannot be
-// trusted. It matches cvv.ErrUsage too: a corrupt manifest is bad input.
-var ErrCorrupt error = &corruptError{}
+// The package's sentinel errors. What a caller does with them (the CLI
+// makes both its bad-input exit status) is the caller's business: this
+// package knows nothing of exit codes.
+var (
+	// ErrCorrupt is wrapped by every error about a manifest that cannot be
+	// trusted.
+	ErrCorrupt = errors.New("corrupt manifest")
+	// ErrInvalid is wrapped by every error about a request this package
+	// refuses before writing anything: an unknown format, an algorithm a
+	// format cannot record, a malformed Record.
+	ErrInvalid = errors.New("invalid manifest request")
+)
 
-type corruptError struct{}
+// invalidError is an ErrInvalid whose message is its text alone, so that
+// a caller can show it as it is ("unknown hash file format ...").
+type invalidError struct{ msg string }
 
-func (*corruptError) Error() string { return "corrupt manifest" }
-func (*corruptError) Unwrap() error { return cvv.ErrUsage }
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+// invalidf returns an error wrapping ErrInvalid whose message is the
+// formatted text (%w formats as %v does).
+func invalidf(format string, args ...any) error {
+	return &invalidError{msg: fmt.Errorf(format, args...).Error()}
+}
 
 // ParseFormats parses a comma-separated list such as "sums,mhl". Duplicates
-// are dropped; an unknown or empty name is an error wrapping cvv.ErrUsage.
+// are dropped; an unknown or empty name is an error wrapping ErrInvalid.
 func ParseFormats(s string) ([]Format, error) {
 	var out []Format
 	for _, name := range strings.Split(s, ",") {
@@ -90,7 +108,7 @@ func ParseFormats(s string) ([]Format, error) {
 		case "mhl1", "classic-mhl":
 			f = MHL1
 		default:
-			return nil, fmt.Errorf("%w: unknown hash file format %q (want sums, xxh, mhl or mhl1)", cvv.ErrUsage, name)
+			return nil, invalidf("unknown hash file format %q (want sums, xxh, mhl or mhl1)", name)
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
@@ -102,16 +120,16 @@ func ParseFormats(s string) ([]Format, error) {
 // CheckAlgorithm reports whether every format in formats can record alg.
 // ASC MHL has no sha256 or xxh32 element and classic MHL only md5, sha1,
 // xxh64 and xxh32: anything else is refused with an error wrapping
-// cvv.ErrUsage.
+// ErrInvalid.
 func CheckAlgorithm(formats []Format, alg hashing.Algorithm) error {
 	if alg.HexLen() == 0 {
-		return fmt.Errorf("%w: invalid hash algorithm %v", cvv.ErrUsage, alg)
+		return invalidf("invalid hash algorithm %v", alg)
 	}
 	if slices.Contains(formats, MHL) && mhlElement(alg) == "" {
-		return fmt.Errorf("%w: ASC MHL has no %s: use --hash xxh3, xxh64, xxh128, md5 or sha1 with --hash-file mhl", cvv.ErrUsage, alg)
+		return invalidf("ASC MHL has no %s: use --hash xxh3, xxh64, xxh128, md5 or sha1 with --hash-file mhl", alg)
 	}
 	if slices.Contains(formats, MHL1) && classicElement(alg) == "" {
-		return fmt.Errorf("%w: classic MHL has no %s: use --hash xxh64, md5, sha1 or xxh32 with --hash-file mhl1", cvv.ErrUsage, alg)
+		return invalidf("classic MHL has no %s: use --hash xxh64, md5, sha1 or xxh32 with --hash-file mhl1", alg)
 	}
 	return nil
 }
@@ -158,6 +176,45 @@ type Record struct {
 	// recorded in the ASC MHL ignore list (with the patterns of the
 	// history's newest generation, as the reference tool keeps them).
 	Ignore []string
+	// Finish is the end of the run (classic MHL's finish date); zero means
+	// when Write is called.
+	Finish time.Time
+	// Host is the host name recorded as the creator; empty means this
+	// machine's (os.Hostname, else "localhost").
+	Host string
+	// User is the user name classic MHL records; empty means the current
+	// user's ($USER when it cannot be looked up, else "unknown").
+	User string
+}
+
+// withDefaults fills what rec leaves to Write from the clock and the
+// machine. It is the one place that reads them: rendering is a pure
+// function of the Record, so a generation can be reproduced.
+func (rec Record) withDefaults() Record {
+	now := time.Now()
+	if rec.Start.IsZero() {
+		rec.Start = now
+	}
+	if rec.Finish.IsZero() {
+		rec.Finish = now
+	}
+	if rec.Host == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			rec.Host = h
+		} else {
+			rec.Host = "localhost"
+		}
+	}
+	if rec.User == "" {
+		rec.User = os.Getenv("USER")
+		if u, err := user.Current(); err == nil && u.Username != "" {
+			rec.User = u.Username
+		}
+		if rec.User == "" {
+			rec.User = "unknown"
+		}
+	}
+	return rec
 }
 
 // Write writes rec in every format of formats and returns the paths it
@@ -175,9 +232,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	if err := rec.check(slices.Contains(formats, MHL) || slices.Contains(formats, MHL1)); err != nil {
 		return nil, err
 	}
-	if rec.Start.IsZero() {
-		rec.Start = time.Now()
-	}
+	rec = rec.withDefaults()
 	// The manifests never list themselves (a copied ascmhl/ folder, an old
 	// sums file that is about to be replaced).
 	rec = normalized(rec)
@@ -202,9 +257,9 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 			if _, err := os.Lstat(p); err == nil {
 				return nil, &os.PathError{Op: "write classic MHL", Path: p, Err: os.ErrExist}
 			}
-			outs = append(outs, out{p, renderClassic(rec, time.Now())})
+			outs = append(outs, out{p, renderClassic(rec)})
 		default:
-			return nil, fmt.Errorf("%w: invalid format %v", cvv.ErrUsage, f)
+			return nil, invalidf("invalid format %v", f)
 		}
 	}
 	// Below the root, nothing is reached through a symlink.
@@ -281,7 +336,7 @@ func rootName(root string) string {
 // check validates the record before anything is written.
 func (rec *Record) check(forMHL bool) error {
 	if rec.Root == "" {
-		return fmt.Errorf("%w: manifest root not set", cvv.ErrUsage)
+		return invalidf("manifest root not set")
 	}
 	st, err := os.Stat(rec.Root)
 	if err != nil {
@@ -293,44 +348,44 @@ func (rec *Record) check(forMHL bool) error {
 	switch rec.Process {
 	case "", "transfer", "in-place", "flatten":
 	default:
-		return fmt.Errorf("%w: invalid MHL process %q", cvv.ErrUsage, rec.Process)
+		return invalidf("invalid MHL process %q", rec.Process)
 	}
 	seen := make(map[string]bool, len(rec.Files))
 	for _, f := range rec.Files {
 		if err := checkPath(f.Path); err != nil {
-			return fmt.Errorf("%w: %w", cvv.ErrUsage, err)
+			return invalidf("%w", err)
 		}
 		if forMHL {
 			if err := checkXMLText(f.Path); err != nil {
-				return fmt.Errorf("%w: ASC MHL cannot record %q: %w", cvv.ErrUsage, f.Path, err)
+				return invalidf("ASC MHL cannot record %q: %w", f.Path, err)
 			}
 		}
 		if seen[f.Path] {
-			return fmt.Errorf("%w: %q recorded twice", cvv.ErrUsage, f.Path)
+			return invalidf("%q recorded twice", f.Path)
 		}
 		seen[f.Path] = true
 		if err := checkHex(f.Hash, rec.Alg); err != nil {
-			return fmt.Errorf("%w: %q: %w", cvv.ErrUsage, f.Path, err)
+			return invalidf("%q: %w", f.Path, err)
 		}
 		switch f.Action {
 		case "", "original", "verified", "failed":
 		default:
-			return fmt.Errorf("%w: %q: invalid hash action %q", cvv.ErrUsage, f.Path, f.Action)
+			return invalidf("%q: invalid hash action %q", f.Path, f.Action)
 		}
 		if f.Size < 0 {
-			return fmt.Errorf("%w: %q: negative size", cvv.ErrUsage, f.Path)
+			return invalidf("%q: negative size", f.Path)
 		}
 	}
 	for _, d := range rec.Dirs {
 		if err := checkPath(d); err != nil {
-			return fmt.Errorf("%w: directory: %w", cvv.ErrUsage, err)
+			return invalidf("directory: %w", err)
 		}
 		if seen[d] {
-			return fmt.Errorf("%w: %q is both a file and a directory", cvv.ErrUsage, d)
+			return invalidf("%q is both a file and a directory", d)
 		}
 		if forMHL {
 			if err := checkXMLText(d); err != nil {
-				return fmt.Errorf("%w: ASC MHL cannot record %q: %w", cvv.ErrUsage, d, err)
+				return invalidf("ASC MHL cannot record %q: %w", d, err)
 			}
 		}
 	}

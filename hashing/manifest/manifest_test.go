@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 )
 
@@ -243,8 +242,8 @@ func TestParseSumsRejectsCorrupt(t *testing.T) {
 		"truncated digest": h[:10],
 	} {
 		_, err := ParseSums(strings.NewReader(in), &md5)
-		if !errors.Is(err, ErrCorrupt) || !errors.Is(err, cvv.ErrUsage) {
-			t.Errorf("%s: error %v, want ErrCorrupt wrapping ErrUsage", name, err)
+		if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: error %v, want ErrCorrupt", name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error is not one line: %q", name, err)
@@ -282,12 +281,12 @@ func TestFormatsAndAlgorithmChecks(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "sums,", "md5", "sums,json"} {
-		if _, err := ParseFormats(bad); !errors.Is(err, cvv.ErrUsage) {
-			t.Errorf("ParseFormats(%q) error %v, want ErrUsage", bad, err)
+		if _, err := ParseFormats(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseFormats(%q) error %v, want ErrInvalid", bad, err)
 		}
 	}
 	err = CheckAlgorithm([]Format{Sums, MHL}, hashing.SHA256)
-	if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), "ASC MHL has no sha256") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "ASC MHL has no sha256") {
 		t.Errorf("CheckAlgorithm(mhl, sha256) = %v", err)
 	}
 	if err := CheckAlgorithm([]Format{Sums, XXH}, hashing.SHA256); err != nil {
@@ -301,7 +300,7 @@ func TestFormatsAndAlgorithmChecks(t *testing.T) {
 		}
 	}
 	_, rec := tree(t, "r", hashing.SHA256, map[string]string{"a": "a"})
-	if _, err := Write(rec, []Format{Sums, MHL}); !errors.Is(err, cvv.ErrUsage) {
+	if _, err := Write(rec, []Format{Sums, MHL}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Write(mhl, sha256) = %v", err)
 	}
 	if _, err := os.Stat(FileName(rec.Root, Sums, hashing.SHA256)); !errors.Is(err, os.ErrNotExist) {
@@ -443,9 +442,15 @@ func TestSumLineRoundTrip(t *testing.T) {
 	}
 }
 
-func TestErrCorruptMatchesUsage(t *testing.T) {
-	if !errors.Is(ErrCorrupt, cvv.ErrUsage) || ErrCorrupt.Error() != "corrupt manifest" {
-		t.Errorf("ErrCorrupt = %q, Is(ErrUsage) = %v", ErrCorrupt, errors.Is(ErrCorrupt, cvv.ErrUsage))
+// TestErrCorrupt checks the sentinels' text; that the CLI makes them its
+// bad-input exit status is checked there (TestExitStatus), since this
+// package knows nothing of exit codes.
+func TestErrCorrupt(t *testing.T) {
+	if ErrCorrupt.Error() != "corrupt manifest" || errors.Is(ErrCorrupt, ErrInvalid) {
+		t.Errorf("ErrCorrupt = %q, Is(ErrInvalid) = %v", ErrCorrupt, errors.Is(ErrCorrupt, ErrInvalid))
+	}
+	if _, err := ParseFormats("tar"); !errors.Is(err, ErrInvalid) || err.Error() != `unknown hash file format "tar" (want sums, xxh, mhl or mhl1)` {
+		t.Errorf("ParseFormats(tar) = %v, want ErrInvalid with its message alone", err)
 	}
 }
 
@@ -461,5 +466,53 @@ func TestWriteLeavesManifestsOut(t *testing.T) {
 	want := SumLine(hashing.MD5, hashing.MD5.Sum([]byte("a")), "a.mov", false) + SumLine(hashing.MD5, hashing.MD5.Sum([]byte("a media file")), "sub/footage.md5", false)
 	if string(data) != want {
 		t.Errorf("list:\n%s\nwant\n%s", data, want)
+	}
+}
+
+// TestWriteReproducible writes the same record into two identical trees,
+// a second apart, and compares every manifest byte for byte: rendering
+// reads nothing but the Record (host, user and times passed in) and the
+// directory times read before it.
+func TestWriteReproducible(t *testing.T) {
+	files := map[string]string{"A001/clip.mov": "frames", "A001/sub/audio.wav": "samples", "notes.txt": "n"}
+	write := func() (string, []string) {
+		root, rec := tree(t, "footage", hashing.XXH64, files, "A001", "A001/sub", "empty")
+		for _, d := range []string{"A001/sub", "A001", "empty"} {
+			tm := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+			if err := os.Chtimes(filepath.Join(root, d), tm, tm); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.Finish = time.Date(2026, 11, 26, 1, 9, 0, 0, time.UTC)
+		rec.Host, rec.User = "dit-cart", "loader"
+		written, err := Write(rec, []Format{Sums, XXH, MHL, MHL1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return root, written
+	}
+	rootA, a := write()
+	time.Sleep(1100 * time.Millisecond) // a clock read while rendering would now differ
+	rootB, b := write()
+	if len(a) != 5 || len(a) != len(b) {
+		t.Fatalf("wrote %q and %q, want the same 5 files", a, b)
+	}
+	for i := range a {
+		ra, _ := filepath.Rel(rootA, a[i])
+		rb, _ := filepath.Rel(rootB, b[i])
+		da, err := os.ReadFile(a[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := os.ReadFile(b[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra != rb || !bytes.Equal(da, db) {
+			t.Errorf("%s and %s differ:\n%s\n---\n%s", ra, rb, da, db)
+		}
+		if strings.HasPrefix(ra, "ascmhl/") && strings.HasSuffix(ra, ".mhl") && (!bytes.Contains(da, []byte("dit-cart")) || !bytes.Contains(da, []byte("2026-11-25T10:00:00"))) {
+			t.Errorf("%s does not record the host and directory time it was given:\n%s", ra, da)
+		}
 	}
 }

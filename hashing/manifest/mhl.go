@@ -267,6 +267,16 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 			}
 		}
 	}
+	// The directories' times are read here, before rendering.
+	for d, h := range n.dirs {
+		if d == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(rec.Root, filepath.FromSlash(d))); err == nil {
+			h.modTime = st.ModTime()
+			n.dirs[d] = h
+		}
+	}
 	gen := renderGeneration(rec, ignore, n.dirs, n.refs)
 
 	var chain bytes.Buffer
@@ -361,9 +371,11 @@ func xmlTime(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// dirHash is the content and structure hash of one directory.
+// dirHash is the content and structure hash of one directory, and its
+// modification time (zero when it could not be read).
 type dirHash struct {
 	content, structure string
+	modTime            time.Time
 }
 
 // directoryHashes computes the ASC MHL directory hashes of every directory
@@ -461,12 +473,11 @@ func hashOfHashes(alg hashing.Algorithm, digests []string) string {
 // renderGeneration renders one ASC MHL v2 hash list: rec's files, the
 // directory hashes dirs (keyed relative to rec.Root, "" the root hash) and
 // the references to child histories' generations.
+//
+// It reads nothing but its arguments (see Record.withDefaults and
+// dirHash.modTime), so the same inputs give the same bytes.
 func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs []hashListRef) []byte {
 	el := mhlElement(rec.Alg)
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
 	process := rec.Process
 	if process == "" {
 		process = "transfer"
@@ -477,7 +488,7 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 	fmt.Fprintf(&b, "<hashlist version=\"2.0\" xmlns=%q>\n", mhlNamespace)
 	b.WriteString("  <creatorinfo>\n")
 	fmt.Fprintf(&b, "    <creationdate>%s</creationdate>\n", xmlTime(rec.Start))
-	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(host))
+	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
 	fmt.Fprintf(&b, "    <tool version=\"%s\">%s</tool>\n", xmlText(ToolVersion()), ToolName)
 	b.WriteString("  </creatorinfo>\n")
 	b.WriteString("  <processinfo>\n")
@@ -521,8 +532,8 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 			h := dirs[d]
 			b.WriteString("    <directoryhash>\n")
 			b.WriteString("      <path")
-			if st, err := os.Stat(filepath.Join(rec.Root, filepath.FromSlash(d))); err == nil {
-				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(st.ModTime()))
+			if !h.modTime.IsZero() {
+				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
 			}
 			fmt.Fprintf(&b, ">%s</path>\n", xmlText(d))
 			fmt.Fprintf(&b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)

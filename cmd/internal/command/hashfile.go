@@ -44,10 +44,10 @@ func parseHashFileOptions(c *cli.Context, alg hashing.Algorithm) (hashFileOption
 	}
 	fs, err := manifest.ParseFormats(s)
 	if err != nil {
-		return o, usage.Errorf("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
+		return o, usage.Errorf("%v", err)
 	}
 	if err := manifest.CheckAlgorithm(fs, alg); err != nil {
-		return o, usage.Errorf("%s", strings.TrimPrefix(err.Error(), cvv.ErrUsage.Error()+": "))
+		return o, usage.Errorf("%v", err)
 	}
 	o.formats = fs
 	return o, nil

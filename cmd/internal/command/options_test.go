@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
 func TestParseSize(t *testing.T) {
@@ -53,6 +54,8 @@ func TestExitStatus(t *testing.T) {
 		{"failures", errFailures, nil, ExitFailure},
 		{"disk full", fmt.Errorf("%w: short", cvv.ErrDiskFull), nil, ExitFailure},
 		{"usage", usage.Errorf("bad"), nil, ExitUsage},
+		{"corrupt manifest", fmt.Errorf("day1.md5: %w: line 3", manifest.ErrCorrupt), nil, ExitUsage},
+		{"manifest request refused", fmt.Errorf("hash files: %w", manifest.ErrInvalid), nil, ExitUsage},
 		{"wrapped usage", fmt.Errorf("layer: %w", fmt.Errorf("%w: x", cvv.ErrUsage)), nil, ExitUsage},
 		{"canceled", fmt.Errorf("copy: %w", context.Canceled), nil, ExitSIGINT},
 		{"SIGINT", fmt.Errorf("copy: %w", context.Canceled), os.Interrupt, ExitSIGINT},

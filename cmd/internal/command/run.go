@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
 // Exit statuses.
@@ -100,7 +101,9 @@ func exitStatus(err error, sig os.Signal) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, cvv.ErrUsage):
+	case errors.Is(err, cvv.ErrUsage), errors.Is(err, manifest.ErrCorrupt), errors.Is(err, manifest.ErrInvalid):
+		// A manifest that cannot be trusted is bad input, as is a
+		// request the manifest writer refuses.
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
 		return ExitSIGINT
