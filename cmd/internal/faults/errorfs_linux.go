@@ -205,37 +205,48 @@ func ServeErrorFS(config string) error {
 	}
 	defer hits.Close()
 	s := &errorServer{cfg: cfg, hits: hits}
-	var st syscall.Stat_t
-	if err := syscall.Stat(cfg.Backing, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: cfg.Backing, Err: err}
-	}
-	lr := &fs.LoopbackRoot{Path: cfg.Backing, Dev: uint64(st.Dev)}
-	lr.NewNode = func(r *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
+	server, root, err := mountLoopback(cfg.Backing, cfg.Mountpoint, "errorfs", func(r *fs.LoopbackRoot) fs.InodeEmbedder {
 		return &errorNode{LoopbackNode: fs.LoopbackNode{RootData: r}, efs: s}
+	})
+	if err != nil {
+		return err
 	}
+	s.root = root
+	fmt.Println("ready")
+	server.Wait()
+	return nil
+}
+
+// mountLoopback mounts, at mountpoint, a FUSE loopback of the directory
+// backing whose nodes newNode makes (the fault filesystems wrap
+// fs.LoopbackNode), with no attribute or entry caching: a test that
+// changes the backing directory sees the change through the mount at once.
+// It returns the server and the root inode.
+func mountLoopback(backing, mountpoint, name string, newNode func(*fs.LoopbackRoot) fs.InodeEmbedder) (*fuse.Server, *fs.Inode, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(backing, &st); err != nil {
+		return nil, nil, &os.PathError{Op: "stat", Path: backing, Err: err}
+	}
+	lr := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
+	lr.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder { return newNode(r) }
 	rootNode := lr.NewNode(lr, nil, "", &st)
 	lr.RootNode = rootNode
 	zero := time.Duration(0)
-	server, err := fs.Mount(cfg.Mountpoint, rootNode, &fs.Options{
-		// No attribute or entry caching: a test that changes the backing
-		// directory sees the change through the mount at once.
+	server, err := fs.Mount(mountpoint, rootNode, &fs.Options{
 		AttrTimeout:     &zero,
 		EntryTimeout:    &zero,
 		NegativeTimeout: &zero,
 		MountOptions: fuse.MountOptions{
 			DirectMountStrict: true,
-			FsName:            "cvv-errorfs",
-			Name:              "errorfs",
+			FsName:            "cvv-" + name,
+			Name:              name,
 			AllowOther:        true,
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("mount errorfs on %s: %w", cfg.Mountpoint, err)
+		return nil, nil, fmt.Errorf("mount %s on %s: %w", name, mountpoint, err)
 	}
-	s.root = rootNode.EmbeddedInode()
-	fmt.Println("ready")
-	server.Wait()
-	return nil
+	return server, rootNode.EmbeddedInode(), nil
 }
 
 // errorServer is the state of the server process.

@@ -129,28 +129,13 @@ func ServePowerFS(config string) error {
 		return &os.PathError{Op: "stat", Path: cfg.Live, Err: err}
 	}
 	s.rootIno = st.Ino
-	lr := &fs.LoopbackRoot{Path: cfg.Live, Dev: uint64(st.Dev)}
-	lr.NewNode = func(r *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
+	server, root, err := mountLoopback(cfg.Live, cfg.Mountpoint, "powerfs", func(r *fs.LoopbackRoot) fs.InodeEmbedder {
 		return &powerNode{LoopbackNode: fs.LoopbackNode{RootData: r}, ps: s}
-	}
-	rootNode := lr.NewNode(lr, nil, "", &st)
-	lr.RootNode = rootNode
-	zero := time.Duration(0)
-	server, err := fs.Mount(cfg.Mountpoint, rootNode, &fs.Options{
-		AttrTimeout:     &zero,
-		EntryTimeout:    &zero,
-		NegativeTimeout: &zero,
-		MountOptions: fuse.MountOptions{
-			DirectMountStrict: true,
-			FsName:            "cvv-powerfs",
-			Name:              "powerfs",
-			AllowOther:        true,
-		},
 	})
 	if err != nil {
-		return fmt.Errorf("mount powerfs on %s: %w", cfg.Mountpoint, err)
+		return err
 	}
-	s.root = rootNode.EmbeddedInode()
+	s.root = root
 	cuts := make(chan os.Signal, 1)
 	signal.Notify(cuts, syscall.SIGUSR1)
 	go func() {
