@@ -71,6 +71,16 @@ type Engine interface {
 	Close() error
 }
 
+// ProgressHasher is an Engine whose Hash can report how far it got: a
+// verification of a large file shows its progress and an ETA. Both engines
+// implement it.
+type ProgressHasher interface {
+	// HashProgress is Hash that calls progress, if not nil, with the
+	// number of bytes read and hashed since the previous call. It is
+	// called from the engine's goroutine and must return quickly.
+	HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(n int64)) (HashResult, error)
+}
+
 // Job describes the copy of one source file.
 type Job struct {
 	// Source is the path of the regular file to read.

@@ -449,6 +449,28 @@ func testHash(t *testing.T, open NewEngine) {
 	if _, err := e.Hash(context.Background(), filepath.Join(t.TempDir(), "nope"), hashing.XXH3); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Hash of a missing file: %v", err)
 	}
+	testHashProgress(t, e)
+}
+
+// testHashProgress checks that HashProgress reports every byte it hashed,
+// in several calls for a file of several blocks.
+func testHashProgress(t *testing.T, e cvv.Engine) {
+	ph, ok := e.(cvv.ProgressHasher)
+	if !ok {
+		t.Fatalf("%T does not implement cvv.ProgressHasher", e)
+	}
+	size := 9*suiteBlock + 3
+	data := Data(size, 7)
+	p := WriteFile(t, t.TempDir(), "f", data)
+	var total int64
+	calls := 0
+	hr, err := ph.HashProgress(context.Background(), p, hashing.XXH3, func(n int64) { total += n; calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr.Hash != hashing.XXH3.Sum(data) || total != int64(size) || calls < 2 {
+		t.Errorf("HashProgress: hash %s (want %s), %d bytes reported in %d calls, want %d in several", hr.Hash, hashing.XXH3.Sum(data), total, calls, size)
+	}
 }
 
 // testBeyond4GiB copies a sparse file whose data lies past 4 GiB, so offsets

@@ -24,7 +24,10 @@ import (
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
-var _ cvv.Engine = (*Engine)(nil)
+var (
+	_ cvv.Engine         = (*Engine)(nil)
+	_ cvv.ProgressHasher = (*Engine)(nil)
+)
 
 // Engine is the portable copy engine. It is safe for concurrent use.
 type Engine struct {
@@ -422,6 +425,11 @@ func checkUnchanged(f *os.File, path string, before os.FileInfo) error {
 // Hash implements cvv.Engine. Where the platform allows, the file's cached
 // pages are dropped first so the bytes come from the media.
 func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
+	return e.HashProgress(ctx, path, alg, nil)
+}
+
+// HashProgress is Hash that reports the bytes hashed (cvv.ProgressHasher).
+func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return cvv.HashResult{}, err
@@ -440,7 +448,7 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	dropCache(f)
 	adviseSequential(f)
 	h := alg.New()
-	off, err := e.hashData(ctx, f, cvv.NewLayout(f, fi), h)
+	off, err := e.hashData(ctx, f, cvv.NewLayout(f, fi), h, progress)
 	if err != nil {
 		return cvv.HashResult{}, err
 	}
@@ -454,7 +462,7 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 
 // hashData writes f's bytes to h, its holes as zeros without reading them,
 // and returns how many.
-func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h hashing.Hasher) (int64, error) {
+func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h hashing.Hasher, progress func(int64)) (int64, error) {
 	buf := e.pool.Get().(*[]byte)
 	defer e.pool.Put(buf)
 	var off, end int64
@@ -465,6 +473,9 @@ func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h
 		if off >= end {
 			start, next := layout.Next(off, 1)
 			hashing.WriteZeros(h, start-off)
+			if progress != nil && start > off {
+				progress(start - off)
+			}
 			off, end = start, next
 			if off >= end {
 				return off, nil // only a hole (or nothing) was left
@@ -473,6 +484,9 @@ func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h
 		n, err := readFull(f, (*buf)[:min(int64(len(*buf)), end-off)], off)
 		h.Write((*buf)[:n])
 		off += int64(n)
+		if progress != nil && n > 0 {
+			progress(int64(n))
+		}
 		if errors.Is(err, io.EOF) {
 			return off, nil
 		}

@@ -156,6 +156,11 @@ func commit(pf *cvv.PendingFile, size int64, attrs *cvv.SourceAttrs, job *cvv.Jo
 // O_DIRECT; if the filesystem refuses O_DIRECT, it flushes and drops the
 // file's cached pages first and reads buffered (HashResult.Direct false).
 func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
+	return e.HashProgress(ctx, path, alg, nil)
+}
+
+// HashProgress is Hash that reports the bytes hashed (cvv.ProgressHasher).
+func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
 	if err := ctx.Err(); err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
 	}
@@ -176,7 +181,7 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	t := &transfer{
 		e: e, ctx: ctx, src: f, srcPath: path, srcFd: int(f.Fd()),
 		srcDirect: direct, srcAlign: align, size: fi.Size(), dropCache: true,
-		layout: cvv.NewLayout(f, fi), align: max(pageSize, align),
+		layout: cvv.NewLayout(f, fi), align: max(pageSize, align), progress: progress,
 	}
 	if err := t.start(alg); err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)

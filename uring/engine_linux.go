@@ -18,7 +18,10 @@ import (
 	"github.com/cvv-project/cvv"
 )
 
-var _ cvv.Engine = (*Engine)(nil)
+var (
+	_ cvv.Engine         = (*Engine)(nil)
+	_ cvv.ProgressHasher = (*Engine)(nil)
+)
 
 const (
 	// ringEntries is the submission queue size of an engine's ring; one

@@ -37,6 +37,11 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 	return cvv.HashResult{}, errNoUring
 }
 
+// HashProgress fails: io_uring is Linux only.
+func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
+	return cvv.HashResult{}, errNoUring
+}
+
 // Buffers describes no arena.
 func (e *Engine) Buffers() BufferInfo { return BufferInfo{Reason: errNoUring.Error()} }
 

@@ -87,6 +87,7 @@ func scriptParams(engine string) testscript.Params {
 			"checkjson":  cmdCheckjson,
 			"mounttmpfs": cmdMountTmpfs,
 			"notemps":    cmdNotemps,
+			"robind":     cmdRobind,
 		},
 	}
 }
@@ -294,6 +295,26 @@ func cmdMountTmpfs(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
+// robind DIR bind-mounts DIR onto itself read-only (as root) until the
+// script ends: read-only media, a real EROFS from the kernel.
+func cmdRobind(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: robind DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		ts.Fatalf("bind mount %s: %v", dir, err)
+	}
+	ts.Defer(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			ts.Logf("unmount %s: %v", dir, err)
+		}
+	})
+	if err := unix.Mount("", dir, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		ts.Fatalf("remount %s read-only: %v", dir, err)
+	}
+}
+
 // event fields every --json event of a kind must carry, with their JSON
 // types ("s" string, "n" number, "b" boolean, "a" array, "o" object, "n?"
 // number or null).
@@ -302,7 +323,8 @@ var eventFields = map[string]map[string]string{
 		"hash": "s", "engine": "s", "jobs": "n", "verify_after": "b", "files": "n", "dirs": "n",
 		"symlinks": "n", "bytes": "n", "files_to_copy": "n", "bytes_to_copy": "n", "writes": "a"},
 	"progress": {"time": "s", "phase": "s", "bytes_done": "n", "bytes_total": "n", "files_done": "n",
-		"files_total": "n", "files_verified": "n", "bytes_per_sec": "n", "eta_seconds": "n?", "current": "a"},
+		"files_total": "n", "files_verified": "n", "bytes_per_sec": "n", "eta_seconds": "n?", "current": "a",
+		"verify_bytes_done": "n", "verify_bytes_total": "n", "verify_bytes_per_sec": "n", "verify_eta_seconds": "n?"},
 	"file": {"time": "s", "path": "s", "size": "n", "hash_alg": "s", "hash": "s", "seconds": "n",
 		"bytes_per_sec": "n", "dests": "a", "hash_reused": "b"},
 	"verify": {"time": "s", "path": "s", "mode": "s", "hash_alg": "s", "hash": "s", "source": "o",
@@ -315,7 +337,7 @@ var eventFields = map[string]map[string]string{
 	"summary": {"time": "s", "files": "n", "files_copied": "n", "files_skipped": "n", "files_failed": "n",
 		"files_verified": "n", "symlinks": "n", "dirs": "n", "failures": "n", "warnings": "n", "bytes": "n",
 		"bytes_copied": "n", "seconds": "n", "bytes_per_sec": "n", "interrupted": "b", "ok": "b",
-		"files_not_verified": "n", "files_not_started": "n", "files_hash_reused": "n"},
+		"files_not_verified": "n", "files_not_started": "n", "files_hash_reused": "n", "dests": "a"},
 }
 
 var destFields = map[string]string{"path": "s", "status": "s"}

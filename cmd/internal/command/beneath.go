@@ -136,8 +136,9 @@ func (r *runner) lstatCopy(i int, p string) (fi fs.FileInfo, err error) {
 // paths[k]'s. Each copy is opened first from its root's descriptor, not
 // following a symlink, and the engine reads that open file
 // (cvv.FilePath): a symlink planted on the way or in the copy's place is
-// never read through.
-func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []string) ([]cvv.HashResult, []error) {
+// never read through. The bytes read are reported to progress (if not
+// nil).
+func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []string, progress func(int64)) ([]cvv.HashResult, []error) {
 	all := append([]string{src}, paths...)
 	openErrs := make([]error, len(paths))
 	for k, p := range paths {
@@ -155,7 +156,7 @@ func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []
 			all[k+1] = fp
 		}
 	}
-	hs, errs := r.hashAll(ctx, all)
+	hs, errs := r.hashAll(ctx, all, progress)
 	for k, p := range paths {
 		switch {
 		case openErrs[k] != nil:

@@ -155,9 +155,9 @@ func (r *runner) reportConflict(fj *fileJob, i int) {
 	c := fj.conflict(i)
 	switch {
 	case c.alt != "":
-		r.out.notice(fj.e.Rel, fmt.Sprintf("conflict: %s holds another file; copied as %s", displayName(r.plan.Target(i, fj.e.Rel)), displayName(c.alt)))
+		r.out.Notice(fj.e.Rel, fmt.Sprintf("conflict: %s holds another file; copied as %s", displayName(r.plan.Target(i, fj.e.Rel)), displayName(c.alt)))
 	case c.replaced != "":
-		r.out.notice(fj.e.Rel, fmt.Sprintf("replaced %s (it held %s) with the verified copy of the source", displayName(r.target(fj, i)), c.replaced))
+		r.out.Notice(fj.e.Rel, fmt.Sprintf("replaced %s (it held %s) with the verified copy of the source", displayName(r.target(fj, i)), c.replaced))
 	}
 }
 

@@ -16,18 +16,20 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
-// destState is where one file stands on one destination.
-type destState uint8
+// destState is where one file stands on one destination: the printers'
+// vocabulary (ui.State).
+type destState = ui.State
 
 const (
-	dsPending destState = iota // to be copied
-	dsSkipped                  // existing file kept, not re-read
-	dsCopied                   // copied, not verified (yet): held under a temp name, or given its name unverified (keepUnverified)
-	dsOK                       // copied (or kept) and verified
-	dsFailed                   // copy or verification failed
+	dsPending = ui.Pending // to be copied
+	dsSkipped = ui.Skipped // existing file kept, not re-read
+	dsCopied  = ui.Copied  // copied, not verified (yet): held under a temp name, or given its name unverified (keepUnverified)
+	dsOK      = ui.OK      // copied (or kept) and verified
+	dsFailed  = ui.Failed  // copy or verification failed
 )
 
 // fileJob is one source file and its fate on every destination.
@@ -63,28 +65,15 @@ type fileJob struct {
 	hashReused bool
 }
 
-// srcStatus is what a re-read of a file's source found.
-type srcStatus uint8
+// srcStatus is what a re-read of a file's source found (ui.SourceState).
+type srcStatus = ui.SourceState
 
 const (
-	srcNotRead srcStatus = iota // not re-read
-	srcOK                       // re-read and matched
-	srcChanged                  // re-read and differs, or its size or mtime changed
-	srcError                    // could not be read
+	srcNotRead = ui.NotRead       // not re-read
+	srcOK      = ui.SourceOK      // re-read and matched
+	srcChanged = ui.SourceChanged // re-read and differs, or its size or mtime changed
+	srcError   = ui.SourceError   // could not be read
 )
-
-// String returns the JSON spelling of s ("" for srcNotRead).
-func (s srcStatus) String() string {
-	switch s {
-	case srcOK:
-		return "ok"
-	case srcChanged:
-		return "changed"
-	case srcError:
-		return "error"
-	}
-	return ""
-}
 
 // fileExtra is the part of a fileJob that only some files need, or need
 // only while they are worked on.
@@ -246,10 +235,14 @@ type runner struct {
 	// place, a file), nil when it is there; nil for a file source.
 	blocked [][]error
 	eng     cvv.Engine
-	out     *reporter
-	report  *transferReport // nil without a report to write
-	start   time.Time
-	files   []*fileJob
+	out     ui.CopyPrinter
+	// feed pushes the progress to out while the run is shown.
+	feed *progressFeed
+	// interrupted: the run was interrupted (for the summary).
+	interrupted bool
+	report      *transferReport // nil without a report to write
+	start       time.Time
+	files       []*fileJob
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -268,10 +261,21 @@ type runner struct {
 	bytesRead  atomic.Int64 // bytes the engine moved (for throughput)
 	filesDone  atomic.Int64 // files finished (copied or kept)
 	verifyDone atomic.Int64 // files verified
-	phase      atomic.Value // "copy" or "verify"
-	failures   atomic.Int64 // failed entries (files, links, dirs)
-	inFlight   sync.Map     // rel -> struct{}: files being worked on
-	warnings   atomic.Int64 // skipped specials and other warnings
+	// The verification's progress: the bytes its reads are to hash (the
+	// source and each copy in full mode), the bytes hashed so far, and
+	// their recent rate (used by the progress feed only).
+	verifyTotal atomic.Int64
+	verifyBytes atomic.Int64
+	verifyMeter rateMeter
+	// copying and verifying are the files in their copy and their
+	// verification now.
+	copying, verifying atomic.Int64
+	// destProg[i] is the progress of destination i, for the display.
+	destProg []destProgress
+	phase    atomic.Value // "copy" or "verify"
+	failures atomic.Int64 // failed entries (files, links, dirs)
+	inFlight sync.Map     // rel -> struct{}: files being worked on
+	warnings atomic.Int64 // skipped specials and other warnings
 }
 
 // run copies src to dests: validate and plan (nothing written on a usage
@@ -289,6 +293,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	}
 	r.setMemoryLimit() // the floor, for the walk
 	r.dropped = make([]error, len(r.plan.Dests))
+	r.destProg = make([]destProgress, len(r.plan.Dests))
 	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.excludes)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -348,31 +353,31 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			r.drop(i)
 		}
 	}
-	r.out = newReporter(r)
-	defer r.out.close()
-	r.out.start()
+	r.out = newPrinter(r.stdin, r.stdout, r.stderr, r.opts.json, r.opts.quiet)
+	defer r.closeOutput()
+	r.startOutput()
 	if err := r.startReport(); err != nil {
 		r.failures.Add(1)
-		r.out.entryError("", "", err)
+		r.out.Fail("", "", err)
 	}
 	if note != "" {
-		r.out.warn("", note)
+		r.warn("", note)
 	}
 	for _, msg := range r.sharedDevices() {
-		r.out.warn("", msg)
+		r.warn("", msg)
 	}
 	for i, d := range r.plan.Dests {
 		if !r.live(i) {
 			r.failures.Add(1)
-			r.out.entryError("", d.Path, r.dropped[i])
+			r.out.Fail("", d.Path, r.dropped[i])
 		}
 	}
 	for _, s := range r.tree.Specials {
-		r.out.warn(s.Rel, fmt.Sprintf("skipped: %s is a %s", r.tree.Path(s.Rel), describeSpecial(s.Mode)))
+		r.warn(s.Rel, fmt.Sprintf("skipped: %s is a %s", r.tree.Path(s.Rel), describeSpecial(s.Mode)))
 	}
 	for _, p := range r.tree.Problems {
 		r.failures.Add(1)
-		r.out.entryError(p.Rel, "", p.Err)
+		r.out.Fail(p.Rel, "", p.Err)
 	}
 	if r.plan.IsDir && !r.opts.noFsync {
 		r.dirSync = newDirSyncs(r)
@@ -397,7 +402,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	r.makeHardLinks(ctx)
 	if err := r.writeHashFiles(); err != nil {
 		r.failures.Add(1)
-		r.out.entryError("", "", err)
+		r.out.Fail("", "", err)
 	}
 	r.finishDirs()
 	r.finish(false)
@@ -653,7 +658,7 @@ func (r *runner) makeDirs() {
 			if err != nil {
 				r.blocked[i][k] = err
 				r.failures.Add(1)
-				r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
+				r.out.Fail(d.Rel, r.plan.Target(i, d.Rel), err)
 			}
 		}
 	}
@@ -716,7 +721,7 @@ func (r *runner) readyDir(rel string, dir *cvv.Dir) error {
 		}
 		if fi.Mode().Perm()&0o700 != 0o700 {
 			if err := dir.SetMode(fi.Mode().Perm() | 0o700); err != nil {
-				r.out.warn(rel, err.Error())
+				r.warn(rel, err.Error())
 			}
 		}
 	}
@@ -733,7 +738,7 @@ func (r *runner) removeTemps(dir *cvv.Dir) {
 	for _, name := range names {
 		if cvv.IsTempName(name) {
 			if err := dir.Remove(name); err != nil {
-				r.out.warn("", fmt.Sprintf("cannot remove leftover temp file: %v", err))
+				r.warn("", fmt.Sprintf("cannot remove leftover temp file: %v", err))
 			}
 		}
 	}
@@ -760,7 +765,7 @@ func (r *runner) makeLinks(ctx context.Context) {
 			}
 			if err != nil {
 				r.failures.Add(1)
-				r.out.entryError(l.Rel, r.plan.Target(i, l.Rel), err)
+				r.out.Fail(l.Rel, r.plan.Target(i, l.Rel), err)
 			} else if r.dirSync != nil {
 				r.dirSync.linked(i, dir)
 			}
@@ -811,7 +816,7 @@ func (r *runner) finishDirs() {
 		attrs, err := r.dirAttrs(d.Rel)
 		if err != nil {
 			r.failures.Add(1)
-			r.out.entryError(d.Rel, "", err)
+			r.out.Fail(d.Rel, "", err)
 			attrs = &cvv.SourceAttrs{}
 		}
 		for i := range r.plan.Dests {
@@ -820,7 +825,7 @@ func (r *runner) finishDirs() {
 			}
 			if err := r.finishDir(i, d, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				r.failures.Add(1)
-				r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
+				r.out.Fail(d.Rel, r.plan.Target(i, d.Rel), err)
 			}
 		}
 	}
@@ -896,7 +901,7 @@ func (r *runner) finishRoots() {
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			r.failures.Add(1)
-			r.out.entryError(d.Rel, r.plan.Target(i, d.Rel), err)
+			r.out.Fail(d.Rel, r.plan.Target(i, d.Rel), err)
 		}
 	}
 }
@@ -908,7 +913,7 @@ func (r *runner) xattrsUnkept(i int, err error) {
 	if err == nil || r.noXattrs[i].Swap(true) {
 		return
 	}
-	r.out.warn("", fmt.Sprintf("%s: %s cannot hold extended attributes or ACLs: they are not copied there",
+	r.warn("", fmt.Sprintf("%s: %s cannot hold extended attributes or ACLs: they are not copied there",
 		r.plan.Dests[i].Path, r.destFS[i].TypeOr("the filesystem")))
 }
 
@@ -940,7 +945,10 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	}
 	r.inFlight.Store(fj.e.Rel, struct{}{})
 	defer r.inFlight.Delete(fj.e.Rel)
-	if err := r.copyFile(ctx, fj); err != nil {
+	r.copying.Add(1)
+	err := r.copyFile(ctx, fj)
+	r.copying.Add(-1)
+	if err != nil {
 		return err
 	}
 	r.filesDone.Add(1)
@@ -967,7 +975,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		return nil
 	}
 	// The end of the copy (a copy is under its temp name until verified).
-	r.out.copied(fj, fj.state)
+	r.out.Copied(r.uiFile(fj, fj.state))
 	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
 		return nil // verifyAll verifies, seals and settles it
 	}
@@ -990,7 +998,12 @@ func (r *runner) settle(fj *fileJob) {
 	if fj.failed() {
 		r.failures.Add(1)
 	}
-	r.out.done(fj)
+	for i, st := range fj.state {
+		if st == dsFailed && r.live(i) {
+			r.destProg[i].failed.Add(1)
+		}
+	}
+	r.out.Done(r.uiFile(fj, fj.state))
 	r.reportFile(fj)
 	fj.release(r.opts.hashFilesWanted())
 }
@@ -1009,6 +1022,12 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			return err
 		}
 	}
+	return r.copyDests(ctx, fj)
+}
+
+// copyDests copies fj through the engine to the destinations still to be
+// copied. It returns an error only when the run is cancelled.
+func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 	var idx []int
 	var dests []string
 	var roots []*cvv.Dir
@@ -1042,10 +1061,15 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 			x.reported.Add(n)
 			r.bytesDone.Add(n)
 			r.bytesRead.Add(n)
+			for _, i := range idx {
+				r.destProg[i].bytes.Add(n)
+			}
 			testThrottle()
 		},
 	}
+	r.destsBusy(idx, (*destProgress).copyingNow, 1)
 	res, err := engineCopy(ctx, r.eng, job)
+	r.destsBusy(idx, (*destProgress).copyingNow, -1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -1090,7 +1114,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 	for _, i := range idx {
 		paths = append(paths, r.target(fj, i))
 	}
-	hs, errs := r.hashCopies(ctx, srcPath, idx, paths)
+	hs, errs := r.hashCopies(ctx, srcPath, idx, paths, nil)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1124,7 +1148,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 			}
 		} else {
 			fj.actions[i] = plan.Copy
-			r.out.notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
+			r.out.Notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
 		}
 	}
 	r.countVerified(fj)
@@ -1160,13 +1184,14 @@ func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	return cvv.HashResult{Hash: hash, Size: fj.e.Size}, true
 }
 
-// hashAll hashes paths in parallel through the engine; an empty path is
-// left out (its result and error stay zero).
-func (r *runner) hashAll(ctx context.Context, paths []string) ([]cvv.HashResult, []error) {
+// hashAll hashes paths in parallel through the engine, reporting the
+// bytes hashed to progress (if not nil); an empty path is left out (its
+// result and error stay zero).
+func (r *runner) hashAll(ctx context.Context, paths []string, progress func(int64)) ([]cvv.HashResult, []error) {
 	hs := make([]cvv.HashResult, len(paths))
 	errs := make([]error, len(paths))
 	if len(paths) == 1 && paths[0] != "" {
-		hs[0], errs[0] = r.eng.Hash(ctx, paths[0], r.opts.alg)
+		hs[0], errs[0] = hashWithProgress(ctx, r.eng, paths[0], r.opts.alg, progress)
 		return hs, errs
 	}
 	var wg sync.WaitGroup
@@ -1177,7 +1202,7 @@ func (r *runner) hashAll(ctx context.Context, paths []string) ([]cvv.HashResult,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hs[i], errs[i] = r.eng.Hash(ctx, p, r.opts.alg)
+			hs[i], errs[i] = hashWithProgress(ctx, r.eng, p, r.opts.alg, progress)
 		}()
 	}
 	wg.Wait()
@@ -1201,7 +1226,13 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		dests = append(dests, r.copyPath(fj, i))
 	}
 	if err := beforeVerify(ctx, fj.e.Rel, dests); err != nil {
-		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+	}
+	if r.opts.mode != VerifyTransfer {
+		r.verifying.Add(1)
+		defer r.verifying.Add(-1)
+		r.destsBusy(idx, (*destProgress).verifyingNow, 1)
+		defer r.destsBusy(idx, (*destProgress).verifyingNow, -1)
 	}
 	switch r.opts.mode {
 	case VerifyTransfer:
@@ -1209,7 +1240,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		r.countVerified(fj)
 		return nil
 	case VerifySource:
-		hs, errs := r.hashAll(ctx, []string{r.source(fj)})
+		hs, errs := r.hashAll(ctx, []string{r.source(fj)}, r.verifiedBytes)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -1219,7 +1250,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		r.countVerified(fj)
 		return nil
 	}
-	hs, errs := r.hashCopies(ctx, r.source(fj), idx, dests)
+	hs, errs := r.hashCopies(ctx, r.source(fj), idx, dests, r.verifiedBytes)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1294,17 +1325,52 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 	}
 }
 
+// verifiedBytes counts n bytes read by a verification.
+func (r *runner) verifiedBytes(n int64) { r.verifyBytes.Add(n) }
+
+// verifyReads returns the bytes the verification of fj is to read: its
+// source and each copy in full mode, its source in source mode.
+func (r *runner) verifyReads(fj *fileJob, copies int) int64 {
+	switch r.opts.mode {
+	case VerifyTransfer:
+		return 0
+	case VerifySource:
+		return fj.e.Size
+	}
+	return fj.e.Size * int64(1+copies)
+}
+
+// countVerifyBytes sets verifyTotal to the bytes the verification of the
+// files to copy is to read.
+func (r *runner) countVerifyBytes() {
+	var n int64
+	for _, fj := range r.files {
+		copies := 0
+		for _, a := range fj.actions {
+			if a == plan.Copy {
+				copies++
+			}
+		}
+		if copies > 0 {
+			n += r.verifyReads(fj, copies)
+		}
+	}
+	r.verifyTotal.Store(n)
+}
+
 // verifyAll is the --verify-after pass over every copied file.
 func (r *runner) verifyAll(ctx context.Context) error {
 	var todo []*fileJob
-	var bytes int64
+	var bytes, reads int64
 	for _, fj := range r.files {
 		// The others were settled by doFile.
-		if slices.Contains(fj.state, dsCopied) {
+		if n := countState(fj.state, dsCopied); n > 0 {
 			todo = append(todo, fj)
 			bytes += fj.size
+			reads += r.verifyReads(fj, n)
 		}
 	}
+	r.verifyTotal.Store(r.verifyBytes.Load() + reads)
 	if len(todo) == 0 {
 		return nil
 	}
@@ -1322,7 +1388,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 	}
 	if r.opts.ask {
-		ok, err := r.out.ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
+		ok, err := r.out.Ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
 		if err != nil {
 			return err
 		}
@@ -1331,7 +1397,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 				r.keepUnverified(fj)
 				done(fj)
 			}
-			r.out.warn("", fmt.Sprintf("verification skipped: %d files were not verified; the next run verifies them", len(todo)))
+			r.warn("", fmt.Sprintf("verification skipped: %d files were not verified; the next run verifies them", len(todo)))
 			return nil
 		}
 	}
@@ -1348,6 +1414,17 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		done(fj)
 		return nil
 	})
+}
+
+// countState returns the number of destinations in state st.
+func countState(states []destState, st destState) int {
+	n := 0
+	for _, s := range states {
+		if s == st {
+			n++
+		}
+	}
+	return n
 }
 
 // countVerified counts fj as verified, once: its verification completed

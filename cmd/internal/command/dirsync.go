@@ -189,7 +189,7 @@ func (s *dirSyncs) flushLocked(d int) {
 	r := s.r
 	for _, h := range batch {
 		if h.copied != nil {
-			r.out.copied(h.fj, h.copied)
+			r.out.Copied(r.uiFile(h.fj, h.copied))
 		}
 		if h.settle {
 			r.settle(h.fj)
@@ -224,7 +224,7 @@ func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	}
 	err = fmt.Errorf("the files written into %s are not durable: %w", target, err)
 	r.failures.Add(1)
-	r.out.entryError(r.tree.Dirs[d].Rel, target, err)
+	r.out.Fail(r.tree.Dirs[d].Rel, target, err)
 	for _, h := range batch {
 		fj := h.fj
 		if fj.actions[i] != plan.Copy {

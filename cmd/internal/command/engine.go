@@ -1,12 +1,14 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/fallback"
+	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/uring"
 )
 
@@ -41,4 +43,16 @@ func openEngine(kind cvv.EngineKind, opts cvv.Options) (eng cvv.Engine, note str
 		}
 		return fallback.New(opts), "io_uring unavailable (" + err.Error() + "), using the portable engine", nil
 	}
+}
+
+// hashWithProgress hashes path with eng, reporting the bytes hashed to
+// progress (if not nil) when the engine can (cvv.ProgressHasher).
+func hashWithProgress(ctx context.Context, eng cvv.Engine, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
+	if ph, ok := eng.(cvv.ProgressHasher); ok && progress != nil {
+		return ph.HashProgress(ctx, path, alg, func(n int64) {
+			progress(n)
+			testVerifyThrottle()
+		})
+	}
+	return eng.Hash(ctx, path, alg)
 }

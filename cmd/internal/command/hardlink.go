@@ -40,14 +40,14 @@ func (r *runner) makeHardLinks(ctx context.Context) {
 			if fj.state[i] != dsOK && fj.state[i] != dsSkipped {
 				if fj.state[i] == dsFailed {
 					r.failures.Add(1)
-					r.out.entryError(h.Rel, r.plan.Target(i, h.Rel), fmt.Errorf("not linked: %s failed there", fj.e.Rel))
+					r.out.Fail(h.Rel, r.plan.Target(i, h.Rel), fmt.Errorf("not linked: %s failed there", fj.e.Rel))
 				}
 				continue // not verified (yet): the next run links it
 			}
 			err := r.hardLink(ctx, i, h, fj)
 			if err != nil {
 				r.failures.Add(1)
-				r.out.entryError(h.Rel, r.plan.Target(i, h.Rel), err)
+				r.out.Fail(h.Rel, r.plan.Target(i, h.Rel), err)
 				continue
 			}
 			r.linked[i][k] = true
@@ -60,7 +60,7 @@ func (r *runner) makeHardLinks(ctx context.Context) {
 	for d := range dirs {
 		if err := r.syncDestDir(d[0], d[1]); err != nil {
 			r.failures.Add(1)
-			r.out.entryError(r.tree.Dirs[d[1]].Rel, r.plan.Target(d[0], r.tree.Dirs[d[1]].Rel), err)
+			r.out.Fail(r.tree.Dirs[d[1]].Rel, r.plan.Target(d[0], r.tree.Dirs[d[1]].Rel), err)
 		}
 	}
 }
@@ -130,7 +130,7 @@ func sameSizeTime(fi os.FileInfo, e plan.Entry) bool {
 // the destination holds no hard links comes once.
 func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	if !r.noHardLinks[i].Swap(true) {
-		r.out.warn("", fmt.Sprintf("%s: %s cannot hold hard links: their paths are copied as separate files",
+		r.warn("", fmt.Sprintf("%s: %s cannot hold hard links: their paths are copied as separate files",
 			r.plan.Dests[i].Path, r.destFS[i].TypeOr("the filesystem")))
 	}
 	r.linksMade = true

@@ -53,13 +53,6 @@ func parseHashFileOptions(c *cli.Context, alg hashing.Algorithm) (hashFileOption
 	return o, nil
 }
 
-// hashFileEvent is the JSON event for a written manifest.
-type hashFileEvent struct {
-	Event string `json:"event"`
-	Time  string `json:"time"`
-	Path  string `json:"path"`
-}
-
 // hashRecord is the manifest record of one root, and whether the run
 // changed nothing there: every file was skipped with the hash of its
 // verification records, none re-read or copied.
@@ -107,17 +100,13 @@ func (r *runner) writeHashFiles() error {
 				return manifest.Current(rec.Record, []manifest.Format{f})
 			})
 			if len(formats) < len(hf.formats) {
-				r.out.notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
+				r.out.Notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
 					displayName(rec.Root), notRewritten(hf.formats, formats)))
 			}
 		}
 		written, err := manifest.Write(rec.Record, formats)
 		for _, p := range written {
-			if r.out.json {
-				r.out.emit(hashFileEvent{Event: "hashfile", Time: now(), Path: p})
-			} else if !r.out.quiet {
-				r.out.printOut("cvv: wrote " + displayName(p))
-			}
+			r.out.Wrote("hashfile", p)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("writing hash files in %s: %w", rec.Root, err))

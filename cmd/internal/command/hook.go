@@ -19,6 +19,9 @@ func afterPlace(string, string) error { return nil }
 // does nothing unless built with -tags testhooks.
 func testThrottle() {}
 
+// testVerifyThrottle is testThrottle for the reads of a verification.
+func testVerifyThrottle() {}
+
 // progressEvery returns d: the progress interval is fixed unless built with
 // -tags testhooks.
 func progressEvery(d time.Duration) time.Duration { return d }

@@ -52,6 +52,19 @@ func testThrottle() {
 	}
 }
 
+// verifyThrottle is the pause after each progress report of a
+// verification's read, from $CVV_TEST_VERIFY_THROTTLE.
+var verifyThrottle = func() time.Duration {
+	d, _ := time.ParseDuration(os.Getenv("CVV_TEST_VERIFY_THROTTLE"))
+	return d
+}()
+
+func testVerifyThrottle() {
+	if verifyThrottle > 0 {
+		time.Sleep(verifyThrottle)
+	}
+}
+
 // progressEvery returns $CVV_TEST_PROGRESS_INTERVAL (a Go duration) when set,
 // d otherwise, so that a short test run shows its progress output.
 func progressEvery(d time.Duration) time.Duration {

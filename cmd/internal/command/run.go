@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -54,33 +56,31 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	got := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case s := <-sigs:
-			got <- s
-			cancel()
-			select {
-			case s2 := <-sigs:
-				fmt.Fprintf(stderr, "cvv: second %s, exiting now\n", signalName(s2))
-				os.Exit(signalStatus(s2))
-			case <-done:
-			}
-		case <-done:
-		}
-	}()
 
 	app := newApp(stdin, stdout, stderr)
-	args, err := reorderArgs(app, args)
-	if err == nil {
-		err = app.RunContext(ctx, args)
-	}
+	result := make(chan error, 1)
+	go func() {
+		args, err := reorderArgs(app, args)
+		if err == nil {
+			err = runApp(ctx, app, args)
+		}
+		result <- err
+	}()
+	// The first signal cancels the run, which stops within a second; a
+	// second one returns at once (main exits with the status, leaving the
+	// run's goroutines behind).
 	var sig os.Signal
+	var err error
 	select {
-	case sig = <-got:
-	default:
+	case err = <-result:
+	case sig = <-sigs:
+		cancel()
+		select {
+		case err = <-result:
+		case s2 := <-sigs:
+			fmt.Fprintf(stderr, "cvv: second %s, exiting now\n", signalName(s2))
+			return signalStatus(s2)
+		}
 	}
 	code := exitStatus(err, sig)
 	if err != nil && code != ExitOK && !errors.Is(err, errFailures) && !errors.Is(err, errNotVerified) {
@@ -92,6 +92,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	return code
 }
+
+// runApp runs the application; a seam for tests.
+var runApp = func(ctx context.Context, app *cli.App, args []string) error { return app.RunContext(ctx, args) }
 
 // exitStatus is the one mapping from a run's outcome to an exit status.
 func exitStatus(err error, sig os.Signal) int {
@@ -123,15 +126,6 @@ func signalName(s os.Signal) string {
 		return "SIGTERM"
 	}
 	return s.String()
-}
-
-// count is n and the noun in the singular or the plural: "1 file",
-// "2 files".
-func count[N int | int64](n N, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 func signalStatus(s os.Signal) int {

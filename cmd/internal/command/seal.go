@@ -79,7 +79,7 @@ func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
 		if errors.As(err, &pe) && strings.HasPrefix(pe.Path, "/proc/") {
 			err = pe.Err
 		}
-		r.out.warn(fj.e.Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
+		r.warn(fj.e.Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
 	}
 }
 
@@ -129,7 +129,7 @@ func (r *runner) place(fj *fileJob, i int) {
 	}
 	fj.wrote = true
 	if err := afterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
-		r.out.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 	}
 	r.checkPlaced(fj, i)
 	r.reportConflict(fj, i)

@@ -125,11 +125,7 @@ func (r *runner) finishReport(sum report.Summary) error {
 			continue
 		}
 		for _, q := range []string{p, report.CSVName(p)} {
-			if r.out.json {
-				r.out.emit(hashFileEvent{Event: "report", Time: now(), Path: q})
-			} else if !r.out.quiet {
-				r.out.printOut("cvv: wrote " + displayName(q))
-			}
+			r.out.Wrote("report", q)
 		}
 	}
 	if err := t.b.Close(); err != nil {
@@ -140,16 +136,16 @@ func (r *runner) finishReport(sum report.Summary) error {
 
 // finish ends the run's output: the reports, then the summary.
 func (r *runner) finish(interrupted bool) {
-	r.out.interrupted = interrupted
+	r.interrupted = interrupted
 	if r.report != nil {
 		if err := r.finishReport(r.reportSummary(interrupted)); err != nil {
 			r.failures.Add(1)
-			r.out.entryError("", "", err)
+			r.out.Fail("", "", err)
 		}
 		// The report may have been written into a destination root.
 		r.finishRoots()
 	}
-	r.out.summary()
+	r.summary()
 }
 
 // reportSummary is the end of the run as the report states it.

@@ -2,17 +2,16 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -20,6 +19,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/report"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
@@ -45,7 +45,9 @@ no record lists is reported new (the ascmhl folder and cvv's own lists are
 not files of the record). With ASC MHL, a new generation (process in-place)
 records every checked file as verified or failed, and the chain file is
 updated; each child history gets its own, referenced from the parent's;
---no-record skips that (read-only media).
+--no-record skips that (read-only media; on a read-only filesystem the
+files are still checked and the status is 0 when all match, with a warning
+that nothing was recorded).
 
 Exit status: 0 every recorded file is present and matches; 1 a file changed,
 is missing or could not be read; 2 bad usage or a corrupt manifest (nothing
@@ -87,68 +89,8 @@ const (
 	statusError   = "error"
 )
 
-type verifyFileEvent struct {
-	Event    string `json:"event"`
-	Time     string `json:"time"`
-	Path     string `json:"path"`
-	Status   string `json:"status"`
-	Hash     string `json:"hash,omitempty"`
-	SizeOnly bool   `json:"size_only,omitempty"`
-	Size     int64  `json:"size,omitempty"`
-	Expected string `json:"expected,omitempty"`
-	Actual   string `json:"actual,omitempty"`
-	Error    string `json:"error,omitempty"`
-}
-
-type verifySummaryEvent struct {
-	Event    string   `json:"event"`
-	Version  int      `json:"version"`
-	Time     string   `json:"time"`
-	Root     string   `json:"root"`
-	Against  string   `json:"against"`
-	Records  []string `json:"records"`
-	Hash     string   `json:"hash"`
-	Engine   string   `json:"engine"`
-	OK       int      `json:"ok"`
-	Changed  int      `json:"changed"`
-	Missing  int      `json:"missing"`
-	New      int      `json:"new"`
-	Errors   int      `json:"errors"`
-	Recorded []string `json:"recorded,omitempty"`
-	Verified bool     `json:"verified"`
-	// Seconds is the wall time, in seconds like the copy's summary;
-	// ElapsedMS, the same in milliseconds, stays for schema version 1.
-	Seconds   float64 `json:"seconds"`
-	ElapsedMS int64   `json:"elapsed_ms"`
-}
-
-// verifyOutput prints verify's per-file lines, as text or JSON events.
-type verifyOutput struct {
-	out   *output
-	quiet bool
-}
-
-func (v *verifyOutput) file(ev verifyFileEvent) {
-	ev.Event = "verify_file"
-	if v.out.json {
-		ev.Time = now()
-		v.out.emit(ev)
-		return
-	}
-	if v.quiet && ev.Status == statusOK {
-		return
-	}
-	line := fmt.Sprintf("%-7s  %s", ev.Status, displayName(ev.Path))
-	switch {
-	case ev.SizeOnly && ev.Status != statusMissing:
-		line += fmt.Sprintf("  (size only: %d bytes)", ev.Size)
-	case ev.Status == statusChanged:
-		line += fmt.Sprintf("  (recorded %s, now %s)", ev.Expected, ev.Actual)
-	case ev.Status == statusError:
-		line += "  (" + ev.Error + ")"
-	}
-	v.out.println(line)
-}
+// verifyFileEvent is the check of one file (ui.VerifyFile).
+type verifyFileEvent = ui.VerifyFile
 
 // verifyArgs are verify's checked arguments.
 type verifyArgs struct {
@@ -156,7 +98,7 @@ type verifyArgs struct {
 	jobs          int
 	kind          cvv.EngineKind
 	forced        *hashing.Algorithm
-	record        bool
+	record, quiet bool
 	excludes      *plan.Excludes
 }
 
@@ -164,7 +106,7 @@ func parseVerifyArgs(c *cli.Context) (*verifyArgs, error) {
 	if c.NArg() != 1 {
 		return nil, usage.Errorf("verify takes one PATH (usage: cvv verify [flags] PATH)")
 	}
-	a := &verifyArgs{root: c.Args().First(), against: c.String("against"), record: !c.Bool("no-record")}
+	a := &verifyArgs{root: c.Args().First(), against: c.String("against"), record: !c.Bool("no-record"), quiet: c.Bool("quiet")}
 	st, err := os.Stat(a.root)
 	if err != nil {
 		return nil, usageFromStat(err)
@@ -220,50 +162,55 @@ func verifyAction(c *cli.Context) error {
 	}
 	defer eng.Close()
 
-	out := newOutput(c.App.Writer, c.App.ErrWriter, c.Bool("json"))
-	vo := &verifyOutput{out: out, quiet: c.Bool("quiet")}
-	if note != "" && !out.json {
-		out.warn(note)
+	vo := newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, c.Bool("json"), c.Bool("quiet"))
+	defer vo.Close()
+	if note != "" && !c.Bool("json") {
+		vo.Notice("", note)
 	}
 	records := in.recordPaths()
-	sum := verifySummaryEvent{Event: "verify_summary", Version: jsonVersion, Root: a.root, Against: records[0], Records: records,
-		Hash: strings.Join(in.algorithms(), ","), Engine: eng.Name()}
+	sum := ui.VerifySummary{Root: a.root, Against: records[0], Records: records,
+		Hash: strings.Join(in.algorithms(), ","), Engine: eng.Name(), Files: len(in.recordedPaths())}
 	gens := checkExpected(c.Context, eng, a, in, vo, &sum)
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
 	reportNew(a.root, in, vo, &sum)
 
+	recordErr := finishVerify(a, in, gens, start, vo, &sum, c.Bool("json"))
+	if recordErr != nil {
+		return fmt.Errorf("writing the ASC MHL generation: %w", recordErr)
+	}
+	if !sum.Passed {
+		return fmt.Errorf("%w: %w: %d changed, %d missing, %d unreadable", errFailures, cvv.ErrVerifyMismatch, sum.Changed, sum.Missing, sum.Errors)
+	}
+	return nil
+}
+
+// finishVerify writes the ASC MHL generations (unless --no-record) and the
+// summary. A generation that cannot be written because the media is
+// read-only is said on standard error (with --json in the summary's
+// record_error) and does not fail the verification; any other error
+// writing it is returned.
+func finishVerify(a *verifyArgs, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time, vo ui.VerifyPrinter, sum *ui.VerifySummary, json bool) error {
+	matched := sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0
 	var recordErr error
 	if a.record {
 		sum.Recorded, recordErr = writeGenerations(a.root, in, gens, start, a.excludes.Patterns())
 	}
-	sum.Verified = sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0 && recordErr == nil
-	sum.Time = now()
+	readOnly := errors.Is(recordErr, syscall.EROFS)
+	sum.RecordError = errString(recordErr)
+	sum.Passed = matched && (recordErr == nil || readOnly)
+	sum.Verified = matched && a.record && recordErr == nil
 	el := time.Since(start)
 	sum.Seconds, sum.ElapsedMS = el.Seconds(), el.Milliseconds()
-	if out.json {
-		out.emit(sum)
-	} else {
-		for _, w := range sum.Recorded {
-			if strings.HasSuffix(w, ".mhl") {
-				out.println("cvv verify: recorded " + displayName(w))
-			}
-		}
-		names := make([]string, len(records))
-		for i, r := range records {
-			names[i] = displayName(r)
-		}
-		out.println(fmt.Sprintf("cvv verify: %s against %s (%s): %d ok, %d changed, %d missing, %d new, %d unreadable",
-			count(len(in.recordedPaths()), "file", "files"), strings.Join(names, ", "), sum.Hash, sum.OK, sum.Changed, sum.Missing, sum.New, sum.Errors))
+	if readOnly && !json {
+		vo.Warn("", fmt.Sprintf("the files were checked, but the ASC MHL generation could not be written (%v): nothing was recorded; --no-record checks read-only media without trying", recordErr))
 	}
-	if recordErr != nil {
-		return fmt.Errorf("writing the ASC MHL generation: %w", recordErr)
+	vo.VerifySummary(*sum)
+	if readOnly {
+		return nil
 	}
-	if !sum.Verified {
-		return fmt.Errorf("%w: %w: %d changed, %d missing, %d unreadable", errFailures, cvv.ErrVerifyMismatch, sum.Changed, sum.Missing, sum.Errors)
-	}
-	return nil
+	return recordErr
 }
 
 // hashTask is one (file, algorithm) to read, and the expectations it
@@ -278,47 +225,25 @@ type hashTask struct {
 // entries first, then the files read jobs at a time, each file read once
 // per algorithm. It returns, per ASC MHL record, the files of its next
 // generation.
-func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo *verifyOutput, sum *verifySummaryEvent) map[*verifyRecord][]manifest.File {
+func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) map[*verifyRecord][]manifest.File {
 	gens := map[*verifyRecord][]manifest.File{}
-	var tasks []*hashTask
-	byKey := map[string]*hashTask{}
-	for i, e := range in.expected {
-		info, ok := in.present[e.path]
-		ev := verifyFileEvent{Path: e.path, Expected: e.hash, SizeOnly: e.sizeOnly}
-		if !e.sizeOnly {
-			ev.Hash = e.alg.String()
-		}
-		switch {
-		case !ok:
-			ev.Status = statusMissing
-			sum.Missing++
-			vo.file(ev)
-		case e.sizeOnly:
-			ev.Size, ev.Status = info.Size(), statusOK
-			if info.Size() != e.size {
-				ev.Status = statusChanged
-				sum.Changed++
-			} else {
-				sum.OK++
-			}
-			vo.file(ev)
-		default:
-			key := e.alg.String() + "\x00" + e.path
-			if byKey[key] == nil {
-				byKey[key] = &hashTask{path: e.path, alg: e.alg}
-				tasks = append(tasks, byKey[key])
-			}
-			byKey[key].exp = append(byKey[key].exp, i)
-		}
-	}
+	tasks := planChecks(in, vo, sum)
 	paths := make([]string, len(tasks))
+	var bytes int64
 	for i, t := range tasks {
 		paths[i] = filepath.Join(a.root, filepath.FromSlash(t.path))
+		bytes += in.present[t.path].Size()
 	}
-	hashOrdered(ctx, eng, func(i int) hashing.Algorithm { return tasks[i].alg }, paths, a.jobs, func(i int, res cvv.HashResult, err error) {
+	vp := &verifyProgress{files: len(tasks), bytes: bytes}
+	if !a.quiet {
+		feed := startFeed(vo, vp.snapshot)
+		defer feed.stop()
+	}
+	hashOrdered(ctx, eng, func(i int) hashing.Algorithm { return tasks[i].alg }, paths, a.jobs, vp.read, func(i int, res cvv.HashResult, err error) {
 		if err != nil && ctx.Err() != nil {
 			return
 		}
+		vp.checked.Add(1)
 		for _, j := range tasks[i].exp {
 			e := in.expected[j]
 			ev := verifyFileEvent{Path: e.path, Hash: e.alg.String(), Expected: e.hash}
@@ -333,7 +258,7 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 				ev.Status, ev.Actual, ev.Size = statusChanged, res.Hash, res.Size
 				sum.Changed++
 			}
-			vo.file(ev)
+			vo.VerifyFile(ev)
 			if err == nil && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
 				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: res.Size,
@@ -344,11 +269,71 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 	return gens
 }
 
+// planChecks reports the missing files and checks the size-only entries,
+// and returns the files to read, each once per algorithm, with the
+// expectations each answers.
+func planChecks(in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) []*hashTask {
+	var tasks []*hashTask
+	byKey := map[string]*hashTask{}
+	for i, e := range in.expected {
+		info, ok := in.present[e.path]
+		ev := verifyFileEvent{Path: e.path, Expected: e.hash, SizeOnly: e.sizeOnly}
+		if !e.sizeOnly {
+			ev.Hash = e.alg.String()
+		}
+		switch {
+		case !ok:
+			ev.Status = statusMissing
+			sum.Missing++
+			vo.VerifyFile(ev)
+		case e.sizeOnly:
+			ev.Size, ev.Status = info.Size(), statusOK
+			if info.Size() != e.size {
+				ev.Status = statusChanged
+				sum.Changed++
+			} else {
+				sum.OK++
+			}
+			vo.VerifyFile(ev)
+		default:
+			key := e.alg.String() + "\x00" + e.path
+			if byKey[key] == nil {
+				byKey[key] = &hashTask{path: e.path, alg: e.alg}
+				tasks = append(tasks, byKey[key])
+			}
+			byKey[key].exp = append(byKey[key].exp, i)
+		}
+	}
+	return tasks
+}
+
+// verifyProgress is the progress of cvv verify, for the progress feed.
+type verifyProgress struct {
+	files         int
+	bytes         int64
+	done, checked atomic.Int64
+	meter         rateMeter // used by the progress feed only
+}
+
+// read counts n bytes hashed.
+func (v *verifyProgress) read(n int64) { v.done.Add(n) }
+
+// snapshot is the verification's progress now.
+func (v *verifyProgress) snapshot() ui.Snapshot {
+	s := ui.Snapshot{
+		Phase: "verify", VerifyOnly: true, Verifies: true, ETA: -1,
+		FilesDone: v.checked.Load(), Verified: v.checked.Load(), FilesTotal: v.files,
+		VerifyDone: v.done.Load(), VerifyTotal: v.bytes,
+	}
+	s.VerifyRate, s.VerifyETA = v.meter.rateAndETA(time.Now(), s.VerifyDone, s.VerifyTotal)
+	return s
+}
+
 // reportNew reports the files in the tree that no record lists. cvv's own
 // files are not new: the manifests, and the transfer reports a copy wrote
 // beside them after them (at any depth: a copy's root may be a folder of
 // the tree verified).
-func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummaryEvent) {
+func reportNew(root string, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) {
 	recorded := in.recordedPaths()
 	var newFiles []string
 	for rel := range in.present {
@@ -358,7 +343,7 @@ func reportNew(root string, in *verifyInput, vo *verifyOutput, sum *verifySummar
 	}
 	slices.Sort(newFiles)
 	for _, rel := range newFiles {
-		vo.file(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size()})
+		vo.VerifyFile(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size()})
 		sum.New++
 	}
 }
@@ -511,7 +496,8 @@ func walkTreeExcluding(root string, skip func(rel string) bool, ex *plan.Exclude
 // hashOrdered hashes paths with eng, path i in algOf(i), jobs at a time,
 // and calls done for each in index order, from the calling goroutine.
 // After ctx is done the remaining paths get ctx's error.
-func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, done func(i int, res cvv.HashResult, err error)) {
+// The bytes hashed are reported to progress (if not nil).
+func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, progress func(int64), done func(i int, res cvv.HashResult, err error)) {
 	type outcome struct {
 		res cvv.HashResult
 		err error
@@ -531,7 +517,7 @@ func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Al
 			}
 			go func() {
 				defer func() { <-sem }()
-				res, err := eng.Hash(ctx, p, algOf(i))
+				res, err := hashWithProgress(ctx, eng, p, algOf(i), progress)
 				results[i] <- outcome{res, err}
 			}()
 		}
@@ -540,43 +526,4 @@ func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Al
 		o := <-results[i]
 		done(i, o.res, o.err)
 	}
-}
-
-// output writes lines or JSON events to stdout and warnings to stderr; it
-// is safe for concurrent use.
-type output struct {
-	mu     sync.Mutex
-	stdout io.Writer
-	stderr io.Writer
-	json   bool
-}
-
-func newOutput(stdout, stderr io.Writer, json bool) *output {
-	return &output{stdout: stdout, stderr: stderr, json: json}
-}
-
-func (o *output) println(line string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	fmt.Fprintln(o.stdout, line)
-}
-
-func (o *output) write(s string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	io.WriteString(o.stdout, s)
-}
-
-func (o *output) warn(msg string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	fmt.Fprintln(o.stderr, "cvv: "+msg)
-}
-
-func (o *output) emit(v any) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	enc := json.NewEncoder(o.stdout)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
 }

@@ -1,4 +1,4 @@
-package command
+package ui
 
 import (
 	"io"
@@ -7,8 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -17,9 +17,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// hasWidth reports whether the terminal w reports a width: a pseudo
+// HasWidth reports whether the terminal w reports a width: a pseudo
 // terminal without one (ws_col 0) cannot show bars.
-func hasWidth(w io.Writer) bool {
+func HasWidth(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
