@@ -616,6 +616,11 @@ type writeEngine struct {
 	path cvv.WritePath
 }
 
+// HashProgress is the wrapped engine's (a write path changes no read).
+func (w *writeEngine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
+	return w.Engine.(cvv.ProgressHasher).HashProgress(ctx, path, alg, progress)
+}
+
 func (w *writeEngine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if job.Write == nil {
 		job.Write = make([]cvv.WritePath, len(job.Dests))
