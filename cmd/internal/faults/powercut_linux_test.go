@@ -25,10 +25,11 @@ type cutScenario struct {
 	file        bool   // a single file source, not a tree
 	mode        string // transfer, source or full
 	verifyAfter bool
-	replace     bool // older versions exist and --overwrite replaces them
-	hashFiles   bool // --hash-file sums,mhl
-	fallback    bool // --engine fallback
-	directIO    bool // the FUSE mount uses FOPEN_DIRECT_IO
+	replace     bool   // older versions exist and --overwrite replaces them
+	hashFiles   bool   // --hash-file sums,mhl
+	fallback    bool   // --engine fallback
+	directIO    bool   // the FUSE mount uses FOPEN_DIRECT_IO
+	write       string // --write direct or buffered; "" leaves auto's choice
 }
 
 func (s cutScenario) String() string {
@@ -41,6 +42,9 @@ func (s cutScenario) String() string {
 		if f.on {
 			b.WriteString("+" + f.name)
 		}
+	}
+	if s.write != "" {
+		b.WriteString("+write-" + s.write)
 	}
 	return b.String()
 }
@@ -59,6 +63,9 @@ func (s cutScenario) args(src, dst string) []string {
 	}
 	if s.fallback {
 		args = append(args, "--engine", "fallback")
+	}
+	if s.write != "" {
+		args = append(args, "--write", s.write)
 	}
 	if s.file {
 		return append(args, src, dst+"/")
@@ -90,7 +97,8 @@ func cutTrialCount() int {
 
 // TestPowerCut cuts the power (PowerFS) at random moments of runs over
 // trees and single files, in every verification mode, with
-// --verify-after, replacing older versions and writing hash lists. After
+// --verify-after, replacing older versions, writing hash lists, and with
+// destinations written through the page cache and with O_DIRECT. After
 // each cut the durable state must hold, under every final name, the source
 // or the older version it replaced; everything cvv reported done (its
 // NDJSON file and verify events) must be there and correct; an ASC MHL
@@ -125,6 +133,11 @@ func TestPowerCut(t *testing.T) {
 			file: k%4 == 3, mode: []string{"transfer", "source", "full"}[k%3],
 			verifyAfter: k%3 != 0 && rng.IntN(3) == 0, replace: rng.IntN(3) == 0, hashFiles: rng.IntN(2) == 0,
 			fallback: rng.IntN(2) == 0, directIO: rng.IntN(2) == 0,
+		}
+		if !sc.fallback {
+			// Each write path of the io_uring engine gets its share of
+			// cuts, whatever auto would pick for the FUSE destination.
+			sc.write = []string{"buffered", "direct", ""}[k/3%3]
 		}
 		// (--verify-after needs a mode that reads something.)
 		delay := time.Duration(rng.Int64N(int64(span[sc.file] * 11 / 10)))
