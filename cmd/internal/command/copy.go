@@ -18,6 +18,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/cmd/internal/workers"
 )
 
 // destState is where one file stands on one destination: the printers'
@@ -923,7 +924,7 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.bigJobs < r.opts.jobs {
 		r.big = make(chan struct{}, r.opts.bigJobs)
 	}
-	err := forEach(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
+	err := workers.Each(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1190,22 +1191,25 @@ func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 func (r *runner) hashAll(ctx context.Context, paths []string, progress func(int64)) ([]cvv.HashResult, []error) {
 	hs := make([]cvv.HashResult, len(paths))
 	errs := make([]error, len(paths))
-	if len(paths) == 1 && paths[0] != "" {
-		hs[0], errs[0] = hashWithProgress(ctx, r.eng, paths[0], r.opts.alg, progress)
-		return hs, errs
-	}
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		if p == "" {
-			continue
+	// All at once: one job per path (a file's destinations, or its source).
+	handed := 0
+	workers.Ordered(ctx, len(paths), len(paths), func(i int) (cvv.HashResult, error) {
+		if paths[i] == "" {
+			return cvv.HashResult{}, nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			hs[i], errs[i] = hashWithProgress(ctx, r.eng, p, r.opts.alg, progress)
-		}()
+		return hashWithProgress(ctx, r.eng, paths[i], r.opts.alg, progress)
+	}, func(i int, h cvv.HashResult, err error) error {
+		hs[i], errs[i] = h, err
+		handed++
+		return nil
+	})
+	// A path not started because ctx was done gets its error, as a hash
+	// that started and was cancelled does.
+	for i := handed; i < len(paths); i++ {
+		if paths[i] != "" {
+			errs[i] = ctx.Err()
+		}
 	}
-	wg.Wait()
 	return hs, errs
 }
 
@@ -1402,7 +1406,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 	}
 	r.phase.Store("verify")
-	return forEach(ctx, r.opts.jobs, len(todo), func(k int) error {
+	return workers.Each(ctx, r.opts.jobs, len(todo), func(k int) error {
 		fj := todo[k]
 		r.inFlight.Store(fj.e.Rel, struct{}{})
 		err := r.verifyFile(ctx, fj)

@@ -35,7 +35,7 @@ func treeFiles(t *testing.T, root string) []string {
 	t.Helper()
 	files, _, err := walkTree(root, func(rel string) bool {
 		return manifest.IsManifest(root, rel) || report.IsReportName(path.Base(rel))
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func hashList(args []string, ex *plan.Excludes, out ui.Printer) (paths, names []
 			names = append(names, arg)
 			continue
 		}
-		files, _, err := walkTreeExcluding(arg, nil, ex)
+		files, _, err := walkTree(arg, nil, ex)
 		if err != nil {
 			out.Notice("", errString(err))
 			failed++

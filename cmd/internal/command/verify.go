@@ -21,6 +21,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/cmd/internal/workers"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
@@ -232,7 +233,7 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 	var bytes int64
 	for i, t := range tasks {
 		paths[i] = filepath.Join(a.root, filepath.FromSlash(t.path))
-		bytes += in.present[t.path].Size()
+		bytes += in.present[t.path].Size
 	}
 	vp := &verifyProgress{files: len(tasks), bytes: bytes}
 	if !a.quiet {
@@ -262,7 +263,7 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 			if err == nil && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
 				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: res.Size,
-					ModTime: in.present[e.path].ModTime(), Hash: res.Hash, Action: action, HashDate: time.Now()})
+					ModTime: in.present[e.path].ModTime, Hash: res.Hash, Action: action, HashDate: time.Now()})
 			}
 		}
 	})
@@ -287,8 +288,8 @@ func planChecks(in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) []*
 			sum.Missing++
 			vo.VerifyFile(ev)
 		case e.sizeOnly:
-			ev.Size, ev.Status = info.Size(), statusOK
-			if info.Size() != e.size {
+			ev.Size, ev.Status = info.Size, statusOK
+			if info.Size != e.size {
 				ev.Status = statusChanged
 				sum.Changed++
 			} else {
@@ -343,7 +344,7 @@ func reportNew(root string, in *verifyInput, vo ui.VerifyPrinter, sum *ui.Verify
 	}
 	slices.Sort(newFiles)
 	for _, rel := range newFiles {
-		vo.VerifyFile(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size()})
+		vo.VerifyFile(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size})
 		sum.New++
 	}
 }
@@ -448,82 +449,45 @@ func relUnder(root, p string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
-// walkTree lists the regular files (relative path -> info) and the
-// directories below root, '/' separators, without following symlinks.
-// skip(rel) drops an entry (and everything below a directory).
-func walkTree(root string, skip func(rel string) bool) (map[string]fs.FileInfo, []string, error) {
-	return walkTreeExcluding(root, skip, nil)
-}
-
-// walkTreeExcluding is walkTree that also drops what ex matches, as a copy's
-// walk (plan.WalkExcluding) does.
-func walkTreeExcluding(root string, skip func(rel string) bool, ex *plan.Excludes) (map[string]fs.FileInfo, []string, error) {
-	files := map[string]fs.FileInfo{}
-	var dirs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// walkTree lists the regular files (relative path with '/' separators ->
+// entry) and the directories below root through plan's walker: symlinks
+// are not followed, skip(rel) drops an entry silently and ex what it
+// matches, a directory with everything below it. An entry that cannot be
+// walked is an error.
+func walkTree(root string, skip func(rel string) bool, ex *plan.Excludes) (map[string]plan.Entry, []string, error) {
+	t, err := plan.WalkWith(context.Background(), root, plan.WalkOptions{Excludes: ex, Skip: skip})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(t.Problems) > 0 {
+		return nil, nil, t.Problems[0].Err
+	}
+	files := make(map[string]plan.Entry, len(t.Files)+len(t.HardLinks))
+	for _, e := range t.Files {
+		files[filepath.ToSlash(e.Rel)] = e
+	}
+	// A further name of a hard-linked file is a file of the tree too.
+	for _, l := range t.HardLinks {
+		files[filepath.ToSlash(l.Rel)] = l.Entry
+	}
+	dirs := make([]string, 0, len(t.Dirs))
+	for _, d := range t.Dirs {
+		if d.Rel != "" {
+			dirs = append(dirs, filepath.ToSlash(d.Rel))
 		}
-		if p == root {
-			return nil
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if (skip != nil && skip(rel)) || ex.Match(rel, d.IsDir()) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		switch {
-		case d.IsDir():
-			dirs = append(dirs, rel)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files[rel] = info
-		}
-		return nil
-	})
-	return files, dirs, err
+	}
+	return files, dirs, nil
 }
 
 // hashOrdered hashes paths with eng, path i in algOf(i), jobs at a time,
 // and calls done for each in index order, from the calling goroutine.
-// After ctx is done the remaining paths get ctx's error.
+// Once ctx is done, the paths not started are not handed to done.
 // The bytes hashed are reported to progress (if not nil).
 func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, progress func(int64), done func(i int, res cvv.HashResult, err error)) {
-	type outcome struct {
-		res cvv.HashResult
-		err error
-	}
-	results := make([]chan outcome, len(paths))
-	for i := range results {
-		results[i] = make(chan outcome, 1)
-	}
-	sem := make(chan struct{}, jobs)
-	go func() {
-		for i, p := range paths {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] <- outcome{err: ctx.Err()}
-				continue
-			}
-			go func() {
-				defer func() { <-sem }()
-				res, err := hashWithProgress(ctx, eng, p, algOf(i), progress)
-				results[i] <- outcome{res, err}
-			}()
-		}
-	}()
-	for i := range paths {
-		o := <-results[i]
-		done(i, o.res, o.err)
-	}
+	workers.Ordered(ctx, jobs, len(paths), func(i int) (cvv.HashResult, error) {
+		return hashWithProgress(ctx, eng, paths[i], algOf(i), progress)
+	}, func(i int, res cvv.HashResult, err error) error {
+		done(i, res, err)
+		return nil
+	})
 }

@@ -49,7 +49,7 @@ func classicDigest(t *testing.T, elem string, data []byte) string {
 // utf16 writes it in UTF-16LE with a byte order mark.
 func writeClassicMHL(t *testing.T, dir, version, elem string, utf16 bool) string {
 	t.Helper()
-	files, _, err := walkTree(dir, func(rel string) bool { return strings.HasSuffix(rel, ".mhl") })
+	files, _, err := walkTree(dir, func(rel string) bool { return strings.HasSuffix(rel, ".mhl") }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func writeClassicMHL(t *testing.T, dir, version, elem string, utf16 bool) string
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "  <hash>\n    <file>%s</file>\n    <size>%d</size>\n", xmlEscape(rel), len(data))
-		fmt.Fprintf(&b, "    <lastmodificationdate>%s</lastmodificationdate>\n", files[rel].ModTime().UTC().Format("2006-01-02T15:04:05Z"))
+		fmt.Fprintf(&b, "    <lastmodificationdate>%s</lastmodificationdate>\n", files[rel].ModTime.UTC().Format("2006-01-02T15:04:05Z"))
 		fmt.Fprintf(&b, "    %s\n    <hashdate>2024-03-01T09:05:00Z</hashdate>\n  </hash>\n", classicDigest(t, elem, data))
 	}
 	b.WriteString("</hashlist>\n")

@@ -82,7 +82,7 @@ func footage(t *testing.T, files map[string]string, dirs ...string) string {
 func record(t *testing.T, root string, alg hashing.Algorithm, formats ...manifest.Format) {
 	t.Helper()
 	rec := manifest.Record{Root: root, Alg: alg, Start: time.Now(), Process: "transfer"}
-	files, dirs, err := walkTree(root, func(rel string) bool { return manifest.IsManifest(root, rel) })
+	files, dirs, err := walkTree(root, func(rel string) bool { return manifest.IsManifest(root, rel) }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func record(t *testing.T, root string, alg hashing.Algorithm, formats ...manifes
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec.Files = append(rec.Files, manifest.File{Path: rel, Size: info.Size(), ModTime: info.ModTime(), Hash: alg.Sum(data)})
+		rec.Files = append(rec.Files, manifest.File{Path: rel, Size: info.Size, ModTime: info.ModTime, Hash: alg.Sum(data)})
 	}
 	rec.Dirs = dirs
 	if _, err := manifest.Write(rec, formats); err != nil {
@@ -535,5 +535,40 @@ func TestVerifyQuietAndCanceled(t *testing.T) {
 	}
 	if after := listDir(t, filepath.Join(root, "ascmhl")); !slices.Equal(before, after) {
 		t.Errorf("a canceled verify recorded a generation: %v", after)
+	}
+}
+
+// TestWalkTreeHardLinks checks that verify and hash list every name of a
+// hard-linked file: the copy's walker keeps the further names apart
+// (Tree.HardLinks), and cvv verify must not report them as new or miss
+// them.
+func TestWalkTreeHardLinks(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "a.bin"), []byte("linked"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(root, "a.bin"), filepath.Join(root, "sub", "b.bin")); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	files, dirs, err := walkTree(root, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rel, e := range files {
+		names = append(names, rel)
+		if e.Size != int64(len("linked")) {
+			t.Errorf("%s: size %d", rel, e.Size)
+		}
+	}
+	slices.Sort(names)
+	if want := []string{"a.bin", "sub/b.bin"}; !slices.Equal(names, want) {
+		t.Errorf("files %q, want %q", names, want)
+	}
+	if !slices.Equal(dirs, []string{"sub"}) {
+		t.Errorf("dirs %q, want [sub]", dirs)
 	}
 }

@@ -3,7 +3,6 @@ package command
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -52,7 +51,7 @@ type verifyInput struct {
 	ignored  *plan.Excludes
 	records  []*verifyRecord
 	expected []expectation
-	present  map[string]fs.FileInfo
+	present  map[string]plan.Entry
 	dirs     []string
 }
 
@@ -73,7 +72,7 @@ func loadVerifyInput(root, against string, forced *hashing.Algorithm, ex *plan.E
 			continue
 		}
 		if st, err := os.Lstat(filepath.Join(root, filepath.FromSlash(e.path))); err == nil && st.Mode().IsRegular() {
-			in.present[e.path] = st
+			in.present[e.path] = plan.EntryOf(filepath.FromSlash(e.path), st)
 		}
 	}
 	return in, nil
@@ -88,7 +87,7 @@ func loadRecords(root, against string, forced *hashing.Algorithm, ex *plan.Exclu
 		}
 	}
 	var err error
-	in.present, in.dirs, err = walkTreeExcluding(root, func(rel string) bool {
+	in.present, in.dirs, err = walkTree(root, func(rel string) bool {
 		return skip[rel] || path.Base(rel) == manifest.HistoryDir
 	}, ex)
 	if err != nil {

@@ -491,3 +491,50 @@ func TestWritePaths(t *testing.T) {
 		t.Errorf("sharedWith over two disks = %q", why)
 	}
 }
+
+// TestWalkWith checks the options the walker offers copy, verify and hash:
+// Skip leaves entries out without counting them, Excludes counts them, and
+// a skipped or excluded directory is not entered.
+func TestWalkWith(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"a.mov", "ascmhl/0001.mhl", "cache/x.tmp", "sub/b.mov", "sub/c.tmp"} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex, err := NewExcludes([]string{"*.tmp", "cache/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	tr, err := WalkWith(context.Background(), root, WalkOptions{Excludes: ex, Skip: func(rel string) bool {
+		skipped = append(skipped, rel)
+		return rel == "ascmhl"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, dirs []string
+	for _, e := range tr.Files {
+		files = append(files, filepath.ToSlash(e.Rel))
+	}
+	for _, d := range tr.Dirs {
+		dirs = append(dirs, filepath.ToSlash(d.Rel))
+	}
+	if want := []string{"a.mov", "sub/b.mov"}; !slices.Equal(files, want) {
+		t.Errorf("files %q, want %q", files, want)
+	}
+	if want := []string{"", "sub"}; !slices.Equal(dirs, want) {
+		t.Errorf("dirs %q, want %q", dirs, want)
+	}
+	if tr.Excluded != 2 {
+		t.Errorf("Excluded = %d, want 2 (cache/ and sub/c.tmp; a skipped entry is not counted)", tr.Excluded)
+	}
+	if slices.Contains(skipped, "ascmhl/0001.mhl") {
+		t.Errorf("Skip was asked about %q: a skipped directory must not be entered", "ascmhl/0001.mhl")
+	}
+}

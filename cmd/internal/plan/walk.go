@@ -121,8 +121,8 @@ type Tree struct {
 	// Excluded counts the entries an exclude pattern left out (a directory
 	// counts once, with nothing below it walked).
 	Excluded int
-	// excludes are the patterns of WalkExcluding.
-	excludes *Excludes
+	// opts narrow the walk (WalkWith).
+	opts WalkOptions
 	// dirIDs maps the FileID (as a string) of every directory walked to
 	// its Rel, for CheckTree.
 	dirIDs map[string]string
@@ -156,13 +156,30 @@ func Walk(ctx context.Context, root string) (*Tree, error) {
 // WalkExcluding is Walk leaving out what ex matches below a directory
 // root (a file source is never excluded: it was named).
 func WalkExcluding(ctx context.Context, root string, ex *Excludes) (*Tree, error) {
+	return WalkWith(ctx, root, WalkOptions{Excludes: ex})
+}
+
+// WalkOptions narrow a walk. Both leave out what they match below a
+// directory root, a directory with everything below it.
+type WalkOptions struct {
+	// Excludes are the user's exclude patterns: what they leave out is
+	// counted in Tree.Excluded.
+	Excludes *Excludes
+	// Skip leaves out the entries it returns true for (rel with '/'
+	// separators) without counting them: cvv verify's own records.
+	Skip func(rel string) bool
+}
+
+// WalkWith is Walk narrowed by o. It is the one tree walk: the copy,
+// cvv verify and cvv hash all list a tree through it.
+func WalkWith(ctx context.Context, root string, o WalkOptions) (*Tree, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{Root: root, excludes: ex}
+	t := &Tree{Root: root, opts: o}
 	if !fi.IsDir() {
-		e := entryOf(filepath.Base(root), fi)
+		e := EntryOf(filepath.Base(root), fi)
 		if e.Kind != File {
 			return nil, fmt.Errorf("%s is a %s, not a regular file or directory", root, e.Kind)
 		}
@@ -171,7 +188,7 @@ func WalkExcluding(ctx context.Context, root string, ex *Excludes) (*Tree, error
 		return t, nil
 	}
 	t.IsDir = true
-	t.Dirs = append(t.Dirs, entryOf("", fi))
+	t.Dirs = append(t.Dirs, EntryOf("", fi))
 	t.dirIDs = map[string]string{fileID(root, fi).String(): ""}
 	if err := t.walkDir(ctx, ""); err != nil {
 		return nil, err
@@ -207,7 +224,11 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 	var subdirs []string
 	for _, de := range des {
 		r := filepath.Join(rel, de.Name())
-		if t.excludes.Match(filepath.ToSlash(r), de.IsDir()) {
+		slash := filepath.ToSlash(r)
+		if t.opts.Skip != nil && t.opts.Skip(slash) {
+			continue
+		}
+		if t.opts.Excludes.Match(slash, de.IsDir()) {
 			t.Excluded++
 			continue
 		}
@@ -216,7 +237,7 @@ func (t *Tree) walkDir(ctx context.Context, rel string) error {
 			t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
 			continue
 		}
-		e := entryOf(r, fi)
+		e := EntryOf(r, fi)
 		switch e.Kind {
 		case File:
 			t.addFile(e, filepath.Join(dir, de.Name()), fi)
@@ -261,7 +282,8 @@ func (t *Tree) addFile(e Entry, path string, fi fs.FileInfo) {
 	t.Bytes += e.Size
 }
 
-func entryOf(rel string, fi fs.FileInfo) Entry {
+// EntryOf is the Entry at rel that fi describes (an lstat result).
+func EntryOf(rel string, fi fs.FileInfo) Entry {
 	e := Entry{Rel: rel, Mode: fi.Mode(), Size: fi.Size(), ModTime: fi.ModTime()}
 	switch m := fi.Mode(); {
 	case m.IsRegular():

@@ -1,0 +1,148 @@
+// Package workers is the CLI's one worker pool: numbered work items run on
+// a bounded number of goroutines, started in index order, with their
+// results handed back either as they finish (Each) or in index order
+// (Ordered). The copy runs its files through it, the --verify-after pass
+// its verifications, cvv verify and cvv hash their hashes, and a file's
+// verification its destinations.
+//
+// Memory is proportional to the goroutines, never to the item count: an
+// item is started only when a slot is free, and with Ordered a slot is
+// held until the item's result has been handed over.
+package workers
+
+import (
+	"context"
+	"sync"
+)
+
+// Each calls f(k) for every k in [0, count), from at most n goroutines at
+// once, starting them in order (each k once). After the first error, or
+// once ctx is done, no further k is started; the calls in progress run to
+// their end. It returns the first error f returned, else ctx's error if ctx
+// is done (even when every k was handed out).
+func Each(ctx context.Context, n, count int, f func(k int) error) error {
+	p := newPool(ctx, n)
+	for k := range count {
+		if !p.acquire() {
+			break
+		}
+		p.wg.Go(func() {
+			defer p.release()
+			if err := f(k); err != nil {
+				p.fail(err)
+			}
+		})
+	}
+	p.wg.Wait()
+	return p.err()
+}
+
+// Ordered calls work(k) for every k in [0, count), from at most n
+// goroutines at once, starting them in order, and calls done with each
+// result in index order, from the calling goroutine. At most n items are
+// started and not yet handed to done, so a slow item holds back at most n
+// others. An error from work is a result, handed to done; an error from
+// done stops the run: no further k is started, the calls in progress run
+// to their end and their results are dropped. Once ctx is done no further
+// k is started either: the items in progress are still handed to done, the
+// items not started are not.
+// It returns the first error done returned, else ctx's error.
+func Ordered[T any](ctx context.Context, n, count int, work func(k int) (T, error), done func(k int, v T, err error) error) error {
+	type result struct {
+		v   T
+		err error
+	}
+	type item struct {
+		k   int
+		out chan result
+	}
+	p := newPool(ctx, n)
+	// The queue holds the started items in index order; a slot bounds it.
+	queue := make(chan item, n)
+	go func() {
+		defer close(queue)
+		for k := range count {
+			if !p.acquire() {
+				return
+			}
+			it := item{k, make(chan result, 1)}
+			queue <- it
+			p.wg.Go(func() {
+				v, err := work(k)
+				it.out <- result{v, err}
+			})
+		}
+	}()
+	for it := range queue {
+		r := <-it.out
+		if !p.failed() {
+			if err := done(it.k, r.v, r.err); err != nil {
+				p.fail(err)
+			}
+		}
+		p.release()
+	}
+	p.wg.Wait()
+	return p.err()
+}
+
+// pool is the state Each and Ordered share: the slots and the first error.
+type pool struct {
+	ctx   context.Context
+	slots chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	first error
+}
+
+func newPool(ctx context.Context, n int) *pool {
+	return &pool{ctx: ctx, slots: make(chan struct{}, max(n, 1))}
+}
+
+// acquire waits for a free slot; it returns false, holding none, when the
+// run has stopped or ctx is done.
+func (p *pool) acquire() bool {
+	if p.stopped() {
+		return false
+	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-p.ctx.Done():
+		return false
+	}
+	if p.stopped() {
+		p.release()
+		return false
+	}
+	return true
+}
+
+func (p *pool) release() { <-p.slots }
+
+// fail records err as the run's error if it is the first.
+func (p *pool) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first == nil {
+		p.first = err
+	}
+}
+
+// failed reports whether an item failed.
+func (p *pool) failed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.first != nil
+}
+
+// stopped reports whether an item failed or ctx is done.
+func (p *pool) stopped() bool { return p.failed() || p.ctx.Err() != nil }
+
+func (p *pool) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first != nil {
+		return p.first
+	}
+	return p.ctx.Err()
+}

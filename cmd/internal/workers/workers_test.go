@@ -1,0 +1,189 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestEach(t *testing.T) {
+	const count = 200
+	t.Run("all once, bounded", func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[int]int{}
+		var cur, peak atomic.Int64
+		err := Each(context.Background(), 3, count, func(i int) error {
+			c := cur.Add(1)
+			for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+			}
+			time.Sleep(50 * time.Microsecond)
+			cur.Add(-1)
+			mu.Lock()
+			seen[i]++
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range count {
+			if seen[i] != 1 {
+				t.Fatalf("item %d done %d times", i, seen[i])
+			}
+		}
+		if p := peak.Load(); p > 3 || p < 2 {
+			t.Errorf("peak concurrency %d, want 2 or 3 with n=3", p)
+		}
+	})
+	t.Run("first error stops", func(t *testing.T) {
+		boom := errors.New("boom")
+		var calls atomic.Int64
+		err := Each(context.Background(), 4, count, func(i int) error {
+			calls.Add(1)
+			if i == 10 {
+				return boom
+			}
+			if i > 10 {
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("got %v, want boom", err)
+		}
+		if n := calls.Load(); n > 20 {
+			t.Errorf("%d items started after the error at item 10", n)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls atomic.Int64
+		err := Each(ctx, 2, count, func(i int) error {
+			if calls.Add(1) == 5 {
+				cancel()
+			}
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if n := calls.Load(); n > 7 {
+			t.Errorf("%d items started, want at most 5 + the ones in flight", n)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		if err := Each(context.Background(), 4, 0, func(int) error { t.Error("called"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestOrdered(t *testing.T) {
+	const count = 300
+	t.Run("index order, bounded, O(n) ahead", func(t *testing.T) {
+		var cur, peak, ahead atomic.Int64
+		var delivered atomic.Int64
+		next := 0
+		err := Ordered(context.Background(), 4, count, func(k int) (int, error) {
+			c := cur.Add(1)
+			for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+			}
+			// Started items never run more than n ahead of the handed-over ones.
+			if a := int64(k) - delivered.Load(); a > ahead.Load() {
+				ahead.Store(a)
+			}
+			// Early items are the slow ones: later ones finish first.
+			time.Sleep(time.Duration((count-k)%7) * 30 * time.Microsecond)
+			cur.Add(-1)
+			return k * k, nil
+		}, func(k, v int, err error) error {
+			if k != next || v != k*k || err != nil {
+				t.Fatalf("done(%d, %d, %v), want done(%d, %d, nil)", k, v, err, next, next*next)
+			}
+			next++
+			delivered.Add(1)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next != count {
+			t.Fatalf("%d results handed over, want %d", next, count)
+		}
+		if p := peak.Load(); p > 4 {
+			t.Errorf("peak concurrency %d, want at most 4", p)
+		}
+		if a := ahead.Load(); a > 4 {
+			t.Errorf("an item started %d ahead of the last one handed over, want at most 4", a)
+		}
+	})
+	t.Run("work errors are results", func(t *testing.T) {
+		boom := errors.New("boom")
+		var got []error
+		err := Ordered(context.Background(), 3, 10, func(k int) (struct{}, error) {
+			if k%3 == 0 {
+				return struct{}{}, boom
+			}
+			return struct{}{}, nil
+		}, func(k int, _ struct{}, err error) error {
+			got = append(got, err)
+			return nil
+		})
+		if err != nil || len(got) != 10 {
+			t.Fatalf("Ordered = %v with %d results, want nil and 10", err, len(got))
+		}
+		for k, e := range got {
+			if (k%3 == 0) != errors.Is(e, boom) {
+				t.Errorf("result %d: %v", k, e)
+			}
+		}
+	})
+	t.Run("done error stops", func(t *testing.T) {
+		stop := errors.New("stop")
+		var calls, dones atomic.Int64
+		err := Ordered(context.Background(), 4, count, func(k int) (int, error) {
+			calls.Add(1)
+			return k, nil
+		}, func(k, _ int, _ error) error {
+			dones.Add(1)
+			if k == 10 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Fatalf("got %v, want stop", err)
+		}
+		if d := dones.Load(); d != 11 {
+			t.Errorf("done called %d times, want 11 (none after the error)", d)
+		}
+		if n := calls.Load(); n > 11+4 {
+			t.Errorf("%d items started, want at most 11 + 4", n)
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var calls atomic.Int64
+		err := Ordered(ctx, 2, count, func(k int) (int, error) {
+			if calls.Add(1) == 5 {
+				cancel()
+			}
+			return k, nil
+		}, func(int, int, error) error { return nil })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+		if n := calls.Load(); n > 7 {
+			t.Errorf("%d items started, want at most 5 + the ones in flight", n)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		err := Ordered(context.Background(), 4, 0, func(int) (int, error) { t.Error("called"); return 0, nil }, func(int, int, error) error { t.Error("done"); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
