@@ -234,7 +234,7 @@ func (p *Partitioner) Next(size int64) int {
 // its index in t.HardLinks), the order a single run lists them in.
 func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
 	p := NewPartitioner(s.Count)
-	part = &Tree{Root: t.Root, IsDir: t.IsDir, Dirs: t.Dirs, Specials: t.Specials, Problems: t.Problems, Excluded: t.Excluded, excludes: t.excludes}
+	part = &Tree{Root: t.Root, IsDir: t.IsDir, Dirs: t.Dirs, Specials: t.Specials, Problems: t.Problems, Excluded: t.Excluded, opts: t.opts}
 	h := sha256.New()
 	local := make(map[int]int) // index in t.Files -> index in part.Files
 	var b [8]byte
