@@ -11,10 +11,10 @@ package cvv
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Engine copies one source file to one or more destination files, reading
@@ -35,14 +35,14 @@ import (
 //     A read that returns 0 before Job's expected size means the source
 //     shrank: ErrSourceChanged.
 //   - Atomic destinations. Data goes to a temp file (TempName) in the
-//     destination's directory, created and committed through PendingFile.
+//     destination's directory, created and committed through atomicfile.PendingFile.
 //     Only a complete, synced copy is renamed onto the final name (unless
 //     Job.NoFsync, the order is write, fdatasync, rename, fsync of the
 //     directory). On any failure the temp file is removed and the final
 //     name is untouched. With Job.Hold the engine stops before the rename
 //     and hands each complete temp file over.
 //   - Beneath the root. With Job.Roots, nothing is reached through a
-//     symlink below a destination root (see Dir): such a destination fails
+//     symlink below a destination root (see atomicfile.Dir): such a destination fails
 //     with an error wrapping ErrSymlink, and nothing outside the root is
 //     written, renamed, chmodded or removed.
 //   - Isolation. An error on one destination (ENOSPC, EIO, EROFS, ...) fails
@@ -92,19 +92,19 @@ type Job struct {
 	// (OpenRoot) that Dests[i] lies below. The engine then reaches the
 	// directory of Dests[i] from the root's descriptor, with no symlink
 	// followed and nothing above the root resolved, and creates, renames,
-	// chmods and fsyncs there relative to that directory (see Dir and
-	// PendingFile): a symlink in the destination makes that destination
+	// chmods and fsyncs there relative to that directory (see atomicfile.Dir and
+	// atomicfile.PendingFile): a symlink in the destination makes that destination
 	// fail with an error wrapping ErrSymlink and is never written through.
 	// Without Roots the directory of each Dests[i] is opened by its path.
 	// The caller keeps the roots open until Copy returns; they may be
 	// shared by concurrent jobs.
-	Roots []*Dir
+	Roots []*atomicfile.Dir
 	// Hash is the algorithm for the in-flight source hash.
 	Hash hashing.Algorithm
 	// NoFsync skips fdatasync of the data and fsync of the directory.
 	NoFsync bool
 	// DeferDirSync leaves the fsync of each destination's directory to the
-	// caller, who must call SyncDir on it before it reports the copy
+	// caller, who must call atomicfile.SyncDir on it before it reports the copy
 	// durable. The data is still fdatasynced before the rename, so a crash
 	// can lose the new name, never leave wrong bytes under it. A tree copy
 	// uses it to fsync each directory once instead of once per file.
@@ -133,7 +133,7 @@ type Job struct {
 }
 
 // Root returns the root of destination i, nil without Roots.
-func (j *Job) Root(i int) *Dir {
+func (j *Job) Root(i int) *atomicfile.Dir {
 	if j.Roots == nil {
 		return nil
 	}
@@ -180,14 +180,14 @@ func (j *Job) Validate() error {
 }
 
 // SyncMode returns what Commit must sync for this job.
-func (j *Job) SyncMode() Sync {
+func (j *Job) SyncMode() atomicfile.Sync {
 	switch {
 	case j.NoFsync:
-		return SyncNone
+		return atomicfile.SyncNone
 	case j.DeferDirSync:
-		return SyncData
+		return atomicfile.SyncData
 	}
-	return SyncFull
+	return atomicfile.SyncFull
 }
 
 // Options tune an engine. The zero value selects the defaults.
@@ -329,53 +329,4 @@ func (p WritePath) String() string {
 		return "buffered"
 	}
 	return fmt.Sprintf("WritePath(%d)", int(p))
-}
-
-// ParseWritePath parses "auto", "direct" or "buffered".
-func ParseWritePath(s string) (WritePath, error) {
-	switch strings.ToLower(s) {
-	case "auto", "":
-		return WriteAuto, nil
-	case "direct":
-		return WriteDirect, nil
-	case "buffered":
-		return WriteBuffered, nil
-	}
-	return 0, fmt.Errorf("%w: unknown write path %q (want auto, direct or buffered)", ErrUsage, s)
-}
-
-// EngineKind selects an engine: auto, uring or fallback.
-type EngineKind int
-
-// The engine kinds.
-const (
-	EngineAuto EngineKind = iota
-	EngineUring
-	EngineFallback
-)
-
-// String returns the flag spelling of k.
-func (k EngineKind) String() string {
-	switch k {
-	case EngineAuto:
-		return "auto"
-	case EngineUring:
-		return "uring"
-	case EngineFallback:
-		return "fallback"
-	}
-	return fmt.Sprintf("EngineKind(%d)", int(k))
-}
-
-// ParseEngineKind parses "auto", "uring" or "fallback".
-func ParseEngineKind(s string) (EngineKind, error) {
-	switch strings.ToLower(s) {
-	case "auto", "":
-		return EngineAuto, nil
-	case "uring", "io_uring":
-		return EngineUring, nil
-	case "fallback", "portable":
-		return EngineFallback, nil
-	}
-	return 0, fmt.Errorf("%w: unknown engine %q (want auto, uring or fallback)", ErrUsage, s)
 }

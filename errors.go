@@ -1,14 +1,18 @@
 package cvv
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/cvv-project/cvv/internal/atomicfile"
+)
 
 // Sentinel errors. Engines and the CLI wrap them with %w so callers can test
 // with errors.Is through every layer.
 var (
 	// ErrInvalidJob is returned for a malformed Job.
 	ErrInvalidJob = errors.New("invalid copy job")
-	// ErrUsage is a bad command line or bad input.
-	ErrUsage = errors.New("usage")
 	// ErrSourceChanged means the source changed while it was copied or
 	// between the copy and its verification.
 	ErrSourceChanged = errors.New("source changed during copy")
@@ -21,10 +25,42 @@ var (
 	// ErrDiskFull means a destination filesystem ran out of space.
 	ErrDiskFull = errors.New("destination disk full")
 	// ErrSymlink means a symlink was found below a destination root where
-	// cvv was to reach a directory; cvv never follows one there (see Dir).
-	ErrSymlink = errors.New("a symlink in the destination, not followed")
+	// cvv was to reach a directory; cvv never follows one there (see
+	// atomicfile.Dir, whose sentinel it is).
+	ErrSymlink = atomicfile.ErrSymlink
+	// ErrNoXattrs marks a destination whose filesystem cannot hold
+	// extended attributes (exFAT, FAT: ENOTSUP): the copy is complete
+	// without them (atomicfile's sentinel, re-exported).
+	ErrNoXattrs = atomicfile.ErrNoXattrs
 	// ErrNotHandled is returned by a fast path that cannot serve a request
 	// (io_uring missing, O_DIRECT refused); the caller moves to the portable
 	// path. It is never shown to a user as a failure.
 	ErrNotHandled = errors.New("fast path not available")
 )
+
+// DestError wraps err, an error on destination path, so that ErrDiskFull
+// matches ENOSPC and EDQUOT.
+func DestError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		if !errors.Is(err, ErrDiskFull) {
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
+	}
+	return err
+}
+
+// Complete ends the copy of job to one destination: Commit, or with
+// job.Hold only Finish, in which case it returns the temp file's path, now
+// the caller's (see Place).
+func (j *Job) Complete(p *atomicfile.PendingFile, attrs *atomicfile.SourceAttrs) (held string, err error) {
+	if j.Hold {
+		if err := p.Finish(attrs, j.SyncMode()); err != nil {
+			return "", err
+		}
+		return p.Hold(), nil
+	}
+	return "", p.Commit(attrs, j.SyncMode())
+}

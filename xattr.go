@@ -1,59 +1,25 @@
 package cvv
 
 import (
-	"errors"
 	"os"
+
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
-
-// VerifiedAttr is the extended attribute in which the CLI records that a
-// copy was verified. It is cvv's own record of one copy, never an
-// attribute of the data: it is never copied from a source.
-const VerifiedAttr = "user.cvv.verified"
-
-// ErrNoXattrs marks a destination whose filesystem cannot hold extended
-// attributes (exFAT, FAT: ENOTSUP): the copy is complete without them.
-var ErrNoXattrs = errors.New("the filesystem cannot hold extended attributes or ACLs")
-
-// Xattr is one extended attribute: user.*, trusted.*, security.*, and the
-// POSIX ACLs (system.posix_acl_access, system.posix_acl_default).
-type Xattr struct {
-	Name  string
-	Value []byte
-}
-
-// Owner is the owner and group of a source, kept when cvv runs as root.
-type Owner struct {
-	Uid, Gid int
-}
 
 // AttrsOf returns what a copy of f (which is fi) inherits under job: nil
 // with Job.NoPreserve; else the mode and mtime, the owner when running as
 // root, and the extended attributes and ACLs unless Job.NoXattrs.
-func AttrsOf(f *os.File, fi os.FileInfo, job *Job) (*SourceAttrs, error) {
+func AttrsOf(f *os.File, fi os.FileInfo, job *Job) (*atomicfile.SourceAttrs, error) {
 	if job.NoPreserve {
 		return nil, nil
 	}
-	a := &SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime(), Owner: ownerOf(fi)}
+	a := &atomicfile.SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime(), Owner: atomicfile.OwnerOf(fi)}
 	if !job.NoXattrs {
-		xs, err := ReadXattrs(f)
+		xs, err := atomicfile.ReadXattrs(f)
 		if err != nil {
 			return nil, err
 		}
 		a.Xattrs = xs
 	}
 	return a, nil
-}
-
-// ApplyAttrs gives the open file or directory f the owner and extended
-// attributes of attrs (not its mode or times): the owner first (a chown
-// clears set-id bits, the mode set after restores them), then the
-// attributes. A filesystem that cannot hold extended attributes gives an
-// error wrapping ErrNoXattrs, after the owner is set.
-func ApplyAttrs(f *os.File, attrs *SourceAttrs) error {
-	if attrs.Owner != nil {
-		if err := f.Chown(attrs.Owner.Uid, attrs.Owner.Gid); err != nil && !ignorableOwner(err) {
-			return err
-		}
-	}
-	return setXattrs(f, attrs.Xattrs)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // NewEngine makes the engine under test with the given options.
@@ -117,7 +118,7 @@ func AssertNoTemps(t testing.TB, paths ...string) {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
-			if cvv.IsTempName(e.Name()) {
+			if atomicfile.IsTempName(e.Name()) {
 				t.Errorf("temp file %s left in %s", e.Name(), dir)
 			}
 		}
@@ -566,13 +567,13 @@ func testBeneath(t *testing.T, open NewEngine) {
 	if err := os.Symlink(victim, filepath.Join(rootPath, "a", "g")); err != nil {
 		t.Fatal(err)
 	}
-	root, err := cvv.OpenRoot(rootPath)
+	root, err := atomicfile.OpenRoot(rootPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Close()
 	dests := []string{filepath.Join(rootPath, "a", "f"), filepath.Join(rootPath, "b", "f"), filepath.Join(rootPath, "a", "g"), filepath.Join(base, "f")}
-	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Roots: []*cvv.Dir{root, root, root, root}})
+	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Roots: []*atomicfile.Dir{root, root, root, root}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // testXattrs copies a file with user.* attributes, a POSIX ACL, cvv's own
@@ -26,7 +27,7 @@ func testXattrs(t *testing.T, open NewEngine) {
 			t.Skipf("the filesystem of %s keeps no user.* attributes: %v", src, err)
 		}
 	}
-	if err := unix.Setxattr(src, cvv.VerifiedAttr, []byte("not to be copied"), 0); err != nil {
+	if err := unix.Setxattr(src, atomicfile.VerifiedAttr, []byte("not to be copied"), 0); err != nil {
 		t.Fatal(err)
 	}
 	acl := setACL(t, src)
@@ -54,8 +55,8 @@ func testXattrs(t *testing.T, open NewEngine) {
 						t.Errorf("%s: %s copied", d, name)
 					}
 				}
-				if got, err := getxattr(d, cvv.VerifiedAttr); err == nil {
-					t.Errorf("%s: the source's %s was copied: %q", d, cvv.VerifiedAttr, got)
+				if got, err := getxattr(d, atomicfile.VerifiedAttr); err == nil {
+					t.Errorf("%s: the source's %s was copied: %q", d, atomicfile.VerifiedAttr, got)
 				}
 				if acl != "" {
 					if got := getACL(t, d); keep && got != acl {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
@@ -81,8 +82,8 @@ func (b *block) done() {
 // dest is one destination of a copy.
 type dest struct {
 	final string
-	pf    *cvv.PendingFile // the temp file; nil once committed or aborted
-	f     *os.File         // pf.File
+	pf    *atomicfile.PendingFile // the temp file; nil once committed or aborted
+	f     *os.File                // pf.File
 	in    chan *block
 	n     int64 // bytes written
 	ops   int64 // write calls
@@ -123,7 +124,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	for i, p := range job.Dests {
 		d := &dest{final: p}
 		dests[i] = d
-		d.pf, d.err = cvv.CreatePending(job.Root(i), p, 0)
+		d.pf, d.err = atomicfile.CreatePending(job.Root(i), p, 0)
 		if d.err == nil {
 			d.f = d.pf.File
 			if perr := preallocate(d.f, layout, size); perr != nil {
@@ -319,12 +320,12 @@ func preallocate(f *os.File, layout *cvv.Layout, size int64) error {
 	if layout.Sparse() {
 		return nil
 	}
-	return cvv.Preallocate(f, size)
+	return atomicfile.Preallocate(f, size)
 }
 
 // complete gives the temp file of a sparse source its full size (a hole at
 // the end is never written) and completes it as the job asks.
-func complete(pf *cvv.PendingFile, layout *cvv.Layout, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
+func complete(pf *atomicfile.PendingFile, layout *cvv.Layout, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
 	if layout.Sparse() {
 		if err := cvv.Resize(pf.File, size); err != nil {
 			pf.Abort()

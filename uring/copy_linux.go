@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Copy implements cvv.Engine: it reads job.Source once, with O_DIRECT where
@@ -143,7 +144,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 // sparse source over its last hole) and completes the temp
 // file as the job asks (cvv.Job.Complete: attributes, sync, then the
 // rename and directory fsync, or the temp file handed over with Hold).
-func commit(pf *cvv.PendingFile, size int64, attrs *cvv.SourceAttrs, job *cvv.Job) (string, error) {
+func commit(pf *atomicfile.PendingFile, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
 	if err := cvv.Resize(pf.File, size); err != nil {
 		pf.Abort()
 		return "", cvv.DestError(err)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
@@ -19,8 +20,8 @@ import (
 var (
 	// openFile opens a source for Copy or Hash.
 	openFile = os.OpenFile
-	// createTemp creates a destination's temp file (cvv.CreatePending).
-	createTemp = cvv.CreatePending
+	// createTemp creates a destination's temp file (atomicfile.CreatePending).
+	createTemp = atomicfile.CreatePending
 	// setDirect switches an open destination to O_DIRECT.
 	setDirect = func(f *os.File) error { return setFlag(f, unix.O_DIRECT, true) }
 )
@@ -98,14 +99,14 @@ func openSource(path string, block int) (f *os.File, direct bool, align int, err
 }
 
 // createDest creates the temp file of final below root (see
-// cvv.CreatePending), switched to O_DIRECT unless path is
+// atomicfile.CreatePending), switched to O_DIRECT unless path is
 // cvv.WriteBuffered or the filesystem refuses, and preallocates size bytes.
 // A destination written buffered by choice gets a write-behind.
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
 // for O_DIRECT still creates the file, and the temp name would be lost.
-func createDest(root *cvv.Dir, final string, size int64, block int, path cvv.WritePath) (d *destination, err error) {
+func createDest(root *atomicfile.Dir, final string, size int64, block int, path cvv.WritePath) (d *destination, err error) {
 	pf, err := createTemp(root, final, 0)
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func createDest(root *cvv.Dir, final string, size int64, block int, path cvv.Wri
 	} else {
 		d.direct, d.align, d.mode = true, a, "direct"
 	}
-	if err := cvv.Preallocate(f, size); err != nil {
+	if err := atomicfile.Preallocate(f, size); err != nil {
 		d.stopBehind()
 		pf.Abort()
 		return nil, &os.PathError{Op: "fallocate", Path: final, Err: err}

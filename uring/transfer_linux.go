@@ -17,6 +17,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // completion is what the test hook sees of a completed operation.
@@ -39,8 +40,8 @@ const maxZeroWrites = 3
 // destination is one destination of a Copy.
 type destination struct {
 	final      string
-	pf         *cvv.PendingFile // the temp file; nil once committed or aborted
-	f          *os.File         // pf.File
+	pf         *atomicfile.PendingFile // the temp file; nil once committed or aborted
+	f          *os.File                // pf.File
 	fd         int
 	direct     bool // writes go out with O_DIRECT
 	directOK   bool // an O_DIRECT write has succeeded (EINVAL is then an error)

@@ -13,10 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
-
-	"github.com/cvv-project/cvv"
 )
 
 // TestMain makes the test binary act as the real cvv command when the
@@ -242,7 +241,7 @@ func compareTrees(src, dst string, checkMeta, allowExtra bool) []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(dst, p)
-		if cvv.IsTempName(d.Name()) {
+		if atomicfile.IsTempName(d.Name()) {
 			add("%q: temp file left behind", rel)
 		} else if !seen[rel] && !allowExtra {
 			add("%q: in copy only", rel)
@@ -259,7 +258,7 @@ func cmdNotemps(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var found []string
 	filepath.WalkDir(ts.MkAbs(args[0]), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && cvv.IsTempName(d.Name()) {
+		if err == nil && atomicfile.IsTempName(d.Name()) {
 			found = append(found, p)
 		}
 		return nil

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // bigSize is the size of the file the interruption tests copy. With the
@@ -82,7 +82,7 @@ func waitTemp(t *testing.T, dir string, done <-chan struct{}) bool {
 func temps(dir string) []string {
 	var out []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && cvv.IsTempName(d.Name()) {
+		if err == nil && atomicfile.IsTempName(d.Name()) {
 			out = append(out, p)
 		}
 		return nil
@@ -228,7 +228,7 @@ func TestKillResume(t *testing.T) {
 	entries, _ := filepath.Glob(filepath.Join(dst, "*"))
 	for _, p := range append(entries, filepath.Join(dst, "sub", "big.mov")) {
 		fi, err := os.Lstat(p)
-		if err != nil || !fi.Mode().IsRegular() || cvv.IsTempName(fi.Name()) {
+		if err != nil || !fi.Mode().IsRegular() || atomicfile.IsTempName(fi.Name()) {
 			continue
 		}
 		rel, _ := filepath.Rel(dst, p)

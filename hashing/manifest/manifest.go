@@ -28,8 +28,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Format is a kind of hash list.
@@ -263,7 +263,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 		}
 	}
 	// Below the root, nothing is reached through a symlink.
-	root, err := cvv.OpenRoot(rec.Root)
+	root, err := atomicfile.OpenRoot(rec.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -445,13 +445,13 @@ func checkXMLText(s string) error {
 // writeAtomic writes data to final, a path below root, through a synced
 // temp file, reaching nothing below root through a symlink; a symlink at
 // final itself is replaced, never written through.
-func writeAtomic(root *cvv.Dir, final string, data []byte) error {
-	pf, err := cvv.CreatePending(root, final, 0)
+func writeAtomic(root *atomicfile.Dir, final string, data []byte) error {
+	pf, err := atomicfile.CreatePending(root, final, 0)
 	if err != nil {
 		return err
 	}
 	if _, err := pf.File.Write(data); err != nil {
 		return errors.Join(err, pf.Abort())
 	}
-	return pf.Commit(&cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull)
+	return pf.Commit(&atomicfile.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, atomicfile.SyncFull)
 }

@@ -15,9 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest/c4"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // ASC MHL v2 names.
@@ -301,10 +301,10 @@ func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
 // generation that cannot be chained is removed again.
 //
 // Below root (the record's root) nothing is reached through a symlink
-// (cvv.Dir): an ascmhl folder, or a folder above it, that is a symlink
+// (atomicfile.Dir): an ascmhl folder, or a folder above it, that is a symlink
 // fails the commit with an error wrapping cvv.ErrSymlink, and nothing is
 // written or removed where it points.
-func (m *mhlOutput) commit(root *cvv.Dir) ([]string, error) {
+func (m *mhlOutput) commit(root *atomicfile.Dir) ([]string, error) {
 	hist, err := m.openDir(root)
 	if err != nil {
 		return nil, err
@@ -334,7 +334,7 @@ func (m *mhlOutput) commit(root *cvv.Dir) ([]string, error) {
 
 // openDir opens the history folder m.dir below root, made (and its parent
 // fsynced) if missing, with no symlink followed.
-func (m *mhlOutput) openDir(root *cvv.Dir) (*cvv.Dir, error) {
+func (m *mhlOutput) openDir(root *atomicfile.Dir) (*atomicfile.Dir, error) {
 	rel, err := root.Rel(filepath.Dir(m.dir))
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -45,7 +45,7 @@ func TestReorderArgs(t *testing.T) {
 	// A flag missing its value must not take an operand for it (it would
 	// make the destination the source): a usage error.
 	for _, in := range []string{"cvv src dst --hash", "cvv src dst -q --hash-file", "cvv verify dst --against", "cvv src dst -qj"} {
-		if got, err := reorderArgs(app, strings.Fields(in)); !errors.Is(err, cvv.ErrUsage) {
+		if got, err := reorderArgs(app, strings.Fields(in)); !errors.Is(err, usage.ErrUsage) {
 			t.Errorf("reorderArgs(%q) = %q, %v; want a usage error", in, got, err)
 		}
 	}

@@ -10,23 +10,24 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Nothing is written outside a destination root: below each root, every
 // directory is reached from the root's descriptor with no symlink followed
-// (cvv.Dir), by this package and by the engines (cvv.Job.Roots). A symlink
+// (atomicfile.Dir), by this package and by the engines (cvv.Job.Roots). A symlink
 // in a destination where the source has a directory or a file is a
 // conflict (linkConflict).
 
 // openRoots opens the root directory of every live destination. A root
 // that cannot be opened drops its destination.
 func (r *runner) openRoots() {
-	r.roots = make([]*cvv.Dir, len(r.plan.Dests))
+	r.roots = make([]*atomicfile.Dir, len(r.plan.Dests))
 	for i, d := range r.plan.Dests {
 		if !r.live(i) {
 			continue
 		}
-		root, err := cvv.OpenRoot(d.Root(r.plan.IsDir))
+		root, err := atomicfile.OpenRoot(d.Root(r.plan.IsDir))
 		if err != nil {
 			r.dropped[i] = err
 			continue
@@ -53,7 +54,7 @@ func (r *runner) closeRoots() {
 // returned error) and left as it is; nothing is written through it.
 // An --on-conflict policy that replaces it must replace the link itself
 // (a rename over it), never write to its target.
-func linkConflict(dir *cvv.Dir, name, what string) error {
+func linkConflict(dir *atomicfile.Dir, name, what string) error {
 	target, err := dir.Readlink(name)
 	if err != nil {
 		target = "?"
@@ -104,11 +105,11 @@ func (r *runner) blockFiles() {
 // fails the operation instead of leading it outside the root. So does a
 // root that is no longer at its path (a drive unmounted during the run):
 // its copies could not be found there.
-func (r *runner) at(i int, p string, f func(dir *cvv.Dir, name string) error) error {
+func (r *runner) at(i int, p string, f func(dir *atomicfile.Dir, name string) error) error {
 	if err := r.roots[i].CheckPath(); err != nil {
 		return err
 	}
-	dir, name, err := cvv.OpenParent(r.roots[i], p)
+	dir, name, err := atomicfile.OpenParent(r.roots[i], p)
 	if err != nil {
 		return err
 	}
@@ -118,13 +119,13 @@ func (r *runner) at(i int, p string, f func(dir *cvv.Dir, name string) error) er
 
 // removeCopy removes p (a held copy given up) on destination i.
 func (r *runner) removeCopy(i int, p string) error {
-	return r.at(i, p, func(dir *cvv.Dir, name string) error { return dir.Remove(name) })
+	return r.at(i, p, func(dir *atomicfile.Dir, name string) error { return dir.Remove(name) })
 }
 
 // lstatCopy returns the file information of p on destination i, not
 // following a symlink.
 func (r *runner) lstatCopy(i int, p string) (fi fs.FileInfo, err error) {
-	err = r.at(i, p, func(dir *cvv.Dir, name string) error {
+	err = r.at(i, p, func(dir *atomicfile.Dir, name string) error {
 		fi, err = dir.Lstat(name)
 		return err
 	})
@@ -135,7 +136,7 @@ func (r *runner) lstatCopy(i int, p string) (fi fs.FileInfo, err error) {
 // and the copies paths[k] on the destinations idx[k]; result k+1 is
 // paths[k]'s. Each copy is opened first from its root's descriptor, not
 // following a symlink, and the engine reads that open file
-// (cvv.FilePath): a symlink planted on the way or in the copy's place is
+// (atomicfile.FilePath): a symlink planted on the way or in the copy's place is
 // never read through. The bytes read are reported to progress (if not
 // nil).
 func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []string, progress func(int64)) ([]cvv.HashResult, []error) {
@@ -143,7 +144,7 @@ func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []
 	openErrs := make([]error, len(paths))
 	for k, p := range paths {
 		var f *os.File
-		err := r.at(idx[k], p, func(dir *cvv.Dir, name string) (err error) {
+		err := r.at(idx[k], p, func(dir *atomicfile.Dir, name string) (err error) {
 			f, err = dir.OpenFile(name)
 			return err
 		})
@@ -152,7 +153,7 @@ func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []
 			continue
 		}
 		defer f.Close()
-		if fp := cvv.FilePath(f); fp != "" {
+		if fp := atomicfile.FilePath(f); fp != "" {
 			all[k+1] = fp
 		}
 	}
@@ -171,7 +172,7 @@ func (r *runner) hashCopies(ctx context.Context, src string, idx []int, paths []
 }
 
 // namedError is an error about a file the engine read as as (the path of
-// an open file, cvv.FilePath), told with the file's path.
+// an open file, atomicfile.FilePath), told with the file's path.
 type namedError struct {
 	err      error
 	as, path string

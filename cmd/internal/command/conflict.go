@@ -12,6 +12,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // onConflict is what --on-conflict asks for a destination file that
@@ -183,7 +184,7 @@ func describeFile(size int64, mtime time.Time) string {
 // destination, kept open while the files of that directory are decided.
 type lookDir struct {
 	path string
-	dir  *cvv.Dir
+	dir  *atomicfile.Dir
 	err  error
 }
 
@@ -206,12 +207,12 @@ func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, fs.F
 	c := &r.looks[i]
 	if parent := filepath.Dir(target); c.path != parent {
 		c.close()
-		var root *cvv.Dir
+		var root *atomicfile.Dir
 		if r.roots != nil {
 			root = r.roots[i]
 		}
 		c.path = parent
-		c.dir, _, c.err = cvv.OpenParent(root, target)
+		c.dir, _, c.err = atomicfile.OpenParent(root, target)
 	}
 	switch {
 	case errors.Is(c.err, fs.ErrNotExist):

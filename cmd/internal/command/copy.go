@@ -19,6 +19,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/cmd/internal/workers"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // destState is where one file stands on one destination: the printers'
@@ -228,9 +229,9 @@ type runner struct {
 	// locks hold the destination roots for the run (lockDests).
 	locks []*destLock
 	// roots[i] is destination i's root directory, open (openRoots): every
-	// write below it is made from there (cvv.Dir), nil for a destination
+	// write below it is made from there (atomicfile.Dir), nil for a destination
 	// dropped before the copy.
-	roots []*cvv.Dir
+	roots []*atomicfile.Dir
 	// blocked[i][d] is why directory d of the tree (index into tree.Dirs)
 	// could not be made or reached on destination i (a symlink in its
 	// place, a file), nil when it is there; nil for a file source.
@@ -633,7 +634,7 @@ func (r *runner) uncreateAll() {
 // makeDirs creates the directories of a tree source under every destination
 // and removes the temp files an interrupted run left in existing ones. Every
 // directory is reached from the destination root's descriptor, never
-// through a symlink (see cvv.Dir): a directory that cannot be made or
+// through a symlink (see atomicfile.Dir): a directory that cannot be made or
 // reached is reported once, and the files below it fail on that
 // destination (blockFiles).
 func (r *runner) makeDirs() {
@@ -714,7 +715,7 @@ func (r *runner) makeDir(i, k int) error {
 // readyDir makes an existing destination directory writable (a read-only
 // directory from an earlier run; finishDirs gives it its mode again) and
 // removes the temp files an interrupted run left in it.
-func (r *runner) readyDir(rel string, dir *cvv.Dir) error {
+func (r *runner) readyDir(rel string, dir *atomicfile.Dir) error {
 	if !r.opts.noPreserve {
 		fi, err := dir.Stat()
 		if err != nil {
@@ -731,13 +732,13 @@ func (r *runner) readyDir(rel string, dir *cvv.Dir) error {
 }
 
 // removeTemps removes the cvv temp files in dir.
-func (r *runner) removeTemps(dir *cvv.Dir) {
+func (r *runner) removeTemps(dir *atomicfile.Dir) {
 	names, err := dir.ReadNames()
 	if err != nil {
 		return
 	}
 	for _, name := range names {
-		if cvv.IsTempName(name) {
+		if atomicfile.IsTempName(name) {
 			if err := dir.Remove(name); err != nil {
 				r.warn("", fmt.Sprintf("cannot remove leftover temp file: %v", err))
 			}
@@ -787,7 +788,7 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 			return nil
 		}
 	}
-	tmp := cvv.TempName()
+	tmp := atomicfile.TempName()
 	if err := parent.Symlink(l.Target, tmp); err != nil {
 		return err
 	}
@@ -818,7 +819,7 @@ func (r *runner) finishDirs() {
 		if err != nil {
 			r.failures.Add(1)
 			r.out.Fail(d.Rel, "", err)
-			attrs = &cvv.SourceAttrs{}
+			attrs = &atomicfile.SourceAttrs{}
 		}
 		for i := range r.plan.Dests {
 			if !r.live(i) || r.blocked[i][k] != nil {
@@ -834,7 +835,7 @@ func (r *runner) finishDirs() {
 
 // dirAttrs reads the owner and extended attributes of the source
 // directory rel.
-func (r *runner) dirAttrs(rel string) (*cvv.SourceAttrs, error) {
+func (r *runner) dirAttrs(rel string) (*atomicfile.SourceAttrs, error) {
 	f, err := os.Open(r.tree.Path(rel))
 	if err != nil {
 		return nil, err
@@ -848,7 +849,7 @@ func (r *runner) dirAttrs(rel string) (*cvv.SourceAttrs, error) {
 }
 
 // finishDir gives directory d on destination i its attributes.
-func (r *runner) finishDir(i int, d plan.Entry, attrs *cvv.SourceAttrs) error {
+func (r *runner) finishDir(i int, d plan.Entry, attrs *atomicfile.SourceAttrs) error {
 	dir, err := r.roots[i].OpenDir(d.Rel)
 	if err != nil {
 		return err
@@ -866,7 +867,7 @@ func (r *runner) finishDir(i int, d plan.Entry, attrs *cvv.SourceAttrs) error {
 // setDirTimes gives dir, directory d on destination i, its source mode
 // and mtime, and fsyncs it: a directory's own mode and mtime are durable
 // only once it is fsynced.
-func (r *runner) setDirTimes(i int, dir *cvv.Dir, d plan.Entry) error {
+func (r *runner) setDirTimes(i int, dir *atomicfile.Dir, d plan.Entry) error {
 	if !r.destFS[i].NoModes {
 		if err := dir.SetMode(d.Mode.Perm()); err != nil {
 			return err
@@ -1031,7 +1032,7 @@ func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 	var idx []int
 	var dests []string
-	var roots []*cvv.Dir
+	var roots []*atomicfile.Dir
 	var writes []cvv.WritePath
 	for i, a := range fj.actions {
 		if a == plan.Copy && fj.state[i] == dsPending {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // detectDests finds what each destination's filesystem can hold
@@ -65,7 +66,7 @@ func (r *runner) policy(i int) plan.Policy {
 // symlink.
 func (r *runner) checkPlaced(fj *fileJob, i int) {
 	target := r.target(fj, i)
-	dir, name, err := cvv.OpenParent(r.roots[i], target)
+	dir, name, err := atomicfile.OpenParent(r.roots[i], target)
 	if err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy under its final name: %w", err))
 		return
@@ -82,7 +83,7 @@ func (r *runner) checkPlaced(fj *fileJob, i int) {
 // filesystem that compares names without case a lookup finds a file under
 // any spelling: a copy renamed after the rename, or replaced by another
 // name of other case, would still be read back and pass.
-func (r *runner) checkFinalName(fj *fileJob, i int, dir *cvv.Dir, name string) bool {
+func (r *runner) checkFinalName(fj *fileJob, i int, dir *atomicfile.Dir, name string) bool {
 	fold := r.foldIn(i, dir.Path())
 	if fold == plan.FoldNone {
 		return true
@@ -140,7 +141,7 @@ func (r *runner) foldIn(i int, dir string) plan.Fold {
 // with a line saying so (once per destination), and checked once more. A copy whose mtime still differs from the
 // source's by a step of the filesystem's granularity or more fails there
 // (a re-run would copy it again); a mode that does not take is a warning.
-func (r *runner) checkAttrs(fj *fileJob, i int, dir *cvv.Dir, name string) {
+func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string) {
 	if r.opts.noPreserve {
 		return
 	}

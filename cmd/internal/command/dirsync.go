@@ -7,17 +7,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // syncDir fsyncs a directory; a seam for tests.
-var syncDir = (*cvv.Dir).Sync
+var syncDir = (*atomicfile.Dir).Sync
 
 // syncPath fsyncs the directory at path (a destination root or above it)
 // through syncDir.
 func syncPath(path string) error {
-	d, err := cvv.OpenRoot(path)
+	d, err := atomicfile.OpenRoot(path)
 	if err != nil {
 		return err
 	}

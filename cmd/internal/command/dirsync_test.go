@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // TestTreeDirSync: a tree copy fsyncs each destination directory that got
@@ -28,7 +28,7 @@ func TestTreeDirSync(t *testing.T) {
 	var mu sync.Mutex
 	var calls map[string]int
 	var failDir string
-	syncDir = func(d *cvv.Dir) error {
+	syncDir = func(d *atomicfile.Dir) error {
 		dir := d.Path()
 		mu.Lock()
 		calls[dir]++
@@ -38,7 +38,7 @@ func TestTreeDirSync(t *testing.T) {
 		}
 		return d.Sync()
 	}
-	t.Cleanup(func() { syncDir = (*cvv.Dir).Sync })
+	t.Cleanup(func() { syncDir = (*atomicfile.Dir).Sync })
 
 	for _, eng := range testEngines(t) {
 		t.Run(eng, func(t *testing.T) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/fallback"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/uring"
@@ -16,18 +18,18 @@ import (
 // io_uring engine when the kernel offers io_uring and the portable engine
 // otherwise; note then says why the fast path was refused. The environment
 // variable CVV_ENGINE, when set, replaces auto (make test-fallback uses it).
-func openEngine(kind cvv.EngineKind, opts cvv.Options) (eng cvv.Engine, note string, err error) {
-	if kind == cvv.EngineAuto {
+func openEngine(kind EngineKind, opts cvv.Options) (eng cvv.Engine, note string, err error) {
+	if kind == EngineAuto {
 		if env := os.Getenv("CVV_ENGINE"); env != "" {
-			if kind, err = cvv.ParseEngineKind(env); err != nil {
+			if kind, err = ParseEngineKind(env); err != nil {
 				return nil, "", fmt.Errorf("CVV_ENGINE: %w", err)
 			}
 		}
 	}
 	switch kind {
-	case cvv.EngineFallback:
+	case EngineFallback:
 		return fallback.New(opts), "", nil
-	case cvv.EngineUring:
+	case EngineUring:
 		e, err := uring.New(opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("io_uring engine: %w", err)
@@ -55,4 +57,53 @@ func hashWithProgress(ctx context.Context, eng cvv.Engine, path string, alg hash
 		})
 	}
 	return eng.Hash(ctx, path, alg)
+}
+
+// EngineKind selects an engine: auto, uring or fallback.
+type EngineKind int
+
+// The engine kinds.
+const (
+	EngineAuto EngineKind = iota
+	EngineUring
+	EngineFallback
+)
+
+// String returns the flag spelling of k.
+func (k EngineKind) String() string {
+	switch k {
+	case EngineAuto:
+		return "auto"
+	case EngineUring:
+		return "uring"
+	case EngineFallback:
+		return "fallback"
+	}
+	return fmt.Sprintf("EngineKind(%d)", int(k))
+}
+
+// ParseEngineKind parses "auto", "uring" or "fallback".
+func ParseEngineKind(s string) (EngineKind, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return EngineAuto, nil
+	case "uring", "io_uring":
+		return EngineUring, nil
+	case "fallback", "portable":
+		return EngineFallback, nil
+	}
+	return 0, usage.Errorf("unknown engine %q (want auto, uring or fallback)", s)
+}
+
+// parseWritePath parses "auto", "direct" or "buffered".
+func parseWritePath(s string) (cvv.WritePath, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return cvv.WriteAuto, nil
+	case "direct":
+		return cvv.WriteDirect, nil
+	case "buffered":
+		return cvv.WriteBuffered, nil
+	}
+	return 0, usage.Errorf("unknown write path %q (want auto, direct or buffered)", s)
 }

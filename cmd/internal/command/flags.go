@@ -3,7 +3,6 @@ package command
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing"
 )
@@ -23,8 +22,8 @@ func readJobsFlag() cli.Flag {
 }
 
 // parseEngine reads --engine.
-func parseEngine(c *cli.Context) (cvv.EngineKind, error) {
-	kind, err := cvv.ParseEngineKind(c.String("engine"))
+func parseEngine(c *cli.Context) (EngineKind, error) {
+	kind, err := ParseEngineKind(c.String("engine"))
 	if err != nil {
 		return kind, usage.Errorf("unknown engine %q (want auto, uring or fallback)", c.String("engine"))
 	}

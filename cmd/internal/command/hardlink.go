@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // makeHardLinks gives every further path of a hard-linked source file
@@ -90,14 +91,14 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 		return err
 	}
 	if cur, err := parent.Lstat(name); err == nil {
-		if cvv.SameFile(cur, want) {
+		if atomicfile.SameFile(cur, want) {
 			return nil // linked by an earlier run
 		}
 		if !cur.Mode().IsRegular() || !r.opts.policy.Overwrite && !sameSizeTime(cur, h.Entry) {
 			return fmt.Errorf("%s exists and is not a link of %s: conflict (--on-conflict overwrite replaces it)", r.plan.Target(i, h.Rel), r.plan.Target(i, fj.e.Rel))
 		}
 	}
-	tmp := cvv.TempName()
+	tmp := atomicfile.TempName()
 	r.linksMade = true
 	if err := parent.Link(first, fname, tmp); err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EMLINK) {
@@ -113,7 +114,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 	if err != nil {
 		return err
 	}
-	if !cvv.SameFile(got, want) {
+	if !atomicfile.SameFile(got, want) {
 		return fmt.Errorf("%s is not a link of %s after the rename", r.plan.Target(i, h.Rel), r.plan.Target(i, fj.e.Rel))
 	}
 	return nil
@@ -137,7 +138,7 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	target := r.plan.Target(i, h.Rel)
 	// Held under its temp name until it reads back as the source did.
 	res, err := r.eng.Copy(ctx, cvv.Job{
-		Source: r.tree.Path(h.Rel), Dests: []string{target}, Roots: []*cvv.Dir{r.roots[i]},
+		Source: r.tree.Path(h.Rel), Dests: []string{target}, Roots: []*atomicfile.Dir{r.roots[i]},
 		Hash: r.opts.alg, NoFsync: r.opts.noFsync, DeferDirSync: true, Hold: true,
 		NoPreserve: r.opts.noPreserve, NoXattrs: r.opts.noXattrs,
 	})
@@ -156,7 +157,7 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 		os.Remove(tmp)
 		return err
 	}
-	return cvv.Place(r.roots[i], tmp, target, cvv.SyncData)
+	return atomicfile.Place(r.roots[i], tmp, target, atomicfile.SyncData)
 }
 
 // syncDestDir fsyncs directory d of the tree on destination i.

@@ -79,7 +79,7 @@ const (
 
 // copyOptions are the parsed flags of a copy.
 type copyOptions struct {
-	engine     cvv.EngineKind
+	engine     EngineKind
 	engineOpts cvv.Options
 	// write forces a write path on every destination; cvv.WriteAuto
 	// chooses per destination (plan.Plan.WritePaths).
@@ -118,14 +118,14 @@ type copyOptions struct {
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
-// cvv.ErrUsage.
+// usage.ErrUsage.
 func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	var o copyOptions
 	var err error
 	if o.engine, err = parseEngine(c); err != nil {
 		return o, err
 	}
-	if o.write, err = cvv.ParseWritePath(c.String("write")); err != nil {
+	if o.write, err = parseWritePath(c.String("write")); err != nil {
 		return o, usage.Errorf("unknown --write %q (want auto, direct or buffered)", c.String("write"))
 	}
 	o.verbose = c.Bool("verbose")

@@ -25,7 +25,7 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "M", "0", "-1M", "1.5M", "12Q", "1T", "99999999999G"} {
-		if _, err := ParseSize(in); !errors.Is(err, cvv.ErrUsage) {
+		if _, err := ParseSize(in); !errors.Is(err, usage.ErrUsage) {
 			t.Errorf("ParseSize(%q) error = %v, want a usage error", in, err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestParseVerifyMode(t *testing.T) {
 			t.Errorf("ParseVerifyMode(%q) = %v, %v", m, got, err)
 		}
 	}
-	if _, err := ParseVerifyMode("paranoid"); !errors.Is(err, cvv.ErrUsage) {
+	if _, err := ParseVerifyMode("paranoid"); !errors.Is(err, usage.ErrUsage) {
 		t.Errorf("ParseVerifyMode(paranoid) error = %v, want a usage error", err)
 	}
 }
@@ -56,7 +56,7 @@ func TestExitStatus(t *testing.T) {
 		{"usage", usage.Errorf("bad"), nil, ExitUsage},
 		{"corrupt manifest", fmt.Errorf("day1.md5: %w: line 3", manifest.ErrCorrupt), nil, ExitUsage},
 		{"manifest request refused", fmt.Errorf("hash files: %w", manifest.ErrInvalid), nil, ExitUsage},
-		{"wrapped usage", fmt.Errorf("layer: %w", fmt.Errorf("%w: x", cvv.ErrUsage)), nil, ExitUsage},
+		{"wrapped usage", fmt.Errorf("layer: %w", fmt.Errorf("%w: x", usage.ErrUsage)), nil, ExitUsage},
 		{"canceled", fmt.Errorf("copy: %w", context.Canceled), nil, ExitSIGINT},
 		{"SIGINT", fmt.Errorf("copy: %w", context.Canceled), os.Interrupt, ExitSIGINT},
 		{"SIGTERM", fmt.Errorf("copy: %w", context.Canceled), syscall.SIGTERM, ExitSIGTERM},
@@ -82,5 +82,29 @@ func TestDisplayName(t *testing.T) {
 		if got := displayName(in); got != want {
 			t.Errorf("displayName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestEngineKind(t *testing.T) {
+	for _, k := range []EngineKind{EngineAuto, EngineUring, EngineFallback} {
+		got, err := ParseEngineKind(k.String())
+		if err != nil || got != k {
+			t.Errorf("ParseEngineKind(%q) = %v, %v", k.String(), got, err)
+		}
+	}
+	if _, err := ParseEngineKind("spdk"); !errors.Is(err, usage.ErrUsage) {
+		t.Errorf("unknown engine: %v, want ErrUsage", err)
+	}
+}
+
+func TestParseWritePath(t *testing.T) {
+	for _, p := range []cvv.WritePath{cvv.WriteAuto, cvv.WriteDirect, cvv.WriteBuffered} {
+		got, err := parseWritePath(p.String())
+		if err != nil || got != p {
+			t.Errorf("parseWritePath(%q) = %v, %v", p.String(), got, err)
+		}
+	}
+	if _, err := parseWritePath("mmap"); !errors.Is(err, usage.ErrUsage) {
+		t.Errorf("unknown write path: %v, want ErrUsage", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
@@ -104,7 +104,7 @@ func exitStatus(err error, sig os.Signal) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, cvv.ErrUsage), errors.Is(err, manifest.ErrCorrupt), errors.Is(err, manifest.ErrInvalid):
+	case errors.Is(err, usage.ErrUsage), errors.Is(err, manifest.ErrCorrupt), errors.Is(err, manifest.ErrInvalid):
 		// A manifest that cannot be trusted is bad input, as is a
 		// request the manifest writer refuses.
 		return ExitUsage

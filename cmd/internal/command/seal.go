@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // A copy gets its final name only once it is verified: the engine leaves
@@ -53,7 +54,7 @@ func (r *runner) copyPath(fj *fileJob, i int) string {
 }
 
 // syncMode is what a rename of a copy into place must sync.
-func (r *runner) syncMode() cvv.Sync {
+func (r *runner) syncMode() atomicfile.Sync {
 	j := cvv.Job{NoFsync: r.opts.noFsync, DeferDirSync: r.dirSync != nil}
 	return j.SyncMode()
 }
@@ -64,13 +65,13 @@ func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
 }
 
 // writeRecord stores rec on path, a copy on destination i, reached from
-// the root's descriptor (cvv.Dir.NamePath); a failure costs only a
+// the root's descriptor (atomicfile.Dir.NamePath); a failure costs only a
 // re-verification by a later run, so it is a warning.
 func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
 	if r.opts.noPreserve {
 		return // the copy keeps no source mtime: nothing will be skipped
 	}
-	err := r.at(i, path, func(dir *cvv.Dir, name string) error {
+	err := r.at(i, path, func(dir *atomicfile.Dir, name string) error {
 		_, err := plan.WriteRecord(dir.NamePath(name), rec)
 		return err
 	})
@@ -114,7 +115,7 @@ func (r *runner) place(fj *fileJob, i int) {
 	if !r.opts.noPreserve {
 		// The source's mtime again, after the verification: nothing may
 		// have moved it since (the engine set it before the check).
-		err := r.at(i, tmp, func(dir *cvv.Dir, name string) error {
+		err := r.at(i, tmp, func(dir *atomicfile.Dir, name string) error {
 			return dir.Chtimes(name, unixTime(fj.modTime))
 		})
 		if err != nil {
@@ -123,7 +124,7 @@ func (r *runner) place(fj *fileJob, i int) {
 			return
 		}
 	}
-	if err := cvv.Place(r.roots[i], tmp, r.target(fj, i), r.syncMode()); err != nil {
+	if err := atomicfile.Place(r.roots[i], tmp, r.target(fj, i), r.syncMode()); err != nil {
 		fj.fail(i, cvv.DestError(err))
 		return
 	}

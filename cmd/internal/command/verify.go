@@ -97,7 +97,7 @@ type verifyFileEvent = ui.VerifyFile
 type verifyArgs struct {
 	root, against string
 	jobs          int
-	kind          cvv.EngineKind
+	kind          EngineKind
 	forced        *hashing.Algorithm
 	record, quiet bool
 	excludes      *plan.Excludes

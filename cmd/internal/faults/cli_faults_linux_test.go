@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // writeHook writes a shell script for CVV_TEST_BEFORE_VERIFY and returns
@@ -586,7 +586,7 @@ d=$(printf '%%s\n' "$CVV_TEST_DESTS" | sed -n 2p)
 	checkKeptTime(t, mtimes)
 	// The copy is verified under its temp name, before it gets its final
 	// name.
-	if got := strings.TrimSpace(string(hit)); filepath.Dir(got) != filepath.Dir(filepath.Join(dests[1], rel)) || !cvv.IsTempName(filepath.Base(got)) {
+	if got := strings.TrimSpace(string(hit)); filepath.Dir(got) != filepath.Dir(filepath.Join(dests[1], rel)) || !atomicfile.IsTempName(filepath.Base(got)) {
 		t.Errorf("hook flipped %s, want the temp file of the second destination in %s", got, filepath.Dir(filepath.Join(dests[1], rel)))
 	}
 	if r.Code != 1 {

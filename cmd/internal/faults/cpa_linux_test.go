@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"golang.org/x/sys/unix"
-
-	"github.com/cvv-project/cvv"
 )
 
 // sparseSources writes sparse files below dir: data after a hole at the
@@ -108,7 +107,7 @@ func xattrTree(t *testing.T, src string) {
 		}
 	}
 	set(filepath.Join(src, "A001", "clip.mov"), "user.camera", "A-cam")
-	set(filepath.Join(src, "A001", "clip.mov"), cvv.VerifiedAttr, "v1 junk")
+	set(filepath.Join(src, "A001", "clip.mov"), atomicfile.VerifiedAttr, "v1 junk")
 	set(filepath.Join(src, "A001"), "user.reel", "A001")
 	set(filepath.Join(src, "notes.txt"), "user.xdg.origin.url", "https://example.com/notes")
 	for _, args := range [][]string{
@@ -151,7 +150,7 @@ func keptAttrs(t *testing.T, root string) string {
 		for _, block := range strings.Split(string(out), "\n\n") {
 			var lines []string
 			for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
-				if !strings.HasPrefix(line, cvv.VerifiedAttr+"=") {
+				if !strings.HasPrefix(line, atomicfile.VerifiedAttr+"=") {
 					lines = append(lines, line)
 				}
 			}

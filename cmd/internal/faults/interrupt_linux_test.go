@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // interruptTrials runs cvv over a tree of large and small files and sends
@@ -337,7 +337,7 @@ func TestCrashDuringOverwrite(t *testing.T) {
 		}
 		for _, d := range dests {
 			for rel, h := range treeFiles(t, d) {
-				if cvv.IsTempName(filepath.Base(rel)) {
+				if atomicfile.IsTempName(filepath.Base(rel)) {
 					continue
 				}
 				if h != want[rel] && h != old[rel] {

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // The cvv binary built with -tags testhooks by TestMain, or why it could not
@@ -271,7 +271,7 @@ func tempFiles(t testing.TB, root string) []string {
 			}
 			return err
 		}
-		if cvv.IsTempName(d.Name()) {
+		if atomicfile.IsTempName(d.Name()) {
 			out = append(out, p)
 		}
 		return nil
@@ -291,7 +291,7 @@ func checkFinalFiles(t testing.TB, want map[string]string, dst string) int {
 	got := treeFiles(t, dst)
 	n := 0
 	for rel, h := range got {
-		if cvv.IsTempName(filepath.Base(rel)) {
+		if atomicfile.IsTempName(filepath.Base(rel)) {
 			continue
 		}
 		w, ok := want[rel]

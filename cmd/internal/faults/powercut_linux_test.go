@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // cutScenario is one kind of run a power cut lands in.
@@ -361,7 +361,7 @@ func (c *cutCheck) addf(format string, args ...any) {
 // version.
 func (c *cutCheck) finalFiles(root string) {
 	for rel, h := range treeFiles(c.t, root) {
-		if cvv.IsTempName(filepath.Base(rel)) || manifest.IsManifest(root, rel) || report.IsReportName(rel) {
+		if atomicfile.IsTempName(filepath.Base(rel)) || manifest.IsManifest(root, rel) || report.IsReportName(rel) {
 			continue
 		}
 		if h != c.want[rel] && (c.old[rel] == "" || h != c.old[rel]) {

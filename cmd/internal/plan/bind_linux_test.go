@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"golang.org/x/sys/unix"
-
-	"github.com/cvv-project/cvv"
 )
 
 // bindMount mounts dir on at (created) until the test ends. Root only.
@@ -55,7 +54,7 @@ func TestResolveBindMounts(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := Resolve(c.src, []string{c.dest}, ResolveOptions{})
-		if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), c.msg) {
+		if !errors.Is(err, usage.ErrUsage) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: err = %v, want one containing %q", c.name, err, c.msg)
 		}
 	}
@@ -80,7 +79,7 @@ func TestCheckTreeBindMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = p.CheckTree(tr)
-	if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), "inside the source") || !strings.Contains(err.Error(), `"src/m"`) {
+	if !errors.Is(err, usage.ErrUsage) || !strings.Contains(err.Error(), "inside the source") || !strings.Contains(err.Error(), `"src/m"`) {
 		t.Fatalf("CheckTree = %v", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Action is what to do with one file on one destination.
@@ -64,7 +64,7 @@ type Policy struct {
 // there (nil if nothing). target's directory is opened by its path;
 // below a destination root, use DecideIn.
 func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
-	dir, name, err := cvv.OpenParent(nil, target)
+	dir, name, err := atomicfile.OpenParent(nil, target)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Copy, nil, nil
 	}
@@ -76,10 +76,10 @@ func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
 }
 
 // DecideIn is Decide for the entry name in dir, a destination directory
-// opened below its root (cvv.Dir): the lstat and the record are read from
+// opened below its root (atomicfile.Dir): the lstat and the record are read from
 // dir's descriptor, so nothing above dir is resolved again and no symlink
 // is followed.
-func DecideIn(dir *cvv.Dir, name string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
+func DecideIn(dir *atomicfile.Dir, name string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

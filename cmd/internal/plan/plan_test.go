@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 func write(t *testing.T, path, data string) {
@@ -229,7 +230,7 @@ func TestResolveBadInput(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, cvv.ErrUsage) {
+			if !errors.Is(err, usage.ErrUsage) {
 				t.Errorf("error %v does not wrap ErrUsage", err)
 			}
 			if !strings.Contains(err.Error(), c.msg) {
@@ -267,7 +268,7 @@ func TestResolveMkPath(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		case !c.ok && err == nil:
 			t.Errorf("%s: no error", c.name)
-		case !c.ok && (!errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), filepath.Join(dir, "no")+" does not exist")):
+		case !c.ok && (!errors.Is(err, usage.ErrUsage) || !strings.Contains(err.Error(), filepath.Join(dir, "no")+" does not exist")):
 			t.Errorf("%s: error %q does not name the missing directory", c.name, err)
 		}
 		if _, err := Resolve(c.src, []string{c.dest}, ResolveOptions{MkPath: true}); err != nil {
@@ -288,7 +289,7 @@ func TestResolveReadOnlyParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Resolve(src, []string{filepath.Join(ro, "sub", "f")}, ResolveOptions{MkPath: true})
-	if !errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), "cannot create") {
+	if !errors.Is(err, usage.ErrUsage) || !strings.Contains(err.Error(), "cannot create") {
 		t.Fatalf("err = %v", err)
 	}
 }

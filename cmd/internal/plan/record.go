@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Level is how strictly a copy is (or was) verified, weakest first. The
@@ -72,7 +72,7 @@ type Record struct {
 }
 
 // RecordAttr is the extended attribute that holds a Record.
-const RecordAttr = cvv.VerifiedAttr
+const RecordAttr = atomicfile.VerifiedAttr
 
 // recordVersion starts every stored record; a record of another version is
 // ignored (the file is then re-verified, never trusted more).

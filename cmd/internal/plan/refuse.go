@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // ErrNameRefused means a destination filesystem cannot hold an entry under
@@ -188,7 +188,7 @@ func (c *refuseCheck) existing(rel, dir string) {
 	}
 	for _, de := range des {
 		name := de.Name()
-		if cvv.IsTempName(name) {
+		if atomicfile.IsTempName(name) {
 			continue
 		}
 		other, ok := c.seen[c.dirKey[rel]+"/"+fold.Key(name)]

@@ -73,7 +73,7 @@ func (p *Plan) Target(i int, rel string) string {
 }
 
 // Resolve validates the source and the destinations without writing
-// anything. It returns an error wrapping cvv.ErrUsage for: a missing or
+// anything. It returns an error wrapping usage.ErrUsage for: a missing or
 // unsupported source, no destination, a destination that overlaps the source
 // (the same directory, inside it or holding it) or another destination (the
 // same, or nested), a directory source onto an existing non-directory, a file

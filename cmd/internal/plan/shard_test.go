@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 func TestParseShard(t *testing.T) {
@@ -19,7 +19,7 @@ func TestParseShard(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "1", "16/16", "-1/4", "1/0", "a/b", "1/4/5", "0/65537"} {
-		if _, err := ParseShard(in); !errors.Is(err, cvv.ErrUsage) {
+		if _, err := ParseShard(in); !errors.Is(err, usage.ErrUsage) {
 			t.Errorf("ParseShard(%q): %v, want a usage error", in, err)
 		}
 	}
@@ -58,7 +58,7 @@ func TestShardFromEnv(t *testing.T) {
 		switch {
 		case c.err == "" && (err != nil || got != c.want):
 			t.Errorf("%s: got %v, %v; want %v", c.name, got, err, c.want)
-		case c.err != "" && (!errors.Is(err, cvv.ErrUsage) || !strings.Contains(err.Error(), c.err)):
+		case c.err != "" && (!errors.Is(err, usage.ErrUsage) || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("%s: got %v, %v; want a usage error containing %q", c.name, got, err, c.err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Write writes the HTML report to path and the CSV of its rows to
@@ -28,9 +28,9 @@ func (b *Builder) Write(sum Summary, path string) error {
 }
 
 // writeFile writes final through gen, a synced temp file and a rename
-// (cvv.PendingFile).
+// (atomicfile.PendingFile).
 func writeFile(final string, gen func(io.Writer) error) error {
-	pf, err := cvv.CreatePending(nil, final, 0)
+	pf, err := atomicfile.CreatePending(nil, final, 0)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -41,7 +41,7 @@ func writeFile(final string, gen func(io.Writer) error) error {
 	if err := w.Flush(); err != nil {
 		return errors.Join(fmt.Errorf("report %s: %w", final, err), pf.Abort())
 	}
-	if err := pf.Commit(&cvv.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, cvv.SyncFull); err != nil {
+	if err := pf.Commit(&atomicfile.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, atomicfile.SyncFull); err != nil {
 		return fmt.Errorf("report %s: %w", final, err)
 	}
 	return nil

@@ -7,18 +7,21 @@
 package usage
 
 import (
+	"errors"
 	"fmt"
-
-	"github.com/cvv-project/cvv"
 )
 
-// Error is a bad command line. It wraps cvv.ErrUsage.
+// ErrUsage is wrapped by every usage error: a bad command line or bad
+// input named on it.
+var ErrUsage = errors.New("usage")
+
+// Error is a bad command line. It wraps ErrUsage.
 type Error struct{ msg string }
 
 func (e *Error) Error() string { return e.msg }
 
-// Unwrap makes errors.Is(err, cvv.ErrUsage) hold.
-func (e *Error) Unwrap() error { return cvv.ErrUsage }
+// Unwrap makes errors.Is(err, ErrUsage) hold.
+func (e *Error) Unwrap() error { return ErrUsage }
 
 // Errorf returns a usage error whose message is the formatted text alone.
 func Errorf(format string, args ...any) error {

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package cvv
+package atomicfile
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package cvv
+package atomicfile
 
 import "os"
 
@@ -10,7 +10,7 @@ func ReadXattrs(*os.File) ([]Xattr, error) { return nil, nil }
 
 func setXattrs(*os.File, []Xattr) error { return nil }
 
-// ownerOf keeps no owner off Linux.
-func ownerOf(os.FileInfo) *Owner { return nil }
+// OwnerOf keeps no owner off Linux.
+func OwnerOf(os.FileInfo) *Owner { return nil }
 
 func ignorableOwner(error) bool { return true }

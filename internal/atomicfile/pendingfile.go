@@ -1,10 +1,22 @@
-package cvv
+// Package atomicfile holds the one place where cvv writes a file so that
+// a reader sees the old file or the complete new one, and the rule that
+// nothing below a destination root is reached through a symlink.
+//
+// The durability order lives here and nowhere else: create a temp file
+// (TempName) in the destination's directory, write, apply the attributes,
+// fdatasync (fsync with attributes), rename onto the final name, fsync the
+// directory (PendingFile: CreatePending, Commit or Finish then Place,
+// Abort). Both engines, the manifest writers and the HTML report create
+// every file through it; google/renameio's PendingFile is the model.
+//
+// It is a leaf below the contract: it imports neither the root package
+// nor an engine, and it never reads or hashes file data.
+package atomicfile
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,31 +290,4 @@ func (p *PendingFile) Abort() error {
 // filesystem does not support it.
 func ignorableSync(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
-}
-
-// DestError wraps err, an error on destination path, so that ErrDiskFull
-// matches ENOSPC and EDQUOT.
-func DestError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		if !errors.Is(err, ErrDiskFull) {
-			return fmt.Errorf("%w: %w", ErrDiskFull, err)
-		}
-	}
-	return err
-}
-
-// Complete ends the copy of job to one destination: Commit, or with
-// job.Hold only Finish, in which case it returns the temp file's path, now
-// the caller's (see Place).
-func (j *Job) Complete(p *PendingFile, attrs *SourceAttrs) (held string, err error) {
-	if j.Hold {
-		if err := p.Finish(attrs, j.SyncMode()); err != nil {
-			return "", err
-		}
-		return p.Hold(), nil
-	}
-	return "", p.Commit(attrs, j.SyncMode())
 }

@@ -1,4 +1,4 @@
-package cvv
+package atomicfile
 
 import (
 	"errors"
@@ -111,9 +111,9 @@ func setXattrs(f *os.File, xs []Xattr) error {
 	return nil
 }
 
-// ownerOf returns fi's owner when cvv runs as root (only root can give a
+// OwnerOf returns fi's owner when cvv runs as root (only root can give a
 // file away), nil otherwise.
-func ownerOf(fi os.FileInfo) *Owner {
+func OwnerOf(fi os.FileInfo) *Owner {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok || os.Geteuid() != 0 {
 		return nil

@@ -1,4 +1,4 @@
-package cvv
+package atomicfile
 
 import (
 	"errors"

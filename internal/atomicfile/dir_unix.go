@@ -1,6 +1,6 @@
 //go:build unix
 
-package cvv
+package atomicfile
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package cvv
+package atomicfile
 
 import (
 	"errors"
@@ -63,6 +63,11 @@ func (d *Dir) Rel(p string) (string, error) {
 }
 
 var errOutside = errors.New("not below the destination root")
+
+// ErrSymlink means a symlink was found below a destination root where a
+// directory was to be reached; it is never followed (the root package
+// re-exports it as cvv.ErrSymlink).
+var ErrSymlink = errors.New("a symlink in the destination, not followed")
 
 // errGone says a directory's path no longer leads to it.
 var errGone = errors.New("no longer at this path (unmounted, removed or replaced)")
