@@ -11,10 +11,11 @@ import (
 const appUsageText = `cvv [flags] SOURCE DEST [DEST...]
 cvv verify [flags] ...
 cvv hash [flags] ...
+cvv manifest merge DEST...
 
 Flags may come before or after the operands ("cvv SRC DST -m transfer");
-"--" ends the flags. A SOURCE named like a command (verify, hash, help) is
-written ./verify.`
+"--" ends the flags. A SOURCE named like a command (verify, hash, manifest,
+help) is written ./verify.`
 
 const appDescription = `cvv reads SOURCE once and writes it to every DEST at the same time, hashing
 the bytes in flight, then verifies the copies. SOURCE is a file or a directory.
@@ -79,7 +80,7 @@ Examples:
 
 // subcommands returns the subcommands of the application.
 func subcommands() []*cli.Command {
-	return []*cli.Command{verifyCommand(), hashCommand()}
+	return []*cli.Command{verifyCommand(), hashCommand(), manifestCommand()}
 }
 
 // newApp returns the cvv application. Its default action is the copy.
@@ -145,7 +146,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print how each destination is written and why"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: defaultJobs, Usage: "`N` files in flight at once (by default at most 4 of them larger than one block)"},
 		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},
-	}, excludeFlags()...)
+	}, append(excludeFlags(), shardFlags()...)...)
 }
 
 // versionFlag is cvv --version (urfave's own would print one line and take

@@ -257,6 +257,9 @@ type runner struct {
 	// dirsFinished: finishDirs gave the directories their modes and
 	// times.
 	dirsFinished bool
+	// shard is this process's part of a sharded job (shard.go), nil when
+	// the run is not sharded.
+	shard *shardRun
 
 	bytesTotal int64        // source bytes to copy
 	bytesDone  atomic.Int64 // source bytes copied
@@ -311,6 +314,11 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	}
 	r.detectDests()
 	r.writes = r.plan.WritePaths(r.opts.write)
+	// The refusals above looked at the whole tree (names that collide
+	// may fall to different shards); the rest is this shard's part.
+	if err := r.applyShard(); err != nil {
+		return err
+	}
 	if r.opts.dryRun {
 		return r.dryRun(ctx)
 	}
@@ -586,6 +594,10 @@ func (r *runner) createRoots() error {
 			if err := os.Mkdir(m, 0o755); err != nil {
 				if errors.Is(err, fs.ErrExist) {
 					if fi, serr := os.Stat(m); serr == nil && fi.IsDir() {
+						if err := r.madeByAnother(m); err != nil {
+							r.uncreateAll()
+							return fmt.Errorf("creating destination %s: %w", d.Arg, err)
+						}
 						continue
 					}
 				}
@@ -709,6 +721,11 @@ func (r *runner) makeDir(i, k int) error {
 		return err
 	}
 	defer dir.Close()
+	if r.shard != nil && r.dirSync != nil {
+		// Maybe just made by another shard: its name is made durable
+		// before a file below it is reported.
+		r.dirSync.made(i, k)
+	}
 	return r.readyDir(d.Rel, dir)
 }
 
@@ -731,8 +748,12 @@ func (r *runner) readyDir(rel string, dir *atomicfile.Dir) error {
 	return nil
 }
 
-// removeTemps removes the cvv temp files in dir.
+// removeTemps removes the cvv temp files in dir, except with --shard: a
+// temp file may be another shard's copy in progress.
 func (r *runner) removeTemps(dir *atomicfile.Dir) {
+	if r.shard != nil {
+		return
+	}
 	names, err := dir.ReadNames()
 	if err != nil {
 		return
@@ -822,7 +843,7 @@ func (r *runner) finishDirs() {
 			attrs = &atomicfile.SourceAttrs{}
 		}
 		for i := range r.plan.Dests {
-			if !r.live(i) || r.blocked[i][k] != nil {
+			if !r.dirsHere(i) || r.blocked[i][k] != nil {
 				continue
 			}
 			if err := r.finishDir(i, d, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -893,7 +914,7 @@ func (r *runner) finishRoots() {
 	k := r.dirIndex("")
 	d := r.tree.Dirs[k]
 	for i := range r.plan.Dests {
-		if !r.live(i) || r.blocked[i][k] != nil {
+		if !r.dirsHere(i) || r.blocked[i][k] != nil {
 			continue
 		}
 		dir, err := r.roots[i].OpenDir(d.Rel)

@@ -25,10 +25,10 @@ const lockPoll = 100 * time.Millisecond
 //
 // The lock is advisory and per root directory: two runs into nested roots
 // are not kept apart by it (one run's destinations never nest, see
-// plan.Resolve). A later --shard I/N (issue 13) can let the shards of one
-// job in together by taking the lock shared (LOCK_SH) with per-shard temp
-// names that each shard alone sweeps; every other run keeps LOCK_EX, so it
-// still excludes them and they it.
+// plan.Resolve). The shards of one job (--shard) take it shared
+// (LOCK_SH), so they write together; every other run takes it exclusive,
+// so it still excludes them and they it (shard.go keeps two sharded jobs
+// apart, and sweeps nothing under the shared lock).
 type destLock struct {
 	dir string
 	fd  int
@@ -39,8 +39,13 @@ type destLock struct {
 // /proc/locks shows it, the holder's PID; with wait it calls waiting once
 // with that message and tries again until it gets the lock or ctx is done.
 func lockDest(ctx context.Context, dir string, wait bool, waiting func(msg string)) (*destLock, error) {
+	return lockDestAs(ctx, dir, false, wait, waiting)
+}
+
+// lockDestAs is lockDest taking the lock shared (a shard) or exclusive.
+func lockDestAs(ctx context.Context, dir string, shared, wait bool, waiting func(msg string)) (*destLock, error) {
 	for first := true; ; first = false {
-		l, err := tryLock(dir)
+		l, err := tryFlock(dir, shared)
 		if err == nil {
 			return l, nil
 		}
@@ -87,7 +92,7 @@ func (r *runner) lockDests(ctx context.Context) error {
 			continue
 		}
 		seen = append(seen, fi)
-		l, err := lockDest(ctx, root, r.opts.wait, func(msg string) {
+		l, err := lockDestAs(ctx, root, r.shard != nil, r.opts.wait, func(msg string) {
 			fmt.Fprintf(r.stderr, "cvv: %s\n", msg)
 		})
 		if err != nil {
@@ -95,12 +100,21 @@ func (r *runner) lockDests(ctx context.Context) error {
 			return err
 		}
 		r.locks = append(r.locks, l)
+		if r.shard != nil {
+			if err := r.shard.join(ctx, root, r.opts.noFsync); err != nil {
+				r.unlockDests()
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 // unlockDests releases the locks lockDests took.
 func (r *runner) unlockDests() {
+	if r.shard != nil {
+		r.shard.leave()
+	}
 	for _, l := range r.locks {
 		l.unlock()
 	}

@@ -2,7 +2,10 @@
 
 package command
 
-// tryLock does not lock on this platform.
-func tryLock(dir string) (*destLock, error) { return &destLock{dir: dir}, nil }
+// tryFlock does not lock on this platform.
+func tryFlock(dir string, _ bool) (*destLock, error) { return &destLock{dir: dir}, nil }
 
 func (l *destLock) unlock() {}
+
+// lockFile does not lock on this platform.
+func lockFile(path string) (*destLock, error) { return &destLock{dir: path}, nil }

@@ -4,19 +4,25 @@ package command
 
 import (
 	"errors"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// tryLock takes the exclusive flock on dir without waiting; errLocked when
-// another open file description holds it.
-func tryLock(dir string) (*destLock, error) {
+// tryFlock takes the flock on dir, shared or exclusive, without waiting;
+// errLocked when another open file description holds it in a way that
+// excludes it.
+func tryFlock(dir string, shared bool) (*destLock, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
+	how := unix.LOCK_EX
+	if shared {
+		how = unix.LOCK_SH
+	}
 	for {
-		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		err = unix.Flock(fd, how|unix.LOCK_NB)
 		if !errors.Is(err, unix.EINTR) {
 			break
 		}
@@ -35,4 +41,24 @@ func tryLock(dir string) (*destLock, error) {
 func (l *destLock) unlock() {
 	unix.Flock(l.fd, unix.LOCK_UN)
 	unix.Close(l.fd)
+}
+
+// lockFile takes the exclusive flock on the file at path, created if
+// missing (never through a symlink), waiting for it.
+func lockFile(path string) (*destLock, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	return &destLock{dir: path, fd: fd}, nil
 }

@@ -71,16 +71,14 @@ type hashRecord struct {
 // exactly this (manifest.Current), it is not written again: a re-run adds
 // no ASC MHL generation that only repeats the newest, and says so.
 func (r *runner) writeHashFiles() error {
+	if r.shard != nil {
+		return r.shardHashFiles()
+	}
 	hf := r.opts.hashFiles
 	if len(hf.formats) == 0 {
 		return nil
 	}
-	var dirs []string
-	for _, d := range r.tree.Dirs {
-		if d.Rel != "" {
-			dirs = append(dirs, filepath.ToSlash(d.Rel))
-		}
-	}
+	dirs := r.manifestDirs()
 	var recs []hashRecord
 	if hf.dest {
 		for i := range r.plan.Dests {
@@ -94,25 +92,53 @@ func (r *runner) writeHashFiles() error {
 	}
 	var errs []error
 	for _, rec := range recs {
-		formats := hf.formats
-		if rec.unchanged {
-			formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
-				return manifest.Current(rec.Record, []manifest.Format{f})
-			})
-			if len(formats) < len(hf.formats) {
-				r.out.Notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
-					displayName(rec.Root), notRewritten(hf.formats, formats)))
-			}
-		}
-		written, err := manifest.Write(rec.Record, formats)
-		for _, p := range written {
-			r.out.Wrote("hashfile", p)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("writing hash files in %s: %w", rec.Root, err))
+		if err := writeHashRecord(rec, hf.formats, r.out); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// manifestDirs are the directories of the tree below the root, as a
+// manifest.Record lists them.
+func (r *runner) manifestDirs() []string {
+	var dirs []string
+	for _, d := range r.tree.Dirs {
+		if d.Rel != "" {
+			dirs = append(dirs, filepath.ToSlash(d.Rel))
+		}
+	}
+	return dirs
+}
+
+// hashRecordOutput is where writeHashRecord says what it did.
+type hashRecordOutput interface {
+	Notice(path, msg string)
+	Wrote(kind, path string)
+}
+
+// writeHashRecord writes rec in formats, leaving out, where the run
+// changed nothing, each format whose manifest already records exactly
+// that (manifest.Current), and says so.
+func writeHashRecord(rec hashRecord, formats []manifest.Format, out hashRecordOutput) error {
+	all := formats
+	if rec.unchanged {
+		formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
+			return manifest.Current(rec.Record, []manifest.Format{f})
+		})
+		if len(formats) < len(all) {
+			out.Notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
+				displayName(rec.Root), notRewritten(all, formats)))
+		}
+	}
+	written, err := manifest.Write(rec.Record, formats)
+	for _, p := range written {
+		out.Wrote("hashfile", p)
+	}
+	if err != nil {
+		return fmt.Errorf("writing hash files in %s: %w", rec.Root, err)
+	}
+	return nil
 }
 
 // notRewritten says which of all were left out of kept.
@@ -134,9 +160,20 @@ func notRewritten(all, kept []manifest.Format) string {
 // destHashRecord is the manifest record of destination i's root.
 func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
-	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}, unchanged: true}
-	for _, fj := range r.files {
-		rec.unchanged = rec.unchanged && fj.hashReused && fj.state[i] == dsSkipped
+	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}}
+	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
+	return rec
+}
+
+// destHashEntries calls add with each entry of destination i's manifest
+// record (root is its root), in the order of the record, with its index
+// in that order (the files, then the hard links); with --shard the index
+// is the one in the order of the whole tree (shardRun.seq). It reports
+// whether the run changed nothing there.
+func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
+	unchanged = true
+	for k, fj := range r.files {
+		unchanged = unchanged && fj.hashReused && fj.state[i] == dsSkipped
 		if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
 			continue
 		}
@@ -154,11 +191,10 @@ func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 		if fj.state[i] == dsFailed {
 			f.Action = "failed"
 		}
-		rec.Files = append(rec.Files, f)
+		add(r.seq(k), f)
 	}
-	rec.Files = append(rec.Files, r.linkFiles(i, root)...)
-	rec.unchanged = rec.unchanged && !r.linksMade
-	return rec
+	r.linkFiles(i, root, func(k int, f manifest.File) { add(r.seq(len(r.files)+k), f) })
+	return unchanged && !r.linksMade
 }
 
 // sourceHashRecord is the manifest record of the source root.
@@ -179,7 +215,7 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 		}
 		rec.Files = append(rec.Files, f)
 	}
-	rec.Files = append(rec.Files, r.linkFiles(-1, root)...)
+	r.linkFiles(-1, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
 	return rec
 }
 
@@ -238,12 +274,11 @@ func isVerifyFailure(err error) bool {
 // needs the hash of every file, skipped ones too.
 func (o copyOptions) hashFilesWanted() bool { return len(o.hashFiles.formats) > 0 }
 
-// linkFiles returns the manifest entries of the hard links of the tree
-// (tree.HardLinks) below root: on destination i those made there, on the
-// source (i < 0) all whose first path was read. Each has the hash of the
-// file it is a link of.
-func (r *runner) linkFiles(i int, root string) []manifest.File {
-	var out []manifest.File
+// linkFiles calls add with the manifest entry of each hard link of the
+// tree (tree.HardLinks) below root, with its index there: on destination
+// i those made there, on the source (i < 0) all whose first path was
+// read. Each has the hash of the file it is a link of.
+func (r *runner) linkFiles(i int, root string, add func(k int, f manifest.File)) {
 	for k, h := range r.tree.HardLinks {
 		fj := r.files[h.File]
 		path := r.tree.Path(h.Rel)
@@ -255,7 +290,6 @@ func (r *runner) linkFiles(i int, root string) []manifest.File {
 		case i >= 0:
 			path = r.plan.Target(i, h.Rel)
 		}
-		out = append(out, manifest.File{Path: r.relIn(root, path, h.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()})
+		add(k, manifest.File{Path: r.relIn(root, path, h.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()})
 	}
-	return out
 }

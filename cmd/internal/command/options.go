@@ -115,6 +115,9 @@ type copyOptions struct {
 	// excludes are left out of the walk and recorded in ASC MHL ignore
 	// lists.
 	excludes *plan.Excludes
+	// shard is this process's part of a sharded job (--shard), the zero
+	// Shard when the run is not sharded.
+	shard plan.Shard
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -187,6 +190,9 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 	o.report = c.String("report")
 	o.noReport = c.Bool("no-report")
 	if o.excludes, err = parseExcludes(c); err != nil {
+		return o, err
+	}
+	if o.shard, err = parseShard(c, &o); err != nil {
 		return o, err
 	}
 	return o, nil

@@ -93,6 +93,7 @@ func (r *runner) startOutput() {
 		ev.Names = append(ev.Names, d.Arg)
 	}
 	ev.Writes, ev.Verbose = r.writeEvents(), r.opts.verbose
+	ev.Shard = r.shardInfo()
 	r.out.Start(ev)
 	r.countVerifyBytes()
 	if !r.opts.quiet {

@@ -28,7 +28,7 @@ func (r *runner) reportPaths() []string {
 	if r.opts.report != "" {
 		paths = append(paths, r.opts.report)
 	}
-	if r.opts.hashFiles.dest && r.opts.hashFilesWanted() && !r.opts.noReport {
+	if r.opts.hashFiles.dest && r.opts.hashFilesWanted() && !r.opts.noReport && !r.opts.shard.Sharded() {
 		for i, d := range r.plan.Dests {
 			if r.live(i) {
 				paths = append(paths, filepath.Join(d.Root(r.plan.IsDir), report.FileName(r.start)))

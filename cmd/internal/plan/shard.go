@@ -232,6 +232,8 @@ func (p *Partitioner) Next(size int64) int {
 // (mkdir is idempotent) so that its files have one. seq[k] is the index in
 // t.Files of the part's file k (hard link k of the part: len(t.Files) plus
 // its index in t.HardLinks), the order a single run lists them in.
+// fingerprint identifies the walk (every path, the files' sizes): shards
+// that walked different trees have different fingerprints.
 func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
 	p := NewPartitioner(s.Count)
 	part = &Tree{Root: t.Root, IsDir: t.IsDir, Dirs: t.Dirs, Specials: t.Specials, Problems: t.Problems, Excluded: t.Excluded, opts: t.opts}
@@ -258,8 +260,13 @@ func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
 			seq = append(seq, len(t.Files)+k)
 		}
 	}
+	for _, d := range t.Dirs {
+		h.Write([]byte(d.Rel))
+		h.Write([]byte{1})
+	}
 	for k, l := range t.Links {
 		h.Write([]byte(l.Rel))
+		h.Write([]byte{2})
 		if k%s.Count == s.Index {
 			part.Links = append(part.Links, l)
 		}

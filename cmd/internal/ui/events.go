@@ -59,11 +59,21 @@ type Start struct {
 	BytesToCopy int64    `json:"bytes_to_copy"`
 	// Writes says how each destination is written, in Dests order.
 	Writes []Write `json:"writes"`
+	// Shard is this process's part of a sharded job (--shard), nil when
+	// the run is not sharded; Files and Bytes are then the part's.
+	Shard *Shard `json:"shard,omitempty"`
 
 	// Names are the destinations as given (for the text legend);
 	// Verbose: -v, the text says how each destination is written.
 	Names   []string `json:"-"`
 	Verbose bool     `json:"-"`
+}
+
+// Shard is part Index of Count of a sharded job named Job.
+type Shard struct {
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	Job   string `json:"job"`
 }
 
 // Write is how one destination is written: "direct" (O_DIRECT),

@@ -1,0 +1,373 @@
+package command
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
+	"github.com/cvv-project/cvv/hashing/manifest"
+)
+
+// A sharded copy (--shard I/N) is N processes, started together by a
+// scheduler (a Slurm job array, a Kubernetes Indexed Job, an MPI launch),
+// that each copy and verify their part of one tree (plan.ShardTree) into
+// the same destinations:
+//
+//   - Each takes the destination lock shared (destLock), so the shards of
+//     a job write together and every other run stays out. Its state
+//     directory ROOT/.cvv-shard-<job> is locked shared too; a shard that
+//     finds another job's state directory locked is refused, so two
+//     sharded jobs never write one destination at once. Nothing is swept
+//     under the shared lock: a temp file may be another shard's copy.
+//   - Every shard makes every directory (mkdir is idempotent) and fsyncs
+//     the parent of each, made by it or by another shard, before it
+//     reports a file below it.
+//   - At its end each writes its part of the manifest record (a
+//     manifest.Partial) to the state directory, then, under the state
+//     directory's merge lock, looks whether every shard's part is there.
+//     The one that finds them all (the last to finish) merges them into
+//     one Record, writes the manifests from it, removes the state
+//     directory, and gives the directories their modes and times: once,
+//     and durably, as a single run does.
+//
+// The job is named by what its shards must agree on (shardKey): the tree
+// they walked, N, the hash and the manifest formats.
+
+// shardDirPrefix starts the name of a job's state directory in a
+// destination root.
+const shardDirPrefix = ".cvv-shard-"
+
+// shardRun is this process's part of a sharded job.
+type shardRun struct {
+	shard plan.Shard
+	// key names the job (shardKey).
+	key string
+	// seq[k] is the place of the part's file k (then of its hard links)
+	// in the order of the whole tree (plan.ShardTree).
+	seq []int
+	// states are the job's state directories this shard joined, one per
+	// destination root.
+	states []*shardState
+	// merged[i]: this shard merged the records of destination i, so it
+	// gives its directories their attributes (dirsHere).
+	merged []bool
+}
+
+// shardState is a job's state directory in one destination root.
+type shardState struct {
+	root, dir string
+	lock      *destLock // shared, for the whole run
+}
+
+// shardEnv reads the environment for --shard auto; a seam for tests.
+var shardEnv = os.Getenv
+
+// shardFlags are --shard and --shard-count.
+func shardFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "shard", Usage: "copy part `I/N` of the tree (0 <= I < N), one of N processes started together into the same destinations; auto reads I and N from Slurm, Kubernetes or MPI (see docs/USAGE.md)"},
+		&cli.IntFlag{Name: "shard-count", Usage: "the number `N` of shards, for --shard auto under a scheduler that gives only the index (Kubernetes JOB_COMPLETION_INDEX); implies --shard auto"},
+	}
+}
+
+// parseShard reads --shard and --shard-count; the zero Shard when the
+// run is not sharded.
+func parseShard(c *cli.Context, o *copyOptions) (plan.Shard, error) {
+	spec, count := strings.TrimSpace(c.String("shard")), c.Int("shard-count")
+	if spec == "" && !c.IsSet("shard-count") {
+		return plan.Shard{}, nil
+	}
+	if c.IsSet("shard-count") && (count < 1 || count > plan.MaxShards) {
+		return plan.Shard{}, usage.Errorf("bad --shard-count %d (want 1 to %d)", count, plan.MaxShards)
+	}
+	var s plan.Shard
+	var err error
+	if spec == "" || spec == "auto" {
+		s, err = plan.ShardFromEnv(shardEnv, count)
+	} else if s, err = plan.ParseShard(spec); err == nil && count != 0 && count != s.Count {
+		err = usage.Errorf("--shard %s and --shard-count %d differ", spec, count)
+	}
+	if err != nil {
+		return plan.Shard{}, err
+	}
+	switch {
+	case o.hashFiles.source:
+		return s, usage.Errorf("--shard writes hash lists in the destinations only, not with --hash-file-dest %s", c.String("hash-file-dest"))
+	case o.ask:
+		return s, usage.Errorf("--shard does not go with --ask (no shard can answer for the others)")
+	}
+	return s, nil
+}
+
+// applyShard keeps of the walked tree the part that falls to this shard.
+func (r *runner) applyShard() error {
+	if !r.opts.shard.Sharded() {
+		return nil
+	}
+	if !r.tree.IsDir {
+		return usage.Errorf("--shard splits a directory tree; %s is a file", r.plan.Arg)
+	}
+	part, seq, fp := plan.ShardTree(r.tree, r.opts.shard)
+	r.shard = &shardRun{shard: r.opts.shard, seq: seq, key: r.shardKey(fp), merged: make([]bool, len(r.plan.Dests))}
+	r.tree = part
+	return nil
+}
+
+// shardKey names the job: the tree the shards walked (its fingerprint),
+// their number, the hash and the manifest formats. Shards that differ in
+// any of these cannot make one record, so they are different jobs.
+func (r *runner) shardKey(fingerprint string) string {
+	var formats []string
+	for _, f := range r.opts.hashFiles.formats {
+		formats = append(formats, f.String())
+	}
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%s", fingerprint, r.opts.shard.Count, r.opts.alg, strings.Join(formats, ",")))
+	return hex.EncodeToString(h[:8])
+}
+
+// seq returns the place of the run's entry k (a file of r.files, then
+// len(r.files) plus a hard link's index) in the order of the whole tree.
+func (r *runner) seq(k int) int {
+	if r.shard == nil {
+		return k
+	}
+	return r.shard.seq[k]
+}
+
+// dirsHere reports whether this run gives the directories of destination
+// i their attributes at the end: with --shard only the shard that merged
+// its records does.
+func (r *runner) dirsHere(i int) bool {
+	return r.live(i) && (r.shard == nil || r.shard.merged[i])
+}
+
+// join enters the job's state directory in root (created if missing),
+// after the shared lock on root is taken, and refuses when another
+// sharded job is in root.
+func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr error) {
+	name := shardDirPrefix + s.key
+	dir := filepath.Join(root, name)
+	err := os.Mkdir(dir, 0o700)
+	if err == nil {
+		defer func() {
+			if rerr != nil {
+				// Refused: the empty state directory goes again.
+				os.Remove(dir)
+			}
+		}()
+	}
+	switch {
+	case err == nil && !noFsync:
+		if err := syncPath(root); err != nil {
+			return fmt.Errorf("destination %s: %w", root, err)
+		}
+	case err != nil && !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("destination %s: %w", root, err)
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("destination %s: %s is not a directory", root, name)
+	}
+	l, err := lockBriefly(ctx, dir, true)
+	if err != nil {
+		return fmt.Errorf("destination %s: %w", root, err)
+	}
+	s.states = append(s.states, &shardState{root: root, dir: dir, lock: l})
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), shardDirPrefix) || e.Name() == name || !e.IsDir() {
+			continue
+		}
+		other := filepath.Join(root, e.Name())
+		o, err := tryFlock(other, false)
+		if errors.Is(err, errLocked) {
+			return usage.Errorf("destination %s is in use by another sharded cvv job%s, with another source tree, shard count, --hash or --hash-file (the shards of one job must all walk the same tree with the same options)",
+				root, lockHolder(other))
+		}
+		if err == nil {
+			o.unlock()
+		}
+	}
+	return nil
+}
+
+// lockBriefly takes the flock on dir, waiting up to a few seconds: the
+// lock a job's state directory is held exclusive only for the moment
+// another job's shard looks whether it is in use.
+func lockBriefly(ctx context.Context, dir string, shared bool) (*destLock, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err := tryFlock(dir, shared)
+		if !errors.Is(err, errLocked) || time.Now().After(deadline) {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// leave releases the state directories' locks.
+func (s *shardRun) leave() {
+	for _, st := range s.states {
+		st.lock.unlock()
+	}
+	s.states = nil
+}
+
+// state returns the state directory joined in root.
+func (s *shardRun) state(root string) *shardState {
+	for _, st := range s.states {
+		if st.root == root {
+			return st
+		}
+	}
+	return nil
+}
+
+// shardHashFiles writes this shard's part of each destination's record
+// and merges the parts where it is the last shard to finish.
+func (r *runner) shardHashFiles() error {
+	var errs []error
+	for i := range r.plan.Dests {
+		if r.live(i) {
+			errs = append(errs, r.shardRecord(i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// shardRecord writes this shard's part of destination i's record, then
+// merges the parts if they are all there (mergeShards).
+func (r *runner) shardRecord(i int) error {
+	root := r.plan.Dests[i].Root(r.plan.IsDir)
+	st := r.shard.state(root)
+	if st == nil {
+		return fmt.Errorf("destination %s: not joined to the job", root)
+	}
+	host, _ := os.Hostname()
+	p := &manifest.Partial{Job: r.shard.key, Shard: r.shard.shard.Index, Count: r.shard.shard.Count, Alg: r.opts.alg.String(),
+		Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns(), Dirs: r.manifestDirs(), Host: host, Files: []manifest.PartialFile{}}
+	for _, f := range r.opts.hashFiles.formats {
+		p.Formats = append(p.Formats, f.String())
+	}
+	if r.opts.hashFilesWanted() {
+		p.Unchanged = r.destHashEntries(i, root, func(seq int, f manifest.File) {
+			p.Files = append(p.Files, manifest.PartialFile{Seq: seq, File: f})
+		})
+	}
+	if err := manifest.WritePartial(root, filepath.Base(st.dir), p); err != nil {
+		return fmt.Errorf("writing the record of shard %s in %s: %w", r.shard.shard, root, err)
+	}
+	merged, err := mergeShards(st.dir, root, r.shard.shard, r.opts.noFsync, r.out)
+	if merged {
+		r.shard.merged[i] = true
+	}
+	return err
+}
+
+// mergeShards merges the partial records in the state directory dir of
+// root, under its merge lock, if every shard's is there: it writes the
+// manifests, removes dir, and reports true. It reports false, and writes
+// nothing, when some shard has not finished, or when another shard merged
+// them already (dir is gone).
+//
+// self is the shard that asks (the zero Shard for cvv manifest merge).
+func mergeShards(dir, root string, self plan.Shard, noFsync bool, out hashRecordOutput) (merged bool, err error) {
+	done := ""
+	if self.Sharded() {
+		done = fmt.Sprintf("shard %s done; ", self)
+	}
+	mergedElsewhere := func() (bool, error) {
+		out.Notice("", fmt.Sprintf("%s: %sanother shard, the last, merged the records", displayName(root), done))
+		return false, nil
+	}
+	mu, err := lockFile(filepath.Join(dir, "merge.lock"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return mergedElsewhere() // and removed dir
+	}
+	if err != nil {
+		return false, err
+	}
+	defer mu.unlock()
+	parts, err := manifest.ReadPartials(dir)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(parts) == 0 {
+		return mergedElsewhere()
+	}
+	if err != nil {
+		return false, err
+	}
+	if missing := manifest.Missing(parts, parts[0].Count); len(missing) > 0 {
+		out.Notice("", fmt.Sprintf("%s: %s%d of %d shards done; the last to finish writes the hash lists and gives the directories their modes and times (waiting for %s)",
+			displayName(root), done, parts[0].Count-len(missing), parts[0].Count, shardList(missing)))
+		return false, nil
+	}
+	rec, formats, unchanged, err := manifest.MergePartials(root, parts)
+	if err != nil {
+		return false, err
+	}
+	if len(formats) > 0 {
+		if err := writeHashRecord(hashRecord{Record: rec, unchanged: unchanged}, formats, out); err != nil {
+			return false, err
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return true, err
+	}
+	if !noFsync {
+		if err := syncPath(root); err != nil {
+			return true, err
+		}
+	}
+	out.Notice("", fmt.Sprintf("%s: %sall %d shards done: merged their records", displayName(root), done, len(parts)))
+	return true, nil
+}
+
+// shardList lists shard indexes, the first few of them.
+func shardList(ks []int) string {
+	var s []string
+	for j, k := range ks {
+		if j == 8 {
+			s = append(s, fmt.Sprintf("and %d more", len(ks)-j))
+			break
+		}
+		s = append(s, fmt.Sprint(k))
+	}
+	return "shard " + strings.Join(s, ", ")
+}
+
+// madeByAnother is called for a missing parent or root m of a destination
+// that another process made first: with --shard, another shard of the job,
+// which may not have made it durable yet; its parent is fsynced before
+// anything below it is reported.
+func (r *runner) madeByAnother(m string) error {
+	if r.shard == nil || r.opts.noFsync {
+		return nil
+	}
+	return syncPath(filepath.Dir(m))
+}
+
+// shardInfo is the shard of the run for the start event, nil when the
+// run is not sharded.
+func (r *runner) shardInfo() *ui.Shard {
+	if r.shard == nil {
+		return nil
+	}
+	return &ui.Shard{Index: r.shard.shard.Index, Count: r.shard.shard.Count, Job: r.shard.key}
+}
