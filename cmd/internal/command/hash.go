@@ -1,18 +1,19 @@
 package command
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
-	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
-	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/cmd/internal/workers"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
@@ -76,8 +77,6 @@ func hashAction(c *cli.Context) error {
 	out := newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, false, false)
 	defer out.Close()
 
-	paths, names, failed := hashList(c.Args().Slice(), ex, out)
-
 	eng, note, err := openEngine(kind, cvv.Options{})
 	if err != nil {
 		return err
@@ -87,64 +86,90 @@ func hashAction(c *cli.Context) error {
 		out.Notice("", note)
 	}
 	tag := c.Bool("tag")
-	hashOrdered(c.Context, eng, func(int) hashing.Algorithm { return alg }, paths, jobs, nil, func(i int, res cvv.HashResult, err error) {
+	var hashed, failed int
+	// The walk feeds the hashes as they go: nothing is held per file.
+	workers.OrderedOf(c.Context, jobs, hashList(c.Context, c.Args().Slice(), ex), func(it hashItem) (cvv.HashResult, error) {
+		if it.err != nil {
+			return cvv.HashResult{}, it.err
+		}
+		return eng.Hash(c.Context, it.path, alg)
+	}, func(it hashItem, res cvv.HashResult, err error) error {
 		if err != nil {
 			if c.Context.Err() == nil {
 				out.Notice("", errString(err))
 				failed++
 			}
-			return
+			return nil
 		}
-		out.Sum(manifest.SumLine(alg, res.Hash, names[i], tag))
+		hashed++
+		out.Sum(manifest.SumLine(alg, res.Hash, it.name, tag))
+		return nil
 	})
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d files could not be hashed", errFailures, failed, len(paths)+failed)
+		return fmt.Errorf("%w: %d of %d files could not be hashed", errFailures, failed, hashed+failed)
 	}
 	return nil
 }
 
-// hashList returns the files to hash for args, in output order, and the
+// hashItem is one line of cvv hash: the file at path, listed as name, or
+// err when it (an argument, or an entry below one) cannot be read.
+type hashItem struct {
+	path, name string
+	err        error
+}
+
+// hashList yields the files to hash for args, in output order, with the
 // name of each in the list: the path as given, or for a directory given
 // alone, the path relative to it (as cvv's own lists are), so that cvv
-// verify --against checks the list against that directory. An argument
-// that cannot be read is reported and counted in failed, and the others
+// verify --against checks the list against that directory. A directory's
+// files come as its walk finds them, in path order (plan.Scan). What cannot
+// be read is an item with its error, reported in its place, and the others
 // are still hashed, as sha256sum does.
-func hashList(args []string, ex *plan.Excludes, out ui.Printer) (paths, names []string, failed int) {
-	for _, arg := range args {
-		st, err := os.Stat(arg)
-		if err != nil {
-			out.Notice("", errString(err))
-			failed++
-			continue
-		}
-		if !st.IsDir() {
-			paths = append(paths, arg)
-			names = append(names, arg)
-			continue
-		}
-		files, _, err := walkTree(arg, nil, ex)
-		if err != nil {
-			out.Notice("", errString(err))
-			failed++
-			continue
-		}
-		rels := make([]string, 0, len(files))
-		for rel := range files {
-			rels = append(rels, rel)
-		}
-		slices.Sort(rels)
-		for _, rel := range rels {
-			p := filepath.Join(arg, filepath.FromSlash(rel))
-			paths = append(paths, p)
-			if len(args) == 1 {
-				names = append(names, rel)
-			} else {
-				names = append(names, p)
+func hashList(ctx context.Context, args []string, ex *plan.Excludes) iter.Seq[hashItem] {
+	return func(yield func(hashItem) bool) {
+		for _, arg := range args {
+			st, err := os.Stat(arg)
+			switch {
+			case err != nil:
+				if !yield(hashItem{err: err}) {
+					return
+				}
+			case !st.IsDir():
+				if !yield(hashItem{path: arg, name: arg}) {
+					return
+				}
+			default:
+				if !hashTree(ctx, arg, len(args) == 1, ex, yield) {
+					return
+				}
 			}
 		}
 	}
-	return paths, names, failed
+}
+
+// hashTree yields the regular files below the directory root; it returns
+// false when yield asked to stop.
+func hashTree(ctx context.Context, root string, relative bool, ex *plan.Excludes, yield func(hashItem) bool) bool {
+	errStop := errors.New("stop")
+	_, err := plan.Scan(ctx, root, plan.WalkOptions{Excludes: ex}, func(f *plan.Found) error {
+		if f.Err == nil && f.Kind != plan.File {
+			return nil
+		}
+		p := filepath.Join(root, f.Rel)
+		it := hashItem{path: p, name: p, err: f.Err}
+		if relative {
+			it.name = filepath.ToSlash(f.Rel)
+		}
+		if !yield(it) {
+			return errStop
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return false
+	}
+	return err == nil || yield(hashItem{err: err})
 }

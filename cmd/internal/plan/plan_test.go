@@ -70,7 +70,9 @@ func TestWalkTree(t *testing.T) {
 		}
 	}
 	want("dirs", dirs, []string{"", "a", "empty", filepath.Join("empty", "deeper")})
-	want("files", files, []string{"b.txt", "name with space\nand newline ü", filepath.Join("a", "x")})
+	// Path order: what a directory holds comes where its name and a '/'
+	// sort, so a/x before b.txt.
+	want("files", files, []string{filepath.Join("a", "x"), "b.txt", "name with space\nand newline ü"})
 	want("links", links, []string{"dirlink->a", "link->a/x"})
 	want("specials", specials, []string{"fifo"})
 	if tr.Bytes != 6 {
@@ -537,5 +539,52 @@ func TestWalkWith(t *testing.T) {
 	}
 	if slices.Contains(skipped, "ascmhl/0001.mhl") {
 		t.Errorf("Skip was asked about %q: a skipped directory must not be entered", "ascmhl/0001.mhl")
+	}
+}
+
+// TestScanPathOrder checks that Scan visits entries in the byte order of
+// their '/'-separated paths, the order of sorted hash lists, even where a
+// directory's name is a prefix of its siblings' ("a.txt" < "a/" < "a0"),
+// and that a stop from visit ends the walk.
+func TestScanPathOrder(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"a/z", "a/b/c", "a.txt", "a0", "a-b/x", "b/a/b", "b/a.c", "b/a0"} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if _, err := Scan(context.Background(), root, WalkOptions{}, func(f *Found) error {
+		if f.Err != nil {
+			t.Errorf("%s: %v", f.Rel, f.Err)
+		}
+		// A directory's key is its path and a '/': what it holds
+		// follows it, and its own place is where that sorts.
+		key := filepath.ToSlash(f.Rel)
+		if f.Kind == Dir && key != "" {
+			key += "/"
+		}
+		got = append(got, key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) || len(got) != 14 {
+		t.Errorf("visited %q, want %q", got, want)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if _, err := Scan(context.Background(), root, WalkOptions{}, func(*Found) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) || n != 3 {
+		t.Errorf("Scan after a stop: %v after %d visits", err, n)
 	}
 }

@@ -102,7 +102,7 @@ type Tree struct {
 	// Dirs are the directories, parents before children; the root ("") first
 	// for a directory source.
 	Dirs []Entry
-	// Files are the regular files in walk order.
+	// Files are the regular files in walk order (path order, see Scan).
 	Files []Entry
 	// Links are the symlinks.
 	Links []Link
@@ -144,7 +144,7 @@ func (t *Tree) Path(rel string) string {
 // file source the one entry's Rel is the base name of root; name it after
 // the command-line argument (Plan.Name) when root was reached through a
 // symlink.
-// Directory entries are visited in name order so that runs are repeatable.
+// Entries are visited in path order (see Scan) so that runs are repeatable.
 // An unreadable directory becomes a Problem; only a root that cannot be
 // examined at all is an error.
 //
@@ -188,9 +188,9 @@ func WalkWith(ctx context.Context, root string, o WalkOptions) (*Tree, error) {
 		return t, nil
 	}
 	t.IsDir = true
-	t.Dirs = append(t.Dirs, EntryOf("", fi))
-	t.dirIDs = map[string]string{fileID(root, fi).String(): ""}
-	if err := t.walkDir(ctx, ""); err != nil {
+	t.dirIDs = map[string]string{}
+	t.Excluded, err = Scan(ctx, root, o, t.add)
+	if err != nil {
 		return nil, err
 	}
 	t.inodes = nil
@@ -202,64 +202,23 @@ func WalkWith(ctx context.Context, root string, o WalkOptions) (*Tree, error) {
 	return t, nil
 }
 
-func (t *Tree) walkDir(ctx context.Context, rel string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	dir := t.Path(rel)
-	des, err := os.ReadDir(dir)
-	if err != nil {
+// add records the entry f of the walk.
+func (t *Tree) add(f *Found) error {
+	if f.Err != nil {
 		// What could be read is still copied.
-		t.Problems = append(t.Problems, Problem{Rel: rel, Err: err})
+		t.Problems = append(t.Problems, Problem{Rel: f.Rel, Err: f.Err})
+		return nil
 	}
-	slices.SortFunc(des, func(a, b fs.DirEntry) int {
-		switch {
-		case a.Name() < b.Name():
-			return -1
-		case a.Name() > b.Name():
-			return 1
-		}
-		return 0
-	})
-	var subdirs []string
-	for _, de := range des {
-		r := filepath.Join(rel, de.Name())
-		slash := filepath.ToSlash(r)
-		if t.opts.Skip != nil && t.opts.Skip(slash) {
-			continue
-		}
-		if t.opts.Excludes.Match(slash, de.IsDir()) {
-			t.Excluded++
-			continue
-		}
-		fi, err := de.Info()
-		if err != nil {
-			t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
-			continue
-		}
-		e := EntryOf(r, fi)
-		switch e.Kind {
-		case File:
-			t.addFile(e, filepath.Join(dir, de.Name()), fi)
-		case Dir:
-			t.Dirs = append(t.Dirs, e)
-			t.dirIDs[fileID(filepath.Join(dir, de.Name()), fi).String()] = r
-			subdirs = append(subdirs, r)
-		case Symlink:
-			target, err := os.Readlink(filepath.Join(dir, de.Name()))
-			if err != nil {
-				t.Problems = append(t.Problems, Problem{Rel: r, Err: err})
-				continue
-			}
-			t.Links = append(t.Links, Link{Entry: e, Target: target})
-		default:
-			t.Specials = append(t.Specials, e)
-		}
-	}
-	for _, s := range subdirs {
-		if err := t.walkDir(ctx, s); err != nil {
-			return err
-		}
+	switch f.Kind {
+	case File:
+		t.addFile(f.Entry, t.Path(f.Rel), f.Info)
+	case Dir:
+		t.Dirs = append(t.Dirs, f.Entry)
+		t.dirIDs[fileID(t.Path(f.Rel), f.Info).String()] = f.Rel
+	case Symlink:
+		t.Links = append(t.Links, Link{Entry: f.Entry, Target: f.Target})
+	default:
+		t.Specials = append(t.Specials, f.Entry)
 	}
 	return nil
 }

@@ -1,4 +1,5 @@
-// Package workers is the CLI's one worker pool: numbered work items run on
+// Package workers is the CLI's one worker pool: work items (numbered, or
+// drawn from a sequence such as a tree walk: EachOf, OrderedOf) run on
 // a bounded number of goroutines, started in index order, with their
 // results handed back either as they finish (Each) or in index order
 // (Ordered). The copy runs its files through it, the --verify-after pass
@@ -12,6 +13,7 @@ package workers
 
 import (
 	"context"
+	"iter"
 	"sync"
 )
 
@@ -21,14 +23,21 @@ import (
 // their end. It returns the first error f returned, else ctx's error if ctx
 // is done (even when every k was handed out).
 func Each(ctx context.Context, n, count int, f func(k int) error) error {
+	return EachOf(ctx, n, indexes(count), f)
+}
+
+// EachOf is Each over the items of seq, which it draws one at a time, only
+// when a goroutine is free: a walk feeding it is never further ahead than
+// the work.
+func EachOf[I any](ctx context.Context, n int, seq iter.Seq[I], f func(it I) error) error {
 	p := newPool(ctx, n)
-	for k := range count {
+	for it := range seq {
 		if !p.acquire() {
 			break
 		}
 		p.wg.Go(func() {
 			defer p.release()
-			if err := f(k); err != nil {
+			if err := f(it); err != nil {
 				p.fail(err)
 			}
 		})
@@ -48,27 +57,34 @@ func Each(ctx context.Context, n, count int, f func(k int) error) error {
 // items not started are not.
 // It returns the first error done returned, else ctx's error.
 func Ordered[T any](ctx context.Context, n, count int, work func(k int) (T, error), done func(k int, v T, err error) error) error {
+	return OrderedOf(ctx, n, indexes(count), work, done)
+}
+
+// OrderedOf is Ordered over the items of seq, in seq's order. seq is
+// drawn from another goroutine, one item at a time, only when a slot is
+// free, and is stopped (its yield returns false) when the run stops.
+func OrderedOf[I, T any](ctx context.Context, n int, seq iter.Seq[I], work func(it I) (T, error), done func(it I, v T, err error) error) error {
 	type result struct {
 		v   T
 		err error
 	}
 	type item struct {
-		k   int
+		it  I
 		out chan result
 	}
 	p := newPool(ctx, n)
-	// The queue holds the started items in index order; a slot bounds it.
+	// The queue holds the started items in seq's order; a slot bounds it.
 	queue := make(chan item, n)
 	go func() {
 		defer close(queue)
-		for k := range count {
+		for x := range seq {
 			if !p.acquire() {
 				return
 			}
-			it := item{k, make(chan result, 1)}
+			it := item{x, make(chan result, 1)}
 			queue <- it
 			p.wg.Go(func() {
-				v, err := work(k)
+				v, err := work(x)
 				it.out <- result{v, err}
 			})
 		}
@@ -76,7 +92,7 @@ func Ordered[T any](ctx context.Context, n, count int, work func(k int) (T, erro
 	for it := range queue {
 		r := <-it.out
 		if !p.failed() {
-			if err := done(it.k, r.v, r.err); err != nil {
+			if err := done(it.it, r.v, r.err); err != nil {
 				p.fail(err)
 			}
 		}
@@ -84,6 +100,17 @@ func Ordered[T any](ctx context.Context, n, count int, work func(k int) (T, erro
 	}
 	p.wg.Wait()
 	return p.err()
+}
+
+// indexes yields 0, 1, ... count-1.
+func indexes(count int) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for k := range count {
+			if !yield(k) {
+				return
+			}
+		}
+	}
 }
 
 // pool is the state Each and Ordered share: the slots and the first error.

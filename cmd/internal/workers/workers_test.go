@@ -187,3 +187,63 @@ func TestOrdered(t *testing.T) {
 		}
 	})
 }
+
+// TestOfDrawsLazily checks that EachOf and OrderedOf draw their sequence
+// no further ahead than the work: at most n items (plus the one waiting
+// for a slot) are drawn and not yet finished, whatever the length of the
+// sequence, and a stopped run stops the sequence.
+func TestOfDrawsLazily(t *testing.T) {
+	const n, count = 4, 500
+	var drawn, finished atomic.Int64
+	var ahead atomic.Int64
+	seq := func(yield func(int) bool) {
+		for k := range count {
+			if a := drawn.Add(1) - finished.Load(); a > ahead.Load() {
+				ahead.Store(a)
+			}
+			if !yield(k) {
+				return
+			}
+		}
+	}
+	work := func(k int) (int, error) {
+		time.Sleep(50 * time.Microsecond)
+		return k * 2, nil
+	}
+	next := 0
+	err := OrderedOf(context.Background(), n, seq, work, func(k, v int, err error) error {
+		if k != next || v != 2*k || err != nil {
+			t.Errorf("done(%d, %d, %v), want item %d", k, v, err, next)
+		}
+		next++
+		finished.Add(1)
+		return nil
+	})
+	if err != nil || next != count {
+		t.Fatalf("OrderedOf: %v after %d items", err, next)
+	}
+	if a := ahead.Load(); a > n+1 {
+		t.Errorf("OrderedOf drew %d items ahead of the work, want at most %d", a, n+1)
+	}
+	drawn.Store(0)
+	finished.Store(0)
+	ahead.Store(0)
+	stop := errors.New("stop")
+	err = EachOf(context.Background(), n, seq, func(k int) error {
+		defer finished.Add(1)
+		if k == 100 {
+			return stop
+		}
+		_, err := work(k)
+		return err
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("EachOf = %v, want the stop", err)
+	}
+	if d := drawn.Load(); d >= count || d > 100+n+1 {
+		t.Errorf("EachOf drew %d items after a stop at item 100", d)
+	}
+	if a := ahead.Load(); a > n+1 {
+		t.Errorf("EachOf drew %d items ahead of the work, want at most %d", a, n+1)
+	}
+}
