@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: cvv against cp and rsync, measured the same way in the same run.
 #
-#   scripts/bench.sh [smoke|short|full|sweep]     (default: short)
+#   scripts/bench.sh [smoke|short|full|sweep|scale]     (default: short)
 #
 # Profiles (each setting can be overridden from the environment):
 #
@@ -10,6 +10,7 @@
 #   short    512M   2000        100x8M  3     1 3     disk loop throttle        a few minutes (make bench)
 #   full     2G     10000       300x8M  5     1 2 3   disk tmpfs loop throttle  about an hour (make bench-full)
 #   sweep    1G     -           -       3     1 3     disk loop                 block size x queue depth (scripts/sweep.sh)
+#   scale    10M empty files, one run each of cvv (copy, re-run, verify, hash), cp -a, rsync -a: files/s and peak RSS (scripts/scale.sh)
 #
 # Workloads (WORKLOADS): big (one file of BIG), tree (TREE_FILES files of
 # spread sizes in nested directories) and seq (an image sequence: SEQ_FILES
@@ -74,6 +75,10 @@ export GOFLAGS=${GOFLAGS:--ldflags=-checklinkname=0}
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
+# The scale profile measures files/s and memory, not throughput: a script
+# of its own.
+[ "$profile" = scale ] && exec "$repo/scripts/scale.sh"
+
 case $profile in
 smoke) d_big=16M d_files=100 d_large=2M d_seq=4 d_seqsize=1M d_runs=1 d_warmup=0 d_dests="1 3" d_targets="disk tmpfs" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
 short) d_big=512M d_files=2000 d_seq=100 d_runs=3 d_dests="1 3" d_targets="disk loop throttle" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
@@ -85,7 +90,7 @@ sweep)
 		for qd in ${SWEEP_QUEUE_DEPTHS:-4 8 16 32 64}; do d_tools+="cvv-bs$bs-qd$qd "; done
 	done
 	;;
-*) die "unknown profile $profile (want smoke, short, full or sweep)" ;;
+*) die "unknown profile $profile (want smoke, short, full, sweep or scale)" ;;
 esac
 BIG=${BIG:-$d_big}
 TREE_FILES=${TREE_FILES:-$d_files}

@@ -5,6 +5,7 @@
 //	genworkload -kind big -size 2G -out DIR
 //	genworkload -kind tree -files 10000 -out DIR
 //	genworkload -kind seq -files 300 -size 8M -out DIR
+//	genworkload -kind scale -files 10000000 -min-file 0 -max-file 0 -out DIR
 //
 // A directory that already holds the same workload is kept as it is.
 package main
@@ -28,13 +29,13 @@ func main() {
 
 func run(args []string) error {
 	fl := flag.NewFlagSet("genworkload", flag.ContinueOnError)
-	kind := fl.String("kind", "big", "workload kind: big, tree or seq (an image sequence)")
+	kind := fl.String("kind", "big", "workload kind: big, tree, seq (an image sequence) or scale (many small files, 100-1000 per directory, 8 levels deep)")
 	out := fl.String("out", "", "directory to write the workload into (required)")
 	seed := fl.Uint64("seed", 1, "seed of every random choice and byte")
 	size := fl.String("size", "2G", "big: file size, seq: frame size (K, M, G suffixes are binary)")
 	files := fl.Int("files", 10000, "tree: number of ordinary files, seq: number of frames")
-	minFile := fl.String("min-file", "4K", "tree: smallest ordinary file")
-	maxFile := fl.String("max-file", "1M", "tree: largest ordinary file")
+	minFile := fl.String("min-file", "4K", "tree, scale: smallest ordinary file")
+	maxFile := fl.String("max-file", "1M", "tree, scale: largest ordinary file")
 	large := fl.Int("large", -1, "tree: number of larger files (-1: one per 2000 files, at least one)")
 	largeMax := fl.String("large-max", "64M", "tree: largest of the larger files")
 	statsPath := fl.String("stats", "", "write the workload stats JSON here instead of stdout")
@@ -43,7 +44,7 @@ func run(args []string) error {
 		return err
 	}
 	if *out == "" || fl.NArg() != 0 {
-		return fmt.Errorf("usage: genworkload -kind big|tree|seq -out DIR [flags]")
+		return fmt.Errorf("usage: genworkload -kind big|tree|seq|scale -out DIR [flags]")
 	}
 	s := workload.Spec{Kind: *kind, Seed: *seed}
 	var err error
@@ -59,6 +60,9 @@ func run(args []string) error {
 		s.Size = parse(*size)
 	case "seq":
 		s.Size, s.Files = parse(*size), *files
+	case "scale":
+		s.Files = *files
+		s.MinFile, s.MaxFile = parse(*minFile), parse(*maxFile)
 	case "tree":
 		s.Files = *files
 		s.MinFile, s.MaxFile, s.LargeMax = parse(*minFile), parse(*maxFile), parse(*largeMax)

@@ -74,12 +74,19 @@ func (s Spec) Validate() error {
 		if s.Large < 0 || (s.Large > 0 && s.LargeMax < s.MaxFile) {
 			return fmt.Errorf("tree: %d large files up to %d, below the ordinary maximum %d", s.Large, s.LargeMax, s.MaxFile)
 		}
+	case "scale":
+		if s.Files < 1 {
+			return fmt.Errorf("scale: need at least one file, have %d", s.Files)
+		}
+		if s.MinFile < 0 || s.MaxFile < s.MinFile || s.MaxFile > 64<<20 {
+			return fmt.Errorf("scale: file size range %d..%d (at most 64 MiB)", s.MinFile, s.MaxFile)
+		}
 	case "seq":
 		if s.Files < 1 || s.Size < 0 {
 			return fmt.Errorf("seq: %d frames of %d bytes", s.Files, s.Size)
 		}
 	default:
-		return fmt.Errorf("unknown workload kind %q (want big, tree or seq)", s.Kind)
+		return fmt.Errorf("unknown workload kind %q (want big, tree, seq or scale)", s.Kind)
 	}
 	return nil
 }
@@ -128,6 +135,12 @@ func treePath(rng *rand.Rand, i int) string {
 
 // Describe returns the stats the workload of s has, without writing it.
 func Describe(s Spec) (Stats, error) {
+	if s.Kind == "scale" {
+		if err := s.Validate(); err != nil {
+			return Stats{}, err
+		}
+		return scaleStats(s), nil
+	}
 	files, err := s.Plan()
 	if err != nil {
 		return Stats{}, err
@@ -145,11 +158,15 @@ func StampPath(root string) string { return filepath.Clean(root) + ".workload.js
 // Anything else at root is removed first. fresh reports whether files were
 // written.
 func Generate(root string, s Spec) (st Stats, fresh bool, err error) {
-	files, err := s.Plan()
+	var files []File
+	if s.Kind == "scale" {
+		st, err = Describe(s)
+	} else if files, err = s.Plan(); err == nil {
+		st = stats(s, files)
+	}
 	if err != nil {
 		return Stats{}, false, err
 	}
-	st = stats(s, files)
 	var old Spec
 	if b, err := os.ReadFile(StampPath(root)); err == nil {
 		if json.Unmarshal(b, &old) == nil && reflect.DeepEqual(old, s) {
@@ -167,12 +184,13 @@ func Generate(root string, s Spec) (st Stats, fresh bool, err error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return Stats{}, false, err
 	}
-	data := rand.NewChaCha8(seed32(s.Seed))
-	buf := make([]byte, 1<<20)
-	for _, f := range files {
-		if err := writeFile(filepath.Join(root, filepath.FromSlash(f.Path)), f.Size, data, buf); err != nil {
-			return Stats{}, false, err
-		}
+	if s.Kind == "scale" {
+		err = generateScale(root, s)
+	} else {
+		err = generateFiles(root, s, files)
+	}
+	if err != nil {
+		return Stats{}, false, err
 	}
 	stamp, err := json.Marshal(s)
 	if err != nil {
@@ -182,6 +200,18 @@ func Generate(root string, s Spec) (st Stats, fresh bool, err error) {
 		return Stats{}, false, err
 	}
 	return st, true, nil
+}
+
+// generateFiles writes files, the plan of s, below root.
+func generateFiles(root string, s Spec, files []File) error {
+	data := rand.NewChaCha8(seed32(s.Seed))
+	buf := make([]byte, 1<<20)
+	for _, f := range files {
+		if err := writeFile(filepath.Join(root, filepath.FromSlash(f.Path)), f.Size, data, buf); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func stats(s Spec, files []File) Stats {

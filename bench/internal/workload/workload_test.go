@@ -247,3 +247,69 @@ func TestGenerateBigIncompressible(t *testing.T) {
 		t.Error("block 1 repeats block 0")
 	}
 }
+
+// TestGenerateScale: a scale workload has the shape it promises (100 to
+// 1000 entries per directory but for the last, at most 8 levels), the sizes
+// asked for, the stats Describe predicts, and is the same for the same
+// spec.
+func TestGenerateScale(t *testing.T) {
+	s := Spec{Kind: "scale", Seed: 3, Files: 3000, MinFile: 0, MaxFile: 100}
+	root := filepath.Join(t.TempDir(), "w")
+	st, fresh, err := Generate(root, s)
+	if err != nil || !fresh {
+		t.Fatalf("Generate: %v, fresh %v", err, fresh)
+	}
+	want, err := Describe(s)
+	if err != nil || want != st {
+		t.Fatalf("Describe = %+v, %v; Generate = %+v", want, err, st)
+	}
+	var files, dirs int
+	var bytes int64
+	small := 0
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			if rel == "." {
+				return nil
+			}
+			dirs++
+			if depth := len(strings.Split(rel, string(filepath.Separator))); depth > scaleMaxDepth {
+				t.Errorf("%s is %d levels deep", rel, depth)
+			}
+			ents, err := os.ReadDir(p)
+			if err != nil {
+				return err
+			}
+			if len(ents) < 100 || len(ents) > 1000 {
+				small++
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Size() > 100 {
+			t.Errorf("%s: %d bytes", rel, fi.Size())
+		}
+		files++
+		bytes += fi.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files != s.Files || dirs != st.Dirs || bytes != st.Bytes {
+		t.Errorf("walked %d files, %d dirs, %d bytes; stats say %+v", files, dirs, bytes, st)
+	}
+	// Only the directories the count ran out in may be smaller.
+	if small > scaleMaxDepth+1 {
+		t.Errorf("%d directories hold fewer than 100 or more than 1000 entries", small)
+	}
+	if _, fresh, err := Generate(root, s); err != nil || fresh {
+		t.Errorf("Generate again: %v, fresh %v (want kept)", err, fresh)
+	}
+}
