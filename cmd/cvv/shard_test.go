@@ -473,3 +473,47 @@ func TestManifestMerge(t *testing.T) {
 		t.Errorf("state directories left: %q", left)
 	}
 }
+
+// Issue 13: a shard killed in the middle of a copy leaves its temp file;
+// the shards never sweep under their shared lock, but the last shard of
+// the job run again sweeps it once it holds the lock alone.
+func TestShardSweepsLeftovers(t *testing.T) {
+	eng := engines(t)[0]
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeBig(t, filepath.Join(src, "a.mov"), bigSize())
+	makeBig(t, filepath.Join(src, "b.mov"), bigSize())
+	dst := filepath.Join(dir, "dst")
+	killed := cvvCommand(eng, "--block-size", "256K", "--shard", "1/2", src, dst)
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { killed.Wait(); close(exited) }()
+	if !waitTemp(t, dst, exited) {
+		t.Fatal("shard 1/2 finished before it could be killed")
+	}
+	killed.Process.Kill()
+	<-exited
+	if len(temps(dst)) == 0 {
+		t.Fatal("the killed shard left no temp file")
+	}
+	var cmds []*exec.Cmd
+	for k := range 2 {
+		c := cvvCommand(eng, "--shard", fmt.Sprintf("%d/2", k), src, dst)
+		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0")
+		cmds = append(cmds, c)
+	}
+	shardProcs(t, cmds)
+	if tmp := temps(dst); len(tmp) > 0 {
+		t.Errorf("temp files left after the job ran again: %q", tmp)
+	}
+	for _, name := range []string{"a.mov", "b.mov"} {
+		if !sameFile(t, filepath.Join(src, name), filepath.Join(dst, name)) {
+			t.Errorf("%s is not a copy of the source", name)
+		}
+	}
+}

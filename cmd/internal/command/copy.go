@@ -754,6 +754,12 @@ func (r *runner) removeTemps(dir *atomicfile.Dir) {
 	if r.shard != nil {
 		return
 	}
+	r.sweepTemps(dir)
+}
+
+// sweepTemps removes the cvv temp files in dir. The destination lock must
+// be held exclusive.
+func (r *runner) sweepTemps(dir *atomicfile.Dir) {
 	names, err := dir.ReadNames()
 	if err != nil {
 		return

@@ -62,3 +62,23 @@ func lockFile(path string) (*destLock, error) {
 	}
 	return &destLock{dir: path, fd: fd}, nil
 }
+
+// upgrade tries to turn l, held shared, exclusive without waiting:
+// exclusive reports that it is. A failed conversion drops the shared lock
+// (flock(2) removes the old lock first); it is taken again, and held
+// reports whether that worked (not when another run took the lock
+// exclusive in between).
+func (l *destLock) upgrade() (exclusive, held bool) {
+	flock := func(how int) error {
+		for {
+			err := unix.Flock(l.fd, how|unix.LOCK_NB)
+			if !errors.Is(err, unix.EINTR) {
+				return err
+			}
+		}
+	}
+	if flock(unix.LOCK_EX) == nil {
+		return true, true
+	}
+	return false, flock(unix.LOCK_SH) == nil
+}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,8 +40,10 @@ import (
 //     directory's merge lock, looks whether every shard's part is there.
 //     The one that finds them all (the last to finish) merges them into
 //     one Record, writes the manifests from it, removes the state
-//     directory, and gives the directories their modes and times: once,
-//     and durably, as a single run does.
+//     directory, takes the destination lock exclusive once the others
+//     have exited and sweeps the temp files interrupted shards left, and
+//     gives the directories their modes and times: once, and durably, as
+//     a single run does.
 //
 // The job is named by what its shards must agree on (shardKey): the tree
 // they walked, N, the hash and the manifest formats.
@@ -278,8 +281,47 @@ func (r *runner) shardRecord(i int) error {
 	merged, err := mergeShards(st.dir, root, r.shard.shard, r.opts.noFsync, r.out)
 	if merged {
 		r.shard.merged[i] = true
+		r.sweepLeftovers(i)
 	}
 	return err
+}
+
+// sweepLeftovers removes from destination i the temp files that
+// interrupted shards of the job (or other runs) left, once this shard,
+// the last, holds the destination lock exclusive: the other shards have
+// exited, so none of them is a copy in progress. It waits up to two
+// seconds for them to exit, else leaves the sweep to the next run that
+// is not sharded. When another run took the lock meanwhile (a failed
+// conversion of a flock drops it), the directories are left to that run.
+func (r *runner) sweepLeftovers(i int) {
+	root := r.plan.Dests[i].Root(r.plan.IsDir)
+	k := slices.IndexFunc(r.locks, func(l *destLock) bool { return l.dir == root })
+	if k < 0 || r.blocked == nil || r.blocked[i] == nil {
+		return
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		exclusive, held := r.locks[k].upgrade()
+		if exclusive {
+			break
+		}
+		if !held {
+			r.shard.merged[i] = false
+			r.warn("", fmt.Sprintf("%s: another cvv run took the destination as this shard finished: it gives the directories their modes and times", displayName(root)))
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+	}
+	for d, dir := range r.tree.Dirs {
+		if r.blocked[i][d] != nil {
+			continue
+		}
+		if h, err := r.roots[i].OpenDir(dir.Rel); err == nil {
+			r.sweepTemps(h)
+			h.Close()
+		}
+	}
 }
 
 // mergeShards merges the partial records in the state directory dir of
