@@ -517,3 +517,42 @@ func TestShardSweepsLeftovers(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13: while an unrelated run holds a destination, a shard is
+// refused at once with status 2, as any other run is.
+func TestShardRefusedDuringRun(t *testing.T) {
+	eng := engines(t)[0]
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	makeBig(t, filepath.Join(src, "big.mov"), bigSize())
+	dst := filepath.Join(dir, "dst")
+	first := cvvCommand(eng, "--block-size", "256K", "-q", src, dst)
+	var out1 bytes.Buffer
+	first.Stdout, first.Stderr = &out1, &out1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var err1 error
+	go func() { err1 = first.Wait(); close(exited) }()
+	if !waitTemp(t, dst, exited) {
+		t.Fatalf("the run finished before the shard started:\n%s", out1.String())
+	}
+	shard := exec.Command("cvv", "-q", "--shard", "0/2", src, dst)
+	shard.Env = append(os.Environ(), "CVV_ENGINE="+eng)
+	out, err := shard.CombinedOutput()
+	want := fmt.Sprintf("destination %s is in use by another cvv run (pid %d)", dst, first.Process.Pid)
+	if exitCode(err) != 2 || !bytes.Contains(out, []byte(want)) {
+		t.Errorf("a shard during another run: %v, want exit status 2 saying %q:\n%s", err, want, out)
+	}
+	<-exited
+	if err1 != nil {
+		t.Fatalf("the run: %v\n%s", err1, out1.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dst, ".cvv-shard-*")); len(left) > 0 || len(temps(dst)) > 0 {
+		t.Errorf("left in the destination: %q %q", left, temps(dst))
+	}
+}
