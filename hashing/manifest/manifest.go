@@ -185,6 +185,9 @@ type Record struct {
 	// User is the user name classic MHL records; empty means the current
 	// user's ($USER when it cannot be looked up, else "unknown").
 	User string
+	// Comment, if set, is the ASC MHL creatorinfo comment: how the files
+	// got there (a cascade from another copy).
+	Comment string
 }
 
 // withDefaults fills what rec leaves to Write from the clock and the

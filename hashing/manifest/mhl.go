@@ -490,6 +490,9 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 	fmt.Fprintf(&b, "    <creationdate>%s</creationdate>\n", xmlTime(rec.Start))
 	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
 	fmt.Fprintf(&b, "    <tool version=\"%s\">%s</tool>\n", xmlText(ToolVersion()), ToolName)
+	if rec.Comment != "" {
+		fmt.Fprintf(&b, "    <comment>%s</comment>\n", xmlText(rec.Comment))
+	}
 	b.WriteString("  </creatorinfo>\n")
 	b.WriteString("  <processinfo>\n")
 	fmt.Fprintf(&b, "    <process>%s</process>\n", process)

@@ -411,3 +411,21 @@ func dirList(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// A Record's Comment is the creatorinfo comment, escaped, and the
+// generation stays valid against the ASC MHL schema.
+func TestMHLComment(t *testing.T) {
+	root, rec := tree(t, "footage", hashing.XXH64, map[string]string{"a.mov": "a"})
+	rec.Comment = "cascaded from /mnt/a & <b>"
+	if _, err := Write(rec, []Format{MHL}); err != nil {
+		t.Fatal(err)
+	}
+	xmllint(t, root)
+	data, err := os.ReadFile(filepath.Join(root, HistoryDir, "0001_footage_2026-11-26_010203Z.mhl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("    <comment>cascaded from /mnt/a &amp; &lt;b&gt;</comment>\n  </creatorinfo>")) {
+		t.Errorf("no comment at the end of creatorinfo:\n%s", data)
+	}
+}

@@ -146,6 +146,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print how each destination is written and why"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: defaultJobs, Usage: "`N` files in flight at once (by default at most 4 of them larger than one block)"},
 		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},
+		cascadeFlag(),
 	}, append(excludeFlags(), shardFlags()...)...)
 }
 
@@ -166,6 +167,10 @@ func copyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	dests, err := withCascade(opts, args[1:])
+	if err != nil {
+		return err
+	}
 	r := &runner{opts: opts, stdin: c.App.Reader, stdout: c.App.Writer, stderr: c.App.ErrWriter}
-	return r.run(c.Context, args[0], args[1:])
+	return r.run(c.Context, args[0], dests)
 }

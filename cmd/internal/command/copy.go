@@ -260,6 +260,11 @@ type runner struct {
 	// shard is this process's part of a sharded job (shard.go), nil when
 	// the run is not sharded.
 	shard *shardRun
+	// casc is the cascade of the run (--cascade), nil without one.
+	casc *cascadeRun
+	// released is when the source was released (releaseSource), after
+	// the start; 0 until then.
+	released time.Duration
 
 	bytesTotal int64        // source bytes to copy
 	bytesDone  atomic.Int64 // source bytes copied
@@ -312,6 +317,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if !r.tree.IsDir {
 		r.tree.Files[0].Rel = r.plan.Name()
 	}
+	r.initCascade()
 	r.detectDests()
 	r.writes = r.plan.WritePaths(r.opts.write)
 	// The refusals above looked at the whole tree (names that collide
@@ -409,12 +415,22 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			return err
 		}
 	}
+	if r.casc != nil {
+		// The fast destinations are done: the source may go.
+		r.releaseSource()
+		if err := r.cascadeAll(ctx); err != nil {
+			r.keepAllUnverified()
+			r.finish(true)
+			return err
+		}
+	}
 	r.makeHardLinks(ctx)
 	if err := r.writeHashFiles(); err != nil {
 		r.failures.Add(1)
 		r.out.Fail("", "", err)
 	}
 	r.finishDirs()
+	r.releaseSource()
 	r.finish(false)
 	if r.failures.Load() > 0 {
 		return errFailures
@@ -863,6 +879,9 @@ func (r *runner) finishDirs() {
 // dirAttrs reads the owner and extended attributes of the source
 // directory rel.
 func (r *runner) dirAttrs(rel string) (*atomicfile.SourceAttrs, error) {
+	if a := r.cachedDirAttrs(rel); a != nil {
+		return a, nil // read before the source was released
+	}
 	f, err := os.Open(r.tree.Path(rel))
 	if err != nil {
 		return nil, err
@@ -1024,6 +1043,16 @@ var engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Resu
 // settle counts and reports a file whose fate is final, then releases
 // what the report needed.
 func (r *runner) settle(fj *fileJob) {
+	r.out.Done(r.uiFile(fj, fj.state))
+	if r.cascadePending(fj) {
+		return // cascadeAll settles it
+	}
+	r.account(fj)
+}
+
+// account counts a file whose fate is final, records it in the report and
+// releases what the report needed.
+func (r *runner) account(fj *fileJob) {
 	if fj.failed() {
 		r.failures.Add(1)
 	}
@@ -1032,7 +1061,6 @@ func (r *runner) settle(fj *fileJob) {
 			r.destProg[i].failed.Add(1)
 		}
 	}
-	r.out.Done(r.uiFile(fj, fj.state))
 	r.reportFile(fj)
 	fj.release(r.opts.hashFilesWanted())
 }
@@ -1042,7 +1070,7 @@ func (r *runner) settle(fj *fileJob) {
 func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	var recheck []int
 	for i, a := range fj.actions {
-		if a == plan.Recheck {
+		if a == plan.Recheck && !r.deferred(fj, i) {
 			recheck = append(recheck, i)
 		}
 	}
@@ -1062,7 +1090,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 	var roots []*atomicfile.Dir
 	var writes []cvv.WritePath
 	for i, a := range fj.actions {
-		if a == plan.Copy && fj.state[i] == dsPending {
+		if a == plan.Copy && fj.state[i] == dsPending && !r.deferred(fj, i) {
 			idx = append(idx, i)
 			dests = append(dests, r.target(fj, i))
 			roots = append(roots, r.roots[i])
@@ -1291,8 +1319,16 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	if !r.checkSource(fj, hs[0], errs[0], idx) {
 		return nil
 	}
+	r.compareCopies(fj, idx, hs[1:], errs[1:])
+	return nil
+}
+
+// compareCopies settles the copies idx of fj by their re-reads hs (or the
+// errors errs that stopped them): verified if they give the source hash
+// and size, failed otherwise.
+func (r *runner) compareCopies(fj *fileJob, idx []int, hs []cvv.HashResult, errs []error) {
 	for k, i := range idx {
-		h, err := hs[k+1], errs[k+1]
+		h, err := hs[k], errs[k]
 		switch {
 		case err != nil:
 			fj.fail(i, fmt.Errorf("re-reading the copy: %w", err))
@@ -1305,7 +1341,6 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 			fj.state[i] = dsOK
 		}
 	}
-	return nil
 }
 
 // checkSource compares a re-read of the source with what the copy saw. It

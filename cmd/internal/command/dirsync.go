@@ -69,6 +69,9 @@ type heldReport struct {
 	copied []destState
 	// settle: the file's fate is final (else verifyAll settles it).
 	settle bool
+	// cascade, when set, is how its cascade destinations were filled:
+	// the report is the file's cascade event (settleCascade).
+	cascade *cascadeInfo
 }
 
 // The bounds of a batch of held reports.
@@ -142,6 +145,18 @@ func (s *dirSyncs) syncCreated() {
 // it after the copy). The report is written once fj's directory is
 // durable.
 func (s *dirSyncs) fileDone(fj *fileJob, copied []destState, settle bool) {
+	s.done(heldReport{fj: fj, copied: copied, settle: settle})
+}
+
+// cascadeDone takes over the report of fj's cascade (c), as fileDone.
+func (s *dirSyncs) cascadeDone(fj *fileJob, c cascadeInfo) {
+	s.done(heldReport{fj: fj, settle: true, cascade: &c})
+}
+
+// done queues the report h on its file's directory and flushes the
+// directory when it is due.
+func (s *dirSyncs) done(h heldReport) {
+	fj := h.fj
 	d := fj.dir
 	s.mu.Lock()
 	done := true
@@ -160,7 +175,7 @@ func (s *dirSyncs) fileDone(fj *fileJob, copied []destState, settle bool) {
 	if len(s.waiting[d]) == 0 {
 		s.since[d] = time.Now()
 	}
-	s.waiting[d] = append(s.waiting[d], heldReport{fj: fj, copied: copied, settle: settle})
+	s.waiting[d] = append(s.waiting[d], h)
 	if !done && len(s.waiting[d]) < batchFiles && time.Since(s.since[d]) < batchWait {
 		s.mu.Unlock()
 		return
@@ -188,6 +203,10 @@ func (s *dirSyncs) flushLocked(d int) {
 	}
 	r := s.r
 	for _, h := range batch {
+		if h.cascade != nil {
+			r.settleCascade(h.fj, *h.cascade)
+			continue
+		}
 		if h.copied != nil {
 			r.out.Copied(r.uiFile(h.fj, h.copied))
 		}

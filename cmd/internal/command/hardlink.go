@@ -138,7 +138,7 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	target := r.plan.Target(i, h.Rel)
 	// Held under its temp name until it reads back as the source did.
 	res, err := r.eng.Copy(ctx, cvv.Job{
-		Source: r.tree.Path(h.Rel), Dests: []string{target}, Roots: []*atomicfile.Dir{r.roots[i]},
+		Source: r.apartSource(i, h), Dests: []string{target}, Roots: []*atomicfile.Dir{r.roots[i]},
 		Hash: r.opts.alg, NoFsync: r.opts.noFsync, DeferDirSync: true, Hold: true,
 		NoPreserve: r.opts.noPreserve, NoXattrs: r.opts.noXattrs,
 	})
@@ -152,6 +152,9 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	got, err := r.eng.Hash(ctx, tmp, r.opts.alg)
 	if err == nil && got.Hash != res.SourceHash {
 		err = fmt.Errorf("%w: %s reads back as %s, the source was %s", cvv.ErrVerifyMismatch, target, got.Hash, res.SourceHash)
+	}
+	if fj := r.files[h.File]; err == nil && fj.hash != "" && res.SourceHash != fj.hash {
+		err = fmt.Errorf("%w: %s was copied from bytes that hash to %s, the source was %s", cvv.ErrVerifyMismatch, target, res.SourceHash, fj.hash)
 	}
 	if err != nil {
 		os.Remove(tmp)

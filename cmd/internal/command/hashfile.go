@@ -162,6 +162,7 @@ func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
 	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}}
 	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
+	rec.Comment = r.cascadeComment(i)
 	return rec
 }
 

@@ -11,6 +11,11 @@ import (
 // file; it does nothing unless built with -tags testhooks.
 func beforeVerify(context.Context, string, []string) error { return nil }
 
+// beforeCascade is a test seam before a file's cascade destinations are
+// filled from its verified copies; it does nothing unless built with
+// -tags testhooks.
+func beforeCascade(context.Context, string, []string) error { return nil }
+
 // afterPlace is a test seam right after a copy of a file got its final
 // name; it does nothing unless built with -tags testhooks.
 func afterPlace(string, string) error { return nil }

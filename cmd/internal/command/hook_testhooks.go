@@ -18,6 +18,14 @@ func beforeVerify(ctx context.Context, rel string, dests []string) error {
 	return runHook(ctx, "CVV_TEST_BEFORE_VERIFY", rel, dests)
 }
 
+// beforeCascade runs $CVV_TEST_BEFORE_CASCADE as beforeVerify does, before
+// the file's cascade destinations (--cascade) are filled, with
+// CVV_TEST_DESTS the verified copies they may be read from, in the order
+// they are tried. Fault tests use it to damage a verified copy.
+func beforeCascade(ctx context.Context, rel string, froms []string) error {
+	return runHook(ctx, "CVV_TEST_BEFORE_CASCADE", rel, froms)
+}
+
 // afterPlace runs $CVV_TEST_AFTER_PLACE as beforeVerify does, right after
 // a copy of the file got its final name (CVV_TEST_DESTS), before its name
 // and attributes are checked there.

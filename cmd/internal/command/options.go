@@ -118,6 +118,9 @@ type copyOptions struct {
 	// shard is this process's part of a sharded job (--shard), the zero
 	// Shard when the run is not sharded.
 	shard plan.Shard
+	// cascade are the destinations filled from verified copies once the
+	// source is released (--cascade).
+	cascade []string
 }
 
 // parseCopyOptions reads and checks the flags; every error wraps
@@ -193,6 +196,9 @@ func parseCopyOptions(c *cli.Context) (copyOptions, error) {
 		return o, err
 	}
 	if o.shard, err = parseShard(c, &o); err != nil {
+		return o, err
+	}
+	if err := parseCascade(c, &o); err != nil {
 		return o, err
 	}
 	return o, nil

@@ -88,9 +88,12 @@ func (r *runner) startOutput() {
 		Files: len(r.files), Dirs: len(r.tree.Dirs), Symlinks: len(r.tree.Links),
 		Bytes: r.tree.Bytes, FilesToCopy: toCopy, BytesToCopy: r.bytesTotal,
 	}
-	for _, d := range r.plan.Dests {
+	for i, d := range r.plan.Dests {
 		ev.Dests = append(ev.Dests, d.Path)
 		ev.Names = append(ev.Names, d.Arg)
+		if r.isCascade(i) {
+			ev.Cascade = append(ev.Cascade, d.Path)
+		}
 	}
 	ev.Writes, ev.Verbose = r.writeEvents(), r.opts.verbose
 	ev.Shard = r.shardInfo()
@@ -306,7 +309,13 @@ func (r *runner) summary() {
 	c := r.countFiles()
 	el := time.Since(r.start)
 	moved := r.bytesRead.Load()
+	var released *float64
+	if r.released > 0 {
+		s := r.released.Seconds()
+		released = &s
+	}
 	r.out.Summary(ui.Summary{
+		SourceReleased: released, ShowRelease: r.casc != nil,
 		Files:       len(r.files),
 		FilesCopied: c.copied, FilesSkipped: c.skipped, FilesFailed: c.failed,
 		FilesNotVerified: c.notVerified, FilesNotStarted: c.notStarted, FilesHashReused: c.hashReused,

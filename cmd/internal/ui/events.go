@@ -63,6 +63,10 @@ type Start struct {
 	// the run is not sharded; Files and Bytes are then the part's.
 	Shard *Shard `json:"shard,omitempty"`
 
+	// Cascade are the destinations filled from a verified copy of the
+	// others once the source is released (--cascade; added in version 1).
+	Cascade []string `json:"cascade,omitempty"`
+
 	// Names are the destinations as given (for the text legend);
 	// Verbose: -v, the text says how each destination is written.
 	Names   []string `json:"-"`
@@ -156,6 +160,10 @@ type Summary struct {
 	BytesCopied   int64   `json:"bytes_copied"`
 	Seconds       float64 `json:"seconds"`
 	BytesPerSec   float64 `json:"bytes_per_sec"`
+	// SourceReleased is when the run stopped reading the source, in
+	// seconds after the start; nil when it did not get there
+	// (interrupted first). Added in schema version 1.
+	SourceReleased *float64 `json:"source_released_seconds,omitempty"`
 	// Dests is how each destination ended (added in schema version 1).
 	Dests       []DestSummary `json:"dests"`
 	Interrupted bool          `json:"interrupted"`
@@ -166,10 +174,59 @@ type Summary struct {
 	FilesHashReused  int `json:"files_hash_reused"`
 
 	// For the text line: the wall time, the number of destinations and
-	// the verification mode.
-	Elapsed    time.Duration `json:"-"`
-	DestsCount int           `json:"-"`
-	Mode       string        `json:"-"`
+	// the verification mode; ShowRelease: say when the source was
+	// released (--cascade).
+	ShowRelease bool          `json:"-"`
+	Elapsed     time.Duration `json:"-"`
+	DestsCount  int           `json:"-"`
+	Mode        string        `json:"-"`
+}
+
+// SourceReleased is the moment a copy stops reading its source, as its
+// JSON "source_released" event says it: the source's data and metadata are
+// no longer read, so a card may be ejected (with --cascade, before the
+// cascade destinations are filled).
+type SourceReleased struct {
+	Event  string `json:"event"`
+	Time   string `json:"time"`
+	Source string `json:"source"`
+	// Seconds is the time since the start of the run.
+	Seconds float64 `json:"seconds"`
+	// Reads is the number of times the data of each source file was
+	// read at most (1 for the copy, 2 with the re-read of source and
+	// full modes).
+	Reads int `json:"reads"`
+	// Pending are the destinations still to be filled (--cascade).
+	Pending []string `json:"pending"`
+}
+
+// Cascade is the filling of one file's cascade destinations from a verified
+// copy on another destination, as its JSON "cascade" event says it.
+type Cascade struct {
+	// Rel is its path in the tree; Size its size; Alg and Hash the source
+	// hash every cascade copy is checked against.
+	Rel       string
+	Size      int64
+	Mode, Alg string
+	Hash      string
+	// From is the verified copy the cascade copies were made from ("" when
+	// none could be read).
+	From string
+	// Bytes were read from From in Elapsed.
+	Bytes   int64
+	Elapsed time.Duration
+	// Dests are the cascade destinations (only those).
+	Dests []Dest
+}
+
+// Failed reports whether a cascade destination failed.
+func (c *Cascade) Failed() bool {
+	for _, d := range c.Dests {
+		if d.State == Failed {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot is the state of a run's progress.

@@ -191,6 +191,8 @@ func (p *jsonPrinter) Copied(f File) {
 		var h string
 		var err error
 		switch d.State {
+		case Pending:
+			st = "pending" // --cascade fills it later
 		case Skipped:
 			st = "skipped"
 		case OK:
@@ -236,12 +238,63 @@ func (p *jsonPrinter) Done(f File) {
 	for _, d := range f.Dests {
 		st := "ok"
 		switch d.State {
+		case Pending:
+			st = "pending" // --cascade fills it later
 		case Skipped:
 			st = "skipped"
 		case Failed:
 			st = "failed"
 		case Copied:
 			st = "not_verified"
+		}
+		ev.Dests = append(ev.Dests, destEventOf(d, st, d.Hash, d.Err))
+	}
+	p.emit(ev)
+}
+
+// SourceReleased prints the "source_released" event.
+func (p *jsonPrinter) SourceReleased(ev SourceReleased) {
+	ev.Event, ev.Time = "source_released", now()
+	if ev.Pending == nil {
+		ev.Pending = []string{}
+	}
+	p.emit(ev)
+}
+
+type cascadeEvent struct {
+	Event       string      `json:"event"`
+	Time        string      `json:"time"`
+	Path        string      `json:"path"`
+	Size        int64       `json:"size"`
+	Mode        string      `json:"mode"`
+	HashAlg     string      `json:"hash_alg"`
+	Hash        string      `json:"hash"`
+	From        string      `json:"from"`
+	Seconds     float64     `json:"seconds"`
+	BytesPerSec float64     `json:"bytes_per_sec"`
+	Dests       []destEvent `json:"dests"`
+	OK          bool        `json:"ok"`
+}
+
+// Cascaded prints the "cascade" event of a file whose cascade
+// destinations are done.
+func (p *jsonPrinter) Cascaded(c Cascade) {
+	ev := cascadeEvent{
+		Event: "cascade", Time: now(), Path: c.Rel, Size: c.Size, Mode: c.Mode,
+		HashAlg: c.Alg, Hash: c.Hash, From: c.From,
+		Seconds: c.Elapsed.Seconds(), BytesPerSec: Speed(c.Bytes, c.Elapsed), OK: !c.Failed(),
+	}
+	for _, d := range c.Dests {
+		st := "ok"
+		switch d.State {
+		case Failed:
+			st = "failed"
+		case Copied:
+			st = "not_verified"
+		case Skipped:
+			st = "skipped"
+		case Pending:
+			st = "pending"
 		}
 		ev.Dests = append(ev.Dests, destEventOf(d, st, d.Hash, d.Err))
 	}

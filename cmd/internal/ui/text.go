@@ -200,6 +200,50 @@ func (p *textPrinter) Done(f File) {
 	}
 }
 
+// SourceReleased says that the source may go while destinations are still
+// to be filled (--cascade; on stderr, not with -q); at the end of a run
+// the summary says it.
+func (p *textPrinter) SourceReleased(ev SourceReleased) {
+	if p.quiet || len(ev.Pending) == 0 {
+		return
+	}
+	line := fmt.Sprintf("cvv: source released after %s: %s is read no more", secondsString(ev.Seconds), DisplayName(ev.Source))
+	if len(ev.Pending) > 0 {
+		names := make([]string, len(ev.Pending))
+		for i, n := range ev.Pending {
+			names[i] = DisplayName(n)
+		}
+		line += "; filling " + strings.Join(names, ", ") + " from verified copies"
+	}
+	p.eprintln(line)
+}
+
+// secondsString is s seconds, rounded to the millisecond.
+func secondsString(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+// Cascaded prints the result line of a file's cascade destinations
+// (NAME  SIZE  SPEED  ALG HASH  from COPY  DEST-STATUS...) and their
+// failures.
+func (p *textPrinter) Cascaded(c Cascade) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.quiet {
+		f := File{Rel: c.Rel, Size: c.Size, Bytes: c.Bytes, Elapsed: c.Elapsed, Alg: c.Alg, Hash: c.Hash, Dests: c.Dests}
+		from := "-"
+		if c.From != "" {
+			from = DisplayName(c.From)
+		}
+		p.out(p.linePrefix(f) + "  from " + from + " " + p.destStates(f))
+	}
+	for _, d := range c.Dests {
+		if d.Err != nil {
+			p.err(fmt.Sprintf("cvv: FAIL %s -> %s: %v", DisplayName(c.Rel), DisplayName(d.Path), d.Err))
+		}
+	}
+}
+
 // Copied prints nothing: the result line comes with Done.
 func (p *textPrinter) Copied(File) {}
 
@@ -212,18 +256,7 @@ const tinyFile = 1 << 20
 //	NAME  SIZE  SPEED  ALG HASH  src STATUS  DEST-STATUS...
 func (p *textPrinter) resultLine(f File) string {
 	var b strings.Builder
-	b.WriteString(DisplayName(f.Rel) + "  " + plan.HumanBytes(f.Size) + "  ")
-	if f.Elapsed > 0 && f.Bytes >= tinyFile {
-		b.WriteString(plan.HumanBytes(int64(Speed(f.Bytes, f.Elapsed))) + "/s")
-	} else {
-		b.WriteString("-")
-	}
-	b.WriteString("  " + f.Alg + " ")
-	if f.Hash != "" {
-		b.WriteString(f.Hash)
-	} else {
-		b.WriteString("-")
-	}
+	b.WriteString(p.linePrefix(f))
 	b.WriteString("  src ")
 	switch f.SourceState {
 	case SourceOK:
@@ -241,6 +274,32 @@ func (p *textPrinter) resultLine(f File) string {
 		}
 	}
 	b.WriteString(" ")
+	b.WriteString(p.destStates(f))
+	return b.String()
+}
+
+// linePrefix is the start of a file's line: NAME  SIZE  SPEED  ALG HASH.
+func (p *textPrinter) linePrefix(f File) string {
+	var b strings.Builder
+	b.WriteString(DisplayName(f.Rel) + "  " + plan.HumanBytes(f.Size) + "  ")
+	if f.Elapsed > 0 && f.Bytes >= tinyFile {
+		b.WriteString(plan.HumanBytes(int64(Speed(f.Bytes, f.Elapsed))) + "/s")
+	} else {
+		b.WriteString("-")
+	}
+	b.WriteString("  " + f.Alg + " ")
+	if f.Hash != "" {
+		b.WriteString(f.Hash)
+	} else {
+		b.WriteString("-")
+	}
+	return b.String()
+}
+
+// destStates is the status of each destination of a file's line, each
+// after a space.
+func (p *textPrinter) destStates(f File) string {
+	var b strings.Builder
 	for _, d := range f.Dests {
 		b.WriteString(" ")
 		switch d.State {
@@ -288,10 +347,14 @@ func (p *textPrinter) Summary(s Summary) {
 	if s.FilesHashReused > 0 {
 		counts += fmt.Sprintf(", %d with the source hash of their verification record", s.FilesHashReused)
 	}
-	p.println(fmt.Sprintf("cvv: %s (%s), %s in %s, %s/s, %s, %s mode, %s%s",
+	released := ""
+	if s.SourceReleased != nil && s.ShowRelease {
+		released = ", source released after " + secondsString(*s.SourceReleased)
+	}
+	p.println(fmt.Sprintf("cvv: %s (%s), %s in %s, %s/s, %s, %s mode, %s%s%s",
 		count(s.Files, "file", "files"), counts, plan.HumanBytes(s.Bytes), s.Elapsed.Round(time.Millisecond),
 		plan.HumanBytes(int64(s.BytesPerSec)), count(s.DestsCount, "destination", "destinations"), s.Mode,
-		count(s.Failures, "failure", "failures"), state))
+		count(s.Failures, "failure", "failures"), released, state))
 	if len(s.Dests) > 1 {
 		for _, d := range s.Dests {
 			p.println(destLine(d))

@@ -54,6 +54,11 @@ type CopyPrinter interface {
 	// Wrote reports a file cvv wrote beside the copies: kind is
 	// "hashfile" or "report".
 	Wrote(kind, path string)
+	// SourceReleased reports that the run reads the source no more.
+	SourceReleased(SourceReleased)
+	// Cascaded reports a file whose cascade destinations (--cascade)
+	// were filled from a verified copy, or failed.
+	Cascaded(Cascade)
 	// Ask asks a yes/no question and reads the answer; an empty answer is
 	// yes. The live display pauses meanwhile.
 	Ask(ctx context.Context, question string) (bool, error)
