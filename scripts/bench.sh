@@ -24,7 +24,8 @@
 # with 3 destinations, the last one's loop device throttled to THROTTLE_MBPS
 # MB/s of writes by the cgroup v1 blkio controller, blkio.throttle.
 # write_bps_device of the root group, so that page-cache writeback is held
-# too; only the 3-destination cells of THROTTLE_WORKLOADS run there).
+# too; only the 3-destination cells of THROTTLE_WORKLOADS run there, with
+# the contenders THROTTLE_TOOLS besides TOOLS).
 #
 # Fio limit: per target and destination count, one fio run (io_uring,
 # O_DIRECT, 1 MiB, QD32) reads the source device while writing to each of
@@ -46,6 +47,12 @@
 #                 between (not in the default TOOLS)
 #   cp            cp --reflink=never, once per destination
 #   rsync         rsync -a --inplace -W, once per destination
+#   cvv-cascade   cvv -m full, the last destination as --cascade (throttle
+#                 rig); --json events appended to events.jsonl in the cell,
+#                 the report reads the source_released times from them
+#   cvv-noslow    cvv -m full without the last (slow) destination, events
+#                 as cvv-cascade: the time the source would be released
+#                 without the slow drive (throttle rig)
 # Before every run (hyperfine --prepare) the destinations are removed, and as
 # root the page cache is dropped; `sync` runs inside the timed command. Each
 # timed command runs under bench/cmd/rusage, which records CPU seconds and
@@ -59,6 +66,7 @@
 # few big tree files, default 64M), RUNS, DESTS ("1 2 3"), TARGETS
 # ("disk tmpfs loop throttle"), TOOLS, WORKLOADS ("big tree seq"), SEQ_FILES,
 # SEQ_SIZE, THROTTLE_MBPS (default 100), THROTTLE_WORKLOADS (default big),
+# THROTTLE_TOOLS (default "cvv-cascade cvv-noslow"),
 # WARMUP (untimed runs per contender and cell), CVV (binary; default:
 # make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
 # (scratch directory on the disk target), OUT (results directory), FIO=0
@@ -101,6 +109,7 @@ RUNS=${RUNS:-$d_runs}
 WARMUP=${WARMUP:-${d_warmup:-1}}
 THROTTLE_MBPS=${THROTTLE_MBPS:-100}
 THROTTLE_WORKLOADS=${THROTTLE_WORKLOADS:-big}
+THROTTLE_TOOLS=${THROTTLE_TOOLS-cvv-cascade cvv-noslow}
 DESTS=${DESTS:-$d_dests}
 TARGETS=${TARGETS:-$d_targets}
 TOOLS=${TOOLS:-$d_tools}
@@ -131,6 +140,8 @@ cell_wls() {
 	echo "$out"
 }
 cell_dests() { if [ "$1" = throttle ]; then echo 3; else echo "$DESTS"; fi; }
+# cell_tools TARGET: the contenders of a target's cells.
+cell_tools() { if [ "$1" = throttle ]; then echo "$TOOLS $THROTTLE_TOOLS"; else echo "$TOOLS"; fi; }
 
 # --- tools -----------------------------------------------------------------
 need=()
@@ -219,7 +230,8 @@ only=""
 for t in "${targets[@]}"; do
 	[ "$t" = throttle ] || continue
 	read -r -a twl <<<"$(cell_wls throttle)"
-	only=",\"only\":{\"throttle\":{\"workloads\":$(json_list quote "${twl[@]}"),\"dests\":[3]}}"
+	read -r -a ttl <<<"$THROTTLE_TOOLS"
+	only=",\"only\":{\"throttle\":{\"workloads\":$(json_list quote "${twl[@]}"),\"dests\":[3],\"tools\":$(json_list quote "${ttl[@]}")}}"
 done
 cat >"$raw/plan.json" <<EOF
 {"profile":"$profile","runs":$RUNS,"started":"$(date -u +%Y-%m-%dT%H:%M:%SZ)",
@@ -262,9 +274,9 @@ for tg in "${targets[@]}"; do
 	for w in $(cell_wls "$tg"); do
 		b=$(wl_bytes "$w")
 		for n in $(cell_dests "$tg"); do
-			for tool in $TOOLS; do
+			for tool in $(cell_tools "$tg"); do
 				case $tool in
-				cvv-full) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
+				cvv-full | cvv-cascade) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
 				cvv-fallback) t=$((b * n / 30000000)) ;;
 				cp) t=$((b * n / 50000000)) ;;
 				rsync) t=$((b * n / 25000000)) ;;
@@ -445,7 +457,9 @@ run_fio() { # run_fio TARGET OUTDIR
 }
 
 # --- contenders ------------------------------------------------------------
-# tool_cmd TOOL WORKLOAD N prints the shell command of one timed run.
+# tool_cmd TOOL WORKLOAD N prints the shell command of one timed run
+# (cell_dir: the cell's raw directory, for the event streams).
+cell_dir=""
 tool_cmd() {
 	local tool=$1 w=$2 n=$3 src dsts=() i c=""
 	if [ "$w" = big ]; then src=$src_root/big/big.bin; else src=$src_root/$w; fi
@@ -453,6 +467,8 @@ tool_cmd() {
 	case $tool in
 	cvv-transfer) c="$CVV -q -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-full) c="$CVV -q -m full ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-cascade) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} --cascade ${dsts[$((n - 1))]} >>$cell_dir/events.jsonl" ;;
+	cvv-noslow) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} >>$cell_dir/events.jsonl" ;;
 	cvv-fallback) c="$CVV -q --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-direct) c="$CVV -q -m transfer --write direct ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
 	cvv-buffered) c="$CVV -q -m transfer --write buffered ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
@@ -482,12 +498,16 @@ step=0
 total_steps=0
 for tg in "${targets[@]}"; do
 	for w in $(cell_wls "$tg"); do
-		for n in $(cell_dests "$tg"); do total_steps=$((total_steps + ${#tools_arr[@]})); done
+		for n in $(cell_dests "$tg"); do
+			read -r -a ct <<<"$(cell_tools "$tg")"
+			total_steps=$((total_steps + ${#ct[@]}))
+		done
 	done
 done
 run_cell() {
 	local t=$1 w=$2 n=$3 tool=$4 cell i r
 	cell=$raw/$t/$w/d$n/$tool
+	cell_dir=$cell
 	mkdir -p "$cell"
 	{
 		echo "# timed command ($t, $w, $n destination(s), $tool)"
@@ -531,9 +551,10 @@ for t in "${targets[@]}"; do
 	for w in $(cell_wls "$t"); do
 		for n in $(cell_dests "$t"); do
 			# Rotate the contender order from cell to cell.
-			k=${#tools_arr[@]}
+			read -r -a ct <<<"$(cell_tools "$t")"
+			k=${#ct[@]}
 			for j in $(seq 0 $((k - 1))); do
-				run_cell "$t" "$w" "$n" "${tools_arr[$(((j + rot) % k))]}"
+				run_cell "$t" "$w" "$n" "${ct[$(((j + rot) % k))]}"
 			done
 			rot=$((rot + 1))
 		done

@@ -28,6 +28,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,10 +55,13 @@ type Plan struct {
 	Only map[string]Scope `json:"only,omitempty"`
 }
 
-// Scope is the workloads and destination counts measured on one target.
+// Scope is the workloads and destination counts measured on one target,
+// and the contenders measured there besides the plan's (the throttle rig:
+// cvv --cascade and the same run without the slow destination).
 type Scope struct {
 	Workloads []string `json:"workloads"`
 	Dests     []int    `json:"dests"`
+	Tools     []string `json:"tools,omitempty"`
 }
 
 // Workload describes a generated source; written by genworkload -stats.
@@ -117,6 +121,10 @@ type Cell struct {
 	HyperfineCPU []float64
 	// Failed counts runs that exited non-zero.
 	Failed int
+	// Released are the times (seconds after the start) at which cvv
+	// released the source, from the source_released events of the runs
+	// (events.jsonl, written by the contenders that print --json).
+	Released []float64
 }
 
 // FIO is the fio baseline of one target, in bytes per second.
@@ -271,6 +279,12 @@ func loadCell(dir string, k Key) (*Cell, error) {
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
 		switch {
+		case e.Name() == "events.jsonl":
+			rs, err := parseReleased(p)
+			if err != nil {
+				return nil, err
+			}
+			c.Released = append(c.Released, rs...)
 		case e.Name() == "rusage.jsonl":
 			us, err := ParseUsages(p)
 			if err != nil {
@@ -305,6 +319,29 @@ func loadCell(dir string, k Key) (*Cell, error) {
 	}
 	c.Failed = max(hfFailed, ruFailed)
 	return c, nil
+}
+
+// parseReleased reads the seconds of every source_released event of a cvv
+// --json event stream.
+func parseReleased(path string) ([]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if !bytes.Contains(line, []byte(`"event":"source_released"`)) {
+			continue
+		}
+		var ev struct {
+			Seconds *float64 `json:"seconds"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil || ev.Seconds == nil {
+			return nil, fmt.Errorf("%s: bad source_released event %q", path, line)
+		}
+		out = append(out, *ev.Seconds)
+	}
+	return out, nil
 }
 
 // roundOf parses the round number of a file named run<N>.json.
@@ -477,13 +514,13 @@ func (d *Dataset) Check() error {
 func (d *Dataset) PlannedKeys() []Key {
 	var ks []Key
 	for _, t := range d.Plan.Targets {
-		wls, dests := d.Plan.Workloads, d.Plan.Dests
+		wls, dests, tools := d.Plan.Workloads, d.Plan.Dests, d.Plan.Tools
 		if o, ok := d.Plan.Only[t]; ok {
-			wls, dests = o.Workloads, o.Dests
+			wls, dests, tools = o.Workloads, o.Dests, append(slices.Clone(tools), o.Tools...)
 		}
 		for _, w := range wls {
 			for _, n := range dests {
-				for _, tool := range d.Plan.Tools {
+				for _, tool := range tools {
 					ks = append(ks, Key{Target: t, Workload: w, Dests: n, Tool: tool})
 				}
 			}

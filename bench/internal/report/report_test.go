@@ -676,3 +676,42 @@ func TestWriteSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestCascadeReleased checks target 7: the extra contenders of the
+// throttle scope are planned there only, their source_released times are
+// read from events.jsonl, and the check compares their medians.
+func TestCascadeReleased(t *testing.T) {
+	plan := Plan{Runs: 2, Targets: []string{"loop", "throttle"}, Workloads: []string{"big"}, Dests: []int{1},
+		Tools: []string{ToolCp}, Only: map[string]Scope{"throttle": {Workloads: []string{"big"}, Dests: []int{3}, Tools: []string{ToolCascade, ToolNoSlow}}}}
+	r := newRaw(t, plan, Workload{Name: "big", Bytes: gib})
+	r.runs(Key{"loop", "big", 1, ToolCp}, 1, 1024, 2, 2)
+	r.runs(Key{"throttle", "big", 3, ToolCp}, 1, 1024, 9, 9)
+	if err := r.load().Check(); err == nil || !strings.Contains(err.Error(), "throttle/big/d3/cvv-cascade: no measurement") ||
+		strings.Contains(err.Error(), "loop/big/d1/cvv-cascade") {
+		t.Errorf("Check = %v, want the cascade cells of the throttle rig only", err)
+	}
+	events := func(tool string, secs ...float64) {
+		var b strings.Builder
+		for _, s := range secs {
+			fmt.Fprintf(&b, "{\"event\":\"start\"}\n{\"event\":\"source_released\",\"time\":\"x\",\"seconds\":%g}\n{\"event\":\"summary\"}\n", s)
+		}
+		r.write(filepath.Join("throttle", "big", "d3", tool, "events.jsonl"), b.String())
+	}
+	r.runs(Key{"throttle", "big", 3, ToolCascade}, 1, 1024, 8, 8)
+	r.runs(Key{"throttle", "big", 3, ToolNoSlow}, 1, 1024, 1, 1)
+	events(ToolCascade, 1.1, 1.3)
+	events(ToolNoSlow, 1.0, 1.0)
+	d := r.load()
+	if err := d.Check(); err != nil {
+		t.Fatal(err)
+	}
+	var got []Check
+	for _, c := range d.Evaluate() {
+		if c.Target == 7 {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 1 || got[0].Scope != "throttle big d3" || math.Abs(got[0].Value-1.2) > 1e-9 || got[0].Status != Miss {
+		t.Errorf("target 7 checks %+v, want one MISS of 1.20x on throttle big d3", got)
+	}
+}

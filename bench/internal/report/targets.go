@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -13,6 +14,11 @@ const (
 	ToolFallback = "cvv-fallback"
 	ToolCp       = "cp"
 	ToolRsync    = "rsync"
+	// ToolCascade is cvv -m full with the last destination given as
+	// --cascade; ToolNoSlow the same run without that destination. Both
+	// print --json into events.jsonl (the source_released times).
+	ToolCascade = "cvv-cascade"
+	ToolNoSlow  = "cvv-noslow"
 )
 
 // MinRunsForTargets is the number of runs the targets ask for; fewer runs
@@ -84,6 +90,7 @@ var TargetTitles = [...]string{
 	4: "full mode wall <= 1.3x transfer on separate devices",
 	5: "peak RSS <= 64 MiB for every workload",
 	6: "fallback engine within 25% of the uring engine on the single-device target",
+	7: "one slow destination (throttle rig, --cascade): the source is released within 1.1x the time of the same run without it",
 }
 
 // Evaluate checks the six targets against the dataset. Checks whose cells
@@ -187,6 +194,26 @@ func (d *Dataset) Evaluate() []Check {
 				tr := k
 				tr.Tool = ToolTransfer
 				out = append(out, ratio(6, "cvv fallback / cvv transfer (wall)", k, tr, false, 1.25))
+			}
+		}
+	}
+	// 7. --cascade: the source is released as soon as without the slow
+	// destination.
+	for _, t := range d.Plan.Targets {
+		o, ok := d.Plan.Only[t]
+		if !ok || !slices.Contains(o.Tools, ToolCascade) {
+			continue
+		}
+		for _, w := range o.Workloads {
+			for _, n := range o.Dests {
+				k := Key{Target: t, Workload: w, Dests: n, Tool: ToolCascade}
+				base := k
+				base.Tool = ToolNoSlow
+				c := Check{Target: 7, What: "cvv --cascade / cvv without the slow destination (time to source_released)", Scope: scope(k),
+					Limit: 1.10, Unit: "x", RoundMin: math.NaN(), RoundMax: math.NaN()}
+				c.Value = d.ratio(k, base, func(c *Cell) []float64 { return c.Released })
+				d.verdict(&c, k, base)
+				out = append(out, c)
 			}
 		}
 	}
