@@ -200,10 +200,10 @@ const FileWeight = 64 << 10
 // Partitioner deals the files of a tree to the shards, in walk order: each
 // file goes to the shard with the least weight so far (its size plus
 // FileWeight per file), a tie to the lowest index. It depends on nothing
-// but the sizes in walk order (name order, directory by directory), so
-// every shard, on any host, in any run over the same tree, deals the same
-// way; and it needs one counter per shard, so a streaming walk can deal as
-// it goes. No shard ends more than one file's weight above the mean.
+// but the sizes in walk order (path order, see Scan), so every shard, on
+// any host, in any run over the same tree, deals the same way; and it
+// needs one counter per shard, so a streaming walk can deal as it goes.
+// No shard ends more than one file's weight above the mean.
 type Partitioner struct {
 	load []int64
 }
