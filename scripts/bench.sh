@@ -47,6 +47,9 @@
 #                 between (not in the default TOOLS)
 #   cp            cp --reflink=never, once per destination
 #   rsync         rsync -a --inplace -W, once per destination
+#   cp-xxhsum     what a user scripts for a verified copy: cp to each
+#                 destination, sync, drop the caches (as root), then xxhsum
+#                 -H3 of the source and every copy (not in the default TOOLS)
 #   cvv-cascade   cvv -m full, the last destination as --cascade (throttle
 #                 rig); --json events appended to events.jsonl in the cell,
 #                 the report reads the source_released times from them
@@ -279,6 +282,7 @@ for tg in "${targets[@]}"; do
 				cvv-full | cvv-cascade) t=$((b * (2 * n + 1) / 2 / 60000000)) ;;
 				cvv-fallback) t=$((b * n / 30000000)) ;;
 				cp) t=$((b * n / 50000000)) ;;
+				cp-xxhsum) t=$((b * n / 50000000 + b * (n + 1) / 100000000)) ;;
 				rsync) t=$((b * n / 25000000)) ;;
 				*) t=$((b * (n + 1) / 2 / 60000000)) ;;
 				esac
@@ -477,15 +481,19 @@ tool_cmd() {
 		qd=${bs#*-qd} bs=${bs%-qd*}
 		c="$CVV -q -m transfer --block-size $bs --queue-depth $qd ${CVV_FLAGS:-} $src ${dsts[*]}"
 		;;
-	cp | rsync)
+	cp | rsync | cp-xxhsum)
 		for d in "${dsts[@]}"; do
-			if [ "$tool" = cp ]; then
+			if [ "$tool" != rsync ]; then
 				if [ "$w" = big ]; then c+="cp --reflink=never $src $d && "; else c+="cp -r --reflink=never $src $d && "; fi
 			else
 				if [ "$w" = big ]; then c+="rsync -a --inplace -W $src $d && "; else c+="rsync -a --inplace -W $src/ $d/ && "; fi
 			fi
 		done
 		c=${c% && }
+		if [ "$tool" = cp-xxhsum ]; then
+			c+=" && sync && { [ ! -w /proc/sys/vm/drop_caches ] || echo 3 >/proc/sys/vm/drop_caches; }"
+			c+=" && find $src ${dsts[*]} -type f -exec xxhsum -H3 {} + >/dev/null"
+		fi
 		;;
 	*) die "unknown tool $tool" ;;
 	esac
@@ -528,6 +536,8 @@ run_cell() {
 			die "$t $w d$n $tool warm-up run failed (command: $(tail -1 "$cell/cmd.sh"))"
 		fi
 	done
+	# The event streams count the timed runs only.
+	rm -f "$cell/events.jsonl"
 	if ! hyperfine -N --runs "$RUNS" --style none --output inherit --prepare "sh $cell/prepare.sh" \
 		--command-name "$tool" --export-json "$cell/runs.json" \
 		"$RUSAGE -o $cell/rusage.jsonl -- sh $cell/cmd.sh" >"$cell/runs.log" 2>&1; then

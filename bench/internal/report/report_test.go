@@ -715,3 +715,30 @@ func TestCascadeReleased(t *testing.T) {
 		t.Errorf("target 7 checks %+v, want one MISS of 1.20x on throttle big d3", got)
 	}
 }
+
+// TestFullVsScriptedCheck checks target 8: cvv full against cp + sync +
+// xxhsum, in every planned cell, only when that contender was run.
+func TestFullVsScriptedCheck(t *testing.T) {
+	plan := Plan{Runs: 1, Targets: []string{"loop"}, Workloads: []string{"big"}, Dests: []int{1, 3}, Tools: []string{ToolFull, ToolCpXxhsum}}
+	r := newRaw(t, plan, Workload{Name: "big", Bytes: gib})
+	r.runs(Key{"loop", "big", 1, ToolFull}, 1, 1024, 2)
+	r.runs(Key{"loop", "big", 1, ToolCpXxhsum}, 1, 1024, 5)
+	r.runs(Key{"loop", "big", 3, ToolFull}, 1, 1024, 6)
+	r.runs(Key{"loop", "big", 3, ToolCpXxhsum}, 1, 1024, 10)
+	var got []string
+	for _, c := range r.load().Evaluate() {
+		if c.Target == 8 {
+			got = append(got, fmt.Sprintf("%s %.2f %s", c.Scope, c.Value, c.Status))
+		}
+	}
+	if want := "[loop big d1 0.40 PASS loop big d3 0.60 MISS]"; fmt.Sprint(got) != want {
+		t.Errorf("target 8 checks %v, want %s", got, want)
+	}
+	plan.Tools = []string{ToolFull}
+	r = newRaw(t, plan, Workload{Name: "big", Bytes: gib})
+	for _, c := range r.load().Evaluate() {
+		if c.Target == 8 {
+			t.Errorf("target 8 checked without the cp-xxhsum contender: %+v", c)
+		}
+	}
+}

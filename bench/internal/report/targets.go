@@ -19,6 +19,9 @@ const (
 	// print --json into events.jsonl (the source_released times).
 	ToolCascade = "cvv-cascade"
 	ToolNoSlow  = "cvv-noslow"
+	// ToolCpXxhsum is what a user scripts for a verified copy: cp to each
+	// destination, sync, drop the caches, xxhsum the source and the copies.
+	ToolCpXxhsum = "cp-xxhsum"
 )
 
 // MinRunsForTargets is the number of runs the targets ask for; fewer runs
@@ -91,6 +94,7 @@ var TargetTitles = [...]string{
 	5: "peak RSS <= 64 MiB for every workload",
 	6: "fallback engine within 25% of the uring engine on the single-device target",
 	7: "one slow destination (throttle rig, --cascade): the source is released within 1.1x the time of the same run without it",
+	8: "cvv full <= 0.5x cp + sync + drop caches + xxhsum of the source and every copy",
 }
 
 // Evaluate checks the six targets against the dataset. Checks whose cells
@@ -214,6 +218,16 @@ func (d *Dataset) Evaluate() []Check {
 				c.Value = d.ratio(k, base, func(c *Cell) []float64 { return c.Released })
 				d.verdict(&c, k, base)
 				out = append(out, c)
+			}
+		}
+	}
+	// 8. full mode against the scripted cp + xxhsum, where it was run.
+	if slices.Contains(d.Plan.Tools, ToolCpXxhsum) {
+		for _, k := range d.PlannedKeys() {
+			if k.Tool == ToolFull {
+				base := k
+				base.Tool = ToolCpXxhsum
+				out = append(out, ratio(8, "cvv full / cp + sync + xxhsum (wall)", k, base, false, 0.5))
 			}
 		}
 	}
