@@ -239,3 +239,43 @@ func TestCascadeInterrupted(t *testing.T) {
 	}
 	checkRecords(t, d3, want, "full")
 }
+
+// TestCascadeFastCopyReadEIO: the first fast destination is a FUSE
+// filesystem whose copy of one file reads back EIO under its final name
+// (the fast phase verifies the temp file, so only the cascade's read
+// fails). That copy fails on its destination, named in an error event; the
+// cascade destination gets the file from the second fast copy instead,
+// and every other file from the first.
+func TestCascadeFastCopyReadEIO(t *testing.T) {
+	e := mountErrorFS(t, ErrorFSOptions{})
+	work := workDir(t, 128<<20)
+	src := filepath.Join(work, "src")
+	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 3 << 20, Small: 6})
+	bad := "large/clip01.mov"
+	e.Inject(Fault{Op: OpRead, Match: "copy/" + bad, Errno: syscall.EIO})
+	d1, d2, slow := filepath.Join(e.Mountpoint, "copy"), filepath.Join(work, "d2"), filepath.Join(work, "slow")
+	r := runCVV(t, runOpts{}, "--json", src, d1, d2, "--cascade", slow)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1\n%v", r.Code, r)
+	}
+	if e.Hits(OpRead) == 0 {
+		t.Fatalf("the fault never fired\n%v", r)
+	}
+	expectOutput(t, r, `"event":"error","time":`, "reading the verified copy "+filepath.Join(d1, bad)+" for the cascade", "input/output error")
+	for _, ev := range parseCascadeEvents(t, r.Stdout) {
+		if ev.Event != "cascade" {
+			continue
+		}
+		from := d1
+		if ev.Path == bad {
+			from = d2
+		}
+		if !ev.OK || ev.From != filepath.Join(from, ev.Path) {
+			t.Errorf("cascade of %s: ok %v from %q, want ok from %s", ev.Path, ev.OK, ev.From, from)
+		}
+	}
+	if n := checkFinalFiles(t, want, slow); n != len(want) {
+		t.Errorf("cascade destination: %d of %d files", n, len(want))
+	}
+	checkRecords(t, slow, want, "full")
+}
