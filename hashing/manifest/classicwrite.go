@@ -1,8 +1,9 @@
 package manifest
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -40,20 +41,20 @@ func classicDigest(alg hashing.Algorithm, hexDigest string) string {
 	return hexDigest
 }
 
-// renderClassic renders rec as a classic MHL 1.1 file, valid against the
+// writeClassic writes rec to w as a classic MHL 1.1 file, valid against the
 // MHL 1.1 schema. The schema's size is a positive integer: empty files
 // cannot be listed and are left out.
 // It reads nothing but rec (see Record.withDefaults).
-func renderClassic(rec Record) []byte {
+func writeClassic(w io.Writer, rec Record) error {
 	el := classicElement(rec.Alg)
-	var b bytes.Buffer
+	b := bufio.NewWriter(w)
 	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<hashlist version=\"1.1\">\n")
 	b.WriteString("  <creatorinfo>\n")
-	fmt.Fprintf(&b, "    <username>%s</username>\n", xmlText(rec.User))
-	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
-	fmt.Fprintf(&b, "    <tool>%s %s</tool>\n", ToolName, xmlText(ToolVersion()))
-	fmt.Fprintf(&b, "    <startdate>%s</startdate>\n", classicTime(rec.Start))
-	fmt.Fprintf(&b, "    <finishdate>%s</finishdate>\n", classicTime(rec.Finish))
+	fmt.Fprintf(b, "    <username>%s</username>\n", xmlText(rec.User))
+	fmt.Fprintf(b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
+	fmt.Fprintf(b, "    <tool>%s %s</tool>\n", ToolName, xmlText(ToolVersion()))
+	fmt.Fprintf(b, "    <startdate>%s</startdate>\n", classicTime(rec.Start))
+	fmt.Fprintf(b, "    <finishdate>%s</finishdate>\n", classicTime(rec.Finish))
 	b.WriteString("  </creatorinfo>\n")
 	for _, f := range rec.Files {
 		if f.Size == 0 {
@@ -64,17 +65,17 @@ func renderClassic(rec Record) []byte {
 			hashDate = rec.Start
 		}
 		b.WriteString("  <hash>\n")
-		fmt.Fprintf(&b, "    <file>%s</file>\n", xmlText(f.Path))
-		fmt.Fprintf(&b, "    <size>%d</size>\n", f.Size)
+		fmt.Fprintf(b, "    <file>%s</file>\n", xmlText(f.Path))
+		fmt.Fprintf(b, "    <size>%d</size>\n", f.Size)
 		if !f.ModTime.IsZero() {
-			fmt.Fprintf(&b, "    <lastmodificationdate>%s</lastmodificationdate>\n", classicTime(f.ModTime))
+			fmt.Fprintf(b, "    <lastmodificationdate>%s</lastmodificationdate>\n", classicTime(f.ModTime))
 		}
-		fmt.Fprintf(&b, "    <%s>%s</%[1]s>\n", el, classicDigest(rec.Alg, f.Hash))
-		fmt.Fprintf(&b, "    <hashdate>%s</hashdate>\n", classicTime(hashDate))
+		fmt.Fprintf(b, "    <%s>%s</%[1]s>\n", el, classicDigest(rec.Alg, f.Hash))
+		fmt.Fprintf(b, "    <hashdate>%s</hashdate>\n", classicTime(hashDate))
 		b.WriteString("  </hash>\n")
 	}
 	b.WriteString("</hashlist>\n")
-	return b.Bytes()
+	return b.Flush()
 }
 
 // classicTime formats t as the xs:dateTime the classic tools write: UTC,

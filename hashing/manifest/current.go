@@ -1,7 +1,10 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path"
 	"slices"
@@ -29,8 +32,7 @@ func Current(rec Record, formats []Format) bool {
 	for _, f := range formats {
 		switch f {
 		case Sums, XXH:
-			b, err := os.ReadFile(FileName(rec.Root, f, rec.Alg))
-			if err != nil || !bytes.Equal(b, renderSums(rec, f)) {
+			if !fileHolds(FileName(rec.Root, f, rec.Alg), func(w io.Writer) error { return writeSums(w, rec, f) }) {
 				return false
 			}
 		case MHL:
@@ -42,6 +44,42 @@ func Current(rec Record, formats []Format) bool {
 		}
 	}
 	return true
+}
+
+// fileHolds reports whether the file at p holds exactly what render
+// writes, compared as it is written: neither is held whole in memory.
+func fileHolds(p string, render func(io.Writer) error) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	c := &compareWriter{r: bufio.NewReaderSize(f, 64<<10)}
+	if err := render(c); err != nil {
+		return false
+	}
+	_, err = c.r.ReadByte()
+	return errors.Is(err, io.EOF)
+}
+
+// compareWriter compares what is written to it with what r yields; it
+// fails the first write that differs.
+type compareWriter struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+var errDiffers = errors.New("differs")
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	if cap(c.buf) < len(p) {
+		c.buf = make([]byte, len(p))
+	}
+	b := c.buf[:len(p)]
+	if _, err := io.ReadFull(c.r, b); err != nil || !bytes.Equal(b, p) {
+		return 0, errDiffers
+	}
+	return len(p), nil
 }
 
 // normalized is rec as Write records it: without the manifests

@@ -16,9 +16,11 @@
 package manifest
 
 import (
+	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path"
@@ -240,17 +242,19 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	// sums file that is about to be replaced).
 	rec = normalized(rec)
 
-	// Render everything first so that a failure leaves nothing behind.
+	// Check and read everything first so that a bad record or history
+	// leaves nothing behind; each list is then rendered straight into its
+	// temp file, never whole in memory.
 	type out struct {
-		path string
-		data []byte
+		path   string
+		render func(io.Writer) error
 	}
 	var outs []out
 	var mhlGens []*mhlOutput
 	for _, f := range formats {
 		switch f {
 		case Sums, XXH:
-			outs = append(outs, out{FileName(rec.Root, f, rec.Alg), renderSums(rec, f)})
+			outs = append(outs, out{FileName(rec.Root, f, rec.Alg), func(w io.Writer) error { return writeSums(w, rec, f) }})
 		case MHL:
 			if mhlGens, err = prepareMHL(rec, formats); err != nil {
 				return nil, err
@@ -260,7 +264,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 			if _, err := os.Lstat(p); err == nil {
 				return nil, &os.PathError{Op: "write classic MHL", Path: p, Err: os.ErrExist}
 			}
-			outs = append(outs, out{p, renderClassic(rec)})
+			outs = append(outs, out{p, func(w io.Writer) error { return writeClassic(w, rec) }})
 		default:
 			return nil, invalidf("invalid format %v", f)
 		}
@@ -272,7 +276,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 	}
 	defer root.Close()
 	for _, o := range outs {
-		if err := writeAtomic(root, o.path, o.data); err != nil {
+		if err := writeAtomicFunc(root, o.path, o.render); err != nil {
 			return written, err
 		}
 		written = append(written, o.path)
@@ -446,14 +450,28 @@ func checkXMLText(s string) error {
 }
 
 // writeAtomic writes data to final, a path below root, through a synced
-// temp file, reaching nothing below root through a symlink; a symlink at
-// final itself is replaced, never written through.
+// temp file.
 func writeAtomic(root *atomicfile.Dir, final string, data []byte) error {
+	return writeAtomicFunc(root, final, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc writes what render writes to final, a path below root,
+// through a buffer and a synced temp file renamed into place, reaching
+// nothing below root through a symlink; a symlink at final itself is
+// replaced, never written through.
+func writeAtomicFunc(root *atomicfile.Dir, final string, render func(io.Writer) error) error {
 	pf, err := atomicfile.CreatePending(root, final, 0)
 	if err != nil {
 		return err
 	}
-	if _, err := pf.File.Write(data); err != nil {
+	w := bufio.NewWriterSize(pf.File, 256<<10)
+	if err := render(w); err != nil {
+		return errors.Join(err, pf.Abort())
+	}
+	if err := w.Flush(); err != nil {
 		return errors.Join(err, pf.Abort())
 	}
 	return pf.Commit(&atomicfile.SourceAttrs{Mode: 0o644, ModTime: time.Now()}, atomicfile.SyncFull)

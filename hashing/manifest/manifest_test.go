@@ -2,9 +2,11 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -513,6 +515,76 @@ func TestWriteReproducible(t *testing.T) {
 		}
 		if strings.HasPrefix(ra, "ascmhl/") && strings.HasSuffix(ra, ".mhl") && (!bytes.Contains(da, []byte("dit-cart")) || !bytes.Contains(da, []byte("2026-11-25T10:00:00"))) {
 			t.Errorf("%s does not record the host and directory time it was given:\n%s", ra, da)
+		}
+	}
+}
+
+// TestDirectoryHashesFold checks the post-order fold against a direct
+// computation of every directory from all its children, on names whose
+// path order interleaves files and directories ("a.txt" < "a/" < "a0"),
+// with empty directories, and with the files in any order.
+func TestDirectoryHashesFold(t *testing.T) {
+	alg := hashing.XXH64
+	paths := []string{"a.txt", "a/b", "a/b.c/d", "a/b/c", "a-b/x", "a0", "z/y/x/w", "z/y.z", "top"}
+	dirs := []string{"a/empty", "e", "z/y/q", "a"}
+	var files []File
+	for i, p := range paths {
+		files = append(files, File{Path: p, Hash: alg.Sum([]byte{byte(i)})})
+	}
+	// The reference: every directory from the complete list of its
+	// children, deepest first.
+	children := map[string]map[string]bool{"": {}}
+	var addDir func(d string)
+	addDir = func(d string) {
+		if _, ok := children[d]; ok || d == "" {
+			return
+		}
+		children[d] = map[string]bool{}
+		p := parentDir(d)
+		addDir(p)
+		children[p][d] = true
+	}
+	for _, d := range dirs {
+		addDir(d)
+	}
+	for _, f := range files {
+		addDir(parentDir(f.Path))
+	}
+	byPath := map[string]string{}
+	for _, f := range files {
+		byPath[f.Path] = f.Hash
+	}
+	want := map[string]dirHash{}
+	var compute func(d string) dirHash
+	compute = func(d string) dirHash {
+		var content, structure []string
+		for c := range children[d] {
+			h := compute(c)
+			content = append(content, h.content)
+			raw, _ := hex.DecodeString(h.structure)
+			structure = append(structure, alg.Sum(append([]byte(path.Base(c)), raw...)))
+		}
+		for _, f := range files {
+			if parentDir(f.Path) == d {
+				content = append(content, f.Hash)
+				raw, _ := hex.DecodeString(f.Hash)
+				structure = append(structure, alg.Sum(append([]byte(path.Base(f.Path)), raw...)))
+			}
+		}
+		h := dirHash{content: hashOfHashes(alg, content), structure: hashOfHashes(alg, structure)}
+		want[d] = h
+		return h
+	}
+	compute("")
+	for _, shuffled := range [][]File{files, {files[8], files[3], files[0], files[5], files[1], files[7], files[2], files[6], files[4]}} {
+		got := directoryHashes(alg, shuffled, dirs)
+		if len(got) != len(want) {
+			t.Errorf("%d directories hashed, want %d: %v", len(got), len(want), got)
+		}
+		for d, h := range want {
+			if got[d] != h {
+				t.Errorf("directory %q: %+v, want %+v", d, got[d], h)
+			}
 		}
 	}
 }

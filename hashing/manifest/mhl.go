@@ -1,11 +1,14 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -58,13 +61,23 @@ func mhlElement(alg hashing.Algorithm) string {
 	return ""
 }
 
-// mhlOutput is a rendered generation, ready to be committed.
+// mhlOutput is a generation ready to be rendered and committed: what it
+// records is known and checked, its bytes are written by commit, straight
+// into the generation's temp file.
 type mhlOutput struct {
-	dir       string // Root/ascmhl
-	genName   string
-	genData   []byte
-	chainData []byte
-	stale     []string // names of uncommitted generations to remove first
+	dir     string // Root/ascmhl
+	genName string
+	stale   []string // names of uncommitted generations to remove first
+	rec     Record   // Root is the history's root, Files its own files
+	ignore  []string
+	node    *nestedHistory
+	hist    *History // never nil
+	next    int      // the generation's number
+	// parent is the generation that references this one (a child
+	// history's), by refPath; commit adds the reference once this one's
+	// C4 ID is known.
+	parent  *nestedHistory
+	refPath string
 }
 
 // prepareMHL renders the next generation of rec's history and of every
@@ -94,25 +107,32 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 			p.dirs[relTo(p.prefix, d)] = h
 		}
 	}
-	for _, f := range rec.Files {
-		n := tree.owner(f.Path, false)
-		f.Path = relTo(n.prefix, f.Path)
-		n.files = append(n.files, f)
+	if len(tree.children) == 0 {
+		// One history records everything: no copy of the files.
+		tree.files = rec.Files
+	} else {
+		for _, f := range rec.Files {
+			n := tree.owner(f.Path, false)
+			f.Path = relTo(n.prefix, f.Path)
+			n.files = append(n.files, f)
+		}
 	}
 	var outs []*mhlOutput
 	var walk func(n *nestedHistory) (*mhlOutput, error)
 	walk = func(n *nestedHistory) (*mhlOutput, error) {
+		var children []*mhlOutput
 		for _, c := range n.children {
 			out, err := walk(c)
 			if err != nil {
 				return nil, err
 			}
 			if out != nil {
-				ref := path.Join(relTo(n.prefix, c.prefix), HistoryDir, out.genName)
-				n.refs = append(n.refs, hashListRef{path: ref, c4: c4.Sum(out.genData)})
+				out.parent = n
+				out.refPath = path.Join(relTo(n.prefix, c.prefix), HistoryDir, out.genName)
+				children = append(children, out)
 			}
 		}
-		if n.prefix != "" && len(n.files) == 0 && len(n.refs) == 0 {
+		if n.prefix != "" && len(n.files) == 0 && len(children) == 0 {
 			return nil, nil
 		}
 		sub := rec
@@ -237,17 +257,6 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 			}
 		}
 	}
-	files := slices.Clone(rec.Files)
-	for i := range files {
-		if files[i].Action == "" {
-			files[i].Action = hist.action(files[i].Path, rec.Alg, files[i].Hash)
-		}
-		if files[i].HashDate.IsZero() {
-			files[i].HashDate = rec.Start
-		}
-	}
-	rec.Files = files
-
 	name := fmt.Sprintf("%04d_%s_%sZ.mhl", next, rootName(rec.Root), rec.Start.UTC().Format("2006-01-02_150405"))
 	// The ignore list grows as the reference tool's does: the newest
 	// generation's patterns, then this run's.
@@ -277,17 +286,32 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 			n.dirs[d] = h
 		}
 	}
-	gen := renderGeneration(rec, ignore, n.dirs, n.refs)
+	return &mhlOutput{dir: dir, genName: name, stale: stale, rec: rec, ignore: ignore, node: n, hist: hist, next: next}, nil
+}
 
+// chain renders the chain file that lists the history's generations and
+// this one, whose C4 ID is id.
+func (m *mhlOutput) chain(id string) []byte {
 	var chain bytes.Buffer
 	chain.WriteString(xml.Header)
 	fmt.Fprintf(&chain, "<ascmhldirectory xmlns=%q>\n", chainNamespace)
-	for _, g := range hist.Generations {
+	for _, g := range m.hist.Generations {
 		writeChainEntry(&chain, g.Number, filepath.Base(g.File), g.C4)
 	}
-	writeChainEntry(&chain, next, name, c4.Sum(gen))
+	writeChainEntry(&chain, m.next, m.genName, id)
 	chain.WriteString("</ascmhldirectory>\n")
-	return &mhlOutput{dir: dir, genName: name, genData: gen, chainData: chain.Bytes(), stale: stale}, nil
+	return chain.Bytes()
+}
+
+// render writes the generation to w and returns its C4 ID.
+func (m *mhlOutput) render(w io.Writer) (string, error) {
+	h := sha512.New()
+	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
+		return "", err
+	}
+	var d [sha512.Size]byte
+	h.Sum(d[:0])
+	return c4.FromDigest(d), nil
 }
 
 func writeChainEntry(b *bytes.Buffer, n int, name, id string) {
@@ -319,15 +343,22 @@ func (m *mhlOutput) commit(root *atomicfile.Dir) ([]string, error) {
 	if _, err := hist.Lstat(m.genName); err == nil {
 		return nil, &os.PathError{Op: "write generation", Path: gen, Err: os.ErrExist}
 	}
-	if err := writeAtomic(hist, gen, m.genData); err != nil {
+	var id string
+	if err := writeAtomicFunc(hist, gen, func(w io.Writer) (err error) {
+		id, err = m.render(w)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	chain := filepath.Join(m.dir, ChainFile)
-	if err := writeAtomic(hist, chain, m.chainData); err != nil {
+	if err := writeAtomic(hist, chain, m.chain(id)); err != nil {
 		if rerr := hist.Remove(m.genName); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return nil, err
+	}
+	if m.parent != nil {
+		m.parent.refs = append(m.parent.refs, hashListRef{path: m.refPath, c4: id})
 	}
 	return []string{gen, chain}, nil
 }
@@ -390,73 +421,118 @@ type dirHash struct {
 //     directory's structure hash.
 //
 // An empty directory hashes the empty input.
+//
+// The hashes are folded in post-order over the files in path order: only
+// the directories open on the way to the current file hold their
+// children's digests, and a directory is hashed as soon as the walk leaves
+// it. files are sorted by path first if they are not (a foreign
+// generation), on a copy.
 func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[string]dirHash {
-	type node struct {
-		content, structure []string
+	if !slices.IsSortedFunc(files, compareFilePath) {
+		files = slices.Clone(files)
+		slices.SortFunc(files, compareFilePath)
 	}
-	all := map[string]bool{"": true}
-	addDir := func(d string) {
-		for d != "." && d != "" && !all[d] {
-			all[d] = true
-			d = path.Dir(d)
-		}
-	}
+	// A directory's place in path order is its name and a '/': where what
+	// it holds begins.
+	keys := make([]string, 0, len(dirs))
 	for _, d := range dirs {
-		addDir(d)
-	}
-	for _, f := range files {
-		addDir(path.Dir(f.Path))
-	}
-	nodes := make(map[string]*node, len(all))
-	for d := range all {
-		nodes[d] = &node{}
-	}
-	parent := func(p string) string {
-		if d := path.Dir(p); d != "." {
-			return d
-		}
-		return ""
-	}
-	named := func(name, digest string) string {
-		raw, _ := hex.DecodeString(digest)
-		return alg.Sum(append([]byte(name), raw...))
-	}
-	for _, f := range files {
-		n := nodes[parent(f.Path)]
-		h := strings.ToLower(f.Hash)
-		n.content = append(n.content, h)
-		n.structure = append(n.structure, named(path.Base(f.Path), h))
-	}
-	// Children before parents: deeper paths first.
-	order := make([]string, 0, len(all))
-	for d := range all {
-		order = append(order, d)
-	}
-	depth := func(d string) int {
-		if d == "" {
-			return 0
-		}
-		return strings.Count(d, "/") + 1
-	}
-	slices.SortFunc(order, func(a, b string) int {
-		if da, db := depth(a), depth(b); da != db {
-			return db - da
-		}
-		return strings.Compare(a, b)
-	})
-	out := make(map[string]dirHash, len(all))
-	for _, d := range order {
-		n := nodes[d]
-		h := dirHash{content: hashOfHashes(alg, n.content), structure: hashOfHashes(alg, n.structure)}
-		out[d] = h
-		if d != "" {
-			p := nodes[parent(d)]
-			p.content = append(p.content, h.content)
-			p.structure = append(p.structure, named(path.Base(d), h.structure))
+		if d != "" && d != "." {
+			keys = append(keys, d+"/")
 		}
 	}
-	return out
+	slices.Sort(keys)
+	f := &dirFold{alg: alg, out: map[string]dirHash{}, open: []*openDir{{}}}
+	k := 0
+	for _, file := range files {
+		for ; k < len(keys) && keys[k] < file.Path; k++ {
+			f.enter(strings.TrimSuffix(keys[k], "/"))
+		}
+		f.enter(parentDir(file.Path))
+		f.add(path.Base(file.Path), strings.ToLower(file.Hash))
+	}
+	for ; k < len(keys); k++ {
+		f.enter(strings.TrimSuffix(keys[k], "/"))
+	}
+	f.enter("")
+	f.close()
+	return f.out
 }
+
+func compareFilePath(a, b File) int { return strings.Compare(a.Path, b.Path) }
+
+// parentDir is the directory of p relative to the root, "" for the root.
+func parentDir(p string) string {
+	if d := path.Dir(p); d != "." {
+		return d
+	}
+	return ""
+}
+
+// dirFold is the post-order fold of directoryHashes: the directories from
+// the root down to the current one, each with its children's digests.
+type dirFold struct {
+	alg  hashing.Algorithm
+	out  map[string]dirHash
+	open []*openDir // open[0] is the root
+}
+
+type openDir struct {
+	path               string
+	content, structure []string
+}
+
+// enter makes d the innermost open directory: the open directories that
+// are not d or above it are hashed and closed, the missing ones between
+// the innermost remaining one and d are opened.
+func (f *dirFold) enter(d string) {
+	for len(f.open) > 1 {
+		top := f.open[len(f.open)-1].path
+		if d == top || strings.HasPrefix(d, top+"/") {
+			break
+		}
+		f.closeTop()
+	}
+	top := f.open[len(f.open)-1].path
+	if d == top {
+		return
+	}
+	rest := d
+	if top != "" {
+		rest = strings.TrimPrefix(d, top+"/")
+	}
+	for _, name := range strings.Split(rest, "/") {
+		f.open = append(f.open, &openDir{path: path.Join(top, name)})
+		top = path.Join(top, name)
+	}
+}
+
+// add records a child of the innermost open directory: its name and its
+// content digest (a file's hash).
+func (f *dirFold) add(name, digest string) {
+	f.addNamed(name, digest, digest)
+}
+
+func (f *dirFold) addNamed(name, content, structure string) {
+	n := f.open[len(f.open)-1]
+	n.content = append(n.content, content)
+	raw, _ := hex.DecodeString(structure)
+	n.structure = append(n.structure, f.alg.Sum(append([]byte(name), raw...)))
+}
+
+// closeTop hashes the innermost open directory and hands its hashes to
+// its parent.
+func (f *dirFold) closeTop() {
+	n := f.open[len(f.open)-1]
+	f.open = f.open[:len(f.open)-1]
+	h := dirHash{content: hashOfHashes(f.alg, n.content), structure: hashOfHashes(f.alg, n.structure)}
+	f.out[n.path] = h
+	if len(f.open) > 0 {
+		f.addNamed(path.Base(n.path), h.content, h.structure)
+	}
+}
+
+// close hashes the root, which must be the only open directory.
+func (f *dirFold) close() { f.closeTop() }
 
 // hashOfHashes hashes the sorted hex digests as bytes.
 func hashOfHashes(alg hashing.Algorithm, digests []string) string {
@@ -470,43 +546,44 @@ func hashOfHashes(alg hashing.Algorithm, digests []string) string {
 	return h.Hex()
 }
 
-// renderGeneration renders one ASC MHL v2 hash list: rec's files, the
-// directory hashes dirs (keyed relative to rec.Root, "" the root hash) and
-// the references to child histories' generations.
+// writeGeneration writes one ASC MHL v2 hash list to w: rec's files (the
+// action of one that has none is decided against hist), the directory
+// hashes dirs (keyed relative to rec.Root, "" the root hash) and the
+// references to child histories' generations.
 //
 // It reads nothing but its arguments (see Record.withDefaults and
 // dirHash.modTime), so the same inputs give the same bytes.
-func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs []hashListRef) []byte {
+func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, dirs map[string]dirHash, refs []hashListRef) error {
 	el := mhlElement(rec.Alg)
 	process := rec.Process
 	if process == "" {
 		process = "transfer"
 	}
 
-	var b bytes.Buffer
+	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString(xml.Header)
-	fmt.Fprintf(&b, "<hashlist version=\"2.0\" xmlns=%q>\n", mhlNamespace)
+	fmt.Fprintf(b, "<hashlist version=\"2.0\" xmlns=%q>\n", mhlNamespace)
 	b.WriteString("  <creatorinfo>\n")
-	fmt.Fprintf(&b, "    <creationdate>%s</creationdate>\n", xmlTime(rec.Start))
-	fmt.Fprintf(&b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
-	fmt.Fprintf(&b, "    <tool version=\"%s\">%s</tool>\n", xmlText(ToolVersion()), ToolName)
+	fmt.Fprintf(b, "    <creationdate>%s</creationdate>\n", xmlTime(rec.Start))
+	fmt.Fprintf(b, "    <hostname>%s</hostname>\n", xmlText(rec.Host))
+	fmt.Fprintf(b, "    <tool version=\"%s\">%s</tool>\n", xmlText(ToolVersion()), ToolName)
 	if rec.Comment != "" {
-		fmt.Fprintf(&b, "    <comment>%s</comment>\n", xmlText(rec.Comment))
+		fmt.Fprintf(b, "    <comment>%s</comment>\n", xmlText(rec.Comment))
 	}
 	b.WriteString("  </creatorinfo>\n")
 	b.WriteString("  <processinfo>\n")
-	fmt.Fprintf(&b, "    <process>%s</process>\n", process)
+	fmt.Fprintf(b, "    <process>%s</process>\n", process)
 	root := dirs[""]
 	b.WriteString("    <roothash>\n")
-	fmt.Fprintf(&b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), root.content)
-	fmt.Fprintf(&b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), root.structure)
+	fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), root.content)
+	fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), root.structure)
 	b.WriteString("    </roothash>\n")
 	b.WriteString("    <ignore>\n")
 	seen := map[string]bool{}
 	for _, p := range append([]string{HistoryDir, HistoryDir + "/"}, ignore...) {
 		if !seen[p] {
 			seen[p] = true
-			fmt.Fprintf(&b, "      <pattern>%s</pattern>\n", xmlText(p))
+			fmt.Fprintf(b, "      <pattern>%s</pattern>\n", xmlText(p))
 		}
 	}
 	b.WriteString("    </ignore>\n")
@@ -515,13 +592,19 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 	if len(rec.Files) > 0 || len(dirs) > 1 {
 		b.WriteString("  <hashes>\n")
 		for _, f := range rec.Files {
-			b.WriteString("    <hash>\n")
-			fmt.Fprintf(&b, "      <path size=\"%d\"", f.Size)
-			if !f.ModTime.IsZero() {
-				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(f.ModTime))
+			if f.Action == "" {
+				f.Action = hist.action(f.Path, rec.Alg, f.Hash)
 			}
-			fmt.Fprintf(&b, ">%s</path>\n", xmlText(f.Path))
-			fmt.Fprintf(&b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
+			if f.HashDate.IsZero() {
+				f.HashDate = rec.Start
+			}
+			b.WriteString("    <hash>\n")
+			fmt.Fprintf(b, "      <path size=\"%d\"", f.Size)
+			if !f.ModTime.IsZero() {
+				fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(f.ModTime))
+			}
+			fmt.Fprintf(b, ">%s</path>\n", xmlText(f.Path))
+			fmt.Fprintf(b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
 			b.WriteString("    </hash>\n")
 		}
 		names := make([]string, 0, len(dirs))
@@ -536,11 +619,11 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 			b.WriteString("    <directoryhash>\n")
 			b.WriteString("      <path")
 			if !h.modTime.IsZero() {
-				fmt.Fprintf(&b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
+				fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
 			}
-			fmt.Fprintf(&b, ">%s</path>\n", xmlText(d))
-			fmt.Fprintf(&b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
-			fmt.Fprintf(&b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
+			fmt.Fprintf(b, ">%s</path>\n", xmlText(d))
+			fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
+			fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
 			b.WriteString("    </directoryhash>\n")
 		}
 		b.WriteString("  </hashes>\n")
@@ -548,10 +631,10 @@ func renderGeneration(rec Record, ignore []string, dirs map[string]dirHash, refs
 	if len(refs) > 0 {
 		b.WriteString("  <references>\n")
 		for _, r := range refs {
-			fmt.Fprintf(&b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
+			fmt.Fprintf(b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
 		}
 		b.WriteString("  </references>\n")
 	}
 	b.WriteString("</hashlist>\n")
-	return b.Bytes()
+	return b.Flush()
 }

@@ -77,6 +77,9 @@ type History struct {
 	Root string
 	// Generations in increasing number.
 	Generations []*Generation
+	// refs indexes the reference hash of every path, by algorithm, once
+	// asked (reference); a History is not safe for concurrent use.
+	refs map[hashing.Algorithm]map[string]historyRef
 }
 
 // ReadNewest returns the newest generation of root's ASC MHL history.
@@ -220,22 +223,52 @@ func (h *History) action(path string, alg hashing.Algorithm, value string) strin
 // against: the first non-failed hash in alg over all generations. ok is
 // false when the history has never recorded path. A recorded path with
 // only failed hashes, or none in alg, gives a Hash with an empty Value.
+//
+// The first call for alg indexes the history by path, so that checking a
+// whole generation against it costs one pass over the history, not one
+// per file.
 func (h *History) reference(path string, alg hashing.Algorithm) (Hash, bool) {
-	seen := false
+	if h.refs == nil {
+		h.refs = map[hashing.Algorithm]map[string]historyRef{}
+	}
+	idx, ok := h.refs[alg]
+	if !ok {
+		idx = h.indexRefs(alg)
+		h.refs[alg] = idx
+	}
+	r, seen := idx[path]
+	if !r.found {
+		return Hash{Alg: alg}, seen
+	}
+	return r.hash, true
+}
+
+// historyRef is the reference hash of one path in one algorithm; found is
+// false while no non-failed hash in it is known.
+type historyRef struct {
+	hash  Hash
+	found bool
+}
+
+// indexRefs maps every path of the history to its reference hash in alg.
+func (h *History) indexRefs(alg hashing.Algorithm) map[string]historyRef {
+	idx := map[string]historyRef{}
 	for _, g := range h.Generations {
 		for _, e := range g.Files {
-			if e.Path != path {
+			if r := idx[e.Path]; r.found {
 				continue
 			}
-			seen = true
+			r := historyRef{}
 			for _, hh := range e.Hashes {
 				if hh.Alg == alg && hh.Action != "failed" {
-					return hh, true
+					r = historyRef{hash: hh, found: true}
+					break
 				}
 			}
+			idx[e.Path] = r
 		}
 	}
-	return Hash{Alg: alg}, seen
+	return idx
 }
 
 // Expected returns what a verification checks: every file path recorded

@@ -29,19 +29,30 @@ import (
 // renderSums renders rec as a sums (f == Sums) or xxh (f == XXH) list.
 func renderSums(rec Record, f Format) []byte {
 	var b bytes.Buffer
+	_ = writeSums(&b, rec, f) // a bytes.Buffer does not fail
+	return b.Bytes()
+}
+
+// writeSums writes rec to w as a sums (f == Sums) or xxh (f == XXH) list,
+// line by line.
+func writeSums(w io.Writer, rec Record, f Format) error {
 	for _, file := range rec.Files {
+		var line string
 		switch {
 		case f == XXH:
 			p, escaped := escapePath(file.Path)
+			line = strings.ToLower(file.Hash) + " *" + p + "\n"
 			if escaped {
-				b.WriteByte('\\')
+				line = "\\" + line
 			}
-			fmt.Fprintf(&b, "%s *%s\n", strings.ToLower(file.Hash), p)
 		default:
-			b.WriteString(SumLine(rec.Alg, file.Hash, file.Path, rec.Alg == hashing.XXH3))
+			line = SumLine(rec.Alg, file.Hash, file.Path, rec.Alg == hashing.XXH3)
+		}
+		if _, err := io.WriteString(w, line); err != nil {
+			return err
 		}
 	}
-	return b.Bytes()
+	return nil
 }
 
 // SumLine formats one line of a sums list, newline included: GNU
