@@ -51,16 +51,3 @@ func DestError(err error) error {
 	}
 	return err
 }
-
-// Complete ends the copy of job to one destination: Commit, or with
-// job.Hold only Finish, in which case it returns the temp file's path, now
-// the caller's (see Place).
-func (j *Job) Complete(p *atomicfile.PendingFile, attrs *atomicfile.SourceAttrs) (held string, err error) {
-	if j.Hold {
-		if err := p.Finish(attrs, j.SyncMode()); err != nil {
-			return "", err
-		}
-		return p.Hold(), nil
-	}
-	return "", p.Commit(attrs, j.SyncMode())
-}

@@ -22,6 +22,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
@@ -60,6 +61,8 @@ var (
 	pread = func(f *os.File, b []byte, off int64) (int, error) { return f.ReadAt(b, off) }
 	// pwrite writes to a destination at off.
 	pwrite = func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
+	// complete commits a destination (or finishes it for Hold).
+	complete = copyfile.Complete
 )
 
 // block is one chunk of the source in flight. refs counts the holders (each
@@ -98,21 +101,18 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		return nil, err
 	}
 	start := time.Now()
-	src, err := os.Open(job.Source)
+	src, fi, err := copyfile.OpenSource(os.OpenFile, job.Source, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &os.PathError{Op: "copy", Path: job.Source, Err: errors.New("not a regular file")}
-	}
 	size := fi.Size()
-	adviseSequential(src)
-	layout := cvv.NewLayout(src, fi)
+	copyfile.AdviseSequential(src)
+	layout := copyfile.NewLayout(src, fi)
+	prealloc := size
+	if layout.Sparse() {
+		prealloc = 0 // only the data gets blocks
+	}
 
 	res = &cvv.Result{
 		Source:  job.Source,
@@ -124,13 +124,8 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	for i, p := range job.Dests {
 		d := &dest{final: p}
 		dests[i] = d
-		d.pf, d.err = atomicfile.CreatePending(job.Root(i), p, 0)
-		if d.err == nil {
+		if d.pf, d.err = copyfile.CreateTemp(atomicfile.CreatePending, job.Root(i), p, prealloc); d.err == nil {
 			d.f = d.pf.File
-			if perr := preallocate(d.f, layout, size); perr != nil {
-				d.err = cvv.DestError(&os.PathError{Op: "fallocate", Path: p, Err: perr})
-				d.abort()
-			}
 		}
 	}
 	// Whatever happens below, no temp file outlives a failure.
@@ -140,42 +135,34 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		}
 	}()
 
-	readErr := e.pump(ctx, src, layout, size, dests, job, res)
-	if readErr != nil {
-		return nil, readErr
-	}
-	if err := checkUnchanged(src, job.Source, fi); err != nil {
+	if err := e.pump(ctx, src, layout, size, dests, job, res); err != nil {
 		return nil, err
 	}
-
-	attrs, err := cvv.AttrsOf(src, fi, &job)
+	if err := copyfile.CheckUnchanged(src, job.Source, fi); err != nil {
+		return nil, err
+	}
+	// The last point where cancelling stops the copy: the commits below
+	// all run to their end (copyfile.CommitAll).
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+	}
+	attrs, err := copyfile.Attrs(&job, src, fi)
 	if err != nil {
 		return nil, err
 	}
+	pfs := make([]*atomicfile.PendingFile, len(dests))
 	for i, d := range dests {
-		dr := &res.Dests[i]
-		dr.Path = d.final
-		dr.Mode = "pwrite"
-		dr.Bytes = d.n
 		if d.err == nil && d.f != nil {
-			if err := ctx.Err(); err != nil {
-				// The temp files completed so far for the caller are
-				// removed too: nothing outlives a cancelled copy.
-				for _, h := range res.Dests[:i] {
-					if h.Temp != "" {
-						os.Remove(h.Temp)
-					}
-				}
-				return nil, fmt.Errorf("copy %s: %w", job.Source, err)
-			}
-			pf := d.pf
+			pfs[i] = d.pf
 			d.pf, d.f = nil, nil
-			var err error
-			dr.Temp, err = complete(pf, layout, size, attrs, &job)
-			d.err = cvv.DestError(err)
-			dr.Unkept = pf.Unkept
 		}
-		dr.Err = d.err
+	}
+	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) { return commit(pf, layout, size, attrs, &job) })
+	for i, d := range dests {
+		if pfs[i] != nil {
+			d.err = done[i].Err
+		}
+		res.Dests[i] = cvv.DestResult{Path: d.final, Mode: "pwrite", Bytes: d.n, Temp: done[i].Held, Err: d.err, Unkept: done[i].Unkept}
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
@@ -185,7 +172,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 // destinations' writers and to the hashing Stage, which also gets the
 // holes as zeros. It returns an error only for a failure of the source or a
 // cancellation.
-func (e *Engine) pump(ctx context.Context, src *os.File, layout *cvv.Layout, size int64, dests []*dest, job cvv.Job, res *cvv.Result) error {
+func (e *Engine) pump(ctx context.Context, src *os.File, layout *copyfile.Layout, size int64, dests []*dest, job cvv.Job, res *cvv.Result) error {
 	depth := e.opts.QueueDepth
 	stage := hashing.NewStage(job.Hash.New(), depth+1)
 	free := make(chan struct{}, depth) // tokens: at most depth blocks in flight
@@ -314,25 +301,16 @@ func fanOut(b *block, dests []*dest, stage *hashing.Stage) {
 	stage.Push(b.off, b.data, b.done)
 }
 
-// preallocate reserves size bytes for a destination of a dense source; a
-// sparse source's copy gets only the blocks of its data.
-func preallocate(f *os.File, layout *cvv.Layout, size int64) error {
-	if layout.Sparse() {
-		return nil
-	}
-	return atomicfile.Preallocate(f, size)
-}
-
-// complete gives the temp file of a sparse source its full size (a hole at
+// commit gives the temp file of a sparse source its full size (a hole at
 // the end is never written) and completes it as the job asks.
-func complete(pf *atomicfile.PendingFile, layout *cvv.Layout, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
+func commit(pf *atomicfile.PendingFile, layout *copyfile.Layout, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
 	if layout.Sparse() {
-		if err := cvv.Resize(pf.File, size); err != nil {
+		if err := copyfile.Resize(pf.File, size); err != nil {
 			pf.Abort()
 			return "", err
 		}
 	}
-	return job.Complete(pf, attrs)
+	return complete(job, pf, attrs)
 }
 
 // write drains d.in, writing each block at its offset. After a failure it
@@ -349,7 +327,7 @@ func (d *dest) write() {
 			} else {
 				d.n += int64(len(b.data))
 				if d.sync {
-					startWriteback(d.f, b.off, int64(len(b.data)))
+					copyfile.StartWriteback(d.f, b.off, int64(len(b.data)))
 				}
 			}
 		}
@@ -409,20 +387,6 @@ func writeFull(f *os.File, b []byte, off int64) (ops int64, err error) {
 	return ops, nil
 }
 
-// checkUnchanged fails with cvv.ErrSourceChanged if the source's size or
-// modification time moved since it was opened.
-func checkUnchanged(f *os.File, path string, before os.FileInfo) error {
-	after, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
-		return fmt.Errorf("%w: %s (size %d -> %d, mtime %s -> %s)", cvv.ErrSourceChanged, path,
-			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano))
-	}
-	return nil
-}
-
 // Hash implements cvv.Engine. Where the platform allows, the file's cached
 // pages are dropped first so the bytes come from the media.
 func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (cvv.HashResult, error) {
@@ -431,31 +395,24 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 
 // HashProgress is Hash that reports the bytes hashed (cvv.ProgressHasher).
 func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
-	f, err := os.Open(path)
+	f, fi, err := copyfile.OpenSource(os.OpenFile, path, os.O_RDONLY)
 	if err != nil {
 		return cvv.HashResult{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return cvv.HashResult{}, err
-	}
-	if !fi.Mode().IsRegular() {
-		return cvv.HashResult{}, &os.PathError{Op: "hash", Path: path, Err: errors.New("not a regular file")}
-	}
 	// The portable engine never uses O_DIRECT: HashResult.Direct stays
 	// false. Dropping the cached pages still makes the reads come from the
-	// media where the platform supports it.
-	dropCache(f)
-	adviseSequential(f)
+	// media where the platform supports it (best effort).
+	_ = copyfile.DropCache(f)
+	copyfile.AdviseSequential(f)
 	h := alg.New()
-	off, err := e.hashData(ctx, f, cvv.NewLayout(f, fi), h, progress)
+	off, err := e.hashData(ctx, f, copyfile.NewLayout(f, fi), h, progress)
 	if err != nil {
 		return cvv.HashResult{}, err
 	}
 	// The layout is of the file as it was opened: one that changed since
 	// is not what was hashed.
-	if err := checkUnchanged(f, path, fi); err != nil {
+	if err := copyfile.CheckUnchanged(f, path, fi); err != nil {
 		return cvv.HashResult{}, err
 	}
 	return cvv.HashResult{Path: path, Size: off, Hash: h.Hex()}, nil
@@ -463,7 +420,7 @@ func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algo
 
 // hashData writes f's bytes to h, its holes as zeros without reading them,
 // and returns how many.
-func (e *Engine) hashData(ctx context.Context, f *os.File, layout *cvv.Layout, h hashing.Hasher, progress func(int64)) (int64, error) {
+func (e *Engine) hashData(ctx context.Context, f *os.File, layout *copyfile.Layout, h hashing.Hasher, progress func(int64)) (int64, error) {
 	buf := e.pool.Get().(*[]byte)
 	defer e.pool.Put(buf)
 	var off, end int64

@@ -5,12 +5,12 @@ package uring
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 )
 
 // Copy implements cvv.Engine: it reads job.Source once, with O_DIRECT where
@@ -28,19 +28,15 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	}
 	start := time.Now()
 	block := e.opts.BlockSize
-	src, direct, align, err := openSource(job.Source, block)
+	src, fi, direct, align, err := openSource(job.Source, block)
 	if err != nil {
 		return nil, err
 	}
 	// Read-only, and the loop leaves nothing in flight on it: its Close
 	// cannot lose data.
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return nil, err
-	}
 	size := fi.Size()
-	layout := cvv.NewLayout(src, fi)
+	layout := copyfile.NewLayout(src, fi)
 	prealloc := size
 	if layout.Sparse() {
 		prealloc = 0 // only the data gets blocks
@@ -84,9 +80,11 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if t.err != nil {
 		return nil, fmt.Errorf("copy %s: %w", job.Source, t.err)
 	}
-	if err := checkUnchanged(src, fi); err != nil {
+	if err := copyfile.CheckUnchanged(src, job.Source, fi); err != nil {
 		return nil, err
 	}
+	// The last point where cancelling stops the copy: the commits below
+	// all run to their end (copyfile.CommitAll).
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
 	}
@@ -104,36 +102,32 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if !t.allDead {
 		res.Size = t.hashed
 	}
-	attrs, err := cvv.AttrsOf(src, fi, &job)
+	attrs, err := copyfile.Attrs(&job, src, fi)
 	if err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	held := make([]string, len(dests))
-	unkept := make([]error, len(dests))
+	pfs := make([]*atomicfile.PendingFile, len(dests))
 	for i, d := range dests {
-		if d.f == nil || !d.live() {
-			continue
+		if d.f != nil && d.live() {
+			d.stopBehind()
+			pfs[i] = d.pf
+			d.pf, d.f = nil, nil
 		}
-		d.stopBehind()
-		pf := d.pf
-		d.pf, d.f = nil, nil
-		wg.Go(func() {
-			held[i], d.err = commit(pf, size, attrs, &job)
-			unkept[i] = pf.Unkept
-		})
 	}
-	wg.Wait()
+	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) { return commit(pf, size, attrs, &job) })
 	for i, d := range dests {
+		if pfs[i] != nil {
+			d.err = done[i].Err
+		}
 		res.Dests[i] = cvv.DestResult{
 			Path:   d.final,
-			Temp:   held[i],
+			Temp:   done[i].Held,
 			Bytes:  d.bytes,
 			Err:    d.err,
 			Direct: d.direct,
 			Mode:   d.mode,
 			Note:   d.note,
-			Unkept: unkept[i],
+			Unkept: done[i].Unkept,
 		}
 	}
 	res.Elapsed = time.Since(start)
@@ -141,16 +135,15 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 }
 
 // commit cuts a padded O_DIRECT tail back to size (or extends the copy of a
-// sparse source over its last hole) and completes the temp
-// file as the job asks (cvv.Job.Complete: attributes, sync, then the
+// sparse source over its last hole) and completes the temp file as the job
+// asks (copyfile.Complete: attributes, sync, then the
 // rename and directory fsync, or the temp file handed over with Hold).
 func commit(pf *atomicfile.PendingFile, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
-	if err := cvv.Resize(pf.File, size); err != nil {
+	if err := copyfile.Resize(pf.File, size); err != nil {
 		pf.Abort()
-		return "", cvv.DestError(err)
+		return "", err
 	}
-	held, err := job.Complete(pf, attrs)
-	return held, cvv.DestError(err)
+	return copyfile.Complete(job, pf, attrs)
 }
 
 // Hash implements cvv.Engine: it reads path once through the ring with
@@ -165,24 +158,20 @@ func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algo
 	if err := ctx.Err(); err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
 	}
-	f, direct, align, err := openSource(path, e.opts.BlockSize)
+	f, fi, direct, align, err := openSource(path, e.opts.BlockSize)
 	if err != nil {
 		return cvv.HashResult{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return cvv.HashResult{}, err
-	}
 	if !direct {
 		// Best effort: HashResult.Direct already says the read was
 		// buffered.
-		_ = dropCache(f)
+		_ = copyfile.DropCache(f)
 	}
 	t := &transfer{
 		e: e, ctx: ctx, src: f, srcPath: path, srcFd: int(f.Fd()),
 		srcDirect: direct, srcAlign: align, size: fi.Size(), dropCache: true,
-		layout: cvv.NewLayout(f, fi), align: max(pageSize, align), progress: progress,
+		layout: copyfile.NewLayout(f, fi), align: max(pageSize, align), progress: progress,
 	}
 	if err := t.start(alg); err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, err)
@@ -192,7 +181,7 @@ func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algo
 	if t.err != nil {
 		return cvv.HashResult{}, fmt.Errorf("hash %s: %w", path, t.err)
 	}
-	if err := checkUnchanged(f, fi); err != nil {
+	if err := copyfile.CheckUnchanged(f, path, fi); err != nil {
 		return cvv.HashResult{}, err
 	}
 	if t.hashed != fi.Size() {

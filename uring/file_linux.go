@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"os"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
@@ -65,49 +65,37 @@ func dioAlign(f *os.File, block int) (align int, ok bool) {
 }
 
 // openSource opens path for reading, with O_DIRECT unless the filesystem
-// refuses it; align is the O_DIRECT alignment when direct.
-func openSource(path string, block int) (f *os.File, direct bool, align int, err error) {
-	direct, align = true, 1
-	f, err = openFile(path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+// refuses it, and returns its Stat; align is the O_DIRECT alignment when
+// direct.
+func openSource(path string, block int) (f *os.File, fi os.FileInfo, direct bool, align int, err error) {
+	f, fi, err = copyfile.OpenSource(openFile, path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC)
 	if errors.Is(err, syscall.EINVAL) {
-		direct = false
-		f, err = openFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+		f, fi, err = copyfile.OpenSource(openFile, path, os.O_RDONLY|unix.O_CLOEXEC)
+		return f, fi, false, 1, err
 	}
 	if err != nil {
-		return nil, false, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, false, 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, false, 0, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file")}
-	}
-	if !direct {
-		return f, false, 1, nil
+		return nil, nil, false, 0, err
 	}
 	if a, ok := dioAlign(f, block); ok {
-		return f, true, a, nil
+		return f, fi, true, a, nil
 	}
 	if err := setFlag(f, unix.O_DIRECT, false); err != nil {
 		f.Close()
-		return nil, false, 0, err
+		return nil, nil, false, 0, err
 	}
-	return f, false, 1, nil
+	return f, fi, false, 1, nil
 }
 
-// createDest creates the temp file of final below root (see
-// atomicfile.CreatePending), switched to O_DIRECT unless path is
-// cvv.WriteBuffered or the filesystem refuses, and preallocates size bytes.
-// A destination written buffered by choice gets a write-behind.
+// createDest creates and preallocates the temp file of final below root
+// (copyfile.CreateTemp), switched to O_DIRECT unless path is
+// cvv.WriteBuffered or the filesystem refuses. A destination written
+// buffered by choice gets a write-behind.
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
 // for O_DIRECT still creates the file, and the temp name would be lost.
 func createDest(root *atomicfile.Dir, final string, size int64, block int, path cvv.WritePath) (d *destination, err error) {
-	pf, err := createTemp(root, final, 0)
+	pf, err := copyfile.CreateTemp(createTemp, root, final, size)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +113,6 @@ func createDest(root *atomicfile.Dir, final string, size int64, block int, path 
 		d.note = fmt.Sprintf("O_DIRECT unusable on this filesystem with %d-byte blocks", block)
 	} else {
 		d.direct, d.align, d.mode = true, a, "direct"
-	}
-	if err := atomicfile.Preallocate(f, size); err != nil {
-		d.stopBehind()
-		pf.Abort()
-		return nil, &os.PathError{Op: "fallocate", Path: final, Err: err}
 	}
 	return d, nil
 }
@@ -151,31 +134,4 @@ func (d *destination) abort() {
 		d.pf.Abort()
 		d.pf, d.f = nil, nil
 	}
-}
-
-// dropCache writes back f's dirty pages and drops its cached ones so that
-// buffered reads come from the media.
-func dropCache(f *os.File) error {
-	fd := int(f.Fd())
-	if err := unix.Fdatasync(fd); err != nil {
-		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-	}
-	if err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED); err != nil {
-		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
-	}
-	return nil
-}
-
-// checkUnchanged fails with cvv.ErrSourceChanged if f's size or
-// modification time moved since before.
-func checkUnchanged(f *os.File, before os.FileInfo) error {
-	after, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
-		return fmt.Errorf("%w: %s (size %d -> %d, mtime %s -> %s)", cvv.ErrSourceChanged, f.Name(),
-			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano))
-	}
-	return nil
 }

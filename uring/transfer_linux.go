@@ -18,6 +18,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 )
 
 // completion is what the test hook sees of a completed operation.
@@ -109,7 +110,7 @@ type transfer struct {
 	// layout finds the source's data; its holes are hashed as zeros and
 	// neither read nor written. dataEnd is the end of the data region
 	// nextOff is in, align what the regions are widened to (O_DIRECT).
-	layout  *cvv.Layout
+	layout  *copyfile.Layout
 	dataEnd int64
 	align   int
 	// dropCache, for Hash: flush cached pages if O_DIRECT is refused late.
@@ -514,7 +515,7 @@ func (t *transfer) completeRead(o *op, res int) {
 			return
 		}
 		if t.dropCache {
-			_ = dropCache(t.src) // best effort, as in Hash
+			_ = copyfile.DropCache(t.src) // best effort, as in Hash
 		}
 		t.srcDirect, t.srcAlign = false, 1
 		t.queueRead(c)

@@ -39,3 +39,18 @@ func ApplyAttrs(f *os.File, attrs *SourceAttrs) error {
 	}
 	return setXattrs(f, attrs.Xattrs)
 }
+
+// AttrsOf returns what a copy of f (which is fi) inherits: the mode and
+// mtime, the owner when running as root, and with xattrs the extended
+// attributes and ACLs.
+func AttrsOf(f *os.File, fi os.FileInfo, xattrs bool) (*SourceAttrs, error) {
+	a := &SourceAttrs{Mode: fi.Mode(), ModTime: fi.ModTime(), Owner: OwnerOf(fi)}
+	if xattrs {
+		xs, err := ReadXattrs(f)
+		if err != nil {
+			return nil, err
+		}
+		a.Xattrs = xs
+	}
+	return a, nil
+}

@@ -891,7 +891,7 @@ func (r *runner) dirAttrs(rel string) (*atomicfile.SourceAttrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cvv.AttrsOf(f, fi, &cvv.Job{NoXattrs: r.opts.noXattrs})
+	return atomicfile.AttrsOf(f, fi, !r.opts.noXattrs)
 }
 
 // finishDir gives directory d on destination i its attributes.

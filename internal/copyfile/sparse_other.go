@@ -1,6 +1,6 @@
 //go:build !linux
 
-package cvv
+package copyfile
 
 import "os"
 

@@ -1,4 +1,4 @@
-package cvv
+package copyfile
 
 import (
 	"errors"
