@@ -5,6 +5,7 @@ package uring
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/cvv-project/cvv"
@@ -42,14 +43,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		prealloc = 0 // only the data gets blocks
 	}
 
-	dests := make([]*destination, len(job.Dests))
-	for i, p := range job.Dests {
-		d, err := createDest(job.Root(i), p, prealloc, block, job.WritePath(i))
-		if err != nil {
-			d = &destination{final: p, err: cvv.DestError(err)}
-		}
-		dests[i] = d
-	}
+	dests := createDests(&job, prealloc, block)
 	// Whatever happens below, no temp file outlives a failure. The loop
 	// returns only with nothing in flight, so the files may be closed.
 	defer func() {
@@ -89,6 +83,21 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
 	}
 
+	res, err := e.commitResult(&job, src, fi, t, dests, size)
+	if err != nil {
+		return nil, err
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// commitResult commits the live destinations of the transfer t, each
+// with the attributes of src (which is fi), and reports the copy.
+func (e *Engine) commitResult(job *cvv.Job, src *os.File, fi os.FileInfo, t *transfer, dests []*destination, size int64) (*cvv.Result, error) {
+	attrs, err := copyfile.Attrs(job, src, fi)
+	if err != nil {
+		return nil, err
+	}
 	res := &cvv.Result{
 		Source:     job.Source,
 		Size:       t.nextOff,
@@ -102,10 +111,6 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if !t.allDead {
 		res.Size = t.hashed
 	}
-	attrs, err := copyfile.Attrs(&job, src, fi)
-	if err != nil {
-		return nil, err
-	}
 	pfs := make([]*atomicfile.PendingFile, len(dests))
 	for i, d := range dests {
 		if d.f != nil && d.live() {
@@ -114,7 +119,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 			d.pf, d.f = nil, nil
 		}
 	}
-	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) { return commit(pf, size, attrs, &job) })
+	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) { return commit(pf, size, attrs, job) })
 	for i, d := range dests {
 		if pfs[i] != nil {
 			d.err = done[i].Err
@@ -130,8 +135,21 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 			Unkept: done[i].Unkept,
 		}
 	}
-	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// createDests creates the temp file of every destination of job (see
+// createDest); a destination that cannot be created is dead from the start.
+func createDests(job *cvv.Job, prealloc int64, block int) []*destination {
+	dests := make([]*destination, len(job.Dests))
+	for i, p := range job.Dests {
+		d, err := createDest(job.Root(i), p, prealloc, block, job.WritePath(i))
+		if err != nil {
+			d = &destination{final: p, err: cvv.DestError(err)}
+		}
+		dests[i] = d
+	}
+	return dests
 }
 
 // commit cuts a padded O_DIRECT tail back to size (or extends the copy of a

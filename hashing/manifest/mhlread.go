@@ -106,26 +106,11 @@ func ReadHistory(root string) (*History, error) {
 		return nil, err
 	}
 	h := &History{Root: root}
-	byNum := map[int]*Generation{}
-	for _, e := range ents {
-		n, ok := generationNumber(e.Name())
-		if !ok {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		g, err := ParseGeneration(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if byNum[n] != nil {
-			return nil, fmt.Errorf("%w: %s: generation %d exists twice", ErrCorrupt, dir, n)
-		}
-		g.Number, g.File, g.C4 = n, p, c4.Sum(data)
-		byNum[n] = g
+	byNum, err := readGenerations(dir, ents)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range byNum {
 		h.Generations = append(h.Generations, g)
 	}
 	chainPath := filepath.Join(dir, ChainFile)
@@ -154,6 +139,47 @@ func ReadHistory(root string) (*History, error) {
 		// Only the very first commit can leave no chain.
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
+	committed, err := committedGenerations(h.Generations, byNum, chain, chainPath)
+	if err != nil {
+		return nil, err
+	}
+	h.Generations = committed
+	if len(committed) == 0 {
+		return nil, fmt.Errorf("%s: %w (only an uncommitted generation)", root, ErrNoHistory)
+	}
+	return h, nil
+}
+
+// readGenerations reads and parses every generation file among ents, the
+// entries of the history directory dir, by number.
+func readGenerations(dir string, ents []os.DirEntry) (map[int]*Generation, error) {
+	byNum := map[int]*Generation{}
+	for _, e := range ents {
+		n, ok := generationNumber(e.Name())
+		if !ok {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		g, err := ParseGeneration(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if byNum[n] != nil {
+			return nil, fmt.Errorf("%w: %s: generation %d exists twice", ErrCorrupt, dir, n)
+		}
+		g.Number, g.File, g.C4 = n, p, c4.Sum(data)
+		byNum[n] = g
+	}
+	return byNum, nil
+}
+
+// committedGenerations checks gens (sorted by number) against the chain
+// and returns those it lists.
+func committedGenerations(gens []*Generation, byNum map[int]*Generation, chain []chainEntry, chainPath string) ([]*Generation, error) {
 	listed := map[int]bool{}
 	last := 0
 	for _, c := range chain {
@@ -171,8 +197,8 @@ func ReadHistory(root string) (*History, error) {
 	// written: the unlisted ones newer than the chain's last are what an
 	// interrupted commit (a crash, a power cut) left, and are not part of
 	// the history. An unlisted one older than a listed one is tampering.
-	committed := h.Generations[:0]
-	for _, g := range h.Generations {
+	committed := gens[:0]
+	for _, g := range gens {
 		switch {
 		case listed[g.Number]:
 			committed = append(committed, g)
@@ -180,11 +206,7 @@ func ReadHistory(root string) (*History, error) {
 			return nil, fmt.Errorf("%w: %s is not listed in %s", ErrCorrupt, g.File, ChainFile)
 		}
 	}
-	h.Generations = committed
-	if len(committed) == 0 {
-		return nil, fmt.Errorf("%s: %w (only an uncommitted generation)", root, ErrNoHistory)
-	}
-	return h, nil
+	return committed, nil
 }
 
 // generationNumber returns the number of a generation file name

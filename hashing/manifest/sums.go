@@ -165,12 +165,7 @@ func AlgorithmFromName(name string) (hashing.Algorithm, bool) {
 // problem (malformed line, wrong digest length, absolute path, a path with
 // "..", a path listed twice) is an error wrapping ErrCorrupt.
 func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
-	type raw struct {
-		line       int
-		path, hash string
-		tag        *hashing.Algorithm
-	}
-	var rows []raw
+	var rows []sumRow
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -178,41 +173,10 @@ func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
 		if strings.TrimSpace(line) == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
-		escaped := false
-		if line[0] == '\\' {
-			escaped = true
-			line = line[1:]
+		row, err := parseSumLine(n, line)
+		if err != nil {
+			return nil, err
 		}
-		var row raw
-		row.line = n
-		tag, rest, _ := strings.Cut(line, " (")
-		if t, isTag := bsdTags[tag]; isTag {
-			// BSD: TAG (path) = HASH
-			j := strings.LastIndex(rest, ") = ")
-			if j < 0 {
-				return nil, corrupt(n, "malformed tag line")
-			}
-			row.tag = &t
-			row.path, row.hash = rest[:j], rest[j+4:]
-		} else {
-			i := strings.IndexByte(line, ' ')
-			if i <= 0 || i+1 >= len(line) || (line[i+1] != ' ' && line[i+1] != '*') {
-				return nil, corrupt(n, "malformed line (want \"HASH  path\")")
-			}
-			row.hash, row.path = line[:i], line[i+2:]
-			if h, ok := strings.CutPrefix(row.hash, "XXH3_"); ok {
-				t := hashing.XXH3
-				row.tag, row.hash = &t, h
-			}
-		}
-		if escaped {
-			p, ok := unescapePath(row.path)
-			if !ok {
-				return nil, corrupt(n, "bad backslash escape in path")
-			}
-			row.path = p
-		}
-		row.hash = strings.ToLower(row.hash)
 		rows = append(rows, row)
 	}
 	if err := sc.Err(); err != nil {
@@ -221,28 +185,10 @@ func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%w: no checksum lines", ErrCorrupt)
 	}
-
 	var list List
-	switch {
-	case alg != nil:
-		list.Alg = *alg
-	case rows[0].tag != nil:
-		list.Alg = *rows[0].tag
-	default:
-		switch len(rows[0].hash) {
-		case 8:
-			list.Alg = hashing.XXH32
-		case 16:
-			list.Alg = hashing.XXH64
-		case 40:
-			list.Alg = hashing.SHA1
-		case 64:
-			list.Alg = hashing.SHA256
-		case 32:
-			return nil, fmt.Errorf("%w: 32-digit digests may be md5 or xxh128: name the algorithm (--hash)", ErrCorrupt)
-		default:
-			return nil, corrupt(rows[0].line, fmt.Sprintf("no hash algorithm has %d-digit digests", len(rows[0].hash)))
-		}
+	var err error
+	if list.Alg, err = listAlgorithm(rows[0], alg); err != nil {
+		return nil, err
 	}
 	seen := make(map[string]bool, len(rows))
 	for _, row := range rows {
@@ -263,6 +209,78 @@ func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
 		list.Sums = append(list.Sums, Sum{Path: p, Hash: row.hash})
 	}
 	return &list, nil
+}
+
+// sumRow is one parsed line of a sums list, not yet checked.
+type sumRow struct {
+	line       int
+	path, hash string
+	tag        *hashing.Algorithm
+}
+
+// parseSumLine parses line n: "HASH  path", "HASH *path", "XXH3_HASH  path"
+// or a BSD tag line "TAG (path) = HASH", any of them with a leading
+// backslash when the path is escaped.
+func parseSumLine(n int, line string) (sumRow, error) {
+	escaped := false
+	if line[0] == '\\' {
+		escaped = true
+		line = line[1:]
+	}
+	row := sumRow{line: n}
+	tag, rest, _ := strings.Cut(line, " (")
+	if t, isTag := bsdTags[tag]; isTag {
+		// BSD: TAG (path) = HASH
+		j := strings.LastIndex(rest, ") = ")
+		if j < 0 {
+			return row, corrupt(n, "malformed tag line")
+		}
+		row.tag = &t
+		row.path, row.hash = rest[:j], rest[j+4:]
+	} else {
+		i := strings.IndexByte(line, ' ')
+		if i <= 0 || i+1 >= len(line) || (line[i+1] != ' ' && line[i+1] != '*') {
+			return row, corrupt(n, "malformed line (want \"HASH  path\")")
+		}
+		row.hash, row.path = line[:i], line[i+2:]
+		if h, ok := strings.CutPrefix(row.hash, "XXH3_"); ok {
+			t := hashing.XXH3
+			row.tag, row.hash = &t, h
+		}
+	}
+	if escaped {
+		p, ok := unescapePath(row.path)
+		if !ok {
+			return row, corrupt(n, "bad backslash escape in path")
+		}
+		row.path = p
+	}
+	row.hash = strings.ToLower(row.hash)
+	return row, nil
+}
+
+// listAlgorithm is the list's algorithm: alg when the caller knows it, else
+// the first line's tag, else what its digest length says.
+func listAlgorithm(first sumRow, alg *hashing.Algorithm) (hashing.Algorithm, error) {
+	switch {
+	case alg != nil:
+		return *alg, nil
+	case first.tag != nil:
+		return *first.tag, nil
+	}
+	switch len(first.hash) {
+	case 8:
+		return hashing.XXH32, nil
+	case 16:
+		return hashing.XXH64, nil
+	case 40:
+		return hashing.SHA1, nil
+	case 64:
+		return hashing.SHA256, nil
+	case 32:
+		return 0, fmt.Errorf("%w: 32-digit digests may be md5 or xxh128: name the algorithm (--hash)", ErrCorrupt)
+	}
+	return 0, corrupt(first.line, fmt.Sprintf("no hash algorithm has %d-digit digests", len(first.hash)))
 }
 
 func corrupt(line int, msg string) error {
