@@ -297,32 +297,7 @@ type runner struct {
 func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
 	r.start = time.Now()
 	r.phase.Store("copy")
-	r.plan, err = plan.Resolve(src, dests, plan.ResolveOptions{MkPath: r.opts.mkpath})
-	if err != nil {
-		return err
-	}
-	r.setMemoryLimit() // the floor, for the walk
-	r.dropped = make([]error, len(r.plan.Dests))
-	r.destProg = make([]destProgress, len(r.plan.Dests))
-	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.excludes)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		return usage.Errorf("source %s: %v", src, err)
-	}
-	if err := r.plan.CheckTree(r.tree); err != nil {
-		return err
-	}
-	if !r.tree.IsDir {
-		r.tree.Files[0].Rel = r.plan.Name()
-	}
-	r.initCascade()
-	r.detectDests()
-	r.writes = r.plan.WritePaths(r.opts.write)
-	// The refusals above looked at the whole tree (names that collide
-	// may fall to different shards); the rest is this shard's part.
-	if err := r.applyShard(); err != nil {
+	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
 	}
 	if r.opts.dryRun {
@@ -372,6 +347,45 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	r.out = newPrinter(r.stdin, r.stdout, r.stderr, r.opts.json, r.opts.quiet)
 	defer r.closeOutput()
 	r.startOutput()
+	r.reportStart(note)
+	return r.execute(ctx)
+}
+
+// planRun resolves the command line and walks the source: nothing is
+// written yet.
+func (r *runner) planRun(ctx context.Context, src string, dests []string) (err error) {
+	r.plan, err = plan.Resolve(src, dests, plan.ResolveOptions{MkPath: r.opts.mkpath})
+	if err != nil {
+		return err
+	}
+	r.setMemoryLimit() // the floor, for the walk
+	r.dropped = make([]error, len(r.plan.Dests))
+	r.destProg = make([]destProgress, len(r.plan.Dests))
+	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.excludes)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return usage.Errorf("source %s: %v", src, err)
+	}
+	if err := r.plan.CheckTree(r.tree); err != nil {
+		return err
+	}
+	if !r.tree.IsDir {
+		r.tree.Files[0].Rel = r.plan.Name()
+	}
+	r.initCascade()
+	r.detectDests()
+	r.writes = r.plan.WritePaths(r.opts.write)
+	// The refusals above looked at the whole tree (names that collide
+	// may fall to different shards); the rest is this shard's part.
+	return r.applyShard()
+}
+
+// reportStart reports what is known before the first byte moves: the
+// report file, the engine's note, shared devices, dropped destinations,
+// skipped special files and entries the walk could not read.
+func (r *runner) reportStart(note string) {
 	if err := r.startReport(); err != nil {
 		r.failures.Add(1)
 		r.out.Fail("", "", err)
@@ -395,6 +409,11 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.failures.Add(1)
 		r.out.Fail(p.Rel, "", p.Err)
 	}
+}
+
+// execute creates the directories and links, copies and verifies the
+// files, writes the manifests and finishes the directories.
+func (r *runner) execute(ctx context.Context) error {
 	if r.plan.IsDir && !r.opts.noFsync {
 		r.dirSync = newDirSyncs(r)
 	}
