@@ -31,9 +31,10 @@ import (
 // fast copy has changed since its verification (it is then demoted to a
 // transfer-level record, fails there, and the next verified copy is
 // tried). In full mode the cascade copy is then re-read from the media
-// and must give the source hash too. So the source is read at most twice
-// (the copy, and the re-read of source and full modes), and no corruption
-// of a fast copy is propagated silently.
+// and must give the source hash too. So the cascade adds no read of the
+// source (a file copied is read twice: the copy, and the re-read of
+// source and full modes), and no corruption of a fast copy is propagated
+// silently.
 //
 // A file that no fast destination copies or re-checks in this run (a
 // resumed run that finds it verified there already) has no fresh verified
