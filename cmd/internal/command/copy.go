@@ -1064,7 +1064,10 @@ var engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Resu
 func (r *runner) settle(fj *fileJob) {
 	r.out.Done(r.uiFile(fj, fj.state))
 	if r.cascadePending(fj) {
-		return // cascadeAll settles it
+		// cascadeAll settles it; until then it keeps its hash and what
+		// its report needs, not what was just reported.
+		fj.release(true)
+		return
 	}
 	r.account(fj)
 }
