@@ -60,7 +60,8 @@ func TestArrows(t *testing.T) {
 		{under("hashing/manifest"), is("."), "manifest stands alone"},
 		{under("internal"), under("cmd"), "internal packages serve the CLI, never the reverse"},
 		{is("cmd/internal/plan"), is("uring", "fallback"), "the planner reads metadata only"},
-		{is("cmd/internal/ui"), is("uring", "fallback", "cmd/internal/command"), "printers take events; they know no engine and no executor"},
+		{is("cmd/internal/ui"), is("uring", "fallback", "cmd/internal/copier", "cmd/internal/command"), "printers take events; they know no engine and no executor"},
+		{is("cmd/internal/copier"), is("uring", "fallback", "cmd/internal/command"), "the executor gets its engine and its options from the command line"},
 	}
 	for pkg, ims := range imports {
 		for im := range ims {

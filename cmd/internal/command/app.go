@@ -4,8 +4,11 @@ import (
 	"io"
 	"strings"
 
-	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/urfave/cli/v2"
+
+	"github.com/cvv-project/cvv/cmd/internal/copier"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
+	"github.com/cvv-project/cvv/cmd/internal/usage"
 )
 
 const appUsageText = `cvv [flags] SOURCE DEST [DEST...]
@@ -171,6 +174,9 @@ func copyAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &runner{opts: opts, stdin: c.App.Reader, stdout: c.App.Writer, stderr: c.App.ErrWriter}
-	return r.run(c.Context, args[0], dests)
+	opts.Printer = func() ui.Output {
+		return newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, opts.JSON, opts.Quiet)
+	}
+	opts.Seams = copier.Seams{Copy: engineCopy, SyncDir: syncDir}
+	return copier.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter, args[0], dests)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/fallback"
-	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"github.com/cvv-project/cvv/uring"
 )
 
@@ -45,18 +45,6 @@ func openEngine(kind EngineKind, opts cvv.Options) (eng cvv.Engine, note string,
 		}
 		return fallback.New(opts), "io_uring unavailable (" + err.Error() + "), using the portable engine", nil
 	}
-}
-
-// hashWithProgress hashes path with eng, reporting the bytes hashed to
-// progress (if not nil) when the engine can (cvv.ProgressHasher).
-func hashWithProgress(ctx context.Context, eng cvv.Engine, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
-	if ph, ok := eng.(cvv.ProgressHasher); ok && progress != nil {
-		return ph.HashProgress(ctx, path, alg, func(n int64) {
-			progress(n)
-			testVerifyThrottle()
-		})
-	}
-	return eng.Hash(ctx, path, alg)
 }
 
 // EngineKind selects an engine: auto, uring or fallback.
@@ -107,3 +95,13 @@ func parseWritePath(s string) (cvv.WritePath, error) {
 	}
 	return 0, usage.Errorf("unknown write path %q (want auto, direct or buffered)", s)
 }
+
+// Seams for tests (copier.Seams); production code never changes them.
+var (
+	// engineCopy runs one copy through the engine.
+	engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Result, error) {
+		return e.Copy(ctx, job)
+	}
+	// syncDir fsyncs a destination directory.
+	syncDir = (*atomicfile.Dir).Sync
+)

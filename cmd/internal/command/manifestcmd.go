@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
-	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
 const manifestMergeDescription = `The shards of a sharded copy (cvv --shard I/N) each leave their part of the
@@ -51,63 +49,15 @@ func manifestMergeAction(c *cli.Context) error {
 	out := &lineOutput{stdout: c.App.Writer, stderr: c.App.ErrWriter}
 	var errs []error
 	for _, root := range c.Args().Slice() {
-		l, err := lockDest(c.Context, root, c.Bool("wait"), func(msg string) { fmt.Fprintf(c.App.ErrWriter, "cvv: %s\n", msg) })
+		l, err := copier.LockDest(c.Context, root, c.Bool("wait"), func(msg string) { fmt.Fprintf(c.App.ErrWriter, "cvv: %s\n", msg) })
 		if err != nil {
 			return err
 		}
-		err = mergeRoot(root, c.Bool("no-fsync"), out)
-		l.unlock()
+		err = copier.MergeRoot(root, c.Bool("no-fsync"), syncDir, out)
+		l.Unlock()
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// mergeRoot merges the records of every sharded job in root whose shards
-// are all done. A job with a shard still running, or one whose parts are
-// not all there, is an error.
-func mergeRoot(root string, noFsync bool, out hashRecordOutput) error {
-	states, err := filepath.Glob(filepath.Join(root, shardDirPrefix+"*"))
-	if err != nil {
-		return err
-	}
-	if len(states) == 0 {
-		return usage.Errorf("%s holds no partial records of a sharded copy (%s*)", root, shardDirPrefix)
-	}
-	var errs []error
-	for _, dir := range states {
-		l, err := tryFlock(dir, false)
-		if errors.Is(err, errLocked) {
-			errs = append(errs, usage.Errorf("%s: a shard of this job still runs%s", dir, lockHolder(dir)))
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		errs = append(errs, mergeState(dir, root, noFsync, out))
-		l.unlock()
-	}
-	return errors.Join(errs...)
-}
-
-// mergeState merges the parts in the state directory dir of root, which
-// must all be there.
-func mergeState(dir, root string, noFsync bool, out hashRecordOutput) error {
-	parts, err := manifest.ReadPartials(dir)
-	if err != nil {
-		return err
-	}
-	if len(parts) == 0 {
-		return usage.Errorf("%s holds no partial record", dir)
-	}
-	if missing := manifest.Missing(parts, parts[0].Count); len(missing) > 0 {
-		return usage.Errorf("%s: %d of %d shards are done; run %s again (what is copied is skipped) and it merges the records", dir, parts[0].Count-len(missing), parts[0].Count, shardList(missing))
-	}
-	merged, err := mergeShards(dir, root, plan.Shard{}, noFsync, out)
-	if err == nil && !merged {
-		err = fmt.Errorf("%s: nothing merged", dir)
-	}
-	return err
 }
 
 // lineOutput prints what writeHashRecord says as lines: notices on

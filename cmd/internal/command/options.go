@@ -8,9 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
-	"github.com/cvv-project/cvv/hashing"
 )
 
 // VerifyMode is how much a copy is checked after it is written. It is the
@@ -77,129 +77,85 @@ const (
 	defaultBigJobs = 4
 )
 
-// copyOptions are the parsed flags of a copy.
-type copyOptions struct {
-	engine     EngineKind
-	engineOpts cvv.Options
-	// write forces a write path on every destination; cvv.WriteAuto
-	// chooses per destination (plan.Plan.WritePaths).
-	write cvv.WritePath
-	// verbose prints how each destination is written.
-	verbose bool
-	jobs    int
-	// bigJobs bounds the files larger than one block among the jobs in
-	// flight (their blocks, not their latency, are what costs).
-	bigJobs     int
-	noFsync     bool
-	noPreserve  bool
-	noXattrs    bool // --no-xattrs
-	mode        VerifyMode
-	alg         hashing.Algorithm
-	verifyAfter bool
-	ask         bool
-	quiet       bool
-	json        bool
-	policy      plan.Policy
-	onConflict  onConflict
-	hashFiles   hashFileOptions
-	// mkpath creates the missing parents of a destination too.
-	mkpath bool
-	// wait waits for another run to release a destination.
-	wait bool
-	// dryRun prints what would be done and writes nothing.
-	dryRun bool
-	// report is the HTML report to write (--report), "" for none;
-	// noReport turns off the default one beside the manifests.
-	report   string
-	noReport bool
-	// excludes are left out of the walk and recorded in ASC MHL ignore
-	// lists.
-	excludes *plan.Excludes
-	// shard is this process's part of a sharded job (--shard), the zero
-	// Shard when the run is not sharded.
-	shard plan.Shard
-	// cascade are the destinations filled from verified copies once the
-	// source is released (--cascade).
-	cascade []string
-}
-
 // parseCopyOptions reads and checks the flags; every error wraps
 // usage.ErrUsage.
-func parseCopyOptions(c *cli.Context) (copyOptions, error) {
-	var o copyOptions
-	var err error
-	if o.engine, err = parseEngine(c); err != nil {
+func parseCopyOptions(c *cli.Context) (copier.Options, error) {
+	var o copier.Options
+	kind, err := parseEngine(c)
+	if err != nil {
 		return o, err
 	}
-	if o.write, err = parseWritePath(c.String("write")); err != nil {
+	if o.Write, err = parseWritePath(c.String("write")); err != nil {
 		return o, usage.Errorf("unknown --write %q (want auto, direct or buffered)", c.String("write"))
 	}
-	o.verbose = c.Bool("verbose")
-	if o.engineOpts.BlockSize, err = parseBlockSize(c); err != nil {
+	o.Verbose = c.Bool("verbose")
+	if o.EngineOpts.BlockSize, err = parseBlockSize(c); err != nil {
 		return o, err
 	}
-	o.engineOpts.QueueDepth = c.Int("queue-depth")
-	if o.engineOpts.QueueDepth < 1 || o.engineOpts.QueueDepth > 4096 {
-		return o, usage.Errorf("bad queue depth %d (want 1 to 4096)", o.engineOpts.QueueDepth)
+	o.EngineOpts.QueueDepth = c.Int("queue-depth")
+	if o.EngineOpts.QueueDepth < 1 || o.EngineOpts.QueueDepth > 4096 {
+		return o, usage.Errorf("bad queue depth %d (want 1 to 4096)", o.EngineOpts.QueueDepth)
 	}
-	if o.jobs, err = parseJobs(c); err != nil {
+	if o.Jobs, err = parseJobs(c); err != nil {
 		return o, err
 	}
-	o.bigJobs = o.jobs
+	o.BigJobs = o.Jobs
 	if !c.IsSet("jobs") {
-		o.bigJobs = min(o.jobs, defaultBigJobs)
+		o.BigJobs = min(o.Jobs, defaultBigJobs)
 	}
-	if o.mode, err = ParseVerifyMode(c.String("mode")); err != nil {
+	if o.Mode, err = ParseVerifyMode(c.String("mode")); err != nil {
 		return o, err
 	}
-	if o.alg, err = parseHash(c.String("hash")); err != nil {
+	if o.Alg, err = parseHash(c.String("hash")); err != nil {
 		return o, err
 	}
-	o.noFsync = c.Bool("no-fsync")
-	o.noPreserve = c.Bool("no-preserve")
-	o.noXattrs = c.Bool("no-xattrs")
-	o.verifyAfter = c.Bool("verify-after")
-	o.ask = c.Bool("ask")
-	if o.ask && !o.verifyAfter {
+	o.NoFsync = c.Bool("no-fsync")
+	o.NoPreserve = c.Bool("no-preserve")
+	o.NoXattrs = c.Bool("no-xattrs")
+	o.VerifyAfter = c.Bool("verify-after")
+	o.Ask = c.Bool("ask")
+	if o.Ask && !o.VerifyAfter {
 		return o, usage.Errorf("--ask needs --verify-after")
 	}
-	if (o.ask || o.verifyAfter) && o.mode == VerifyTransfer {
+	if (o.Ask || o.VerifyAfter) && o.Mode == VerifyTransfer {
 		return o, usage.Errorf("--verify-after and --ask need --mode source or full")
 	}
-	o.mkpath = c.Bool("mkpath")
-	o.wait = c.Bool("wait")
-	o.dryRun = c.Bool("dry-run")
-	if o.dryRun && c.Bool("json") {
+	o.MkPath = c.Bool("mkpath")
+	o.Wait = c.Bool("wait")
+	o.DryRun = c.Bool("dry-run")
+	if o.DryRun && c.Bool("json") {
 		return o, usage.Errorf("--dry-run prints text only, not --json")
 	}
-	o.quiet = c.Bool("quiet")
-	o.json = c.Bool("json")
-	o.policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing"), Level: o.mode, Alg: o.alg.String()}
-	if o.policy.Overwrite && o.policy.VerifyExisting {
+	o.Quiet = c.Bool("quiet")
+	o.JSON = c.Bool("json")
+	o.Policy = plan.Policy{Overwrite: c.Bool("overwrite"), VerifyExisting: c.Bool("verify-existing"), Level: o.Mode, Alg: o.Alg.String()}
+	if o.Policy.Overwrite && o.Policy.VerifyExisting {
 		return o, usage.Errorf("--overwrite and --verify-existing exclude each other")
 	}
-	if o.onConflict, err = parseOnConflict(c.String("on-conflict")); err != nil {
+	if o.OnConflict, err = parseOnConflict(c.String("on-conflict")); err != nil {
 		return o, err
 	}
-	if o.policy.Overwrite {
-		if c.IsSet("on-conflict") && o.onConflict != conflictOverwrite {
-			return o, usage.Errorf("--overwrite replaces what differs: it cannot go with --on-conflict %s", o.onConflict)
+	if o.Policy.Overwrite {
+		if c.IsSet("on-conflict") && o.OnConflict != copier.ConflictOverwrite {
+			return o, usage.Errorf("--overwrite replaces what differs: it cannot go with --on-conflict %s", o.OnConflict)
 		}
-		o.onConflict = conflictOverwrite
+		o.OnConflict = copier.ConflictOverwrite
 	}
-	if o.hashFiles, err = parseHashFileOptions(c, o.alg); err != nil {
+	if o.HashFiles, err = parseHashFileOptions(c, o.Alg); err != nil {
 		return o, err
 	}
-	o.report = c.String("report")
-	o.noReport = c.Bool("no-report")
-	if o.excludes, err = parseExcludes(c); err != nil {
+	o.Report = c.String("report")
+	o.NoReport = c.Bool("no-report")
+	if o.Excludes, err = parseExcludes(c); err != nil {
 		return o, err
 	}
-	if o.shard, err = parseShard(c, &o); err != nil {
+	if o.Shard, err = parseShard(c, &o); err != nil {
 		return o, err
 	}
 	if err := parseCascade(c, &o); err != nil {
 		return o, err
 	}
+	o.Version, _ = buildVersion()
+	o.OpenEngine = func() (cvv.Engine, string, error) { return openEngine(kind, o.EngineOpts) }
 	return o, nil
 }

@@ -18,15 +18,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
 // Exit statuses.
 const (
-	ExitOK      = 0 // everything copied and verified
-	ExitFailure = 1 // at least one copy or verification failed
-	ExitUsage   = 2 // bad command line or bad input; nothing written
+	ExitOK      = 0                  // everything copied and verified
+	ExitFailure = copier.ExitFailure // at least one copy or verification failed
+	ExitUsage   = 2                  // bad command line or bad input; nothing written
 	// ExitNotVerified: every file was copied, but some copies were not
 	// verified (--ask answered no); the next run verifies them.
 	ExitNotVerified = 3
@@ -34,13 +35,13 @@ const (
 	ExitSIGTERM     = 143 // terminated (128 + SIGTERM)
 )
 
-// errFailures is returned by a run that finished with per-file failures;
-// they have been reported already.
-var errFailures = errors.New("some copies failed")
-
-// errNotVerified is returned by a run that copied everything but did not
-// verify some copies (the verification was declined); it has been reported.
-var errNotVerified = errors.New("some copies were not verified")
+// errFailures and errNotVerified end a run whose failures or unverified
+// copies have been reported already (copier's, also used by cvv verify and
+// cvv hash).
+var (
+	errFailures    = copier.ErrFailures
+	errNotVerified = copier.ErrNotVerified
+)
 
 // Run runs the cvv command line args (args[0] is the program name) and
 // returns the exit status. The first SIGINT or SIGTERM cancels the run, which

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
@@ -147,11 +148,11 @@ func verifyAction(c *cli.Context) error {
 	if a.record {
 		// A generation is written into the tree: no copy may be writing
 		// there, no other verify recording.
-		l, err := lockDest(c.Context, a.root, c.Bool("wait"), func(msg string) { fmt.Fprintf(c.App.ErrWriter, "cvv: %s\n", msg) })
+		l, err := copier.LockDest(c.Context, a.root, c.Bool("wait"), func(msg string) { fmt.Fprintf(c.App.ErrWriter, "cvv: %s\n", msg) })
 		if err != nil {
 			return err
 		}
-		defer l.unlock()
+		defer l.Unlock()
 	}
 	in, err := loadVerifyInput(a.root, a.against, a.forced, a.excludes)
 	if err != nil {
@@ -237,8 +238,8 @@ func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verif
 	}
 	vp := &verifyProgress{files: len(tasks), bytes: bytes}
 	if !a.quiet {
-		feed := startFeed(vo, vp.snapshot)
-		defer feed.stop()
+		feed := ui.StartFeed(vo, vp.snapshot)
+		defer feed.Stop()
 	}
 	hashOrdered(ctx, eng, func(i int) hashing.Algorithm { return tasks[i].alg }, paths, a.jobs, vp.read, func(i int, res cvv.HashResult, err error) {
 		if err != nil && ctx.Err() != nil {
@@ -313,7 +314,7 @@ type verifyProgress struct {
 	files         int
 	bytes         int64
 	done, checked atomic.Int64
-	meter         rateMeter // used by the progress feed only
+	meter         ui.RateMeter // used by the progress feed only
 }
 
 // read counts n bytes hashed.
@@ -326,7 +327,7 @@ func (v *verifyProgress) snapshot() ui.Snapshot {
 		FilesDone: v.checked.Load(), Verified: v.checked.Load(), FilesTotal: v.files,
 		VerifyDone: v.done.Load(), VerifyTotal: v.bytes,
 	}
-	s.VerifyRate, s.VerifyETA = v.meter.rateAndETA(time.Now(), s.VerifyDone, s.VerifyTotal)
+	s.VerifyRate, s.VerifyETA = v.meter.RateAndETA(time.Now(), s.VerifyDone, s.VerifyTotal)
 	return s
 }
 
@@ -485,7 +486,7 @@ func walkTree(root string, skip func(rel string) bool, ex *plan.Excludes) (map[s
 // The bytes hashed are reported to progress (if not nil).
 func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, progress func(int64), done func(i int, res cvv.HashResult, err error)) {
 	workers.Ordered(ctx, jobs, len(paths), func(i int) (cvv.HashResult, error) {
-		return hashWithProgress(ctx, eng, paths[i], algOf(i), progress)
+		return copier.HashWithProgress(ctx, eng, paths[i], algOf(i), progress)
 	}, func(i int, res cvv.HashResult, err error) error {
 		done(i, res, err)
 		return nil

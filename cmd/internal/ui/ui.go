@@ -148,3 +148,11 @@ func useColor(w io.Writer) bool {
 	_, noColor := os.LookupEnv("NO_COLOR")
 	return !noColor && IsTerminal(w) && os.Getenv("TERM") != "dumb"
 }
+
+// ErrString is err's message, "" for nil.
+func ErrString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"errors"
@@ -11,45 +11,32 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
-	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
-// onConflict is what --on-conflict asks for a destination file that
+// OnConflict is what --on-conflict asks for a destination file that
 // exists and differs from the source (plan.Conflict).
-type onConflict uint8
+type OnConflict uint8
 
 const (
-	// conflictFail: that file fails on that destination, the rest copies.
-	conflictFail onConflict = iota
-	// conflictOverwrite: the existing file is replaced, once the new copy
+	// ConflictFail: that file fails on that destination, the rest copies.
+	ConflictFail OnConflict = iota
+	// ConflictOverwrite: the existing file is replaced, once the new copy
 	// is verified (the old one stays whole until then).
-	conflictOverwrite
-	// conflictRename: the copy goes to "NAME (2).EXT", the first such name
+	ConflictOverwrite
+	// ConflictRename: the copy goes to "NAME (2).EXT", the first such name
 	// that is free (or holds this very file from an earlier run).
-	conflictRename
+	ConflictRename
 )
 
-func (c onConflict) String() string {
+func (c OnConflict) String() string {
 	switch c {
-	case conflictOverwrite:
+	case ConflictOverwrite:
 		return "overwrite"
-	case conflictRename:
+	case ConflictRename:
 		return "rename"
 	}
 	return "fail"
-}
-
-func parseOnConflict(s string) (onConflict, error) {
-	switch strings.ToLower(s) {
-	case "fail":
-		return conflictFail, nil
-	case "overwrite":
-		return conflictOverwrite, nil
-	case "rename":
-		return conflictRename, nil
-	}
-	return 0, usage.Errorf("unknown --on-conflict %q (want fail, overwrite or rename)", s)
 }
 
 // decideDest decides what to do with fj on destination i, conflicts
@@ -66,7 +53,7 @@ func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
 		return a
 	}
 	switch {
-	case r.opts.onConflict == conflictRename:
+	case r.opts.OnConflict == ConflictRename:
 		alt, a, err := r.freeName(fj, i)
 		if err != nil {
 			fj.fail(i, fmt.Errorf("%w; and no other name: %v", r.conflictError(fj, i, fi), err))
@@ -78,7 +65,7 @@ func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
 		// A directory is never replaced by a file: that would delete a tree.
 		fj.fail(i, r.conflictError(fj, i, fi))
 		return plan.Skip
-	case r.opts.onConflict == conflictOverwrite:
+	case r.opts.OnConflict == ConflictOverwrite:
 		fj.setConflict(i, "", describeEntry(fi))
 		return plan.Copy
 	}

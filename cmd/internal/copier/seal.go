@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/testhook"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
@@ -55,20 +56,20 @@ func (r *runner) copyPath(fj *fileJob, i int) string {
 
 // syncMode is what a rename of a copy into place must sync.
 func (r *runner) syncMode() atomicfile.Sync {
-	j := cvv.Job{NoFsync: r.opts.noFsync, DeferDirSync: r.dirSync != nil}
+	j := cvv.Job{NoFsync: r.opts.NoFsync, DeferDirSync: r.dirSync != nil}
 	return j.SyncMode()
 }
 
 // record is the plan.Record of fj verified at level.
 func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
-	return plan.Record{Level: level, Alg: r.opts.alg.String(), Hash: fj.hash, Size: fj.size, ModTime: fj.modTime}
+	return plan.Record{Level: level, Alg: r.opts.Alg.String(), Hash: fj.hash, Size: fj.size, ModTime: fj.modTime}
 }
 
 // writeRecord stores rec on path, a copy on destination i, reached from
 // the root's descriptor (atomicfile.Dir.NamePath); a failure costs only a
 // re-verification by a later run, so it is a warning.
 func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
-	if r.opts.noPreserve {
+	if r.opts.NoPreserve {
 		return // the copy keeps no source mtime: nothing will be skipped
 	}
 	err := r.at(i, path, func(dir *atomicfile.Dir, name string) error {
@@ -95,7 +96,7 @@ func (r *runner) seal(fj *fileJob) {
 		}
 		switch s {
 		case dsOK:
-			r.writeRecord(fj, i, tmp, r.record(fj, r.opts.mode))
+			r.writeRecord(fj, i, tmp, r.record(fj, r.opts.Mode))
 			r.place(fj, i)
 		case dsFailed:
 			fj.x.temps[i] = ""
@@ -112,7 +113,7 @@ func (r *runner) seal(fj *fileJob) {
 func (r *runner) place(fj *fileJob, i int) {
 	tmp := fj.held(i)
 	fj.x.temps[i] = ""
-	if !r.opts.noPreserve {
+	if !r.opts.NoPreserve {
 		// The source's mtime again, after the verification: nothing may
 		// have moved it since (the engine set it before the check).
 		err := r.at(i, tmp, func(dir *atomicfile.Dir, name string) error {
@@ -129,7 +130,7 @@ func (r *runner) place(fj *fileJob, i int) {
 		return
 	}
 	fj.wrote = true
-	if err := afterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
+	if err := testhook.AfterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
 		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 	}
 	r.checkPlaced(fj, i)

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -17,7 +17,7 @@ var errLocked = errors.New("locked")
 // lockPoll is how often a --wait run tries a held lock again.
 const lockPoll = 100 * time.Millisecond
 
-// destLock is one run's hold on a destination root: an exclusive flock(2)
+// DestLock is one run's hold on a destination root: an exclusive flock(2)
 // on the directory itself, so nothing is added to the copy and the kernel
 // drops the lock when the process ends, however it ends. While it is held
 // no other cvv run writes into the root, sweeps its temp files or records a
@@ -29,21 +29,21 @@ const lockPoll = 100 * time.Millisecond
 // (LOCK_SH), so they write together; every other run takes it exclusive,
 // so it still excludes them and they it (shard.go keeps two sharded jobs
 // apart, and sweeps nothing under the shared lock).
-type destLock struct {
+type DestLock struct {
 	dir string
 	fd  int
 }
 
-// lockDest locks the destination root dir. When another run holds it,
-// lockDest fails at once with a usage error naming dir and, where
+// LockDest locks the destination root dir. When another run holds it,
+// LockDest fails at once with a usage error naming dir and, where
 // /proc/locks shows it, the holder's PID; with wait it calls waiting once
 // with that message and tries again until it gets the lock or ctx is done.
-func lockDest(ctx context.Context, dir string, wait bool, waiting func(msg string)) (*destLock, error) {
+func LockDest(ctx context.Context, dir string, wait bool, waiting func(msg string)) (*DestLock, error) {
 	return lockDestAs(ctx, dir, false, wait, waiting)
 }
 
 // lockDestAs is lockDest taking the lock shared (a shard) or exclusive.
-func lockDestAs(ctx context.Context, dir string, shared, wait bool, waiting func(msg string)) (*destLock, error) {
+func lockDestAs(ctx context.Context, dir string, shared, wait bool, waiting func(msg string)) (*DestLock, error) {
 	for first := true; ; first = false {
 		l, err := tryFlock(dir, shared)
 		if err == nil {
@@ -92,7 +92,7 @@ func (r *runner) lockDests(ctx context.Context) error {
 			continue
 		}
 		seen = append(seen, fi)
-		l, err := lockDestAs(ctx, root, r.shard != nil, r.opts.wait, func(msg string) {
+		l, err := lockDestAs(ctx, root, r.shard != nil, r.opts.Wait, func(msg string) {
 			fmt.Fprintf(r.stderr, "cvv: %s\n", msg)
 		})
 		if err != nil {
@@ -101,7 +101,7 @@ func (r *runner) lockDests(ctx context.Context) error {
 		}
 		r.locks = append(r.locks, l)
 		if r.shard != nil {
-			if err := r.shard.join(ctx, root, r.opts.noFsync); err != nil {
+			if err := r.shard.join(ctx, root, r.opts.NoFsync); err != nil {
 				r.unlockDests()
 				return err
 			}
@@ -116,7 +116,7 @@ func (r *runner) unlockDests() {
 		r.shard.leave()
 	}
 	for _, l := range r.locks {
-		l.unlock()
+		l.Unlock()
 	}
 	r.locks = nil
 }

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/testhook"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
@@ -41,7 +42,7 @@ func (r *runner) cascadeFile(ctx context.Context, fj *fileJob) (cascadeInfo, err
 		for k, i := range froms {
 			paths[k] = r.target(fj, i)
 		}
-		if err := beforeCascade(ctx, fj.e.Rel, paths); err != nil {
+		if err := testhook.BeforeCascade(ctx, fj.e.Rel, paths); err != nil {
 			r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 		}
 	}
@@ -177,7 +178,7 @@ func (r *runner) cascadeFrom(ctx context.Context, fj *fileJob, from int, idx []i
 		}
 		return r.copyChanged(fj, from, &os.PathError{Op: "cascade", Path: fromPath, Err: fmt.Errorf(
 			"%w: the copy changed since its verification (%s %s, source %s; %d bytes, source %d): nothing was cascaded from it",
-			cvv.ErrVerifyMismatch, r.opts.alg, res.SourceHash, fj.hash, res.Size, fj.size)})
+			cvv.ErrVerifyMismatch, r.opts.Alg, res.SourceHash, fj.hash, res.Size, fj.size)})
 	}
 	c.from, c.bytes = from, res.Size
 	r.casc.cascaded(idx, from)
@@ -197,13 +198,13 @@ func (r *runner) cascadeFrom(ctx context.Context, fj *fileJob, from int, idx []i
 // cascade destinations idx, each held under its temp name.
 func (r *runner) cascadeJob(ctx context.Context, fj *fileJob, src string, idx []int) (*cvv.Result, error) {
 	job := cvv.Job{
-		Source: src, Hash: r.opts.alg, NoFsync: r.opts.noFsync, DeferDirSync: r.dirSync != nil,
-		NoPreserve: r.opts.noPreserve, NoXattrs: r.opts.noXattrs, Hold: true,
+		Source: src, Hash: r.opts.Alg, NoFsync: r.opts.NoFsync, DeferDirSync: r.dirSync != nil,
+		NoPreserve: r.opts.NoPreserve, NoXattrs: r.opts.NoXattrs, Hold: true,
 		Progress: func(n int64) {
 			for _, i := range idx {
 				r.destProg[i].bytes.Add(n)
 			}
-			testThrottle()
+			testhook.Throttle()
 		},
 	}
 	for _, i := range idx {
@@ -213,7 +214,7 @@ func (r *runner) cascadeJob(ctx context.Context, fj *fileJob, src string, idx []
 	}
 	r.destsBusy(idx, (*destProgress).copyingNow, 1)
 	defer r.destsBusy(idx, (*destProgress).copyingNow, -1)
-	return engineCopy(ctx, r.eng, job)
+	return r.engineCopy(ctx, job)
 }
 
 // copyChanged fails fj on destination from, whose verified copy could not
@@ -235,7 +236,7 @@ func (r *runner) verifyCascade(ctx context.Context, fj *fileJob, idx []int) erro
 	if len(idx) == 0 {
 		return nil
 	}
-	if r.opts.mode != VerifyFull {
+	if r.opts.Mode != plan.LevelFull {
 		r.checkSizes(fj, idx)
 		return nil
 	}

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (r *runner) makeHardLinks(ctx context.Context) {
 			dirs[[2]int{i, r.dirIndex(filepath.Dir(h.Rel))}] = true
 		}
 	}
-	if r.opts.noFsync {
+	if r.opts.NoFsync {
 		return
 	}
 	for d := range dirs {
@@ -94,7 +94,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 		if atomicfile.SameFile(cur, want) {
 			return nil // linked by an earlier run
 		}
-		if !cur.Mode().IsRegular() || !r.opts.policy.Overwrite && !sameSizeTime(cur, h.Entry) {
+		if !cur.Mode().IsRegular() || !r.opts.Policy.Overwrite && !sameSizeTime(cur, h.Entry) {
 			return fmt.Errorf("%s exists and is not a link of %s: conflict (--on-conflict overwrite replaces it)", r.plan.Target(i, h.Rel), r.plan.Target(i, fj.e.Rel))
 		}
 	}
@@ -139,8 +139,8 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	// Held under its temp name until it reads back as the source did.
 	res, err := r.eng.Copy(ctx, cvv.Job{
 		Source: r.apartSource(i, h), Dests: []string{target}, Roots: []*atomicfile.Dir{r.roots[i]},
-		Hash: r.opts.alg, NoFsync: r.opts.noFsync, DeferDirSync: true, Hold: true,
-		NoPreserve: r.opts.noPreserve, NoXattrs: r.opts.noXattrs,
+		Hash: r.opts.Alg, NoFsync: r.opts.NoFsync, DeferDirSync: true, Hold: true,
+		NoPreserve: r.opts.NoPreserve, NoXattrs: r.opts.NoXattrs,
 	})
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 		return err
 	}
 	tmp := res.Dests[0].Temp
-	got, err := r.eng.Hash(ctx, tmp, r.opts.alg)
+	got, err := r.eng.Hash(ctx, tmp, r.opts.Alg)
 	if err == nil && got.Hash != res.SourceHash {
 		err = fmt.Errorf("%w: %s reads back as %s, the source was %s", cvv.ErrVerifyMismatch, target, got.Hash, res.SourceHash)
 	}

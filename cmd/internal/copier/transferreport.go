@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/report"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
 )
 
 // transferReport feeds the HTML and CSV transfer report (--report, and by
@@ -25,10 +26,10 @@ type transferReport struct {
 // reportPaths returns the HTML reports the run writes.
 func (r *runner) reportPaths() []string {
 	var paths []string
-	if r.opts.report != "" {
-		paths = append(paths, r.opts.report)
+	if r.opts.Report != "" {
+		paths = append(paths, r.opts.Report)
 	}
-	if r.opts.hashFiles.dest && r.opts.hashFilesWanted() && !r.opts.noReport && !r.opts.shard.Sharded() {
+	if r.opts.HashFiles.Dest && r.opts.hashFilesWanted() && !r.opts.NoReport && !r.opts.Shard.Sharded() {
 		for i, d := range r.plan.Dests {
 			if r.live(i) {
 				paths = append(paths, filepath.Join(d.Root(r.plan.IsDir), report.FileName(r.start)))
@@ -46,10 +47,9 @@ func (r *runner) startReport() error {
 	if len(paths) == 0 {
 		return nil
 	}
-	ver, _ := buildVersion()
 	host, _ := os.Hostname()
-	job := report.Job{Source: r.plan.Source, Mode: r.opts.mode.String(), Hash: r.opts.alg.String(),
-		Engine: r.eng.Name(), Version: ver, Host: host, Start: r.start}
+	job := report.Job{Source: r.plan.Source, Mode: r.opts.Mode.String(), Hash: r.opts.Alg.String(),
+		Engine: r.eng.Name(), Version: r.opts.Version, Host: host, Start: r.start}
 	for _, d := range r.plan.Dests {
 		job.Dests = append(job.Dests, d.Path)
 	}
@@ -161,7 +161,7 @@ func (r *runner) reportSummary(interrupted bool) report.Summary {
 		sum.ExitStatus = ExitFailure
 	}
 	for _, err := range r.dropped {
-		sum.DestErrors = append(sum.DestErrors, errString(err))
+		sum.DestErrors = append(sum.DestErrors, ui.ErrString(err))
 	}
 	return sum
 }

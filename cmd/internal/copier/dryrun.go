@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // decide chose for every file on every destination, what each destination
 // would receive, and the space each destination filesystem would need. It
 // writes nothing: no destination root is created, no lock is taken, no temp
-// file is swept. It returns errFailures when the run would fail some file
+// file is swept. It returns ErrFailures when the run would fail some file
 // (a refusal, a filesystem short of space).
 func (r *runner) dryRun(ctx context.Context) error {
 	if err := r.decide(ctx); err != nil {
@@ -49,7 +49,7 @@ func (r *runner) dryRun(ctx context.Context) error {
 			}
 			acts = append(acts, r.dryRunAction(fj, i))
 		}
-		if !r.opts.quiet {
+		if !r.opts.Quiet {
 			fmt.Fprintf(r.stdout, "%s  %s  %s\n", displayName(fj.e.Rel), plan.HumanBytes(fj.e.Size), strings.Join(acts, " "))
 		}
 	}
@@ -70,7 +70,7 @@ func (r *runner) dryRun(ctx context.Context) error {
 	}
 	r.dryRunLine(r.stdout, "nothing was written")
 	if failed || short {
-		return errFailures
+		return ErrFailures
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func (r *runner) dryRunSpace() (short bool, err error) {
 }
 
 func (r *runner) dryRunLine(w io.Writer, msg string) {
-	if !r.opts.quiet {
+	if !r.opts.Quiet {
 		fmt.Fprintf(w, "cvv: dry run: %s\n", msg)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package command
+package copier
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 // tryFlock takes the flock on dir, shared or exclusive, without waiting;
 // errLocked when another open file description holds it in a way that
 // excludes it.
-func tryFlock(dir string, shared bool) (*destLock, error) {
+func tryFlock(dir string, shared bool) (*DestLock, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -34,18 +34,18 @@ func tryFlock(dir string, shared bool) (*destLock, error) {
 		}
 		return nil, err
 	}
-	return &destLock{dir: dir, fd: fd}, nil
+	return &DestLock{dir: dir, fd: fd}, nil
 }
 
 // unlock releases the lock.
-func (l *destLock) unlock() {
+func (l *DestLock) Unlock() {
 	unix.Flock(l.fd, unix.LOCK_UN)
 	unix.Close(l.fd)
 }
 
 // lockFile takes the exclusive flock on the file at path, created if
 // missing (never through a symlink), waiting for it.
-func lockFile(path string) (*destLock, error) {
+func lockFile(path string) (*DestLock, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -60,7 +60,7 @@ func lockFile(path string) (*destLock, error) {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
 	}
-	return &destLock{dir: path, fd: fd}, nil
+	return &DestLock{dir: path, fd: fd}, nil
 }
 
 // upgrade tries to turn l, held shared, exclusive without waiting:
@@ -68,7 +68,7 @@ func lockFile(path string) (*destLock, error) {
 // (flock(2) removes the old lock first); it is taken again, and held
 // reports whether that worked (not when another run took the lock
 // exclusive in between).
-func (l *destLock) upgrade() (exclusive, held bool) {
+func (l *DestLock) upgrade() (exclusive, held bool) {
 	flock := func(how int) error {
 		for {
 			err := unix.Flock(l.fd, how|unix.LOCK_NB)

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"errors"
@@ -9,48 +9,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
-	"github.com/cvv-project/cvv/cmd/internal/usage"
-	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 )
 
-// hashFileOptions are the --hash-file settings.
-type hashFileOptions struct {
-	// formats are the manifest formats to write; none when empty.
-	formats []manifest.Format
-	// source and dest say where to write them.
-	source, dest bool
-}
-
-func parseHashFileOptions(c *cli.Context, alg hashing.Algorithm) (hashFileOptions, error) {
-	var o hashFileOptions
-	switch strings.ToLower(c.String("hash-file-dest")) {
-	case "dest":
-		o.dest = true
-	case "source":
-		o.source = true
-	case "both":
-		o.source, o.dest = true, true
-	default:
-		return o, usage.Errorf("bad --hash-file-dest %q (want source, dest or both)", c.String("hash-file-dest"))
-	}
-	s := c.String("hash-file")
-	if s == "" {
-		return o, nil
-	}
-	fs, err := manifest.ParseFormats(s)
-	if err != nil {
-		return o, usage.Errorf("%v", err)
-	}
-	if err := manifest.CheckAlgorithm(fs, alg); err != nil {
-		return o, usage.Errorf("%v", err)
-	}
-	o.formats = fs
-	return o, nil
+// HashFiles are the --hash-file settings.
+type HashFiles struct {
+	// Formats are the manifest formats to write; none when empty.
+	Formats []manifest.Format
+	// Source and Dest say where to write them.
+	Source, Dest bool
 }
 
 // hashRecord is the manifest record of one root, and whether the run
@@ -74,25 +43,25 @@ func (r *runner) writeHashFiles() error {
 	if r.shard != nil {
 		return r.shardHashFiles()
 	}
-	hf := r.opts.hashFiles
-	if len(hf.formats) == 0 {
+	hf := r.opts.HashFiles
+	if len(hf.Formats) == 0 {
 		return nil
 	}
 	dirs := r.manifestDirs()
 	var recs []hashRecord
-	if hf.dest {
+	if hf.Dest {
 		for i := range r.plan.Dests {
 			if r.live(i) {
 				recs = append(recs, r.destHashRecord(i, dirs))
 			}
 		}
 	}
-	if hf.source {
+	if hf.Source {
 		recs = append(recs, r.sourceHashRecord(dirs))
 	}
 	var errs []error
 	for _, rec := range recs {
-		if err := writeHashRecord(rec, hf.formats, r.out); err != nil {
+		if err := writeHashRecord(rec, hf.Formats, r.out); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -111,8 +80,8 @@ func (r *runner) manifestDirs() []string {
 	return dirs
 }
 
-// hashRecordOutput is where writeHashRecord says what it did.
-type hashRecordOutput interface {
+// HashRecordOutput is where writeHashRecord says what it did.
+type HashRecordOutput interface {
 	Notice(path, msg string)
 	Wrote(kind, path string)
 }
@@ -120,7 +89,7 @@ type hashRecordOutput interface {
 // writeHashRecord writes rec in formats, leaving out, where the run
 // changed nothing, each format whose manifest already records exactly
 // that (manifest.Current), and says so.
-func writeHashRecord(rec hashRecord, formats []manifest.Format, out hashRecordOutput) error {
+func writeHashRecord(rec hashRecord, formats []manifest.Format, out HashRecordOutput) error {
 	all := formats
 	if rec.unchanged {
 		formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
@@ -160,7 +129,7 @@ func notRewritten(all, kept []manifest.Format) string {
 // destHashRecord is the manifest record of destination i's root.
 func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
-	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}}
+	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}}
 	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
 	rec.Comment = r.cascadeComment(i)
 	return rec
@@ -204,7 +173,7 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 	if !r.plan.IsDir {
 		root = filepath.Dir(root)
 	}
-	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns()}, unchanged: true}
+	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}, unchanged: true}
 	for _, fj := range r.files {
 		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
 		if fj.hash == "" || fj.srcState == srcError {
@@ -273,7 +242,7 @@ func isVerifyFailure(err error) bool {
 
 // hashFilesWanted reports whether the run records hashes in manifests, which
 // needs the hash of every file, skipped ones too.
-func (o copyOptions) hashFilesWanted() bool { return len(o.hashFiles.formats) > 0 }
+func (o Options) hashFilesWanted() bool { return len(o.HashFiles.Formats) > 0 }
 
 // linkFiles calls add with the manifest entry of each hard link of the
 // tree (tree.HardLinks) below root, with its index there: on destination

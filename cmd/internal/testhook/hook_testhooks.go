@@ -1,6 +1,6 @@
 //go:build testhooks
 
-package command
+package testhook
 
 import (
 	"context"
@@ -10,26 +10,26 @@ import (
 	"time"
 )
 
-// beforeVerify runs $CVV_TEST_BEFORE_VERIFY with sh -c between the copy and
+// BeforeVerify runs $CVV_TEST_BEFORE_VERIFY with sh -c between the copy and
 // the verification of a file, with CVV_TEST_FILE set to the file's relative
 // path and CVV_TEST_DESTS to its destination paths, one a line, and waits
 // for it. Fault tests use it to corrupt a copy between the two phases.
-func beforeVerify(ctx context.Context, rel string, dests []string) error {
+func BeforeVerify(ctx context.Context, rel string, dests []string) error {
 	return runHook(ctx, "CVV_TEST_BEFORE_VERIFY", rel, dests)
 }
 
-// beforeCascade runs $CVV_TEST_BEFORE_CASCADE as beforeVerify does, before
+// BeforeCascade runs $CVV_TEST_BEFORE_CASCADE as BeforeVerify does, before
 // the file's cascade destinations (--cascade) are filled, with
 // CVV_TEST_DESTS the verified copies they may be read from, in the order
 // they are tried. Fault tests use it to damage a verified copy.
-func beforeCascade(ctx context.Context, rel string, froms []string) error {
+func BeforeCascade(ctx context.Context, rel string, froms []string) error {
 	return runHook(ctx, "CVV_TEST_BEFORE_CASCADE", rel, froms)
 }
 
-// afterPlace runs $CVV_TEST_AFTER_PLACE as beforeVerify does, right after
+// AfterPlace runs $CVV_TEST_AFTER_PLACE as BeforeVerify does, right after
 // a copy of the file got its final name (CVV_TEST_DESTS), before its name
 // and attributes are checked there.
-func afterPlace(rel, final string) error {
+func AfterPlace(rel, final string) error {
 	return runHook(context.Background(), "CVV_TEST_AFTER_PLACE", rel, []string{final})
 }
 
@@ -54,7 +54,8 @@ var throttle = func() time.Duration {
 	return d
 }()
 
-func testThrottle() {
+// Throttle sleeps $CVV_TEST_THROTTLE after a progress report.
+func Throttle() {
 	if throttle > 0 {
 		time.Sleep(throttle)
 	}
@@ -67,15 +68,16 @@ var verifyThrottle = func() time.Duration {
 	return d
 }()
 
-func testVerifyThrottle() {
+// VerifyThrottle sleeps $CVV_TEST_VERIFY_THROTTLE after a verification read.
+func VerifyThrottle() {
 	if verifyThrottle > 0 {
 		time.Sleep(verifyThrottle)
 	}
 }
 
-// progressEvery returns $CVV_TEST_PROGRESS_INTERVAL (a Go duration) when set,
+// ProgressEvery returns $CVV_TEST_PROGRESS_INTERVAL (a Go duration) when set,
 // d otherwise, so that a short test run shows its progress output.
-func progressEvery(d time.Duration) time.Duration {
+func ProgressEvery(d time.Duration) time.Duration {
 	if e, err := time.ParseDuration(os.Getenv("CVV_TEST_PROGRESS_INTERVAL")); err == nil && e > 0 {
 		return e
 	}

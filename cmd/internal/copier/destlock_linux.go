@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"fmt"
@@ -11,12 +11,20 @@ import (
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
-// syncDir fsyncs a directory; a seam for tests.
-var syncDir = (*atomicfile.Dir).Sync
+// syncDir fsyncs a directory, through the test seam if there is one.
+func (r *runner) syncDir(d *atomicfile.Dir) error {
+	if r.opts.Seams.SyncDir != nil {
+		return r.opts.Seams.SyncDir(d)
+	}
+	return d.Sync()
+}
 
 // syncPath fsyncs the directory at path (a destination root or above it)
 // through syncDir.
-func syncPath(path string) error {
+func (r *runner) syncPath(path string) error { return syncPath(path, r.syncDir) }
+
+// syncPath fsyncs the directory at path with syncDir.
+func syncPath(path string, syncDir func(*atomicfile.Dir) error) error {
 	d, err := atomicfile.OpenRoot(path)
 	if err != nil {
 		return err
@@ -235,7 +243,7 @@ func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	target := r.plan.Target(i, r.tree.Dirs[d].Rel)
 	dir, err := r.roots[i].OpenDir(r.tree.Dirs[d].Rel)
 	if err == nil {
-		err = syncDir(dir)
+		err = r.syncDir(dir)
 		dir.Close()
 	}
 	if err == nil {

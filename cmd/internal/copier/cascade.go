@@ -1,18 +1,14 @@
-package command
+package copier
 
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
-	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/cmd/internal/workers"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
@@ -49,53 +45,6 @@ import (
 // the decision would also rest on a few seconds of a device's rate, which
 // page-cache writeback makes wrong. Until the engines carry that, the
 // slow destinations are named.
-
-// cascadeFlag is --cascade DEST (repeatable; a path may hold commas).
-func cascadeFlag() cli.Flag {
-	return &cli.GenericFlag{Name: "cascade", Value: &pathList{}, Usage: "also copy to `DEST`, after the other destinations, from their verified copies: the source is released first (repeatable)"}
-}
-
-// pathList collects the values of a repeatable path flag as given.
-type pathList struct{ paths []string }
-
-// Set appends a value.
-func (l *pathList) Set(s string) error {
-	l.paths = append(l.paths, s)
-	return nil
-}
-
-// String joins the values for the help text.
-func (l *pathList) String() string {
-	if l == nil {
-		return ""
-	}
-	return fmt.Sprint(l.paths)
-}
-
-// parseCascade reads --cascade into o.cascade.
-func parseCascade(c *cli.Context, o *copyOptions) error {
-	l, _ := c.Generic("cascade").(*pathList)
-	if l == nil || len(l.paths) == 0 {
-		return nil
-	}
-	o.cascade = slices.Clone(l.paths)
-	if o.shard.Sharded() {
-		return usage.Errorf("--cascade cannot go with --shard: each shard would release its part of the source at another time")
-	}
-	if o.hashFiles.source {
-		return usage.Errorf("--cascade releases the source before the end of the run: it cannot go with --hash-file-dest %s", map[bool]string{true: "both", false: "source"}[o.hashFiles.dest])
-	}
-	return nil
-}
-
-// withCascade returns the destinations of a run: the operands, then the
-// --cascade destinations.
-func withCascade(o copyOptions, dests []string) ([]string, error) {
-	if len(o.cascade) > 0 && len(dests) == 0 {
-		return nil, usage.Errorf("--cascade needs at least one other destination to fill it from")
-	}
-	return slices.Concat(dests, o.cascade), nil
-}
 
 // cascadeRun is the cascade part of a run.
 type cascadeRun struct {
@@ -142,10 +91,10 @@ func (r *runner) cascadeComment(i int) string {
 		strings.Join(names, ", "), r.plan.Source)
 }
 
-// initCascade marks the cascade destinations: the last len(opts.cascade)
+// initCascade marks the cascade destinations: the last len(opts.Cascade)
 // of the plan.
 func (r *runner) initCascade() {
-	n := len(r.opts.cascade)
+	n := len(r.opts.Cascade)
 	if n == 0 {
 		return
 	}
@@ -218,7 +167,7 @@ func (r *runner) releaseSource() {
 	el := time.Since(r.start)
 	r.released = max(el, 1)
 	reads := 1
-	if r.opts.mode != VerifyTransfer {
+	if r.opts.Mode != plan.LevelTransfer {
 		reads = 2
 	}
 	r.out.SourceReleased(ui.SourceReleased{Source: r.plan.Source, Seconds: el.Seconds(), Reads: reads, Pending: pending})
@@ -227,7 +176,7 @@ func (r *runner) releaseSource() {
 // loadDirAttrs reads the attributes of every source directory that
 // finishDirs will need.
 func (r *runner) loadDirAttrs() {
-	if r.opts.noPreserve || !r.plan.IsDir {
+	if r.opts.NoPreserve || !r.plan.IsDir {
 		return
 	}
 	r.casc.dirAttrs = make(map[string]*atomicfile.SourceAttrs, len(r.tree.Dirs))
@@ -248,7 +197,7 @@ func (r *runner) cachedDirAttrs(rel string) *atomicfile.SourceAttrs {
 }
 
 // cascadeAll fills the cascade destinations of every file that waits for
-// them, r.opts.jobs files at a time. It returns an error only when the run
+// them, r.opts.Jobs files at a time. It returns an error only when the run
 // is cancelled.
 func (r *runner) cascadeAll(ctx context.Context) error {
 	var todo []*fileJob
@@ -267,7 +216,7 @@ func (r *runner) cascadeAll(ctx context.Context) error {
 		r.dirSync = ds
 		defer ds.finish()
 	}
-	return workers.Each(ctx, r.opts.jobs, len(todo), func(k int) error {
+	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
 		fj := todo[k]
 		r.inFlight.Store(fj.e.Rel, struct{}{})
 		defer r.inFlight.Delete(fj.e.Rel)
@@ -299,7 +248,7 @@ type cascadeInfo struct {
 // settleCascade reports the cascade of fj and settles the file.
 func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
 	f := r.uiFile(fj, fj.state)
-	ev := ui.Cascade{Rel: fj.e.Rel, Size: fj.e.Size, Mode: r.opts.mode.String(), Alg: r.opts.alg.String(),
+	ev := ui.Cascade{Rel: fj.e.Rel, Size: fj.e.Size, Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(),
 		Hash: fj.hash, Bytes: c.bytes, Elapsed: c.elapsed}
 	if c.from >= 0 {
 		ev.From = r.target(fj, c.from)

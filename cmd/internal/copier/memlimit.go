@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"os"
@@ -62,8 +62,8 @@ func (r *runner) setMemoryLimit() {
 		// Its blocks are Go slices: up to the queue depth and one per
 		// verification read for a big file in flight, about two for a
 		// file of one block.
-		o := r.opts.engineOpts.WithDefaults()
-		blocks := r.opts.bigJobs*(o.QueueDepth+len(r.plan.Dests)+1) + (r.opts.jobs-r.opts.bigJobs)*2
+		o := r.opts.EngineOpts.WithDefaults()
+		blocks := r.opts.BigJobs*(o.QueueDepth+len(r.plan.Dests)+1) + (r.opts.Jobs-r.opts.BigJobs)*2
 		buffers = int64(blocks) * int64(o.BlockSize)
 	}
 	n := 1

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"fmt"
@@ -52,7 +52,7 @@ func (r *runner) refusal(i int, rel string) error {
 // policy returns the skip policy for destination i: the run's, with the
 // time granularity of the destination's filesystem.
 func (r *runner) policy(i int) plan.Policy {
-	pol := r.opts.policy
+	pol := r.opts.Policy
 	if r.destFS != nil {
 		pol.TimeGranularity = r.destFS[i].TimeGranularity
 	}
@@ -142,7 +142,7 @@ func (r *runner) foldIn(i int, dir string) plan.Fold {
 // source's by a step of the filesystem's granularity or more fails there
 // (a re-run would copy it again); a mode that does not take is a warning.
 func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string) {
-	if r.opts.noPreserve {
+	if r.opts.NoPreserve {
 		return
 	}
 	target := r.target(fj, i)

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/testhook"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/cmd/internal/workers"
@@ -190,8 +191,7 @@ func (fj *fileJob) fail(i int, err error) {
 
 // runner is one copy run.
 type runner struct {
-	opts   copyOptions
-	stdin  io.Reader
+	opts   Options
 	stdout io.Writer
 	stderr io.Writer
 
@@ -227,7 +227,7 @@ type runner struct {
 	// (decideAt).
 	looks []lookDir
 	// locks hold the destination roots for the run (lockDests).
-	locks []*destLock
+	locks []*DestLock
 	// roots[i] is destination i's root directory, open (openRoots): every
 	// write below it is made from there (atomicfile.Dir), nil for a destination
 	// dropped before the copy.
@@ -239,7 +239,7 @@ type runner struct {
 	eng     cvv.Engine
 	out     ui.CopyPrinter
 	// feed pushes the progress to out while the run is shown.
-	feed *progressFeed
+	feed *ui.Feed
 	// interrupted: the run was interrupted (for the summary).
 	interrupted bool
 	report      *transferReport // nil without a report to write
@@ -248,7 +248,7 @@ type runner struct {
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
-	// big admits the files larger than one block, opts.bigJobs at a time.
+	// big admits the files larger than one block, opts.BigJobs at a time.
 	big chan struct{}
 	// dirSync fsyncs the destination directories of a tree copy, nil when
 	// every file's commit fsyncs its own directory (a file source) or
@@ -276,7 +276,7 @@ type runner struct {
 	// their recent rate (used by the progress feed only).
 	verifyTotal atomic.Int64
 	verifyBytes atomic.Int64
-	verifyMeter rateMeter
+	verifyMeter ui.RateMeter
 	// copying and verifying are the files in their copy and their
 	// verification now.
 	copying, verifying atomic.Int64
@@ -292,7 +292,7 @@ type runner struct {
 // error or a shortfall of space), create the destination roots and
 // directories, recreate the symlinks, copy and verify the files, write the
 // manifests, then give the directories their modes and times. It returns
-// errFailures when some entries failed (they have been reported), or the
+// ErrFailures when some entries failed (they have been reported), or the
 // context's error when interrupted.
 func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
 	r.start = time.Now()
@@ -300,7 +300,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
 	}
-	if r.opts.dryRun {
+	if r.opts.DryRun {
 		return r.dryRun(ctx)
 	}
 	// From here on, a failure before the start removes the destination
@@ -327,7 +327,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.uncreateAll()
 		return err
 	}
-	eng, note, err := openEngine(r.opts.engine, r.opts.engineOpts)
+	eng, note, err := r.opts.OpenEngine()
 	if err != nil {
 		r.uncreateAll()
 		return err
@@ -344,7 +344,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 			r.drop(i)
 		}
 	}
-	r.out = newPrinter(r.stdin, r.stdout, r.stderr, r.opts.json, r.opts.quiet)
+	r.out = r.opts.Printer()
 	defer r.closeOutput()
 	r.startOutput()
 	r.reportStart(note)
@@ -354,14 +354,14 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 // planRun resolves the command line and walks the source: nothing is
 // written yet.
 func (r *runner) planRun(ctx context.Context, src string, dests []string) (err error) {
-	r.plan, err = plan.Resolve(src, dests, plan.ResolveOptions{MkPath: r.opts.mkpath})
+	r.plan, err = plan.Resolve(src, dests, plan.ResolveOptions{MkPath: r.opts.MkPath})
 	if err != nil {
 		return err
 	}
 	r.setMemoryLimit() // the floor, for the walk
 	r.dropped = make([]error, len(r.plan.Dests))
 	r.destProg = make([]destProgress, len(r.plan.Dests))
-	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.excludes)
+	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.Excludes)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -376,7 +376,7 @@ func (r *runner) planRun(ctx context.Context, src string, dests []string) (err e
 	}
 	r.initCascade()
 	r.detectDests()
-	r.writes = r.plan.WritePaths(r.opts.write)
+	r.writes = r.plan.WritePaths(r.opts.Write)
 	// The refusals above looked at the whole tree (names that collide
 	// may fall to different shards); the rest is this shard's part.
 	return r.applyShard()
@@ -414,7 +414,7 @@ func (r *runner) reportStart(note string) {
 // execute creates the directories and links, copies and verifies the
 // files, writes the manifests and finishes the directories.
 func (r *runner) execute(ctx context.Context) error {
-	if r.plan.IsDir && !r.opts.noFsync {
+	if r.plan.IsDir && !r.opts.NoFsync {
 		r.dirSync = newDirSyncs(r)
 	}
 	r.makeDirs()
@@ -427,7 +427,7 @@ func (r *runner) execute(ctx context.Context) error {
 		r.finish(true)
 		return err
 	}
-	if r.opts.verifyAfter {
+	if r.opts.VerifyAfter {
 		if err := r.verifyAll(ctx); err != nil {
 			r.keepAllUnverified()
 			r.finish(ctx.Err() != nil)
@@ -452,10 +452,10 @@ func (r *runner) execute(ctx context.Context) error {
 	r.releaseSource()
 	r.finish(false)
 	if r.failures.Load() > 0 {
-		return errFailures
+		return ErrFailures
 	}
 	if r.unverified() > 0 {
-		return errNotVerified
+		return ErrNotVerified
 	}
 	return nil
 }
@@ -640,10 +640,10 @@ func (r *runner) createRoots() error {
 				return usage.Errorf("cannot create destination %s: %v", d.Arg, err)
 			}
 			r.created[i] = append(r.created[i], m)
-			if r.opts.noFsync {
+			if r.opts.NoFsync {
 				continue
 			}
-			if err := syncPath(filepath.Dir(m)); err != nil {
+			if err := r.syncPath(filepath.Dir(m)); err != nil {
 				r.uncreateAll()
 				return fmt.Errorf("creating destination %s: %w", d.Arg, err)
 			}
@@ -719,7 +719,7 @@ func (r *runner) makeDirs() {
 func (r *runner) makeDir(i, k int) error {
 	d := r.tree.Dirs[k]
 	perm := fs.FileMode(0o755)
-	if !r.opts.noPreserve {
+	if !r.opts.NoPreserve {
 		// Writable by us until finishDirs applies the real mode.
 		perm = d.Mode.Perm() | 0o700
 	}
@@ -768,7 +768,7 @@ func (r *runner) makeDir(i, k int) error {
 // directory from an earlier run; finishDirs gives it its mode again) and
 // removes the temp files an interrupted run left in it.
 func (r *runner) readyDir(rel string, dir *atomicfile.Dir) error {
-	if !r.opts.noPreserve {
+	if !r.opts.NoPreserve {
 		fi, err := dir.Stat()
 		if err != nil {
 			return err
@@ -845,7 +845,7 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 	}
 	defer parent.Close()
 	name := filepath.Base(l.Rel)
-	if !r.opts.policy.Overwrite {
+	if !r.opts.Policy.Overwrite {
 		if cur, err := parent.Readlink(name); err == nil && cur == l.Target {
 			return nil
 		}
@@ -854,7 +854,7 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 	if err := parent.Symlink(l.Target, tmp); err != nil {
 		return err
 	}
-	if !r.opts.noPreserve {
+	if !r.opts.NoPreserve {
 		if err := parent.Chtimes(tmp, l.ModTime); err != nil {
 			parent.Remove(tmp)
 			return err
@@ -872,7 +872,7 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 // children before parents, after all contents are written, and fsyncs it
 // so that they survive a power cut (unless --no-fsync).
 func (r *runner) finishDirs() {
-	if r.opts.noPreserve || !r.plan.IsDir {
+	if r.opts.NoPreserve || !r.plan.IsDir {
 		return
 	}
 	r.dirsFinished = true
@@ -910,7 +910,7 @@ func (r *runner) dirAttrs(rel string) (*atomicfile.SourceAttrs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return atomicfile.AttrsOf(f, fi, !r.opts.noXattrs)
+	return atomicfile.AttrsOf(f, fi, !r.opts.NoXattrs)
 }
 
 // finishDir gives directory d on destination i its attributes.
@@ -942,10 +942,10 @@ func (r *runner) setDirTimes(i int, dir *atomicfile.Dir, d plan.Entry) error {
 	if err := dir.SetModTime(d.ModTime); err != nil {
 		return err
 	}
-	if r.opts.noFsync {
+	if r.opts.NoFsync {
 		return nil
 	}
-	return syncDir(dir)
+	return r.syncDir(dir)
 }
 
 // finishRoots gives the destination roots their source mode and mtime
@@ -984,13 +984,13 @@ func (r *runner) xattrsUnkept(i int, err error) {
 		r.plan.Dests[i].Path, r.destFS[i].TypeOr("the filesystem")))
 }
 
-// copyAll runs the file jobs, r.opts.jobs at a time. Without --verify-after
+// copyAll runs the file jobs, r.opts.Jobs at a time. Without --verify-after
 // each file is verified right after its copy, by the same worker.
 func (r *runner) copyAll(ctx context.Context) error {
-	if r.opts.bigJobs < r.opts.jobs {
-		r.big = make(chan struct{}, r.opts.bigJobs)
+	if r.opts.BigJobs < r.opts.Jobs {
+		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.Each(ctx, r.opts.jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
+	err := workers.Each(ctx, r.opts.Jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1002,7 +1002,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if r.big != nil && fj.e.Size > int64(r.opts.engineOpts.WithDefaults().BlockSize) {
+	if r.big != nil && fj.e.Size > int64(r.opts.EngineOpts.WithDefaults().BlockSize) {
 		select {
 		case r.big <- struct{}{}:
 			defer func() { <-r.big }()
@@ -1030,7 +1030,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		// The reports wait until fj's name is durable; the file event
 		// tells the states at the end of the copy.
 		copied := slices.Clone(fj.state)
-		if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
+		if r.opts.VerifyAfter && slices.Contains(fj.state, dsCopied) {
 			r.dirSync.fileDone(fj, copied, false) // verifyAll verifies and settles it
 			return nil
 		}
@@ -1043,7 +1043,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	}
 	// The end of the copy (a copy is under its temp name until verified).
 	r.out.Copied(r.uiFile(fj, fj.state))
-	if r.opts.verifyAfter && slices.Contains(fj.state, dsCopied) {
+	if r.opts.VerifyAfter && slices.Contains(fj.state, dsCopied) {
 		return nil // verifyAll verifies, seals and settles it
 	}
 	if err := r.verifyFile(ctx, fj); err != nil {
@@ -1054,9 +1054,13 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	return nil
 }
 
-// engineCopy runs one copy through the engine; a seam for tests.
-var engineCopy = func(ctx context.Context, e cvv.Engine, job cvv.Job) (*cvv.Result, error) {
-	return e.Copy(ctx, job)
+// engineCopy runs one copy through the engine, through the test seam if
+// there is one.
+func (r *runner) engineCopy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
+	if r.opts.Seams.Copy != nil {
+		return r.opts.Seams.Copy(ctx, r.eng, job)
+	}
+	return r.eng.Copy(ctx, job)
 }
 
 // settle counts and reports a file whose fate is final, then releases
@@ -1128,12 +1132,12 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		Dests:   dests,
 		Roots:   roots,
 		Write:   writes,
-		Hash:    r.opts.alg,
-		NoFsync: r.opts.noFsync,
+		Hash:    r.opts.Alg,
+		NoFsync: r.opts.NoFsync,
 		// A tree copy fsyncs each directory once (dirSyncs).
 		DeferDirSync: r.dirSync != nil,
-		NoPreserve:   r.opts.noPreserve,
-		NoXattrs:     r.opts.noXattrs,
+		NoPreserve:   r.opts.NoPreserve,
+		NoXattrs:     r.opts.NoXattrs,
 		// Only a verified copy gets its name (seal.go).
 		Hold: true,
 		Progress: func(n int64) {
@@ -1143,11 +1147,11 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 			for _, i := range idx {
 				r.destProg[i].bytes.Add(n)
 			}
-			testThrottle()
+			testhook.Throttle()
 		},
 	}
 	r.destsBusy(idx, (*destProgress).copyingNow, 1)
-	res, err := engineCopy(ctx, r.eng, job)
+	res, err := r.engineCopy(ctx, job)
 	r.destsBusy(idx, (*destProgress).copyingNow, -1)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -1241,7 +1245,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 // source (size and mtime) at least as strict as the run asks, with its
 // hash algorithm. The destinations are still re-read and compared with it.
 func (r *runner) reusableHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
-	if !r.opts.policy.VerifyExisting || len(idx) != len(fj.actions) {
+	if !r.opts.Policy.VerifyExisting || len(idx) != len(fj.actions) {
 		return cvv.HashResult{}, false
 	}
 	return r.recordsHash(fj, idx)
@@ -1255,7 +1259,7 @@ func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	var hash string
 	for _, i := range idx {
 		rec, ok := plan.ReadRecord(r.target(fj, i))
-		if !ok || rec.Alg != r.opts.alg.String() || !rec.Covers(*fj.e, r.policy(i)) || hash != "" && rec.Hash != hash {
+		if !ok || rec.Alg != r.opts.Alg.String() || !rec.Covers(*fj.e, r.policy(i)) || hash != "" && rec.Hash != hash {
 			return cvv.HashResult{}, false
 		}
 		hash = rec.Hash
@@ -1275,7 +1279,7 @@ func (r *runner) hashAll(ctx context.Context, paths []string, progress func(int6
 		if paths[i] == "" {
 			return cvv.HashResult{}, nil
 		}
-		return hashWithProgress(ctx, r.eng, paths[i], r.opts.alg, progress)
+		return HashWithProgress(ctx, r.eng, paths[i], r.opts.Alg, progress)
 	}, func(i int, h cvv.HashResult, err error) error {
 		hs[i], errs[i] = h, err
 		handed++
@@ -1307,21 +1311,21 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	for _, i := range idx {
 		dests = append(dests, r.copyPath(fj, i))
 	}
-	if err := beforeVerify(ctx, fj.e.Rel, dests); err != nil {
+	if err := testhook.BeforeVerify(ctx, fj.e.Rel, dests); err != nil {
 		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 	}
-	if r.opts.mode != VerifyTransfer {
+	if r.opts.Mode != plan.LevelTransfer {
 		r.verifying.Add(1)
 		defer r.verifying.Add(-1)
 		r.destsBusy(idx, (*destProgress).verifyingNow, 1)
 		defer r.destsBusy(idx, (*destProgress).verifyingNow, -1)
 	}
-	switch r.opts.mode {
-	case VerifyTransfer:
+	switch r.opts.Mode {
+	case plan.LevelTransfer:
 		r.checkSizes(fj, idx)
 		r.countVerified(fj)
 		return nil
-	case VerifySource:
+	case plan.LevelSource:
 		hs, errs := r.hashAll(ctx, []string{r.source(fj)}, r.verifiedBytes)
 		if err := ctx.Err(); err != nil {
 			return err
@@ -1357,7 +1361,7 @@ func (r *runner) compareCopies(fj *fileJob, idx []int, hs []cvv.HashResult, errs
 		case h.Hash != fj.hash || h.Size != fj.size:
 			fj.setDestHash(i, h.Hash)
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
-				cvv.ErrVerifyMismatch, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)})
+				cvv.ErrVerifyMismatch, r.opts.Alg, h.Hash, fj.hash, h.Size, fj.size)})
 		default:
 			fj.setDestHash(i, h.Hash)
 			fj.state[i] = dsOK
@@ -1381,7 +1385,7 @@ func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []in
 		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || fi.ModTime().UnixNano() != fj.modTime:
 			fj.srcState = srcChanged
 			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, r.source(fj),
-				fj.size, r.opts.alg, fj.hash, unixTime(fj.modTime).Format(time.RFC3339Nano), fi.Size(), r.opts.alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
+				fj.size, r.opts.Alg, fj.hash, unixTime(fj.modTime).Format(time.RFC3339Nano), fi.Size(), r.opts.Alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
 		default:
 			fj.srcState = srcOK
 			return true
@@ -1420,10 +1424,10 @@ func (r *runner) verifiedBytes(n int64) { r.verifyBytes.Add(n) }
 // verifyReads returns the bytes the verification of fj is to read: its
 // source and each copy in full mode, its source in source mode.
 func (r *runner) verifyReads(fj *fileJob, copies int) int64 {
-	switch r.opts.mode {
-	case VerifyTransfer:
+	switch r.opts.Mode {
+	case plan.LevelTransfer:
 		return 0
-	case VerifySource:
+	case plan.LevelSource:
 		return fj.e.Size
 	}
 	return fj.e.Size * int64(1+copies)
@@ -1476,8 +1480,8 @@ func (r *runner) verifyAll(ctx context.Context) error {
 			r.settle(fj)
 		}
 	}
-	if r.opts.ask {
-		ok, err := r.out.Ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.mode))
+	if r.opts.Ask {
+		ok, err := r.out.Ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.Mode))
 		if err != nil {
 			return err
 		}
@@ -1491,7 +1495,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 	}
 	r.phase.Store("verify")
-	return workers.Each(ctx, r.opts.jobs, len(todo), func(k int) error {
+	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
 		fj := todo[k]
 		r.inFlight.Store(fj.e.Rel, struct{}{})
 		err := r.verifyFile(ctx, fj)
@@ -1545,7 +1549,7 @@ func (r *runner) recheckDiff(fj *fileJob, i int, h cvv.HashResult, err error) st
 		return fmt.Sprintf("%s cannot be re-read (%v): copying it again", t, err)
 	}
 	return fmt.Sprintf("%s differs from the source (%s %s, source %s; %d bytes, source %d): copying it again",
-		t, r.opts.alg, h.Hash, fj.hash, h.Size, fj.size)
+		t, r.opts.Alg, h.Hash, fj.hash, h.Size, fj.size)
 }
 
 func describeSpecial(m fs.FileMode) string {

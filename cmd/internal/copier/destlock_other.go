@@ -1,6 +1,6 @@
 //go:build !linux
 
-package command
+package copier
 
 // flockHolder cannot tell the lock holder on this platform.
 func flockHolder(string) int { return 0 }

@@ -1,4 +1,4 @@
-package command
+package copier
 
 import (
 	"context"
@@ -13,12 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/hashing/manifest"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // A sharded copy (--shard I/N) is N processes, started together by a
@@ -26,7 +25,7 @@ import (
 // that each copy and verify their part of one tree (plan.ShardTree) into
 // the same destinations:
 //
-//   - Each takes the destination lock shared (destLock), so the shards of
+//   - Each takes the destination lock shared (DestLock), so the shards of
 //     a job write together and every other run stays out. Its state
 //     directory ROOT/.cvv-shard-<job> is locked shared too; a shard that
 //     finds another job's state directory locked is refused, so two
@@ -54,7 +53,9 @@ const shardDirPrefix = ".cvv-shard-"
 
 // shardRun is this process's part of a sharded job.
 type shardRun struct {
-	shard plan.Shard
+	// syncDir fsyncs a directory (runner.syncDir).
+	syncDir func(*atomicfile.Dir) error
+	shard   plan.Shard
 	// key names the job (shardKey).
 	key string
 	// seq[k] is the place of the part's file k (then of its hard links)
@@ -71,59 +72,19 @@ type shardRun struct {
 // shardState is a job's state directory in one destination root.
 type shardState struct {
 	root, dir string
-	lock      *destLock // shared, for the whole run
-}
-
-// shardEnv reads the environment for --shard auto; a seam for tests.
-var shardEnv = os.Getenv
-
-// shardFlags are --shard and --shard-count.
-func shardFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "shard", Usage: "copy part `I/N` of the tree (0 <= I < N), one of N processes started together into the same destinations; auto reads I and N from Slurm, Kubernetes or MPI (see docs/USAGE.md)"},
-		&cli.IntFlag{Name: "shard-count", Usage: "the number `N` of shards, for --shard auto under a scheduler that gives only the index (Kubernetes JOB_COMPLETION_INDEX); implies --shard auto"},
-	}
-}
-
-// parseShard reads --shard and --shard-count; the zero Shard when the
-// run is not sharded.
-func parseShard(c *cli.Context, o *copyOptions) (plan.Shard, error) {
-	spec, count := strings.TrimSpace(c.String("shard")), c.Int("shard-count")
-	if spec == "" && !c.IsSet("shard-count") {
-		return plan.Shard{}, nil
-	}
-	if c.IsSet("shard-count") && (count < 1 || count > plan.MaxShards) {
-		return plan.Shard{}, usage.Errorf("bad --shard-count %d (want 1 to %d)", count, plan.MaxShards)
-	}
-	var s plan.Shard
-	var err error
-	if spec == "" || spec == "auto" {
-		s, err = plan.ShardFromEnv(shardEnv, count)
-	} else if s, err = plan.ParseShard(spec); err == nil && count != 0 && count != s.Count {
-		err = usage.Errorf("--shard %s and --shard-count %d differ", spec, count)
-	}
-	if err != nil {
-		return plan.Shard{}, err
-	}
-	switch {
-	case o.hashFiles.source:
-		return s, usage.Errorf("--shard writes hash lists in the destinations only, not with --hash-file-dest %s", c.String("hash-file-dest"))
-	case o.ask:
-		return s, usage.Errorf("--shard does not go with --ask (no shard can answer for the others)")
-	}
-	return s, nil
+	lock      *DestLock // shared, for the whole run
 }
 
 // applyShard keeps of the walked tree the part that falls to this shard.
 func (r *runner) applyShard() error {
-	if !r.opts.shard.Sharded() {
+	if !r.opts.Shard.Sharded() {
 		return nil
 	}
 	if !r.tree.IsDir {
 		return usage.Errorf("--shard splits a directory tree; %s is a file", r.plan.Arg)
 	}
-	part, seq, fp := plan.ShardTree(r.tree, r.opts.shard)
-	r.shard = &shardRun{shard: r.opts.shard, seq: seq, key: r.shardKey(fp), merged: make([]bool, len(r.plan.Dests))}
+	part, seq, fp := plan.ShardTree(r.tree, r.opts.Shard)
+	r.shard = &shardRun{syncDir: r.syncDir, shard: r.opts.Shard, seq: seq, key: r.shardKey(fp), merged: make([]bool, len(r.plan.Dests))}
 	r.tree = part
 	return nil
 }
@@ -133,10 +94,10 @@ func (r *runner) applyShard() error {
 // any of these cannot make one record, so they are different jobs.
 func (r *runner) shardKey(fingerprint string) string {
 	var formats []string
-	for _, f := range r.opts.hashFiles.formats {
+	for _, f := range r.opts.HashFiles.Formats {
 		formats = append(formats, f.String())
 	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%s", fingerprint, r.opts.shard.Count, r.opts.alg, strings.Join(formats, ",")))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%s", fingerprint, r.opts.Shard.Count, r.opts.Alg, strings.Join(formats, ",")))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -173,7 +134,7 @@ func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr er
 	}
 	switch {
 	case err == nil && !noFsync:
-		if err := syncPath(root); err != nil {
+		if err := syncPath(root, s.syncDir); err != nil {
 			return fmt.Errorf("destination %s: %w", root, err)
 		}
 	case err != nil && !errors.Is(err, fs.ErrExist):
@@ -202,7 +163,7 @@ func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr er
 				root, lockHolder(other))
 		}
 		if err == nil {
-			o.unlock()
+			o.Unlock()
 		}
 	}
 	return nil
@@ -211,7 +172,7 @@ func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr er
 // lockBriefly takes the flock on dir, waiting up to a few seconds: the
 // lock a job's state directory is held exclusive only for the moment
 // another job's shard looks whether it is in use.
-func lockBriefly(ctx context.Context, dir string, shared bool) (*destLock, error) {
+func lockBriefly(ctx context.Context, dir string, shared bool) (*DestLock, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		l, err := tryFlock(dir, shared)
@@ -229,7 +190,7 @@ func lockBriefly(ctx context.Context, dir string, shared bool) (*destLock, error
 // leave releases the state directories' locks.
 func (s *shardRun) leave() {
 	for _, st := range s.states {
-		st.lock.unlock()
+		st.lock.Unlock()
 	}
 	s.states = nil
 }
@@ -257,7 +218,7 @@ func (r *runner) shardHashFiles() error {
 }
 
 // shardRecord writes this shard's part of destination i's record, then
-// merges the parts if they are all there (mergeShards).
+// merges the parts if they are all there (MergeShards).
 func (r *runner) shardRecord(i int) error {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
 	st := r.shard.state(root)
@@ -265,9 +226,9 @@ func (r *runner) shardRecord(i int) error {
 		return fmt.Errorf("destination %s: not joined to the job", root)
 	}
 	host, _ := os.Hostname()
-	p := &manifest.Partial{Job: r.shard.key, Shard: r.shard.shard.Index, Count: r.shard.shard.Count, Alg: r.opts.alg.String(),
-		Start: r.start, Process: "transfer", Ignore: r.opts.excludes.Patterns(), Dirs: r.manifestDirs(), Host: host, Files: []manifest.PartialFile{}}
-	for _, f := range r.opts.hashFiles.formats {
+	p := &manifest.Partial{Job: r.shard.key, Shard: r.shard.shard.Index, Count: r.shard.shard.Count, Alg: r.opts.Alg.String(),
+		Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns(), Dirs: r.manifestDirs(), Host: host, Files: []manifest.PartialFile{}}
+	for _, f := range r.opts.HashFiles.Formats {
 		p.Formats = append(p.Formats, f.String())
 	}
 	if r.opts.hashFilesWanted() {
@@ -278,7 +239,7 @@ func (r *runner) shardRecord(i int) error {
 	if err := manifest.WritePartial(root, filepath.Base(st.dir), p); err != nil {
 		return fmt.Errorf("writing the record of shard %s in %s: %w", r.shard.shard, root, err)
 	}
-	merged, err := mergeShards(st.dir, root, r.shard.shard, r.opts.noFsync, r.out)
+	merged, err := MergeShards(st.dir, root, r.shard.shard, r.opts.NoFsync, r.syncDir, r.out)
 	if merged {
 		r.shard.merged[i] = true
 		r.sweepLeftovers(i)
@@ -295,7 +256,7 @@ func (r *runner) shardRecord(i int) error {
 // conversion of a flock drops it), the directories are left to that run.
 func (r *runner) sweepLeftovers(i int) {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
-	k := slices.IndexFunc(r.locks, func(l *destLock) bool { return l.dir == root })
+	k := slices.IndexFunc(r.locks, func(l *DestLock) bool { return l.dir == root })
 	if k < 0 || r.blocked == nil || r.blocked[i] == nil {
 		return
 	}
@@ -324,14 +285,14 @@ func (r *runner) sweepLeftovers(i int) {
 	}
 }
 
-// mergeShards merges the partial records in the state directory dir of
+// MergeShards merges the partial records in the state directory dir of
 // root, under its merge lock, if every shard's is there: it writes the
 // manifests, removes dir, and reports true. It reports false, and writes
 // nothing, when some shard has not finished, or when another shard merged
 // them already (dir is gone).
 //
 // self is the shard that asks (the zero Shard for cvv manifest merge).
-func mergeShards(dir, root string, self plan.Shard, noFsync bool, out hashRecordOutput) (merged bool, err error) {
+func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*atomicfile.Dir) error, out HashRecordOutput) (merged bool, err error) {
 	done := ""
 	if self.Sharded() {
 		done = fmt.Sprintf("shard %s done; ", self)
@@ -347,7 +308,7 @@ func mergeShards(dir, root string, self plan.Shard, noFsync bool, out hashRecord
 	if err != nil {
 		return false, err
 	}
-	defer mu.unlock()
+	defer mu.Unlock()
 	parts, err := manifest.ReadPartials(dir)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && len(parts) == 0 {
 		return mergedElsewhere()
@@ -373,7 +334,7 @@ func mergeShards(dir, root string, self plan.Shard, noFsync bool, out hashRecord
 		return true, err
 	}
 	if !noFsync {
-		if err := syncPath(root); err != nil {
+		if err := syncPath(root, syncDir); err != nil {
 			return true, err
 		}
 	}
@@ -399,10 +360,10 @@ func shardList(ks []int) string {
 // which may not have made it durable yet; its parent is fsynced before
 // anything below it is reported.
 func (r *runner) madeByAnother(m string) error {
-	if r.shard == nil || r.opts.noFsync {
+	if r.shard == nil || r.opts.NoFsync {
 		return nil
 	}
-	return syncPath(filepath.Dir(m))
+	return r.syncPath(filepath.Dir(m))
 }
 
 // shardInfo is the shard of the run for the start event, nil when the

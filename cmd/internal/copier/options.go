@@ -1,0 +1,76 @@
+package copier
+
+import (
+	"context"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/cmd/internal/ui"
+	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
+)
+
+// Options are what a copy is asked to do: the parsed flags of cvv SOURCE
+// DEST..., and the few things the command line wires in.
+type Options struct {
+	// OpenEngine opens the engine the command line chose, and says why
+	// it is not the one asked for (a note to print, or ""). The run opens
+	// it once the plan is checked, and closes it.
+	OpenEngine func() (eng cvv.Engine, note string, err error)
+	// Printer returns the printer the run reports through; the run calls
+	// it once, after the plan is checked, and closes it.
+	Printer func() ui.Output
+	// Version is the version of cvv, for the transfer report.
+	Version    string
+	EngineOpts cvv.Options
+	// Write forces a write path on every destination; cvv.WriteAuto
+	// chooses per destination (plan.Plan.WritePaths).
+	Write cvv.WritePath
+	// Verbose prints how each destination is written.
+	Verbose bool
+	Jobs    int
+	// BigJobs bounds the files larger than one block among the jobs in
+	// flight (their blocks, not their latency, are what costs).
+	BigJobs     int
+	NoFsync     bool
+	NoPreserve  bool
+	NoXattrs    bool // --no-xattrs
+	Mode        plan.Level
+	Alg         hashing.Algorithm
+	VerifyAfter bool
+	Ask         bool
+	Quiet       bool
+	JSON        bool
+	Policy      plan.Policy
+	OnConflict  OnConflict
+	HashFiles   HashFiles
+	// MkPath creates the missing parents of a destination too.
+	MkPath bool
+	// Wait waits for another run to release a destination.
+	Wait bool
+	// DryRun prints what would be done and writes nothing.
+	DryRun bool
+	// Report is the HTML report to write (--report), "" for none;
+	// NoReport turns off the default one beside the manifests.
+	Report   string
+	NoReport bool
+	// Excludes are left out of the walk and recorded in ASC MHL ignore
+	// lists.
+	Excludes *plan.Excludes
+	// Shard is this process's part of a sharded job (--shard), the zero
+	// Shard when the run is not sharded.
+	Shard plan.Shard
+	// Cascade are the destinations filled from verified copies once the
+	// source is released (--cascade).
+	Cascade []string
+	// Seams are for tests; nil fields take the real operation.
+	Seams Seams
+}
+
+// Seams let a test see or change one step of a run.
+type Seams struct {
+	// Copy runs one copy through the engine (eng.Copy).
+	Copy func(ctx context.Context, eng cvv.Engine, job cvv.Job) (*cvv.Result, error)
+	// SyncDir fsyncs a destination directory ((*atomicfile.Dir).Sync).
+	SyncDir func(d *atomicfile.Dir) error
+}
