@@ -38,53 +38,47 @@ func ReadXattrs(f *os.File) ([]Xattr, error) {
 
 // listXattrs returns the names of fd's extended attributes.
 func listXattrs(fd int) ([]string, error) {
-	buf := make([]byte, 256)
-	for {
-		n, err := unix.Flistxattr(fd, buf)
-		switch {
-		case err == unix.ERANGE:
-			size, err := unix.Flistxattr(fd, nil)
-			if err != nil {
-				return nil, err
-			}
-			buf = make([]byte, size+64)
-			continue
-		case err == unix.EINTR:
-			continue
-		case err == unix.ENOTSUP || err == unix.ENOSYS:
-			return nil, nil
-		case err != nil:
-			return nil, err
-		}
-		var names []string
-		for _, s := range strings.Split(string(buf[:n]), "\x00") {
-			if s != "" {
-				names = append(names, s)
-			}
-		}
-		return names, nil
+	buf, err := readXattr(256, func(b []byte) (int, error) { return unix.Flistxattr(fd, b) })
+	switch {
+	case err == unix.ENOTSUP || err == unix.ENOSYS:
+		return nil, nil
+	case err != nil:
+		return nil, err
 	}
+	var names []string
+	for _, s := range strings.Split(string(buf), "\x00") {
+		if s != "" {
+			names = append(names, s)
+		}
+	}
+	return names, nil
 }
 
 // getXattr returns the value of fd's extended attribute name.
 func getXattr(fd int, name string) ([]byte, error) {
-	buf := make([]byte, 128)
+	return readXattr(128, func(b []byte) (int, error) { return unix.Fgetxattr(fd, name, b) })
+}
+
+// readXattr reads what read puts in a buffer, starting with size bytes:
+// on ERANGE (the list or value grew) it asks read with no buffer for the
+// length now and tries again; EINTR tries again too.
+func readXattr(size int, read func([]byte) (int, error)) ([]byte, error) {
+	buf := make([]byte, size)
 	for {
-		n, err := unix.Fgetxattr(fd, name, buf)
+		n, err := read(buf)
 		switch {
 		case err == unix.ERANGE:
-			size, err := unix.Fgetxattr(fd, name, nil)
+			size, err := read(nil)
 			if err != nil {
 				return nil, err
 			}
 			buf = make([]byte, size+64)
-			continue
 		case err == unix.EINTR:
-			continue
 		case err != nil:
 			return nil, err
+		default:
+			return buf[:n:n], nil
 		}
-		return buf[:n:n], nil
 	}
 }
 
