@@ -211,23 +211,17 @@ func (t *transfer) finish() {
 func (t *transfer) takeBuffer() (int, bool) {
 	share := t.e.pool.share(t.maxBufs)
 	for {
-		var idx int
-		if n := len(t.spare); n > 0 {
-			idx, t.spare = t.spare[n-1], t.spare[:n-1]
-		} else {
-			select {
-			case idx = <-t.free:
-			default:
-				if t.held < share {
-					select {
-					case idx = <-t.e.pool.free:
-						t.held++
-						return idx, true
-					default:
-					}
+		idx, ok := t.returned()
+		if !ok {
+			if t.held < share {
+				select {
+				case idx = <-t.e.pool.free:
+					t.held++
+					return idx, true
+				default:
 				}
-				return 0, false
 			}
+			return 0, false
 		}
 		if t.held > share {
 			t.e.pool.put(idx)
@@ -238,20 +232,30 @@ func (t *transfer) takeBuffer() (int, bool) {
 	}
 }
 
+// returned takes, without waiting, one of the transfer's own buffers that
+// has come back: a spare one, or one handed back on t.free.
+func (t *transfer) returned() (int, bool) {
+	if n := len(t.spare); n > 0 {
+		idx := t.spare[n-1]
+		t.spare = t.spare[:n-1]
+		return idx, true
+	}
+	select {
+	case idx := <-t.free:
+		return idx, true
+	default:
+		return 0, false
+	}
+}
+
 // giveBack returns to the pool the buffers that have come back once the
 // last read is issued, so that other transfers need not wait for this one
 // to end.
 func (t *transfer) giveBack() {
 	for {
-		var idx int
-		if n := len(t.spare); n > 0 {
-			idx, t.spare = t.spare[n-1], t.spare[:n-1]
-		} else {
-			select {
-			case idx = <-t.free:
-			default:
-				return
-			}
+		idx, ok := t.returned()
+		if !ok {
+			return
 		}
 		t.e.pool.put(idx)
 		t.held--
