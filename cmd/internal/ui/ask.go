@@ -15,6 +15,19 @@ type asker struct {
 	out io.Writer
 }
 
+// askPaused asks question with the live display stopped (pause) and,
+// once answered, calls resume under mu to start it again.
+func (a asker) askPaused(ctx context.Context, mu *sync.Mutex, question string, pause, resume func()) (bool, error) {
+	pause()
+	ok, err := a.ask(ctx, mu, question)
+	if err == nil {
+		mu.Lock()
+		resume()
+		mu.Unlock()
+	}
+	return ok, err
+}
+
 // ask writes question to a.out under mu and reads the answer; an empty
 // answer is yes.
 func (a asker) ask(ctx context.Context, mu *sync.Mutex, question string) (bool, error) {

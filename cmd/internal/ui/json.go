@@ -303,14 +303,7 @@ func (p *jsonPrinter) Cascaded(c Cascade) {
 
 // Ask pauses the progress events while it asks.
 func (p *jsonPrinter) Ask(ctx context.Context, question string) (bool, error) {
-	p.Close()
-	ok, err := p.ask.ask(ctx, &p.mu, question)
-	if err == nil {
-		p.mu.Lock()
-		p.live, p.last = true, time.Now()
-		p.mu.Unlock()
-	}
-	return ok, err
+	return p.ask.askPaused(ctx, &p.mu, question, p.Close, func() { p.live, p.last = true, time.Now() })
 }
 
 func (p *jsonPrinter) Summary(s Summary) {

@@ -165,14 +165,7 @@ func (p *textPrinter) Close() {
 
 // Ask pauses the display while it asks.
 func (p *textPrinter) Ask(ctx context.Context, question string) (bool, error) {
-	p.Close()
-	ok, err := p.ask.ask(ctx, &p.mu, question)
-	if err == nil {
-		p.mu.Lock()
-		p.live, p.last = true, time.Now()
-		p.mu.Unlock()
-	}
-	return ok, err
+	return p.ask.askPaused(ctx, &p.mu, question, p.Close, func() { p.live, p.last = true, time.Now() })
 }
 
 func (p *textPrinter) paint(s, color string) string {
