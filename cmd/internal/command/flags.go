@@ -1,6 +1,8 @@
 package command
 
 import (
+	"slices"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv/cmd/internal/usage"
@@ -58,4 +60,16 @@ func parseBlockSize(c *cli.Context) (int, error) {
 		return 0, usage.Errorf("block size %s is too large (at most 1G)", c.String("block-size"))
 	}
 	return int(bs), nil
+}
+
+// readFlags are the flags of a command that reads files (cvv verify, cvv
+// hash): its own flags first, then --engine and --jobs, then after, then
+// the exclude flags, in the order the help shows them.
+func readFlags(own []cli.Flag, after ...cli.Flag) []cli.Flag {
+	return slices.Concat(own, []cli.Flag{readEngineFlag(), readJobsFlag()}, after, excludeFlags())
+}
+
+// readCommand is a command that reads files (cvv verify, cvv hash).
+func readCommand(name, usage, usageText, description string, action cli.ActionFunc, flags []cli.Flag) *cli.Command {
+	return &cli.Command{Name: name, Usage: usage, UsageText: usageText, Description: description, Flags: flags, Action: action}
 }

@@ -39,19 +39,10 @@ Examples:
 
 // hashCommand is "cvv hash".
 func hashCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "hash",
-		Usage:       "print the hash of files and trees",
-		UsageText:   "cvv hash [flags] FILE|DIR...",
-		Description: hashDescription,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256, xxh32"},
-			&cli.BoolFlag{Name: "tag", Usage: "print BSD-style lines: ALG (path) = HASH"},
-			readEngineFlag(),
-			readJobsFlag(),
-		}, excludeFlags()...),
-		Action: hashAction,
-	}
+	return readCommand("hash", "print the hash of files and trees", "cvv hash [flags] FILE|DIR...", hashDescription, hashAction, readFlags([]cli.Flag{
+		&cli.StringFlag{Name: "hash", Value: "xxh3", Usage: "hash `ALG`: xxh3, xxh64, xxh128, md5, sha1, sha256, xxh32"},
+		&cli.BoolFlag{Name: "tag", Usage: "print BSD-style lines: ALG (path) = HASH"},
+	}))
 }
 
 func hashAction(c *cli.Context) error {

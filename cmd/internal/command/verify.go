@@ -63,23 +63,15 @@ Examples:
 
 // verifyCommand is "cvv verify".
 func verifyCommand() *cli.Command {
-	return &cli.Command{
-		Name:        "verify",
-		Usage:       "re-hash a tree against its ASC MHL history or a sums/xxh list",
-		UsageText:   "cvv verify [flags] PATH",
-		Description: verifyDescription,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "against", Usage: "check against the classic MHL, sums or xxh list `FILE` instead of PATH's records"},
-			&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
-			&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
-			&cli.BoolFlag{Name: "wait", Usage: "when a cvv run is writing to PATH, wait for it to finish (without it, exit at once with status 2)"},
-			readEngineFlag(),
-			readJobsFlag(),
-			&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and the summary"},
-		}, excludeFlags()...),
-		Action: verifyAction,
-	}
+	return readCommand("verify", "re-hash a tree against its ASC MHL history or a sums/xxh list", "cvv verify [flags] PATH", verifyDescription, verifyAction, readFlags([]cli.Flag{
+		&cli.StringFlag{Name: "against", Usage: "check against the classic MHL, sums or xxh list `FILE` instead of PATH's records"},
+		&cli.StringFlag{Name: "hash", Usage: "hash `ALG` of the --against list, when its name does not say"},
+		&cli.BoolFlag{Name: "no-record", Usage: "do not append an ASC MHL generation"},
+		&cli.BoolFlag{Name: "wait", Usage: "when a cvv run is writing to PATH, wait for it to finish (without it, exit at once with status 2)"},
+	},
+		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only problems and the summary"},
+	))
 }
 
 // Verification statuses of one file.
