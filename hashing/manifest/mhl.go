@@ -555,12 +555,32 @@ func hashOfHashes(alg hashing.Algorithm, digests []string) string {
 // dirHash.modTime), so the same inputs give the same bytes.
 func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, dirs map[string]dirHash, refs []hashListRef) error {
 	el := mhlElement(rec.Alg)
+	b := bufio.NewWriterSize(w, 64<<10)
+	writeGenerationHead(b, rec, el, ignore, dirs[""])
+	if len(rec.Files) > 0 || len(dirs) > 1 {
+		b.WriteString("  <hashes>\n")
+		writeFileHashes(b, rec, hist, el)
+		writeDirHashes(b, rec, el, dirs)
+		b.WriteString("  </hashes>\n")
+	}
+	if len(refs) > 0 {
+		b.WriteString("  <references>\n")
+		for _, r := range refs {
+			fmt.Fprintf(b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
+		}
+		b.WriteString("  </references>\n")
+	}
+	b.WriteString("</hashlist>\n")
+	return b.Flush()
+}
+
+// writeGenerationHead writes the XML header, the creator and the process
+// info of a generation, with root its root hash.
+func writeGenerationHead(b *bufio.Writer, rec Record, el string, ignore []string, root dirHash) {
 	process := rec.Process
 	if process == "" {
 		process = "transfer"
 	}
-
-	b := bufio.NewWriterSize(w, 64<<10)
 	b.WriteString(xml.Header)
 	fmt.Fprintf(b, "<hashlist version=\"2.0\" xmlns=%q>\n", mhlNamespace)
 	b.WriteString("  <creatorinfo>\n")
@@ -573,7 +593,6 @@ func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, di
 	b.WriteString("  </creatorinfo>\n")
 	b.WriteString("  <processinfo>\n")
 	fmt.Fprintf(b, "    <process>%s</process>\n", process)
-	root := dirs[""]
 	b.WriteString("    <roothash>\n")
 	fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), root.content)
 	fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), root.structure)
@@ -588,53 +607,48 @@ func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, di
 	}
 	b.WriteString("    </ignore>\n")
 	b.WriteString("  </processinfo>\n")
+}
 
-	if len(rec.Files) > 0 || len(dirs) > 1 {
-		b.WriteString("  <hashes>\n")
-		for _, f := range rec.Files {
-			if f.Action == "" {
-				f.Action = hist.action(f.Path, rec.Alg, f.Hash)
-			}
-			if f.HashDate.IsZero() {
-				f.HashDate = rec.Start
-			}
-			b.WriteString("    <hash>\n")
-			fmt.Fprintf(b, "      <path size=\"%d\"", f.Size)
-			if !f.ModTime.IsZero() {
-				fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(f.ModTime))
-			}
-			fmt.Fprintf(b, ">%s</path>\n", xmlText(f.Path))
-			fmt.Fprintf(b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
-			b.WriteString("    </hash>\n")
+// writeFileHashes writes the hash element of each of rec's files.
+func writeFileHashes(b *bufio.Writer, rec Record, hist *History, el string) {
+	for _, f := range rec.Files {
+		if f.Action == "" {
+			f.Action = hist.action(f.Path, rec.Alg, f.Hash)
 		}
-		names := make([]string, 0, len(dirs))
-		for d := range dirs {
-			if d != "" {
-				names = append(names, d)
-			}
+		if f.HashDate.IsZero() {
+			f.HashDate = rec.Start
 		}
-		slices.Sort(names)
-		for _, d := range names {
-			h := dirs[d]
-			b.WriteString("    <directoryhash>\n")
-			b.WriteString("      <path")
-			if !h.modTime.IsZero() {
-				fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
-			}
-			fmt.Fprintf(b, ">%s</path>\n", xmlText(d))
-			fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
-			fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
-			b.WriteString("    </directoryhash>\n")
+		b.WriteString("    <hash>\n")
+		fmt.Fprintf(b, "      <path size=\"%d\"", f.Size)
+		if !f.ModTime.IsZero() {
+			fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(f.ModTime))
 		}
-		b.WriteString("  </hashes>\n")
+		fmt.Fprintf(b, ">%s</path>\n", xmlText(f.Path))
+		fmt.Fprintf(b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
+		b.WriteString("    </hash>\n")
 	}
-	if len(refs) > 0 {
-		b.WriteString("  <references>\n")
-		for _, r := range refs {
-			fmt.Fprintf(b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
+}
+
+// writeDirHashes writes the directoryhash element of each directory of
+// dirs but the root, in path order.
+func writeDirHashes(b *bufio.Writer, rec Record, el string, dirs map[string]dirHash) {
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		if d != "" {
+			names = append(names, d)
 		}
-		b.WriteString("  </references>\n")
 	}
-	b.WriteString("</hashlist>\n")
-	return b.Flush()
+	slices.Sort(names)
+	for _, d := range names {
+		h := dirs[d]
+		b.WriteString("    <directoryhash>\n")
+		b.WriteString("      <path")
+		if !h.modTime.IsZero() {
+			fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
+		}
+		fmt.Fprintf(b, ">%s</path>\n", xmlText(d))
+		fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
+		fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
+		b.WriteString("    </directoryhash>\n")
+	}
 }
