@@ -52,18 +52,22 @@ TESTTAGS ?= testhooks
 
 # bench/ is a module of its own (its chart libraries stay out of the tool's
 # go.mod): test-bench runs its tests, and test includes it.
+#
+# Timeouts: go test's default of 10 minutes per package is too short for
+# cmd/cvv under the race detector (the 16-process shard jobs, the cascade
+# onto a throttled drive) on a 2-core machine; a hang still fails.
 test: test-bench
-	$(GO) test -tags $(TESTTAGS) -count=1 ./...
+	$(GO) test -tags $(TESTTAGS) -count=1 -timeout 20m ./...
 
 test-bench:
 	cd bench && $(GO) test -count=1 ./...
 
 test-race:
-	$(GO) test -tags $(TESTTAGS) -race -short -count=1 ./...
+	$(GO) test -tags $(TESTTAGS) -race -short -count=1 -timeout 30m ./...
 
 # The same suites with the portable engine forced everywhere.
 test-fallback:
-	CVV_ENGINE=fallback $(GO) test -tags $(TESTTAGS) -short -count=1 ./...
+	CVV_ENGINE=fallback $(GO) test -tags $(TESTTAGS) -short -count=1 -timeout 20m ./...
 
 # The comparison with cp and rsync (scripts/bench.sh): a short profile of a
 # few minutes, and the whole matrix (about an hour; run it on a quiet machine).
