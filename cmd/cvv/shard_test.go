@@ -556,3 +556,53 @@ func TestShardRefusedDuringRun(t *testing.T) {
 		t.Errorf("left in the destination: %q %q", left, temps(dst))
 	}
 }
+
+// A shard run again while the part of its earlier attempt is still in
+// the state directory: the other shard, finishing meanwhile, finds every
+// part there but must not merge the stale one; the shard run again merges
+// when it finishes, and the record names every file.
+func TestShardRerunStalePart(t *testing.T) {
+	eng := engines(t)[0]
+	dir := t.TempDir()
+	src := shardSource(t, dir)
+	single := singleRun(t, src, dir, "--hash-file", "sums,xxh,mhl")
+	dst := filepath.Join(dir, "sharded", "day1")
+	shard := func(k int, hook string) *exec.Cmd {
+		c := cvvCommand(eng, "--mkpath", "--no-report", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", src, dst)
+		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0", "CVV_TEST_BEFORE_VERIFY="+hook)
+		return c
+	}
+	// The first attempt of shard 0: every copy it makes is damaged before
+	// its verification, so its part names none of its files.
+	damage := `for d in $CVV_TEST_DESTS; do printf x | dd of="$d" conv=notrunc status=none; done`
+	if out, err := shard(0, damage).CombinedOutput(); exitCode(err) != 1 || !strings.Contains(string(out), "1 of 2 shards done") {
+		t.Fatalf("first attempt of shard 0/2: %v, want status 1 with its part written:\n%s", err, out)
+	}
+	// Shard 0 again, held before its first verification until gate exists.
+	waiting, gate := filepath.Join(dir, "waiting"), filepath.Join(dir, "gate")
+	again := shard(0, fmt.Sprintf("touch %s; while [ ! -e %s ]; do sleep 0.02; done", waiting, gate))
+	var out0 bytes.Buffer
+	again.Stdout, again.Stderr = &out0, &out0
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer again.Process.Kill()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(waiting); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shard 0/2 run again never verified a file:\n%s", out0.String())
+		}
+	}
+	if out, err := shard(1, "").CombinedOutput(); err != nil || strings.Contains(string(out), "merged their records") {
+		t.Errorf("shard 1/2, while shard 0/2 runs again: %v, want status 0 and no merge:\n%s", err, out)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Wait(); err != nil || !strings.Contains(out0.String(), "all 2 shards done: merged their records") {
+		t.Fatalf("shard 0/2 run again: %v, want status 0 and the merge:\n%s", err, out0.String())
+	}
+	sameCopies(t, single, dst)
+}

@@ -52,7 +52,7 @@ func mergeState(dir, root string, noFsync bool, syncDir func(*atomicfile.Dir) er
 	if missing := manifest.Missing(parts, parts[0].Count); len(missing) > 0 {
 		return usage.Errorf("%s: %d of %d shards are done; run %s again (what is copied is skipped) and it merges the records", dir, parts[0].Count-len(missing), parts[0].Count, shardList(missing))
 	}
-	merged, err := MergeShards(dir, root, plan.Shard{}, noFsync, syncDir, out)
+	merged, err := MergeShards(dir, root, plan.Shard{}, noFsync, syncDir, out, nil)
 	if err == nil && !merged {
 		err = fmt.Errorf("%s: nothing merged", dir)
 	}

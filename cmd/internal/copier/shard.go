@@ -190,9 +190,37 @@ func lockBriefly(ctx context.Context, dir string, shared bool) (*DestLock, error
 // leave releases the state directories' locks.
 func (s *shardRun) leave() {
 	for _, st := range s.states {
-		st.lock.Unlock()
+		st.leave()
 	}
 	s.states = nil
+}
+
+// leave releases the lock on the state directory, once.
+func (st *shardState) leave() {
+	if st.lock != nil {
+		st.lock.Unlock()
+		st.lock = nil
+	}
+}
+
+// alone reports whether no other shard of the job is in the state
+// directory: its shared lock can be made exclusive. Every part may be
+// there while a shard still runs: one run again after an earlier
+// attempt, whose stale part must not be merged. When not alone the shard
+// leaves the state directory at once, so that the one still running,
+// which may wait for the merge lock held now, finds itself alone when it
+// finishes and merges. It asks again for a moment: a failed conversion
+// also meets another job's brief look at the lock (join).
+func (st *shardState) alone() bool {
+	for deadline := time.Now().Add(200 * time.Millisecond); ; time.Sleep(10 * time.Millisecond) {
+		if exclusive, _ := st.lock.upgrade(); exclusive {
+			return true
+		}
+		if time.Now().After(deadline) {
+			st.leave()
+			return false
+		}
+	}
 }
 
 // state returns the state directory joined in root.
@@ -239,7 +267,7 @@ func (r *runner) shardRecord(i int) error {
 	if err := manifest.WritePartial(root, filepath.Base(st.dir), p); err != nil {
 		return fmt.Errorf("writing the record of shard %s in %s: %w", r.shard.shard, root, err)
 	}
-	merged, err := MergeShards(st.dir, root, r.shard.shard, r.opts.NoFsync, r.syncDir, r.out)
+	merged, err := MergeShards(st.dir, root, r.shard.shard, r.opts.NoFsync, r.syncDir, r.out, st.alone)
 	if merged {
 		r.shard.merged[i] = true
 		r.sweepLeftovers(i)
@@ -292,7 +320,10 @@ func (r *runner) sweepLeftovers(i int) {
 // them already (dir is gone).
 //
 // self is the shard that asks (the zero Shard for cvv manifest merge).
-func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*atomicfile.Dir) error, out HashRecordOutput) (merged bool, err error) {
+// alone, nil for cvv manifest merge (which holds dir's lock exclusive),
+// reports whether self is the only shard of the job still running; when
+// it is not, the one still running merges when it finishes.
+func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*atomicfile.Dir) error, out HashRecordOutput, alone func() bool) (merged bool, err error) {
 	done := ""
 	if self.Sharded() {
 		done = fmt.Sprintf("shard %s done; ", self)
@@ -319,6 +350,10 @@ func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*
 	if missing := manifest.Missing(parts, parts[0].Count); len(missing) > 0 {
 		out.Notice("", fmt.Sprintf("%s: %s%d of %d shards done; the last to finish writes the hash lists and gives the directories their modes and times (waiting for %s)",
 			displayName(root), done, parts[0].Count-len(missing), parts[0].Count, shardList(missing)))
+		return false, nil
+	}
+	if alone != nil && !alone() {
+		out.Notice("", fmt.Sprintf("%s: %severy shard's part is there, but another shard of the job still runs (run again): it merges the records when it finishes", displayName(root), done))
 		return false, nil
 	}
 	rec, formats, unchanged, err := manifest.MergePartials(root, parts)
