@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -432,6 +433,12 @@ func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[str
 		files = slices.Clone(files)
 		slices.SortFunc(files, compareFilePath)
 	}
+	return foldDirectoryHashes(alg, slices.Values(files), dirs)
+}
+
+// foldDirectoryHashes is directoryHashes over files in path order, as
+// they come.
+func foldDirectoryHashes(alg hashing.Algorithm, files iter.Seq[File], dirs []string) map[string]dirHash {
 	// A directory's place in path order is its name and a '/': where what
 	// it holds begins.
 	keys := make([]string, 0, len(dirs))
@@ -443,7 +450,7 @@ func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[str
 	slices.Sort(keys)
 	f := &dirFold{alg: alg, out: map[string]dirHash{}, open: []*openDir{{}}}
 	k := 0
-	for _, file := range files {
+	for file := range files {
 		for ; k < len(keys) && keys[k] < file.Path; k++ {
 			f.enter(strings.TrimSuffix(keys[k], "/"))
 		}

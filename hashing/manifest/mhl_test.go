@@ -164,7 +164,10 @@ func TestMHLGenerationsChainAndActions(t *testing.T) {
 	}
 
 	// Expected keeps the original hash of b.mov, not the failed one.
-	alg, exp := h.Expected()
+	alg, exp, err := h.Expected()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if alg != hashing.XXH64 || len(exp) != 3 {
 		t.Fatalf("Expected = %v %v", alg, exp)
 	}
@@ -276,6 +279,10 @@ func TestMHLCorruptHistories(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error not one line: %q", err)
+			}
+			if h, err := OpenHistory(root); !errors.Is(err, ErrCorrupt) {
+				h.Close()
+				t.Fatalf("OpenHistory error %v, want ErrCorrupt", err)
 			}
 			// Write refuses to add a generation to a corrupt history.
 			if _, err := Write(rec, []Format{MHL}); !errors.Is(err, ErrCorrupt) {
@@ -455,7 +462,7 @@ func TestHistoryReferenceScales(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if got, files := h.Expected(); got != alg || len(files) != n {
+		if got, files, err := h.Expected(); err != nil || got != alg || len(files) != n {
 			t.Errorf("Expected: %v, %d files", got, len(files))
 		}
 		for _, i := range []int{0, 4711, n - 1} {

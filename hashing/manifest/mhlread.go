@@ -61,6 +61,12 @@ type Generation struct {
 	References []Reference
 	// Ignore are the patterns of processinfo's ignore list.
 	Ignore []string
+	// sorted holds the entries in path order of a generation OpenHistory
+	// found in another order.
+	sorted *sortedEntries
+	// firstAlg is the algorithm of the first hash of the first file that
+	// has one (OpenHistory).
+	firstAlg *hashing.Algorithm
 }
 
 // Reference is one <hashlistreference>: a child history's generation.
@@ -82,21 +88,20 @@ type History struct {
 	refs map[hashing.Algorithm]map[string]historyRef
 }
 
-// ReadNewest returns the newest generation of root's ASC MHL history.
-func ReadNewest(root string) (*Generation, error) {
-	h, err := ReadHistory(root)
-	if err != nil {
-		return nil, err
-	}
-	return h.Generations[len(h.Generations)-1], nil
-}
-
 // ReadHistory reads every generation of root's ASC MHL history and checks
 // it against the chain file: each generation listed in the chain must
 // exist with the recorded C4 hash, and each generation file must be listed.
 // It returns an error wrapping ErrNoHistory when root has no ascmhl folder
 // or no generation, and one wrapping ErrCorrupt for anything else wrong.
+// Every generation's Files are read into memory: OpenHistory reads them
+// as they are needed instead.
 func ReadHistory(root string) (*History, error) {
+	return readHistory(root, readGenerations)
+}
+
+// readHistory reads root's history with read, which reads the generation
+// files among the entries of the history directory, by number.
+func readHistory(root string, read func(dir string, ents []os.DirEntry) (map[int]*Generation, error)) (*History, error) {
 	dir := filepath.Join(root, HistoryDir)
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -106,22 +111,32 @@ func ReadHistory(root string) (*History, error) {
 		return nil, err
 	}
 	h := &History{Root: root}
-	byNum, err := readGenerations(dir, ents)
+	byNum, err := read(dir, ents)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range byNum {
 		h.Generations = append(h.Generations, g)
 	}
+	if err := h.checkChain(dir, byNum); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// checkChain checks h's generations (byNum) against the chain file and
+// keeps the committed ones, sorted by number.
+func (h *History) checkChain(dir string, byNum map[int]*Generation) error {
 	chainPath := filepath.Join(dir, ChainFile)
 	if len(h.Generations) == 0 {
 		// A chain that lists generations which are gone is not "no history".
 		if data, err := os.ReadFile(chainPath); err == nil {
 			if chain, err := parseChain(bytes.NewReader(data)); err != nil || len(chain) > 0 {
-				return nil, fmt.Errorf("%w: %s lists generations, but %s holds none", ErrCorrupt, chainPath, dir)
+				return fmt.Errorf("%w: %s lists generations, but %s holds none", ErrCorrupt, chainPath, dir)
 			}
 		}
-		return nil, fmt.Errorf("%s: %w", root, ErrNoHistory)
+		return fmt.Errorf("%s: %w", h.Root, ErrNoHistory)
 	}
 	slices.SortFunc(h.Generations, func(a, b *Generation) int { return a.Number - b.Number })
 
@@ -131,23 +146,32 @@ func ReadHistory(root string) (*History, error) {
 	case err == nil:
 		defer f.Close()
 		if chain, err = parseChain(f); err != nil {
-			return nil, fmt.Errorf("%s: %w", chainPath, err)
+			return fmt.Errorf("%s: %w", chainPath, err)
 		}
 	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	case len(h.Generations) > 1 || h.Generations[0].Number != 1:
 		// Only the very first commit can leave no chain.
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	committed, err := committedGenerations(h.Generations, byNum, chain, chainPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	h.Generations = committed
 	if len(committed) == 0 {
-		return nil, fmt.Errorf("%s: %w (only an uncommitted generation)", root, ErrNoHistory)
+		return fmt.Errorf("%s: %w (only an uncommitted generation)", h.Root, ErrNoHistory)
 	}
-	return h, nil
+	return nil
+}
+
+// ReadNewest returns the newest generation of root's ASC MHL history.
+func ReadNewest(root string) (*Generation, error) {
+	h, err := ReadHistory(root)
+	if err != nil {
+		return nil, err
+	}
+	return h.Generations[len(h.Generations)-1], nil
 }
 
 // readGenerations reads and parses every generation file among ents, the
@@ -297,30 +321,24 @@ func (h *History) indexRefs(alg hashing.Algorithm) map[string]historyRef {
 // in any generation, with its reference hash (the first non-failed hash,
 // in the algorithm of the newest generation) and last recorded size. A
 // File with an empty Hash can only fail.
-func (h *History) Expected() (hashing.Algorithm, []File) {
-	alg := h.ExpectedAlg()
+func (h *History) Expected() (hashing.Algorithm, []File, error) {
 	var out []File
-	index := map[string]int{}
-	for _, g := range h.Generations {
-		for _, e := range g.Files {
-			i, ok := index[e.Path]
-			if !ok {
-				ref, _ := h.reference(e.Path, alg)
-				index[e.Path] = len(out)
-				out = append(out, File{Path: e.Path, Hash: ref.Value, Action: ref.Action, HashDate: ref.Date})
-				i = len(out) - 1
-			}
-			out[i].Size, out[i].ModTime = e.Size, e.ModTime
+	for f, err := range h.ExpectedFiles() {
+		if err != nil {
+			return 0, nil, err
 		}
+		out = append(out, f)
 	}
-	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return alg, out
+	return h.ExpectedAlg(), out, nil
 }
 
 // ExpectedAlg is the algorithm Expected checks in: the one of the newest
 // generation's first file hash (xxh64 for a history without one).
 func (h *History) ExpectedAlg() hashing.Algorithm {
 	newest := h.Generations[len(h.Generations)-1]
+	if newest.firstAlg != nil {
+		return *newest.firstAlg
+	}
 	for _, e := range newest.Files {
 		if len(e.Hashes) > 0 {
 			return e.Hashes[0].Alg
@@ -346,37 +364,6 @@ type xmlHash struct {
 	Path *xmlPath      `xml:"path"`
 	C4   *xmlHashValue `xml:"c4"`
 	xmlDigests
-}
-
-type xmlHashList struct {
-	XMLName xml.Name `xml:"urn:ASC:MHL:v2.0 hashlist"`
-	Version string   `xml:"version,attr"`
-	Creator *struct {
-		CreationDate string `xml:"creationdate"`
-		Hostname     string `xml:"hostname"`
-		Tool         struct {
-			Name    string `xml:",chardata"`
-			Version string `xml:"version,attr"`
-		} `xml:"tool"`
-	} `xml:"creatorinfo"`
-	Process *struct {
-		Process  string     `xml:"process"`
-		RootHash *xmlDirSum `xml:"roothash"`
-		Ignore   []string   `xml:"ignore>pattern"`
-	} `xml:"processinfo"`
-	Hashes struct {
-		Files []xmlHash `xml:"hash"`
-		Dirs  []struct {
-			Path *xmlPath `xml:"path"`
-			xmlDirSum
-		} `xml:"directoryhash"`
-	} `xml:"hashes"`
-	References struct {
-		Lists []struct {
-			Path string `xml:"path"`
-			C4   string `xml:"c4"`
-		} `xml:"hashlistreference"`
-	} `xml:"references"`
 }
 
 // xmlDigests is the choice of hash elements ASC MHL allows in one place.
@@ -425,71 +412,20 @@ func (s *xmlDirSum) check() error {
 
 // ParseGeneration parses one ASC MHL v2 hash list. Errors wrap ErrCorrupt.
 func ParseGeneration(r io.Reader) (*Generation, error) {
-	var x xmlHashList
-	if err := decodeStrict(r, &x); err != nil {
-		return nil, err
-	}
-	if x.Version != "2.0" {
-		return nil, fmt.Errorf("%w: hashlist version %q, want 2.0", ErrCorrupt, x.Version)
-	}
-	if x.Creator == nil || x.Process == nil {
-		return nil, fmt.Errorf("%w: hashlist without creatorinfo or processinfo", ErrCorrupt)
-	}
-	g := &Generation{
-		Host:        strings.TrimSpace(x.Creator.Hostname),
-		Tool:        strings.TrimSpace(x.Creator.Tool.Name),
-		ToolVersion: x.Creator.Tool.Version,
-		Process:     strings.TrimSpace(x.Process.Process),
-		Ignore:      x.Process.Ignore,
-	}
-	var err error
-	if g.Created, err = parseXMLTime(x.Creator.CreationDate); err != nil {
-		return nil, fmt.Errorf("%w: creationdate: %w", ErrCorrupt, err)
-	}
-	sums := map[string]*xmlDirSum{}
-	if rh := x.Process.RootHash; rh != nil {
-		if err := rh.check(); err != nil {
-			return nil, fmt.Errorf("%w: roothash: %w", ErrCorrupt, err)
-		}
-		sums[""] = rh
-	}
+	var files []Entry
 	seen := map[string]bool{}
-	for _, xh := range x.Hashes.Files {
-		e, err := xh.entry()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
+	g, sums, err := scanGeneration(r, func(e Entry) error {
 		if seen[e.Path] {
-			return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
+			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
 		}
 		seen[e.Path] = true
-		g.Files = append(g.Files, e)
+		files = append(files, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, d := range x.Hashes.Dirs {
-		if d.Path == nil {
-			return nil, fmt.Errorf("%w: directoryhash without path", ErrCorrupt)
-		}
-		p := strings.TrimSuffix(d.Path.Value, "/")
-		if err := checkPath(p); err != nil {
-			return nil, fmt.Errorf("%w: directory: %w", ErrCorrupt, err)
-		}
-		if err := d.check(); err != nil {
-			return nil, fmt.Errorf("%w: directory %q: %w", ErrCorrupt, p, err)
-		}
-		g.Dirs = append(g.Dirs, p)
-		sums[p] = &d.xmlDirSum
-	}
-	for _, r := range x.References.Lists {
-		ref := Reference{Path: strings.TrimSpace(r.Path), C4: strings.TrimSpace(r.C4)}
-		if err := checkPath(ref.Path); err != nil {
-			return nil, fmt.Errorf("%w: hashlistreference: %w", ErrCorrupt, err)
-		}
-		if ref.C4 == "" {
-			// Not parsed further: the ASC sample itself writes shortened IDs.
-			return nil, fmt.Errorf("%w: hashlistreference %q without c4", ErrCorrupt, ref.Path)
-		}
-		g.References = append(g.References, ref)
-	}
+	g.Files = files
 	// Other tools' directory hashes may follow other definitions (the
 	// ASC sample's are placeholders); cvv's own must match, except in a
 	// generation with nested histories, whose directories hash files it
@@ -555,23 +491,23 @@ func (xh *xmlHash) entry() (Entry, error) {
 // algorithm. A directory hash edited alone (with the chain's C4 forged to
 // match) shows so. It is for generations cvv wrote.
 func checkDirectoryHashes(g *Generation, sums map[string]*xmlDirSum) error {
-	computed := map[hashing.Algorithm]map[string]dirHash{}
-	compute := func(alg hashing.Algorithm) map[string]dirHash {
-		if c, ok := computed[alg]; ok {
-			return c
-		}
+	return checkDirSums(sums, func(alg hashing.Algorithm) (map[string]dirHash, error) {
 		files := make([]File, 0, len(g.Files))
 		for _, e := range g.Files {
 			i := slices.IndexFunc(e.Hashes, func(h Hash) bool { return h.Alg == alg })
 			if i < 0 {
-				computed[alg] = nil // not computable: a file without it
-				return nil
+				return nil, nil // not computable: a file without it
 			}
 			files = append(files, File{Path: e.Path, Hash: e.Hashes[i].Value})
 		}
-		computed[alg] = directoryHashes(alg, files, g.Dirs)
-		return computed[alg]
-	}
+		return directoryHashes(alg, files, g.Dirs), nil
+	})
+}
+
+// checkDirSums compares the recorded directory hashes sums with those
+// compute gives for their algorithm (nil: not computable, not checked).
+func checkDirSums(sums map[string]*xmlDirSum, compute func(hashing.Algorithm) (map[string]dirHash, error)) error {
+	computed := map[hashing.Algorithm]map[string]dirHash{}
 	for p, sum := range sums {
 		for _, part := range []struct {
 			name string
@@ -585,7 +521,14 @@ func checkDirectoryHashes(g *Generation, sums map[string]*xmlDirSum) error {
 				if v.x == nil {
 					continue
 				}
-				c := compute(v.alg)
+				c, done := computed[v.alg]
+				if !done {
+					var err error
+					if c, err = compute(v.alg); err != nil {
+						return err
+					}
+					computed[v.alg] = c
+				}
 				if c == nil {
 					continue
 				}

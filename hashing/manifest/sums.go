@@ -165,9 +165,32 @@ func AlgorithmFromName(name string) (hashing.Algorithm, bool) {
 // problem (malformed line, wrong digest length, absolute path, a path with
 // "..", a path listed twice) is an error wrapping ErrCorrupt.
 func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
-	var rows []sumRow
+	var list List
+	seen := map[string]bool{}
+	var err error
+	list.Alg, err = scanSums(r, alg, func(line int, s Sum) error {
+		if seen[s.Path] {
+			return corrupt(line, fmt.Sprintf("%q listed twice", s.Path))
+		}
+		seen[s.Path] = true
+		list.Sums = append(list.Sums, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &list, nil
+}
+
+// scanSums reads a sums or xxh list as ParseSums does, line by line,
+// and calls visit with each entry (and its line number) as it is read:
+// nothing per line is held. It returns the list's algorithm. An error
+// from visit is returned as it is.
+func scanSums(r io.Reader, alg *hashing.Algorithm, visit func(line int, s Sum) error) (hashing.Algorithm, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var listAlg hashing.Algorithm
+	rows := 0
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" || line[0] == '#' || line[0] == ';' {
@@ -175,40 +198,43 @@ func ParseSums(r io.Reader, alg *hashing.Algorithm) (*List, error) {
 		}
 		row, err := parseSumLine(n, line)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		rows = append(rows, row)
+		if rows++; rows == 1 {
+			if listAlg, err = listAlgorithm(row, alg); err != nil {
+				return 0, err
+			}
+		}
+		s, err := row.check(listAlg)
+		if err != nil {
+			return 0, err
+		}
+		if err := visit(n, s); err != nil {
+			return 0, err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("%w: no checksum lines", ErrCorrupt)
+	if rows == 0 {
+		return 0, fmt.Errorf("%w: no checksum lines", ErrCorrupt)
 	}
-	var list List
-	var err error
-	if list.Alg, err = listAlgorithm(rows[0], alg); err != nil {
-		return nil, err
+	return listAlg, nil
+}
+
+// check checks the row against the list's algorithm and returns its entry.
+func (row sumRow) check(alg hashing.Algorithm) (Sum, error) {
+	if row.tag != nil && *row.tag != alg {
+		return Sum{}, corrupt(row.line, fmt.Sprintf("%s line in a %s list", *row.tag, alg))
 	}
-	seen := make(map[string]bool, len(rows))
-	for _, row := range rows {
-		if row.tag != nil && *row.tag != list.Alg {
-			return nil, corrupt(row.line, fmt.Sprintf("%s line in a %s list", *row.tag, list.Alg))
-		}
-		if err := checkHex(row.hash, list.Alg); err != nil {
-			return nil, corrupt(row.line, err.Error())
-		}
-		p := strings.TrimPrefix(row.path, "./")
-		if err := checkPath(p); err != nil {
-			return nil, corrupt(row.line, err.Error())
-		}
-		if seen[p] {
-			return nil, corrupt(row.line, fmt.Sprintf("%q listed twice", p))
-		}
-		seen[p] = true
-		list.Sums = append(list.Sums, Sum{Path: p, Hash: row.hash})
+	if err := checkHex(row.hash, alg); err != nil {
+		return Sum{}, corrupt(row.line, err.Error())
 	}
-	return &list, nil
+	p := strings.TrimPrefix(row.path, "./")
+	if err := checkPath(p); err != nil {
+		return Sum{}, corrupt(row.line, err.Error())
+	}
+	return Sum{Path: p, Hash: row.hash}, nil
 }
 
 // sumRow is one parsed line of a sums list, not yet checked.

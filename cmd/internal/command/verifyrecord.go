@@ -136,7 +136,10 @@ func (in *verifyInput) addASC(root, prefix string, forced *hashing.Algorithm) er
 	if err != nil {
 		return err
 	}
-	alg, files := hist.Expected()
+	alg, files, err := hist.Expected()
+	if err != nil {
+		return err
+	}
 	if forced != nil && *forced != alg {
 		return usage.Errorf("the ASC MHL history of %s records %s, not %s", dir, alg, *forced)
 	}

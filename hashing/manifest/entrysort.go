@@ -1,0 +1,322 @@
+package manifest
+
+import (
+	"bufio"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cvv-project/cvv/hashing"
+)
+
+// sortChunkBytes bounds the entries held in memory while sorting a list
+// that is not in path order: past it, they go to a sorted run in a
+// temporary file. A variable so that tests can make it small.
+var sortChunkBytes = 8 << 20
+
+// sortedEntries are a list's entries sorted by path: in memory when they
+// fit in one chunk, else in an unlinked temporary file, encoded.
+type sortedEntries struct {
+	mem  []Entry
+	file *os.File
+	size int64
+}
+
+// sortEntries sorts the entries seq yields by path in bounded memory
+// (sortChunkBytes, then sorted runs in temporary files merged into one).
+// A path given twice is an error wrapping ErrCorrupt; an error from seq
+// is returned as it is.
+func sortEntries(seq iter.Seq2[Entry, error]) (*sortedEntries, error) {
+	var chunk []Entry
+	var runs []*os.File
+	fail := func(err error) (*sortedEntries, error) {
+		closeAll(runs)
+		return nil, err
+	}
+	held := 0
+	for e, err := range seq {
+		if err != nil {
+			return fail(err)
+		}
+		chunk = append(chunk, e)
+		if held += entrySize(e); held >= sortChunkBytes {
+			run, err := writeRun(chunk)
+			if err != nil {
+				return fail(err)
+			}
+			runs, chunk, held = append(runs, run), chunk[:0], 0
+		}
+	}
+	if len(runs) == 0 {
+		slices.SortFunc(chunk, compareEntryPath)
+		for i := 1; i < len(chunk); i++ {
+			if chunk[i].Path == chunk[i-1].Path {
+				return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, chunk[i].Path)
+			}
+		}
+		return &sortedEntries{mem: chunk}, nil
+	}
+	if len(chunk) > 0 {
+		run, err := writeRun(chunk)
+		if err != nil {
+			return fail(err)
+		}
+		runs = append(runs, run)
+	}
+	chunk = nil
+	out, size, err := mergeRuns(runs)
+	closeAll(runs)
+	if err != nil {
+		return nil, err
+	}
+	return &sortedEntries{file: out, size: size}, nil
+}
+
+func compareEntryPath(a, b Entry) int { return strings.Compare(a.Path, b.Path) }
+
+// entrySize estimates the memory e holds.
+func entrySize(e Entry) int {
+	n := 96 + len(e.Path)
+	for _, h := range e.Hashes {
+		n += 64 + len(h.Value) + len(h.Action)
+	}
+	return n
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// tempFile creates a temporary file that is unlinked at once: it goes
+// away with its descriptor, whatever happens to the process.
+func tempFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "cvv-sort-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// writeRun sorts chunk and writes it to a new temporary file.
+func writeRun(chunk []Entry) (*os.File, error) {
+	slices.SortFunc(chunk, compareEntryPath)
+	f, err := tempFile()
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	for _, e := range chunk {
+		writeEntry(w, e)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// mergeRuns merges the sorted runs into one temporary file, refusing a
+// path found twice, and returns it with its size.
+func mergeRuns(runs []*os.File) (*os.File, int64, error) {
+	out, err := tempFile()
+	if err != nil {
+		return nil, 0, err
+	}
+	fail := func(err error) (*os.File, int64, error) {
+		out.Close()
+		return nil, 0, err
+	}
+	h := &runHeap{}
+	for _, r := range runs {
+		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(r, 0, 1<<62), 32<<10)}
+		if ok, err := c.next(); err != nil {
+			return fail(err)
+		} else if ok {
+			h.cs = append(h.cs, c)
+		}
+	}
+	heap.Init(h)
+	w := bufio.NewWriterSize(out, 64<<10)
+	last, first := "", true
+	for h.Len() > 0 {
+		c := h.cs[0]
+		if !first && c.e.Path == last {
+			return fail(fmt.Errorf("%w: %q recorded twice", ErrCorrupt, last))
+		}
+		writeEntry(w, c.e)
+		last, first = c.e.Path, false
+		if ok, err := c.next(); err != nil {
+			return fail(err)
+		} else if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	size, err := out.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fail(err)
+	}
+	return out, size, nil
+}
+
+// runCursor is the next entry of one sorted run.
+type runCursor struct {
+	r *bufio.Reader
+	e Entry
+}
+
+func (c *runCursor) next() (bool, error) {
+	e, err := readEntry(c.r)
+	if errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.e = e
+	return true, nil
+}
+
+// runHeap orders the run cursors by their entry's path.
+type runHeap struct{ cs []*runCursor }
+
+func (h *runHeap) Len() int           { return len(h.cs) }
+func (h *runHeap) Less(i, j int) bool { return h.cs[i].e.Path < h.cs[j].e.Path }
+func (h *runHeap) Swap(i, j int)      { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *runHeap) Push(x any)         { h.cs = append(h.cs, x.(*runCursor)) }
+func (h *runHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
+
+// all yields the sorted entries; it may be called again.
+func (s *sortedEntries) all() iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		if s.file == nil {
+			for _, e := range s.mem {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			return
+		}
+		r := bufio.NewReaderSize(io.NewSectionReader(s.file, 0, s.size), 64<<10)
+		for {
+			e, err := readEntry(r)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// close releases the temporary file, if any.
+func (s *sortedEntries) close() error {
+	if s == nil || s.file == nil {
+		return nil
+	}
+	return s.file.Close()
+}
+
+// writeEntry encodes e; errors surface at the writer's Flush.
+func writeEntry(w *bufio.Writer, e Entry) {
+	writeString(w, e.Path)
+	w.Write(binary.AppendVarint(nil, e.Size))
+	writeTime(w, e.ModTime)
+	w.Write(binary.AppendUvarint(nil, uint64(len(e.Hashes))))
+	for _, h := range e.Hashes {
+		w.Write(binary.AppendUvarint(nil, uint64(h.Alg)))
+		writeString(w, h.Value)
+		writeString(w, h.Action)
+		writeTime(w, h.Date)
+	}
+}
+
+func writeString(w *bufio.Writer, s string) {
+	w.Write(binary.AppendUvarint(nil, uint64(len(s))))
+	w.WriteString(s)
+}
+
+func writeTime(w *bufio.Writer, t time.Time) {
+	b, _ := t.MarshalBinary() // fails only for offsets not in whole minutes
+	writeString(w, string(b))
+}
+
+// readEntry decodes an entry writeEntry wrote; io.EOF at the end.
+func readEntry(r *bufio.Reader) (Entry, error) {
+	var e Entry
+	p, err := readString(r)
+	if err != nil {
+		return e, err // io.EOF between entries
+	}
+	e.Path = p
+	var n uint64
+	if e.Size, err = binary.ReadVarint(r); err == nil {
+		if e.ModTime, err = readTime(r); err == nil {
+			n, err = binary.ReadUvarint(r)
+		}
+	}
+	for i := uint64(0); i < n && err == nil; i++ {
+		var h Hash
+		var alg uint64
+		if alg, err = binary.ReadUvarint(r); err != nil {
+			break
+		}
+		h.Alg = hashing.Algorithm(alg)
+		if h.Value, err = readString(r); err == nil {
+			if h.Action, err = readString(r); err == nil {
+				h.Date, err = readTime(r)
+			}
+		}
+		e.Hashes = append(e.Hashes, h)
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return e, err
+}
+
+func readString(r *bufio.Reader) (string, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return "", err
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", io.ErrUnexpectedEOF
+	}
+	return string(b), nil
+}
+
+func readTime(r *bufio.Reader) (time.Time, error) {
+	s, err := readString(r)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var t time.Time
+	if s == "" {
+		return t, nil
+	}
+	return t, t.UnmarshalBinary([]byte(s))
+}
