@@ -176,7 +176,7 @@ func (r *runner) releaseSource() {
 // loadDirAttrs reads the attributes of every source directory that
 // finishDirs will need.
 func (r *runner) loadDirAttrs() {
-	if r.opts.NoPreserve || !r.plan.IsDir {
+	if r.opts.NoPreserve || !r.plan.IsDir || r.casc.dirAttrs != nil {
 		return
 	}
 	r.casc.dirAttrs = make(map[string]*atomicfile.SourceAttrs, len(r.tree.Dirs))

@@ -435,20 +435,21 @@ func (r *runner) execute(ctx context.Context) error {
 		}
 	}
 	if r.casc != nil {
-		// The fast destinations are done: the source may go.
+		// The fast destinations are copied and verified: they are
+		// finished while the source is still there (the card may be
+		// gone once it is released), then the source may go.
+		r.loadDirAttrs()
+		r.finishDests(ctx, func(i int) bool { return !r.isCascade(i) })
 		r.releaseSource()
 		if err := r.cascadeAll(ctx); err != nil {
 			r.keepAllUnverified()
 			r.finish(true)
 			return err
 		}
+		r.finishDests(ctx, r.isCascade)
+	} else {
+		r.finishDests(ctx, nil)
 	}
-	r.makeHardLinks(ctx)
-	if err := r.writeHashFiles(); err != nil {
-		r.failures.Add(1)
-		r.out.Fail("", "", err)
-	}
-	r.finishDirs()
 	r.releaseSource()
 	r.finish(false)
 	if r.failures.Load() > 0 {
@@ -867,11 +868,24 @@ func (r *runner) makeLink(i int, l plan.Link) error {
 	return nil
 }
 
-// finishDirs gives every destination directory its source mode, owner
-// (as root), extended attributes and ACLs (unless --no-xattrs), and mtime,
-// children before parents, after all contents are written, and fsyncs it
-// so that they survive a power cut (unless --no-fsync).
-func (r *runner) finishDirs() {
+// finishDests completes the destinations that only selects (nil: every
+// one) once their files are in: the hard links, the hash lists, then the
+// directories' attributes.
+func (r *runner) finishDests(ctx context.Context, only func(i int) bool) {
+	r.makeHardLinks(ctx, only)
+	if err := r.writeHashFiles(only); err != nil {
+		r.failures.Add(1)
+		r.out.Fail("", "", err)
+	}
+	r.finishDirs(only)
+}
+
+// finishDirs gives every directory of the destinations that only selects
+// (nil: every one) its source mode, owner (as root), extended attributes
+// and ACLs (unless --no-xattrs), and mtime, children before parents,
+// after all contents are written, and fsyncs it so that they survive a
+// power cut (unless --no-fsync).
+func (r *runner) finishDirs(only func(i int) bool) {
 	if r.opts.NoPreserve || !r.plan.IsDir {
 		return
 	}
@@ -884,7 +898,7 @@ func (r *runner) finishDirs() {
 			attrs = &atomicfile.SourceAttrs{}
 		}
 		for i := range r.plan.Dests {
-			if !r.dirsHere(i) || r.blocked[i][k] != nil {
+			if only != nil && !only(i) || !r.dirsHere(i) || r.blocked[i][k] != nil {
 				continue
 			}
 			if err := r.finishDir(i, d, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {

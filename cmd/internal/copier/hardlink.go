@@ -16,21 +16,26 @@ import (
 // makeHardLinks gives every further path of a hard-linked source file
 // (tree.HardLinks) its link on each destination, as cp -a and rsync -H
 // do: once the first path's copy is in place and verified there, the
-// others are linked to it (linkat to a temp name, renamed over the final
+// others are linked to it, on the destinations that only selects (nil:
+// every one) (linkat to a temp name, renamed over the final
 // name, the link's inode checked, the directory fsynced). A destination
 // that cannot hold hard links (FAT, exFAT) gets each path as a copy of
 // its own, verified against the source hash, with one line saying so.
 // linked[i][k] records which links exist on destination i, for the hash
 // lists.
-func (r *runner) makeHardLinks(ctx context.Context) {
+func (r *runner) makeHardLinks(ctx context.Context, only func(i int) bool) {
 	if len(r.tree.HardLinks) == 0 {
 		return
 	}
-	r.linked = make([][]bool, len(r.plan.Dests))
+	if r.linked == nil {
+		r.linked = make([][]bool, len(r.plan.Dests))
+		for i := range r.linked {
+			r.linked[i] = make([]bool, len(r.tree.HardLinks))
+		}
+	}
 	dirs := map[[2]int]bool{} // (destination, directory) to fsync
 	for i := range r.plan.Dests {
-		r.linked[i] = make([]bool, len(r.tree.HardLinks))
-		if !r.live(i) {
+		if only != nil && !only(i) || !r.live(i) {
 			continue
 		}
 		for k, h := range r.tree.HardLinks {

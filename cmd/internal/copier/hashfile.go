@@ -31,7 +31,8 @@ type hashRecord struct {
 }
 
 // writeHashFiles writes the manifests of the run: one Record per
-// destination root and/or for the source root. Files whose copy failed on a
+// destination root that only selects (nil: every one) and/or, with only
+// nil, for the source root. Files whose copy failed on a
 // destination are left out of that destination's record; a file whose
 // verification failed is listed with the action "failed". Every other
 // action is manifest.Write's to choose against the existing history.
@@ -39,7 +40,7 @@ type hashRecord struct {
 // Where the run changed nothing and a format's manifest already records
 // exactly this (manifest.Current), it is not written again: a re-run adds
 // no ASC MHL generation that only repeats the newest, and says so.
-func (r *runner) writeHashFiles() error {
+func (r *runner) writeHashFiles(only func(i int) bool) error {
 	if r.shard != nil {
 		return r.shardHashFiles()
 	}
@@ -51,12 +52,12 @@ func (r *runner) writeHashFiles() error {
 	var recs []hashRecord
 	if hf.Dest {
 		for i := range r.plan.Dests {
-			if r.live(i) {
+			if (only == nil || only(i)) && r.live(i) {
 				recs = append(recs, r.destHashRecord(i, dirs))
 			}
 		}
 	}
-	if hf.Source {
+	if hf.Source && only == nil {
 		recs = append(recs, r.sourceHashRecord(dirs))
 	}
 	var errs []error
