@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/hashing/manifest"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
@@ -278,4 +280,87 @@ func TestCascadeFastCopyReadEIO(t *testing.T) {
 		t.Errorf("cascade destination: %d of %d files", n, len(want))
 	}
 	checkRecords(t, slow, want, "full")
+}
+
+// TestPowerCutSourceReleased cuts the power of the fast destination the
+// moment cvv says the source is released, when the card may be erased:
+// what is durable there must be the whole copy, with nothing left that
+// needs the source: every file and every further name of a hard-linked
+// file, the source directories' modes and mtimes, and hash lists that
+// list every file, each equal to the source.
+func TestPowerCutSourceReleased(t *testing.T) {
+	requireFUSE(t)
+	requireTool(t, "xmllint")
+	work := workDir(t, 64<<20)
+	src := filepath.Join(work, "tree")
+	want := buildTree(t, src, treeSpec{Large: 1, LargeSize: 1 << 20, Small: 20})
+	first, link := "small/d1/f001.dat", "small/d2/f001-link.dat"
+	if err := os.Link(filepath.Join(src, first), filepath.Join(src, link)); err != nil {
+		t.Fatal(err)
+	}
+	want[link] = want[first]
+	past := time.Now().Add(-30 * time.Hour).Truncate(time.Second).Add(123456789)
+	for _, d := range []string{"small/d2", "small", ""} {
+		if err := os.Chtimes(filepath.Join(src, d), past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := mountPowerFS(t, PowerFSOptions{}, nil)
+	fast := filepath.Join(p.Mountpoint, "dst")
+	out := eventLog{watch: "source_released", seen: make(chan struct{})}
+	cmd := cvvCmd(t, runOpts{Env: []string{"CVV_TEST_THROTTLE=2ms"}}, "--json", "--hash-file", "sums,mhl", src, fast, "--cascade", filepath.Join(work, "slow"))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-out.seen:
+	case err := <-done:
+		t.Fatalf("cvv ended without releasing the source: %v\n%s", err, out.text())
+	}
+	if _, err := p.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	<-done
+	if err := p.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	durable := filepath.Join(p.Durable, "dst")
+	c := &cutCheck{t: t, want: want, mnt: p.Mountpoint, durable: p.Durable}
+	c.reported(out.events())
+	c.hashLists(durable, false)
+	c.dirAttrs(src, durable)
+	got := treeFiles(t, durable)
+	for rel, h := range want {
+		if got[rel] != h {
+			c.addf("%s is missing or not the source in the fast copy after the cut", rel)
+		}
+	}
+	if a, err := os.Stat(filepath.Join(durable, first)); err == nil {
+		if b, err := os.Stat(filepath.Join(durable, link)); err != nil || !os.SameFile(a, b) {
+			c.addf("%s is not a hard link to %s in the fast copy after the cut (%v)", link, first, err)
+		}
+	}
+	alg := hashing.XXH3
+	if f, err := os.Open(manifest.FileName(durable, manifest.Sums, alg)); err != nil {
+		c.addf("no sums list in the fast copy after the cut: %v", err)
+	} else {
+		list, err := manifest.ParseSums(f, &alg)
+		f.Close()
+		switch {
+		case err != nil:
+			c.addf("the sums list of the fast copy after the cut: %v", err)
+		case len(list.Sums) != len(want):
+			c.addf("the sums list of the fast copy lists %d files after the cut, want %d", len(list.Sums), len(want))
+		}
+	}
+	for _, p := range c.problems {
+		t.Error(p)
+	}
+	if t.Failed() {
+		t.Logf("output of the run:\n%s", out.text())
+	}
 }

@@ -315,14 +315,16 @@ func (s *powerServer) cut() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cutAt = true
-	if err := s.materialize(s.cfg.Durable, s.rootIno, map[uint64]bool{}); err != nil {
+	if err := s.materialize(s.cfg.Durable, s.rootIno, map[uint64]bool{}, map[uint64]string{}); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("fsync=%d fdatasync=%d fsyncdir=%d", s.fsyncs, s.fdatasyncs, s.dirSyncs), nil
 }
 
 // materialize writes the durable directory ino into dir, which exists.
-func (s *powerServer) materialize(dir string, ino uint64, seen map[uint64]bool) error {
+// The durable names of one file are hard links to the first one written
+// (files maps its inode to it).
+func (s *powerServer) materialize(dir string, ino uint64, seen map[uint64]bool, files map[uint64]string) error {
 	seen[ino] = true
 	dd := s.dirs[ino]
 	for name, e := range dd.entries {
@@ -334,11 +336,16 @@ func (s *powerServer) materialize(dir string, ino uint64, seen map[uint64]bool) 
 				continue // a directory renamed with both parents synced
 			}
 			if err = os.Mkdir(p, 0o700); err == nil {
-				err = s.materialize(p, e.ino, seen)
+				err = s.materialize(p, e.ino, seen, files)
 			}
 		case unix.S_IFLNK:
 			err = os.Symlink(e.target, p)
 		case unix.S_IFREG:
+			if first, ok := files[e.ino]; ok {
+				err = os.Link(first, p)
+				break
+			}
+			files[e.ino] = p
 			err = s.materializeFile(p, s.files[e.ino])
 		}
 		if err != nil {
