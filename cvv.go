@@ -130,6 +130,20 @@ type Job struct {
 	// read and handed to the destinations since the previous call. It is
 	// called from the engine's goroutine and must return quickly.
 	Progress func(n int64)
+	// ReadBack asks for the verification behind the copy (full mode):
+	// once a stretch of the file is on a destination's media, the engine
+	// reads it back from there with O_DIRECT (never through the page
+	// cache) and hashes it, and reads the source's stretch again the same
+	// way, while later stretches are still being copied. The source is
+	// thus read twice, no more. Result.SourceReadBack and each
+	// DestResult.ReadBack give the digests of the bytes read back; they
+	// are nil where the engine did not read that file back from its media
+	// (no O_DIRECT there, a sparse source, a portable engine): the caller
+	// verifies those itself. A read-back error fails that verification,
+	// not the copy. ReadBackProgress, if set, is called as Progress is
+	// with the bytes read back.
+	ReadBack         bool
+	ReadBackProgress func(n int64)
 }
 
 // Root returns the root of destination i, nil without Roots.
@@ -234,6 +248,23 @@ type Result struct {
 	Stats Stats
 	// Elapsed is the wall time of the copy, syncs included.
 	Elapsed time.Duration
+	// SourceReadBack is the second read of the source behind the copy
+	// (Job.ReadBack); nil when the source was not read back.
+	SourceReadBack *ReadBack
+}
+
+// ReadBack is what a read-back behind the copy (Job.ReadBack) found in one
+// file: the digest and size of the bytes read back from its media, or the
+// error that stopped the reads.
+type ReadBack struct {
+	// Hash is the hex digest of the bytes read back, in the job's
+	// algorithm; Size the number of bytes it covers.
+	Hash string
+	Size int64
+	// Err, if not nil, is why the file could not be read back whole
+	// (EIO, a file shorter than what was written): Hash and Size are then
+	// not a digest of the file.
+	Err error
 }
 
 // Failed reports whether any destination failed.
@@ -255,6 +286,9 @@ type Stats struct {
 	FixedReads, FixedWrites int64
 	// Submits counts io_uring submissions (batches).
 	Submits int64
+	// ReadBacks counts the completed reads behind the copy
+	// (Job.ReadBack), of the destinations and the source.
+	ReadBacks int64
 	// DirectSource reports that the source was read with O_DIRECT.
 	DirectSource bool
 }
@@ -284,6 +318,9 @@ type DestResult struct {
 	// filesystem could not hold the source's extended attributes: the
 	// copy is complete without them.
 	Unkept error
+	// ReadBack, when Err is nil, is what was read back from the copy's
+	// media behind the copy (Job.ReadBack); nil when it was not read back.
+	ReadBack *ReadBack
 }
 
 // HashResult is the outcome of Engine.Hash.

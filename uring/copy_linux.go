@@ -58,6 +58,9 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		e: e, ctx: ctx, src: src, srcPath: job.Source, srcFd: int(src.Fd()),
 		srcDirect: direct, srcAlign: align, size: size, dests: dests, progress: job.Progress,
 		layout: layout, align: max(pageSize, align),
+		// A sparse source is verified after the copy: its holes are not
+		// written, so there is nothing of them to read back.
+		readBack: job.ReadBack && !layout.Sparse(), rbProgress: job.ReadBackProgress,
 	}
 	t.allDead = true
 	for _, d := range dests {
@@ -68,6 +71,9 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	}
 	if err := t.start(job.Hash); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", job.Source, err)
+	}
+	if t.readBack {
+		t.startReadBacks(job.Hash)
 	}
 	t.run()
 	t.finish()
@@ -108,6 +114,7 @@ func (e *Engine) commitResult(job *cvv.Job, src *os.File, fi os.FileInfo, t *tra
 		Stats:      t.stats,
 	}
 	res.Stats.DirectSource = t.srcDirect
+	res.SourceReadBack = readBackResult(t.srcRB)
 	if !t.allDead {
 		res.Size = t.hashed
 	}
@@ -133,6 +140,9 @@ func (e *Engine) commitResult(job *cvv.Job, src *os.File, fi os.FileInfo, t *tra
 			Mode:   d.mode,
 			Note:   d.note,
 			Unkept: done[i].Unkept,
+		}
+		if d.err == nil {
+			res.Dests[i].ReadBack = readBackResult(d.rb)
 		}
 	}
 	return res, nil

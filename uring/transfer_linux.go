@@ -23,11 +23,12 @@ import (
 
 // completion is what the test hook sees of a completed operation.
 type completion struct {
-	Write bool   // a write to a destination (else a read of the source)
-	Path  string // the source, or the destination's final path
-	Off   int64  // file offset of the operation
-	Len   int    // bytes asked for
-	Res   int32  // the kernel's result: bytes, or a negative errno
+	Write    bool   // a write to a destination (else a read)
+	ReadBack bool   // a read behind the copy (cvv.Job.ReadBack)
+	Path     string // the source, or the destination's final path
+	Off      int64  // file offset of the operation
+	Len      int    // bytes asked for
+	Res      int32  // the kernel's result: bytes, or a negative errno
 }
 
 // completionHook, when set by a test, sees every completion and returns the
@@ -53,7 +54,10 @@ type destination struct {
 	// behind starts the writeback of a cvv.WriteBuffered destination
 	// behind the copy; nil for the others.
 	behind *writeBehind
-	err    error
+	// rb reads the copy back behind the copy (cvv.Job.ReadBack); nil if
+	// it is not read back here.
+	rb  *readBack
+	err error
 }
 
 // chunk is one block of the source, read into pool buffer idx.
@@ -87,6 +91,7 @@ type op struct {
 	write  bool
 	c      *chunk
 	d      *destination // nil for a read
+	rb     *readBack    // a read-back behind the copy (c is its own chunk)
 	pos    int          // start within the buffer
 	end    int          // end within the buffer (past the data for a padded tail)
 	direct bool         // submitted to a file in O_DIRECT mode
@@ -136,6 +141,15 @@ type transfer struct {
 	sum      string
 	hashed   int64
 	allDead  bool // every destination failed
+
+	// The verification behind the copy (readback_linux.go): readBack asks
+	// for it; srcRB and each destination's rb are the files read back,
+	// rbs all of them.
+	readBack   bool
+	srcRB      *readBack
+	rbs        []*readBack
+	rbInflight int
+	rbProgress func(int64)
 }
 
 // start reserves ring slots and a first share of buffers and starts the
@@ -143,7 +157,11 @@ type transfer struct {
 // holds at a time follows the pool's fair share (see takeBuffer).
 func (t *transfer) start(alg hashing.Algorithm) error {
 	block := int64(t.e.opts.BlockSize)
-	want := min(int64(t.e.opts.QueueDepth), int64(len(t.e.pool.bufs)), (t.size+block-1)/block)
+	depth := int64(t.e.opts.QueueDepth)
+	if t.readBack {
+		depth *= 2 // as many buffers again for the read-backs
+	}
+	want := min(depth, int64(len(t.e.pool.bufs)), (t.size+block-1)/block)
 	if want == 0 {
 		t.stage = hashing.NewStage(alg.New(), 1)
 		return nil
@@ -185,6 +203,7 @@ func (t *transfer) finish() {
 	} else {
 		t.stage.Abort()
 	}
+	t.finishReadBacks()
 	back := len(t.spare)
 	for _, i := range t.spare {
 		t.e.pool.put(i)
@@ -284,14 +303,18 @@ func (t *transfer) run() {
 			}
 		}
 		if t.err == nil && !t.allDead {
+			t.issueReadBacks()
 			t.issueReads()
 		}
-		if t.nextOff >= t.size {
+		if t.nextOff >= t.size && !t.readBackPending() {
 			t.giveBack()
 		}
 		t.submit()
 		if t.inflight == 0 {
-			if t.err != nil || t.allDead || t.nextOff >= t.size {
+			if t.nextOff >= t.size {
+				t.stalledReadBacks()
+			}
+			if t.err != nil || t.allDead || t.nextOff >= t.size && !t.readBackPending() {
 				return
 			}
 			// Every buffer is with the hasher: wait for one (or for a
@@ -394,11 +417,15 @@ func (t *transfer) submit() {
 	if t.err != nil {
 		// The transfer is over: what was queued never starts.
 		for _, o := range t.queue {
-			if o.write {
+			switch {
+			case o.write:
 				o.d.inflight--
 				t.writeDone(o.c)
 				t.closeFailed(o.d)
-			} else {
+			case o.rb != nil:
+				t.readBackOver(o)
+				t.free <- o.c.idx
+			default:
 				t.free <- o.c.idx
 			}
 		}
@@ -413,6 +440,11 @@ func (t *transfer) submit() {
 			o.d.inflight--
 			t.writeDone(o.c)
 			t.closeFailed(o.d)
+			continue
+		}
+		if o.rb != nil && !o.rb.live() {
+			t.readBackOver(o)
+			t.free <- o.c.idx
 			continue
 		}
 		keep = append(keep, o)
@@ -441,6 +473,13 @@ func (t *transfer) submit() {
 				if o.write {
 					o.d.inflight--
 				}
+				if o.rb != nil {
+					o.rb.inflight--
+					t.rbInflight--
+					if o.rb.d != nil {
+						o.rb.d.inflight--
+					}
+				}
 			}
 			continue
 		}
@@ -458,6 +497,9 @@ func (t *transfer) prep(o *op) iouring.PrepRequest {
 	if o.write {
 		fd = o.d.fd
 		opcode = iouring_syscall.IORING_OP_WRITE
+	}
+	if o.rb != nil {
+		fd = o.rb.fd
 	}
 	if o.fixed {
 		opcode = iouring_syscall.IORING_OP_READ_FIXED
@@ -489,14 +531,20 @@ func (t *transfer) complete(r iouring.Result) {
 	}
 	if hook := completionHook; hook != nil {
 		path := t.srcPath
-		if o.write {
+		switch {
+		case o.write:
 			path = o.d.final
+		case o.rb != nil:
+			path = o.rb.path
 		}
-		res = int(hook(completion{Write: o.write, Path: path, Off: o.c.off + int64(o.pos), Len: o.end - o.pos, Res: int32(res)}))
+		res = int(hook(completion{Write: o.write, ReadBack: o.rb != nil, Path: path, Off: o.c.off + int64(o.pos), Len: o.end - o.pos, Res: int32(res)}))
 	}
-	if o.write {
+	switch {
+	case o.write:
 		t.completeWrite(o, res)
-	} else {
+	case o.rb != nil:
+		t.completeReadBack(o, res)
+	default:
 		t.completeRead(o, res)
 	}
 }
@@ -522,6 +570,9 @@ func (t *transfer) completeRead(o *op, res int) {
 			_ = copyfile.DropCache(t.src) // best effort, as in Hash
 		}
 		t.srcDirect, t.srcAlign = false, 1
+		if t.srcRB != nil {
+			t.srcRB.off = true // a read back would come from the page cache
+		}
 		t.queueRead(c)
 	case res < 0:
 		t.free <- c.idx
@@ -602,6 +653,9 @@ func (t *transfer) completeWrite(o *op, res int) {
 			}
 			d.direct, d.align, d.mode = false, 1, "buffered"
 			d.note = "O_DIRECT refused by filesystem at the first write: " + errno.Error()
+			if d.rb != nil {
+				d.rb.off = true // a read back would come from the page cache
+			}
 		}
 		t.queueWrite(c, d, o.pos)
 	case res < 0:
@@ -634,6 +688,10 @@ func (t *transfer) completeWrite(o *op, res int) {
 		if d.behind != nil {
 			d.behind.written(c.off, c.off+int64(c.want))
 		}
+		if d.rb != nil {
+			// On the media: an O_DIRECT write is complete.
+			d.rb.ready[c.off] = c.want
+		}
 		t.writeDone(c)
 	}
 }
@@ -650,6 +708,9 @@ func (t *transfer) writeDone(c *chunk) {
 func (t *transfer) chunkWritten(c *chunk) {
 	if t.err == nil && t.progress != nil {
 		t.progress(int64(c.want))
+	}
+	if t.srcRB != nil {
+		t.srcRB.ready[c.off] = c.want
 	}
 	c.release()
 	if !t.allDead && len(t.dests) > 0 {

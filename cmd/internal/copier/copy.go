@@ -94,6 +94,9 @@ type fileExtra struct {
 	// conflicts[i] is how a conflict on destination i was resolved (the
 	// copy's other name, or what it replaces); nil if there was none.
 	conflicts []conflictFate
+	// readBack is what the engine read back behind the copy (readback.go):
+	// the source, then each destination; nil where it did not.
+	readBack []*cvv.ReadBack
 	// elapsed is the time the engine took for the copy.
 	elapsed time.Duration
 	// reported is the number of bytes counted in the progress so far.
@@ -1153,7 +1156,12 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		NoPreserve:   r.opts.NoPreserve,
 		NoXattrs:     r.opts.NoXattrs,
 		// Only a verified copy gets its name (seal.go).
-		Hold: true,
+		Hold:     true,
+		ReadBack: r.readBackWanted(),
+		ReadBackProgress: func(n int64) {
+			r.verifiedBytes(n)
+			testhook.VerifyThrottle()
+		},
 		Progress: func(n int64) {
 			x.reported.Add(n)
 			r.bytesDone.Add(n)
@@ -1191,6 +1199,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		} else {
 			fj.state[i] = dsCopied
 			fj.hold(i, res.Dests[k].Temp)
+			fj.keepReadBack(i, res.SourceReadBack, res.Dests[k].ReadBack)
 			r.xattrsUnkept(i, res.Dests[k].Unkept)
 		}
 	}
@@ -1350,7 +1359,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 		r.countVerified(fj)
 		return nil
 	}
-	hs, errs := r.hashCopies(ctx, r.source(fj), idx, dests, r.verifiedBytes)
+	hs, errs := r.hashBehind(ctx, fj, idx, dests)
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -29,6 +29,10 @@ const (
 	// OpAllocate is fallocate(2); with EOPNOTSUPP the filesystem looks
 	// like one that cannot reserve space (FAT, many FUSE filesystems).
 	OpAllocate Op = "fallocate"
+	// OpCorrupt is a write that succeeds but stores its first byte
+	// flipped: a drive that keeps other bytes than it was given. Errno is
+	// not used.
+	OpCorrupt Op = "corrupt"
 )
 
 // Fault makes an ErrorFS fail one operation on matching files.
@@ -56,7 +60,7 @@ func (f Fault) matches(op Op, rel string, off, n int64) bool {
 			return false
 		}
 	}
-	if (op == OpRead || op == OpWrite) && off+n <= f.From {
+	if (op == OpRead || op == OpWrite || op == OpCorrupt) && off+n <= f.From {
 		return false
 	}
 	return true
@@ -275,6 +279,22 @@ func (e *errorServer) check(op Op, in *fs.Inode, off, n int64) syscall.Errno {
 	return 0
 }
 
+// corrupts reports whether a corrupt fault matches a write of n bytes at
+// off, and logs it.
+func (e *errorServer) corrupts(in *fs.Inode, off, n int64) bool {
+	rel := in.Path(e.root)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reload()
+	for _, f := range e.faults {
+		if f.matches(OpCorrupt, rel, off, n) {
+			fmt.Fprintf(e.hits, "%s %s %v\n", OpCorrupt, rel, f.Errno)
+			return true
+		}
+	}
+	return false
+}
+
 // reload re-reads the rules file if it was replaced.
 func (e *errorServer) reload() {
 	p := filepath.Join(e.cfg.Control, "rules.json")
@@ -376,6 +396,9 @@ func (f *errorFile) Write(ctx context.Context, data []byte, off int64) (uint32, 
 	if errno := f.efs.check(OpWrite, f.node, off, int64(len(data))); errno != 0 {
 		return 0, errno
 	}
+	if len(data) > 0 && f.efs.corrupts(f.node, off, int64(len(data))) {
+		data = append([]byte{data[0] ^ 0x5a}, data[1:]...)
+	}
 	return f.LoopbackFile.Write(ctx, data, off)
 }
 
@@ -386,6 +409,9 @@ func (f *errorFile) Writev(ctx context.Context, data [][]byte, off int64) (uint3
 	}
 	if errno := f.efs.check(OpWrite, f.node, off, n); errno != 0 {
 		return 0, errno
+	}
+	if len(data) > 0 && len(data[0]) > 0 && f.efs.corrupts(f.node, off, n) {
+		data = append([][]byte{append([]byte{data[0][0] ^ 0x5a}, data[0][1:]...)}, data[1:]...)
 	}
 	return f.LoopbackFile.Writev(ctx, data, off)
 }

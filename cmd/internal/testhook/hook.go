@@ -16,6 +16,10 @@ import (
 // file; it does nothing unless built with -tags testhooks.
 func BeforeVerify(context.Context, string, []string) error { return nil }
 
+// BeforeVerifyArmed reports whether BeforeVerify runs a hook; it is false
+// unless built with -tags testhooks.
+func BeforeVerifyArmed() bool { return false }
+
 // BeforeCascade is a test seam before a file's cascade destinations are
 // filled from its verified copies; it does nothing unless built with
 // -tags testhooks.

@@ -18,6 +18,11 @@ func BeforeVerify(ctx context.Context, rel string, dests []string) error {
 	return runHook(ctx, "CVV_TEST_BEFORE_VERIFY", rel, dests)
 }
 
+// BeforeVerifyArmed reports whether $CVV_TEST_BEFORE_VERIFY is set: the
+// copier then verifies each file after its copy rather than behind it
+// (cvv.Job.ReadBack), so that the hook runs before any byte is read back.
+func BeforeVerifyArmed() bool { return os.Getenv("CVV_TEST_BEFORE_VERIFY") != "" }
+
 // BeforeCascade runs $CVV_TEST_BEFORE_CASCADE as BeforeVerify does, before
 // the file's cascade destinations (--cascade) are filled, with
 // CVV_TEST_DESTS the verified copies they may be read from, in the order
