@@ -881,6 +881,7 @@ func (r *runner) finishDests(ctx context.Context, only func(i int) bool) {
 		r.out.Fail("", "", err)
 	}
 	r.finishDirs(only)
+	r.removeStates(only)
 }
 
 // finishDirs gives every directory of the destinations that only selects
@@ -972,21 +973,27 @@ func (r *runner) finishRoots() {
 	if !r.dirsFinished {
 		return
 	}
+	for i := range r.plan.Dests {
+		r.finishRoot(i)
+	}
+}
+
+// finishRoot gives the root of destination i its source mode and mtime
+// again, and fsyncs it.
+func (r *runner) finishRoot(i int) {
 	k := r.dirIndex("")
 	d := r.tree.Dirs[k]
-	for i := range r.plan.Dests {
-		if !r.dirsHere(i) || r.blocked[i][k] != nil {
-			continue
-		}
-		dir, err := r.roots[i].OpenDir(d.Rel)
-		if err == nil {
-			err = r.setDirTimes(i, dir, d)
-			dir.Close()
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.failures.Add(1)
-			r.out.Fail(d.Rel, r.plan.Target(i, d.Rel), err)
-		}
+	if !r.dirsHere(i) || r.blocked[i][k] != nil {
+		return
+	}
+	dir, err := r.roots[i].OpenDir(d.Rel)
+	if err == nil {
+		err = r.setDirTimes(i, dir, d)
+		dir.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.failures.Add(1)
+		r.out.Fail(d.Rel, r.plan.Target(i, d.Rel), err)
 	}
 }
 

@@ -365,16 +365,53 @@ func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*
 			return false, err
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return true, err
-	}
-	if !noFsync {
-		if err := syncPath(root, syncDir); err != nil {
+	if alone == nil {
+		// (A shard removes it at its very end: removeState.)
+		if err := removeState(dir, root, noFsync, syncDir); err != nil {
 			return true, err
 		}
 	}
 	out.Notice("", fmt.Sprintf("%s: %sall %d shards done: merged their records", displayName(root), done, len(parts)))
 	return true, nil
+}
+
+// removeState removes the job's state directory dir from root, durably.
+func removeState(dir, root string, noFsync bool, syncDir func(*atomicfile.Dir) error) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if noFsync {
+		return nil
+	}
+	return syncPath(root, syncDir)
+}
+
+// removeStates removes, at the end of the shard that merged the records
+// of destination i, the job's state directory there, after the
+// directories got their modes and times: a power cut before leaves the
+// parts for the shard run again, which merges and finishes again. The
+// root gets its times again, in the same fsync.
+func (r *runner) removeStates(only func(i int) bool) {
+	if r.shard == nil {
+		return
+	}
+	for i, merged := range r.shard.merged {
+		if !merged || only != nil && !only(i) {
+			continue
+		}
+		root := r.plan.Dests[i].Root(r.plan.IsDir)
+		st := r.shard.state(root)
+		err := os.RemoveAll(st.dir)
+		if err == nil && r.dirsFinished {
+			r.finishRoot(i)
+		} else if err == nil && !r.opts.NoFsync {
+			err = r.syncPath(root)
+		}
+		if err != nil {
+			r.failures.Add(1)
+			r.out.Fail("", root, err)
+		}
+	}
 }
 
 // shardList lists shard indexes, the first few of them.
