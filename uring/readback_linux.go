@@ -7,8 +7,11 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // Verification behind the copy (cvv.Job.ReadBack). Each stretch (chunk)
@@ -27,9 +30,16 @@ import (
 // transfer's buffers; they get buffers before the copy does, so the copy
 // never runs far ahead of its verification.
 //
-// A destination written through the page cache, a source or destination
-// that refuses O_DIRECT, and a sparse source are not read back here: their
-// result stays nil and the caller verifies them after the copy.
+// A destination written through the page cache by choice
+// (cvv.WriteBuffered, with its write-behind) is read back through an
+// O_DIRECT descriptor of its own, behindLag+behindWindow bytes behind
+// what was written, where the write-behind has already waited for the
+// writeback of the stretch; once its last stretch is written, the rest
+// is read back. An O_DIRECT read of a range that still has dirty pages
+// writes them out and waits for them first, so it reads the media either
+// way. A source or destination that refuses O_DIRECT and a sparse source
+// are not read back here: their result stays nil and the caller verifies
+// them after the copy.
 
 // readBack is the read-back of one file behind the copy.
 type readBack struct {
@@ -50,6 +60,11 @@ type readBack struct {
 	err    error
 	off    bool
 	result *cvv.ReadBack
+	// own is the O_DIRECT descriptor opened for the read-back of a
+	// page-cache destination (fd is its), closed at the end; lag is how
+	// far behind what was written to it a stretch is read back.
+	own *os.File
+	lag int64
 }
 
 // live reports whether rb is still read back.
@@ -65,10 +80,36 @@ func (t *transfer) startReadBacks(alg hashing.Algorithm) {
 		t.srcRB = t.newReadBack(alg, t.srcPath, nil, t.srcFd, t.srcAlign)
 	}
 	for _, d := range t.dests {
-		if d.live() && d.direct {
+		switch {
+		case !d.live():
+		case d.direct:
 			d.rb = t.newReadBack(alg, d.final, d, d.fd, d.align)
+		case d.behind != nil:
+			if f, align, ok := openDirect(d.f, t.e.opts.BlockSize); ok {
+				d.rb = t.newReadBack(alg, d.final, d, int(f.Fd()), align)
+				d.rb.own, d.rb.lag = f, behindLag+behindWindow
+			}
 		}
 	}
+}
+
+// openDirect opens f again, read-only with O_DIRECT, through
+// /proc/self/fd (the same file, whatever its name is now); ok is false
+// where that is not possible.
+func openDirect(f *os.File, block int) (g *os.File, align int, ok bool) {
+	p := atomicfile.FilePath(f)
+	if p == "" {
+		return nil, 0, false
+	}
+	g, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, false
+	}
+	if align, ok = dioAlign(g, block); !ok {
+		g.Close() // read-only, nothing read: nothing to lose
+		return nil, 0, false
+	}
+	return g, align, true
 }
 
 func (t *transfer) newReadBack(alg hashing.Algorithm, path string, d *destination, fd, align int) *readBack {
@@ -99,7 +140,7 @@ func (t *transfer) issueReadBacks() {
 		more = false
 		for _, rb := range t.rbs {
 			n, ok := rb.ready[rb.next]
-			if !ok || !rb.live() || t.rbInflight >= limit {
+			if !ok || !rb.live() || t.rbInflight >= limit || !rb.behind(n, t.size) {
 				continue
 			}
 			idx, ok := t.takeBuffer()
@@ -113,6 +154,17 @@ func (t *transfer) issueReadBacks() {
 			more = true
 		}
 	}
+}
+
+// behind reports whether the next stretch of rb, n bytes, is far enough
+// behind the copy to be read back: at once for an O_DIRECT destination,
+// lag bytes behind for a page-cache one (or once it is written whole,
+// size bytes).
+func (rb *readBack) behind(n int, size int64) bool {
+	if rb.lag == 0 {
+		return true
+	}
+	return rb.next+int64(n)+rb.lag <= rb.d.bytes || rb.d.bytes >= size
 }
 
 // queueReadBack queues the read of what is missing of c from rb's file.
@@ -188,6 +240,10 @@ func (t *transfer) stalledReadBacks() {
 // flight, before the buffers are waited for.
 func (t *transfer) finishReadBacks() {
 	for _, rb := range t.rbs {
+		if rb.own != nil {
+			// Read-only, nothing in flight on it: nothing to lose.
+			rb.own.Close()
+		}
 		switch {
 		case t.err != nil || t.allDead || rb.off || (rb.d != nil && !rb.d.live()):
 			rb.stage.Abort()

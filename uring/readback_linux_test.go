@@ -61,7 +61,7 @@ func readBackCopy(t *testing.T, e *uring.Engine, job cvv.Job) *cvv.Result {
 		if d.Err != nil {
 			t.Fatalf("destination %d failed: %v", i, d.Err)
 		}
-		if !d.Direct {
+		if !d.Direct && job.WritePath(i) != cvv.WriteBuffered {
 			t.Skipf("destination %d not written with O_DIRECT (%s)", i, d.Note)
 		}
 		if d.ReadBack == nil {
@@ -77,10 +77,14 @@ func readBackCopy(t *testing.T, e *uring.Engine, job cvv.Job) *cvv.Result {
 // TestReadBackMatches: every destination and the source are read back
 // behind the copy, whole, and give the source hash; sizes that are not a
 // multiple of the block or the alignment are read back to the byte.
+//
+// The last destination is written through the page cache: it is read
+// back too, from the media.
 func TestReadBackMatches(t *testing.T) {
 	e := newEngine(t, cvv.Options{BlockSize: testBlock, QueueDepth: 4})
 	for _, size := range []int{0, 1, 4097, 10*testBlock + 1234} {
 		job := readBackJob(t, size, 3)
+		job.Write = []cvv.WritePath{cvv.WriteDirect, cvv.WriteDirect, cvv.WriteBuffered}
 		var progress int64
 		job.ReadBackProgress = func(n int64) { progress += n }
 		res := readBackCopy(t, e, job)
@@ -105,9 +109,19 @@ func TestReadBackMatches(t *testing.T) {
 // media right after its write completed, before it is read back (as a
 // drive that stores other bytes than it was given): that destination's
 // read-back hash differs from the source's; the others match.
+//
+// A destination written through the page cache is read back through an
+// O_DIRECT descriptor of its own: the same holds.
 func TestReadBackSeesTheMedia(t *testing.T) {
+	for _, w := range []cvv.WritePath{cvv.WriteDirect, cvv.WriteBuffered} {
+		t.Run(w.String(), func(t *testing.T) { testReadBackSeesTheMedia(t, w) })
+	}
+}
+
+func testReadBackSeesTheMedia(t *testing.T, w cvv.WritePath) {
 	e := newEngine(t, cvv.Options{BlockSize: testBlock, QueueDepth: 4})
 	job := readBackJob(t, 8*testBlock+100, 2)
+	job.Write = []cvv.WritePath{w, w}
 	victim := job.Dests[1]
 	const at = 3*testBlock + 5
 	flipped := false
@@ -215,5 +229,35 @@ func TestReadBackOnlyWhenAsked(t *testing.T) {
 	}
 	if res.SourceReadBack != nil || res.Dests[0].ReadBack != nil || res.Stats.ReadBacks != 0 {
 		t.Errorf("read back without being asked: %+v %+v %d", res.SourceReadBack, res.Dests[0].ReadBack, res.Stats.ReadBacks)
+	}
+}
+
+// TestReadBackPageCacheBehind: a destination written through the page
+// cache is read back behind its write-behind, before its copy ends, and
+// whole.
+func TestReadBackPageCacheBehind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: copies 100 MiB")
+	}
+	e := newEngine(t, cvv.Options{BlockSize: 1 << 20, QueueDepth: 8})
+	size := uring.WriteBehindLag + 2*uring.WriteBehindWindow + 3<<20 + 5
+	job := readBackJob(t, size, 1)
+	job.Write = []cvv.WritePath{cvv.WriteBuffered}
+	var early, writes int
+	defer uring.SetCompletionHook(func(c uring.Completion) int32 {
+		switch {
+		case c.Write && c.Res > 0:
+			writes++
+		case c.ReadBack && c.Path == job.Dests[0] && writes < size>>20:
+			early++
+		}
+		return c.Res
+	})()
+	res := readBackCopy(t, e, job)
+	if rb := res.Dests[0].ReadBack; rb.Err != nil || rb.Hash != res.SourceHash || rb.Size != int64(size) {
+		t.Errorf("read back as %+v, source %s", *rb, res.SourceHash)
+	}
+	if early == 0 {
+		t.Error("nothing was read back before the last write: not behind the copy")
 	}
 }
