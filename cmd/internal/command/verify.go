@@ -19,7 +19,6 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
-	"github.com/cvv-project/cvv/cmd/internal/report"
 	"github.com/cvv-project/cvv/cmd/internal/ui"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/cmd/internal/workers"
@@ -146,10 +145,11 @@ func verifyAction(c *cli.Context) error {
 		}
 		defer l.Unlock()
 	}
-	in, err := loadVerifyInput(a.root, a.against, a.forced, a.excludes)
+	in, err := openVerifyInput(c.Context, a.root, a.against, a.forced, a.excludes)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	eng, note, err := openEngine(a.kind, cvv.Options{})
 	if err != nil {
 		return err
@@ -162,13 +162,15 @@ func verifyAction(c *cli.Context) error {
 		vo.Notice("", note)
 	}
 	records := in.recordPaths()
-	sum := ui.VerifySummary{Root: a.root, Against: records[0], Records: records,
-		Hash: strings.Join(in.algorithms(), ","), Engine: eng.Name(), Files: len(in.recordedPaths())}
-	gens := checkExpected(c.Context, eng, a, in, vo, &sum)
+	sum := ui.VerifySummary{Root: a.root, Against: records[0], Records: records, Engine: eng.Name()}
+	gens, err := checkTree(c.Context, eng, a, in, vo, &sum)
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-	reportNew(a.root, in, vo, &sum)
+	if err != nil {
+		return err
+	}
+	sum.Hash = strings.Join(in.algorithms(), ",")
 
 	recordErr := finishVerify(a, in, gens, start, vo, &sum, c.Bool("json"))
 	if recordErr != nil {
@@ -207,98 +209,120 @@ func finishVerify(a *verifyArgs, in *verifyInput, gens map[*verifyRecord][]manif
 	return recordErr
 }
 
-// hashTask is one (file, algorithm) to read, and the expectations it
-// answers.
-type hashTask struct {
-	path string
-	alg  hashing.Algorithm
-	exp  []int
-}
-
-// checkExpected checks every expectation: missing files and size-only
-// entries first, then the files read jobs at a time, each file read once
-// per algorithm. It returns, per ASC MHL record, the files of its next
-// generation.
-func checkExpected(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) map[*verifyRecord][]manifest.File {
+// checkTree merges the walk with the records' expectations, path by
+// path, and checks each path: a recorded file that is not there is
+// missing, a size-only entry is checked by its size, a recorded file is
+// read (jobs at a time, once per algorithm) and its hash compared, and a
+// file no record lists is new. The events come out in path order as the
+// files are checked; only counters are kept. It returns, per ASC MHL
+// record, the files of its next generation.
+func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) (map[*verifyRecord][]manifest.File, error) {
 	gens := map[*verifyRecord][]manifest.File{}
-	tasks := planChecks(in, vo, sum)
-	paths := make([]string, len(tasks))
-	var bytes int64
-	for i, t := range tasks {
-		paths[i] = filepath.Join(a.root, filepath.FromSlash(t.path))
-		bytes += in.present[t.path].Size
-	}
-	vp := &verifyProgress{files: len(tasks), bytes: bytes}
+	vp := &verifyProgress{files: in.files, bytes: in.bytes}
 	if !a.quiet {
 		feed := ui.StartFeed(vo, vp.snapshot)
 		defer feed.Stop()
 	}
-	hashOrdered(ctx, eng, func(i int) hashing.Algorithm { return tasks[i].alg }, paths, a.jobs, vp.read, func(i int, res cvv.HashResult, err error) {
-		if err != nil && ctx.Err() != nil {
-			return
-		}
-		vp.checked.Add(1)
-		for _, j := range tasks[i].exp {
-			e := in.expected[j]
-			ev := verifyFileEvent{Path: e.path, Hash: e.alg.String(), Expected: e.hash}
-			switch {
-			case err != nil:
-				ev.Status, ev.Error = statusError, errString(err)
-				sum.Errors++
-			case e.hash != "" && strings.EqualFold(res.Hash, e.hash) && (e.size < 0 || e.size == res.Size):
-				ev.Status, ev.Actual, ev.Size = statusOK, res.Hash, res.Size
-				sum.OK++
-			default:
-				ev.Status, ev.Actual, ev.Size = statusChanged, res.Hash, res.Size
-				sum.Changed++
+	var itemsErr error
+	err := workers.OrderedOf(ctx, a.jobs, in.items(ctx, &itemsErr), func(it verifyItem) ([]hashOutcome, error) {
+		return hashVerifyItem(ctx, eng, a.root, it, vp.read), nil
+	}, func(it verifyItem, hashed []hashOutcome, _ error) error {
+		if it.entry != nil && !in.ownFile(it.path) {
+			vp.checked.Add(1)
+			if len(hashed) == 0 {
+				vp.read(it.entry.Size) // not read: counted as passed
 			}
+		}
+		if len(it.exps) == 0 {
+			in.reportNew(it, vo, sum)
+			return nil
+		}
+		sum.Files++
+		for _, e := range it.exps {
+			ev, ok := checkExpectation(e, it.entry, hashed, sum)
 			vo.VerifyFile(ev)
-			if err == nil && e.rec.kind == recordASC {
+			if ok && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
-				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: res.Size,
-					ModTime: in.present[e.path].ModTime, Hash: res.Hash, Action: action, HashDate: time.Now()})
+				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: ev.Size,
+					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()})
 			}
 		}
+		return nil
 	})
-	return gens
+	if itemsErr != nil {
+		return nil, itemsErr
+	}
+	if err != nil && ctx.Err() == nil {
+		return nil, err
+	}
+	return gens, nil
 }
 
-// planChecks reports the missing files and checks the size-only entries,
-// and returns the files to read, each once per algorithm, with the
-// expectations each answers.
-func planChecks(in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) []*hashTask {
-	var tasks []*hashTask
-	byKey := map[string]*hashTask{}
-	for i, e := range in.expected {
-		info, ok := in.present[e.path]
-		ev := verifyFileEvent{Path: e.path, Expected: e.hash, SizeOnly: e.sizeOnly}
-		if !e.sizeOnly {
-			ev.Hash = e.alg.String()
+// hashOutcome is the hash of a file in one algorithm, or why it could
+// not be read.
+type hashOutcome struct {
+	alg hashing.Algorithm
+	res cvv.HashResult
+	err error
+}
+
+// hashVerifyItem reads the file of it once per algorithm its (not size-only)
+// expectations name, if the file is there.
+func hashVerifyItem(ctx context.Context, eng cvv.Engine, root string, it verifyItem, progress func(int64)) []hashOutcome {
+	if it.entry == nil {
+		return nil
+	}
+	var out []hashOutcome
+	for _, e := range it.exps {
+		if e.sizeOnly || slices.ContainsFunc(out, func(h hashOutcome) bool { return h.alg == e.alg }) {
+			continue
 		}
-		switch {
-		case !ok:
-			ev.Status = statusMissing
-			sum.Missing++
-			vo.VerifyFile(ev)
-		case e.sizeOnly:
-			ev.Size, ev.Status = info.Size, statusOK
-			if info.Size != e.size {
-				ev.Status = statusChanged
-				sum.Changed++
-			} else {
-				sum.OK++
-			}
-			vo.VerifyFile(ev)
-		default:
-			key := e.alg.String() + "\x00" + e.path
-			if byKey[key] == nil {
-				byKey[key] = &hashTask{path: e.path, alg: e.alg}
-				tasks = append(tasks, byKey[key])
-			}
-			byKey[key].exp = append(byKey[key].exp, i)
+		res, err := copier.HashWithProgress(ctx, eng, filepath.Join(root, filepath.FromSlash(it.path)), e.alg, progress)
+		out = append(out, hashOutcome{alg: e.alg, res: res, err: err})
+	}
+	return out
+}
+
+// checkExpectation is the event of one expectation of a file (entry, nil
+// when it is not there) given its hashes, counted in sum; ok is true
+// when the file was read.
+func checkExpectation(e expectation, entry *plan.Entry, hashed []hashOutcome, sum *ui.VerifySummary) (ev verifyFileEvent, ok bool) {
+	ev = verifyFileEvent{Path: e.path, Expected: e.hash, SizeOnly: e.sizeOnly}
+	if !e.sizeOnly {
+		ev.Hash = e.alg.String()
+		if !slices.Contains(e.rec.algs, ev.Hash) {
+			e.rec.algs = append(e.rec.algs, ev.Hash)
 		}
 	}
-	return tasks
+	switch {
+	case entry == nil:
+		ev.Status = statusMissing
+		sum.Missing++
+		return ev, false
+	case e.sizeOnly:
+		ev.Size, ev.Status = entry.Size, statusOK
+		if entry.Size != e.size {
+			ev.Status = statusChanged
+			sum.Changed++
+		} else {
+			sum.OK++
+		}
+		return ev, false
+	}
+	h := hashed[slices.IndexFunc(hashed, func(h hashOutcome) bool { return h.alg == e.alg })]
+	switch {
+	case h.err != nil:
+		ev.Status, ev.Error = statusError, errString(h.err)
+		sum.Errors++
+		return ev, false
+	case e.hash != "" && strings.EqualFold(h.res.Hash, e.hash) && (e.size < 0 || e.size == h.res.Size):
+		ev.Status, ev.Actual, ev.Size = statusOK, h.res.Hash, h.res.Size
+		sum.OK++
+	default:
+		ev.Status, ev.Actual, ev.Size = statusChanged, h.res.Hash, h.res.Size
+		sum.Changed++
+	}
+	return ev, true
 }
 
 // verifyProgress is the progress of cvv verify, for the progress feed.
@@ -323,23 +347,17 @@ func (v *verifyProgress) snapshot() ui.Snapshot {
 	return s
 }
 
-// reportNew reports the files in the tree that no record lists. cvv's own
-// files are not new: the manifests, and the transfer reports a copy wrote
-// beside them after them (at any depth: a copy's root may be a folder of
-// the tree verified).
-func reportNew(root string, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) {
-	recorded := in.recordedPaths()
-	var newFiles []string
-	for rel := range in.present {
-		if !recorded[rel] && !manifest.IsManifest(root, rel) && !report.IsReportName(path.Base(rel)) && !in.ignored.MatchPath(rel) {
-			newFiles = append(newFiles, rel)
-		}
+// reportNew reports the file of it, which no record lists, as new,
+// unless it is one of cvv's own files: the manifests, the classic MHL
+// records, and the transfer reports a copy wrote beside them after them
+// (at any depth: a copy's root may be a folder of the tree verified).
+func (in *verifyInput) reportNew(it verifyItem, vo ui.VerifyPrinter, sum *ui.VerifySummary) {
+	rel := it.path
+	if it.entry == nil || in.ownFile(rel) || in.ignored.MatchPath(rel) {
+		return
 	}
-	slices.Sort(newFiles)
-	for _, rel := range newFiles {
-		vo.VerifyFile(verifyFileEvent{Path: rel, Status: statusNew, Size: in.present[rel].Size})
-		sum.New++
-	}
+	vo.VerifyFile(verifyFileEvent{Path: rel, Status: statusNew, Size: it.entry.Size})
+	sum.New++
 }
 
 // writeGenerations appends an in-place generation to every ASC MHL
@@ -395,26 +413,6 @@ func under(p, prefix string) bool {
 	return prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/")
 }
 
-// readList opens and parses a sums or xxh list.
-func readList(name string, forced *hashing.Algorithm) (*manifest.List, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, usageFromStat(err)
-	}
-	defer f.Close()
-	alg := forced
-	if alg == nil {
-		if a, ok := manifest.AlgorithmFromName(name); ok {
-			alg = &a
-		}
-	}
-	list, err := manifest.ParseSums(f, alg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return list, nil
-}
-
 // usageFromStat turns a failure to find a named input into a usage error.
 func usageFromStat(err error) error {
 	var pe *fs.PathError
@@ -440,47 +438,4 @@ func relUnder(root, p string) (string, error) {
 		return "", fmt.Errorf("%s is not below %s", p, root)
 	}
 	return filepath.ToSlash(rel), nil
-}
-
-// walkTree lists the regular files (relative path with '/' separators ->
-// entry) and the directories below root through plan's walker: symlinks
-// are not followed, skip(rel) drops an entry silently and ex what it
-// matches, a directory with everything below it. An entry that cannot be
-// walked is an error.
-func walkTree(root string, skip func(rel string) bool, ex *plan.Excludes) (map[string]plan.Entry, []string, error) {
-	t, err := plan.WalkWith(context.Background(), root, plan.WalkOptions{Excludes: ex, Skip: skip})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(t.Problems) > 0 {
-		return nil, nil, t.Problems[0].Err
-	}
-	files := make(map[string]plan.Entry, len(t.Files)+len(t.HardLinks))
-	for _, e := range t.Files {
-		files[filepath.ToSlash(e.Rel)] = e
-	}
-	// A further name of a hard-linked file is a file of the tree too.
-	for _, l := range t.HardLinks {
-		files[filepath.ToSlash(l.Rel)] = l.Entry
-	}
-	dirs := make([]string, 0, len(t.Dirs))
-	for _, d := range t.Dirs {
-		if d.Rel != "" {
-			dirs = append(dirs, filepath.ToSlash(d.Rel))
-		}
-	}
-	return files, dirs, nil
-}
-
-// hashOrdered hashes paths with eng, path i in algOf(i), jobs at a time,
-// and calls done for each in index order, from the calling goroutine.
-// Once ctx is done, the paths not started are not handed to done.
-// The bytes hashed are reported to progress (if not nil).
-func hashOrdered(ctx context.Context, eng cvv.Engine, algOf func(int) hashing.Algorithm, paths []string, jobs int, progress func(int64), done func(i int, res cvv.HashResult, err error)) {
-	workers.Ordered(ctx, jobs, len(paths), func(i int) (cvv.HashResult, error) {
-		return copier.HashWithProgress(ctx, eng, paths[i], algOf(i), progress)
-	}, func(i int, res cvv.HashResult, err error) error {
-		done(i, res, err)
-		return nil
-	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/hashing/manifest"
 	"github.com/cvv-project/cvv/uring"
@@ -571,4 +572,23 @@ func TestWalkTreeHardLinks(t *testing.T) {
 	if !slices.Equal(dirs, []string{"sub"}) {
 		t.Errorf("dirs %q, want [sub]", dirs)
 	}
+}
+
+// walkTree lists the regular files (relative path with '/' separators ->
+// entry) and the directories below root as cvv verify walks them:
+// symlinks are not followed, skip(rel) drops an entry silently and ex
+// what it matches, a directory with everything below it.
+func walkTree(root string, skip func(rel string) bool, ex *plan.Excludes) (map[string]plan.Entry, []string, error) {
+	in := &verifyInput{root: root, ex: ex, skip: skip}
+	if err := in.survey(context.Background(), func(*plan.Found, string) {}); err != nil {
+		return nil, nil, err
+	}
+	files := map[string]plan.Entry{}
+	for e, err := range in.walkFiles(context.Background()) {
+		if err != nil {
+			return nil, nil, err
+		}
+		files[filepath.ToSlash(e.Rel)] = e
+	}
+	return files, in.dirs, nil
 }
