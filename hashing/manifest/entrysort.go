@@ -17,9 +17,14 @@ import (
 )
 
 // sortChunkBytes bounds the entries held in memory while sorting a list
-// that is not in path order: past it, they go to a sorted run in a
-// temporary file. A variable so that tests can make it small.
-var sortChunkBytes = 8 << 20
+// that is not in path order (as entrySize counts them: about half of
+// what they take): past it, they go to a sorted run in a temporary
+// file. A variable so that tests can make it small.
+var sortChunkBytes = 1 << 20
+
+// mergeFanIn is how many runs are merged at once; more are merged in
+// several passes, so that the read buffers stay bounded too.
+const mergeFanIn = 64
 
 // sortedEntries are a list's entries sorted by path: in memory when they
 // fit in one chunk, else in an unlinked temporary file, encoded.
@@ -71,6 +76,21 @@ func sortEntries(seq iter.Seq2[Entry, error]) (*sortedEntries, error) {
 		runs = append(runs, run)
 	}
 	chunk = nil
+	for len(runs) > mergeFanIn {
+		var next []*os.File
+		for len(runs) > 0 {
+			k := min(mergeFanIn, len(runs))
+			out, _, err := mergeRuns(runs[:k])
+			closeAll(runs[:k])
+			if err != nil {
+				closeAll(next)
+				runs = runs[k:]
+				return fail(err)
+			}
+			runs, next = runs[k:], append(next, out)
+		}
+		runs = next
+	}
 	out, size, err := mergeRuns(runs)
 	closeAll(runs)
 	if err != nil {
@@ -141,7 +161,7 @@ func mergeRuns(runs []*os.File) (*os.File, int64, error) {
 	}
 	h := &runHeap{}
 	for _, r := range runs {
-		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(r, 0, 1<<62), 32<<10)}
+		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(r, 0, 1<<62), 16<<10)}
 		if ok, err := c.next(); err != nil {
 			return fail(err)
 		} else if ok {

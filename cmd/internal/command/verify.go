@@ -241,7 +241,7 @@ func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInp
 		for _, e := range it.exps {
 			ev, ok := checkExpectation(e, it.entry, hashed, sum)
 			vo.VerifyFile(ev)
-			if ok && e.rec.kind == recordASC {
+			if ok && a.record && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
 				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: ev.Size,
 					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()})
