@@ -592,3 +592,43 @@ func walkTree(root string, skip func(rel string) bool, ex *plan.Excludes) (map[s
 	}
 	return files, in.dirs, nil
 }
+
+// TestVerifyStreamsInPathOrder: cvv verify merges the walk with a list in
+// any order (this one reversed, as find | xargs sha1sum may leave it) and
+// still finds every missing, changed and new file, reporting each in its
+// place in path order, a name that sorts before its directory's
+// contents ("b c", "b.txt") and one after ("b0") included.
+func TestVerifyStreamsInPathOrder(t *testing.T) {
+	files := map[string]string{"a": "a", "b c": "bc", "b.txt": "t", "b/c": "c", "b/e": "e", "b0": "0", "d": "d"}
+	root := footage(t, files)
+	var list strings.Builder
+	for _, p := range []string{"d", "b0", "b/e", "b/d", "b/c", "b.txt", "a"} { // b/d missing, "b c" new
+		data := files[p]
+		if p == "d" {
+			data = "changed since"
+		}
+		list.WriteString(manifest.SumLine(hashing.SHA1, hashing.SHA1.Sum([]byte(data)), p, false))
+	}
+	name := filepath.Join(t.TempDir(), "list.sha1")
+	if err := os.WriteFile(name, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "verify", "--json", "--against", name, root)
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want %d\n%s%s", code, ExitFailure, out, errOut)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct{ Event, Path, Status string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if ev.Event == "verify_file" {
+			got = append(got, ev.Status+" "+ev.Path)
+		}
+	}
+	want := []string{"ok a", "new b c", "ok b.txt", "ok b/c", "missing b/d", "ok b/e", "ok b0", "changed d"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n%q\nwant\n%q", got, want)
+	}
+}
