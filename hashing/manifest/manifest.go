@@ -259,6 +259,7 @@ func Write(rec Record, formats []Format) (written []string, err error) {
 			if mhlGens, err = prepareMHL(rec, formats); err != nil {
 				return nil, err
 			}
+			defer closeHistories(mhlGens)
 		case MHL1:
 			p := ClassicFileName(rec.Root, rec.Start)
 			if _, err := os.Lstat(p); err == nil {

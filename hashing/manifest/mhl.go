@@ -147,9 +147,27 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 		return out, nil
 	}
 	if _, err := walk(tree); err != nil {
+		tree.close()
 		return nil, err
 	}
 	return outs, nil
+}
+
+// close releases what the histories of the tree hold (OpenHistory).
+func (n *nestedHistory) close() {
+	n.hist.Close()
+	for _, c := range n.children {
+		c.close()
+	}
+}
+
+// closeHistories releases the histories prepareMHL opened for outs.
+func closeHistories(outs []*mhlOutput) {
+	for _, o := range outs {
+		if o.node.prefix == "" {
+			o.node.close() // the root's: the whole tree
+		}
+	}
 }
 
 // hashListRef is one <hashlistreference> of a generation.
@@ -171,7 +189,9 @@ type nestedHistory struct {
 // of rec that holds an ascmhl history, and returns them as a tree.
 func nestedHistories(rec Record) (*nestedHistory, error) {
 	read := func(prefix string) (*nestedHistory, error) {
-		h, err := ReadHistory(filepath.Join(rec.Root, filepath.FromSlash(prefix)))
+		// Opened, not read into memory: the generations' files are read
+		// again only to index the actions (Record.Files without one).
+		h, err := OpenHistory(filepath.Join(rec.Root, filepath.FromSlash(prefix)))
 		if err != nil && !errors.Is(err, ErrNoHistory) {
 			return nil, err
 		}
@@ -197,6 +217,7 @@ func nestedHistories(rec Record) (*nestedHistory, error) {
 		}
 		n, err := read(d)
 		if err != nil {
+			top.close()
 			return nil, err
 		}
 		if n != nil {
@@ -236,6 +257,11 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 	hist := n.hist
 	if hist == nil {
 		hist = &History{Root: rec.Root}
+	}
+	if slices.ContainsFunc(rec.Files, func(f File) bool { return f.Action == "" }) {
+		if err := hist.indexReferences(rec.Alg); err != nil {
+			return nil, err
+		}
 	}
 	next := 1
 	if k := len(hist.Generations); k > 0 {

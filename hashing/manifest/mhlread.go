@@ -84,7 +84,7 @@ type History struct {
 	// Generations in increasing number.
 	Generations []*Generation
 	// refs indexes the reference hash of every path, by algorithm, once
-	// asked (reference); a History is not safe for concurrent use.
+	// asked (indexReferences); a History is not safe for concurrent use.
 	refs map[hashing.Algorithm]map[string]historyRef
 }
 
@@ -274,13 +274,13 @@ func (h *History) action(path string, alg hashing.Algorithm, value string) strin
 // whole generation against it costs one pass over the history, not one
 // per file.
 func (h *History) reference(path string, alg hashing.Algorithm) (Hash, bool) {
-	if h.refs == nil {
-		h.refs = map[hashing.Algorithm]map[string]historyRef{}
-	}
 	idx, ok := h.refs[alg]
 	if !ok {
-		idx = h.indexRefs(alg)
-		h.refs[alg] = idx
+		// A History read into memory cannot fail; one opened
+		// (OpenHistory) is indexed, and its error returned, by
+		// indexReferences before it is asked.
+		_ = h.indexReferences(alg)
+		idx = h.refs[alg]
 	}
 	r, seen := idx[path]
 	if !r.found {
@@ -296,11 +296,22 @@ type historyRef struct {
 	found bool
 }
 
-// indexRefs maps every path of the history to its reference hash in alg.
-func (h *History) indexRefs(alg hashing.Algorithm) map[string]historyRef {
+// indexReferences maps every path of the history to its reference hash
+// in alg (once per alg), reading the generations' entries oldest first.
+// The index holds one entry per path recorded, not the generations.
+func (h *History) indexReferences(alg hashing.Algorithm) error {
+	if _, ok := h.refs[alg]; ok {
+		return nil
+	}
+	if h.refs == nil {
+		h.refs = map[hashing.Algorithm]map[string]historyRef{}
+	}
 	idx := map[string]historyRef{}
 	for _, g := range h.Generations {
-		for _, e := range g.Files {
+		for e, err := range g.Entries() {
+			if err != nil {
+				return err
+			}
 			if r := idx[e.Path]; r.found {
 				continue
 			}
@@ -314,7 +325,8 @@ func (h *History) indexRefs(alg hashing.Algorithm) map[string]historyRef {
 			idx[e.Path] = r
 		}
 	}
-	return idx
+	h.refs[alg] = idx
+	return nil
 }
 
 // Expected returns what a verification checks: every file path recorded

@@ -224,3 +224,38 @@ func TestOpenHistoryRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteActionsFromOpenedHistory: Write opens the existing history
+// without reading it into memory and decides the actions of files that
+// have none from its generations, one not in path order (sorted through
+// temporary files) among them, as ReadHistory's index did.
+func TestWriteActionsFromOpenedHistory(t *testing.T) {
+	old := sortChunkBytes
+	sortChunkBytes = 1
+	t.Cleanup(func() { sortChunkBytes = old })
+	root := threeGenerations(t)
+	rewriteGeneration(t, root, 1, reverseHashes)
+	rec := Record{Root: root, Alg: hashing.XXH64, Start: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), Files: []File{
+		{Path: "a.mov", Size: 3, Hash: hashing.XXH64.Sum([]byte("aaa"))},
+		{Path: "b/b.mov", Size: 3, Hash: hashing.XXH64.Sum([]byte("bbb"))},
+		{Path: "c.mov", Size: 3, Hash: hashing.XXH64.Sum([]byte("not c"))},
+		{Path: "new.mov", Size: 3, Hash: hashing.XXH64.Sum([]byte("new"))},
+	}}
+	if _, err := Write(rec, []Format{MHL}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := ReadHistory(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range h.Generations[len(h.Generations)-1].Files {
+		got[e.Path] = e.Hashes[0].Action
+	}
+	want := map[string]string{"a.mov": "verified", "b/b.mov": "verified", "c.mov": "failed", "new.mov": "original"}
+	for p, a := range want {
+		if got[p] != a {
+			t.Errorf("%s: action %q, want %q", p, got[p], a)
+		}
+	}
+}
