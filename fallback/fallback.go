@@ -101,7 +101,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		return nil, err
 	}
 	start := time.Now()
-	src, fi, err := copyfile.OpenSource(os.OpenFile, job.Source, os.O_RDONLY)
+	src, fi, err := copyfile.OpenSource(copyfile.OpenFile, nil, job.Source, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +395,7 @@ func (e *Engine) Hash(ctx context.Context, path string, alg hashing.Algorithm) (
 
 // HashProgress is Hash that reports the bytes hashed (cvv.ProgressHasher).
 func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algorithm, progress func(int64)) (cvv.HashResult, error) {
-	f, fi, err := copyfile.OpenSource(os.OpenFile, path, os.O_RDONLY)
+	f, fi, err := copyfile.OpenSource(copyfile.OpenFile, nil, path, os.O_RDONLY)
 	if err != nil {
 		return cvv.HashResult{}, err
 	}

@@ -119,14 +119,18 @@ func (e *Engine) commitResult(job *cvv.Job, src *os.File, fi os.FileInfo, t *tra
 		res.Size = t.hashed
 	}
 	pfs := make([]*atomicfile.PendingFile, len(dests))
+	ends := make(map[*atomicfile.PendingFile]int64, len(dests))
 	for i, d := range dests {
 		if d.f != nil && d.live() {
 			d.stopBehind()
 			pfs[i] = d.pf
+			ends[d.pf] = d.end
 			d.pf, d.f = nil, nil
 		}
 	}
-	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) { return commit(pf, size, attrs, job) })
+	done := copyfile.CommitAll(pfs, func(pf *atomicfile.PendingFile) (string, error) {
+		return commit(pf, ends[pf], size, attrs, job)
+	})
 	for i, d := range dests {
 		if pfs[i] != nil {
 			d.err = done[i].Err
@@ -166,10 +170,15 @@ func createDests(job *cvv.Job, prealloc int64, block int) []*destination {
 // sparse source over its last hole) and completes the temp file as the job
 // asks (copyfile.Complete: attributes, sync, then the
 // rename and directory fsync, or the temp file handed over with Hold).
-func commit(pf *atomicfile.PendingFile, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
-	if err := copyfile.Resize(pf.File, size); err != nil {
-		pf.Abort()
-		return "", err
+// end is where the furthest write ended: a copy written up to size exactly
+// has that size already (preallocation gives it no more), and is not
+// resized.
+func commit(pf *atomicfile.PendingFile, end, size int64, attrs *atomicfile.SourceAttrs, job *cvv.Job) (string, error) {
+	if end != size {
+		if err := copyfile.Resize(pf.File, size); err != nil {
+			pf.Abort()
+			return "", err
+		}
 	}
 	return copyfile.Complete(job, pf, attrs)
 }

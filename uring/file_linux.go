@@ -19,7 +19,7 @@ import (
 // Seams for tests; production code never changes them.
 var (
 	// openFile opens a source for Copy or Hash.
-	openFile = os.OpenFile
+	openFile = copyfile.OpenFile
 	// createTemp creates a destination's temp file (atomicfile.CreatePending).
 	createTemp = atomicfile.CreatePending
 	// setDirect switches an open destination to O_DIRECT.
@@ -46,12 +46,20 @@ func setFlag(f *os.File, flag int, on bool) error {
 
 // dioAlign returns the alignment O_DIRECT needs for offsets, lengths and
 // memory on f (statx STATX_DIOALIGN), or ok=false if f cannot do O_DIRECT
-// with buffers of block bytes. Without STATX_DIOALIGN (kernels before 6.1)
-// it assumes 4096, which covers 512- and 4096-byte logical blocks.
+// with buffers of block bytes.
 func dioAlign(f *os.File, block int) (align int, ok bool) {
 	var st unix.Statx_t
-	err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st)
-	if err != nil || st.Mask&unix.STATX_DIOALIGN == 0 {
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &st); err != nil {
+		return pageSize, true
+	}
+	return dioAlignOf(&st, block)
+}
+
+// dioAlignOf is dioAlign from a statx already made. Without
+// STATX_DIOALIGN (kernels before 6.1) it assumes 4096, which covers 512-
+// and 4096-byte logical blocks.
+func dioAlignOf(st *unix.Statx_t, block int) (align int, ok bool) {
+	if st.Mask&unix.STATX_DIOALIGN == 0 {
 		return pageSize, true
 	}
 	if st.Dio_offset_align == 0 || st.Dio_mem_align == 0 {
@@ -64,19 +72,32 @@ func dioAlign(f *os.File, block int) (align int, ok bool) {
 	return align, true
 }
 
+// statSource is the stat of copyfile.OpenSource for a source: one statx
+// that also asks for the O_DIRECT alignment, kept in *stx.
+func statSource(stx *unix.Statx_t) func(*os.File) (os.FileInfo, error) {
+	return func(f *os.File) (os.FileInfo, error) {
+		err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS|unix.STATX_DIOALIGN, stx)
+		if err != nil {
+			return nil, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+		}
+		return atomicfile.StatxInfo(f.Name(), stx), nil
+	}
+}
+
 // openSource opens path for reading, with O_DIRECT unless the filesystem
 // refuses it, and returns its Stat; align is the O_DIRECT alignment when
 // direct.
 func openSource(path string, block int) (f *os.File, fi os.FileInfo, direct bool, align int, err error) {
-	f, fi, err = copyfile.OpenSource(openFile, path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC)
+	var stx unix.Statx_t
+	f, fi, err = copyfile.OpenSource(openFile, statSource(&stx), path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC)
 	if errors.Is(err, syscall.EINVAL) {
-		f, fi, err = copyfile.OpenSource(openFile, path, os.O_RDONLY|unix.O_CLOEXEC)
+		f, fi, err = copyfile.OpenSource(openFile, nil, path, os.O_RDONLY|unix.O_CLOEXEC)
 		return f, fi, false, 1, err
 	}
 	if err != nil {
 		return nil, nil, false, 0, err
 	}
-	if a, ok := dioAlign(f, block); ok {
+	if a, ok := dioAlignOf(&stx, block); ok {
 		return f, fi, true, a, nil
 	}
 	if err := setFlag(f, unix.O_DIRECT, false); err != nil {

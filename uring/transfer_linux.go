@@ -50,6 +50,7 @@ type destination struct {
 	align      int  // O_DIRECT alignment of offsets and lengths
 	mode, note string
 	bytes      int64 // data bytes written
+	end        int64 // the end of the furthest write (a padded tail included)
 	inflight   int   // writes in the kernel's hands
 	// behind starts the writeback of a cvv.WriteBuffered destination
 	// behind the copy; nil for the others.
@@ -685,6 +686,7 @@ func (t *transfer) completeWrite(o *op, res int) {
 			return
 		}
 		d.bytes += int64(c.want)
+		d.end = max(d.end, c.off+int64(o.end))
 		if d.behind != nil {
 			d.behind.written(c.off, c.off+int64(c.want))
 		}

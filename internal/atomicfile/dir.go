@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvv-project/cvv/internal/fserr"
@@ -26,10 +28,29 @@ import (
 // fails with an error wrapping ErrSymlink, and an operation on the name
 // itself acts on the link, never on its target.
 //
-// The methods of a Dir may be called concurrently, except ReadNames.
+// A Dir below a root that OpenParent returns may be one the root already
+// holds open (see dirCache): it is checked to be still where the root's
+// path leads, with no symlink, every time it is lent out.
+//
+// The methods of a Dir may be called concurrently.
 type Dir struct {
-	f    *os.File
+	sys  dirSys // the descriptor (per platform)
 	path string // for messages: where the directory was when opened
+	// root is set on a root (OpenRoot): what CheckPath compares with,
+	// and the directories it keeps open below it.
+	root *rootState
+	// lent is set on a directory lent by a root's cache: Close gives it
+	// back instead of closing the descriptor.
+	lent   *cacheEntry
+	closed atomic.Bool
+}
+
+// rootState is what a root keeps beyond its descriptor.
+type rootState struct {
+	// id is the root's own file information, taken once: a descriptor's
+	// device and inode never change.
+	id    func() (os.FileInfo, error)
+	cache *dirCache
 }
 
 // OpenRoot opens the destination root directory path. The path is resolved
@@ -37,18 +58,34 @@ type Dir struct {
 // is protected.
 func OpenRoot(path string) (*Dir, error) {
 	path = filepath.Clean(path)
-	f, err := openDirPath(path)
+	sys, err := openDirPath(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{f: f, path: path}, nil
+	d := &Dir{sys: sys, path: path}
+	d.root = &rootState{id: sync.OnceValues(d.sys.stat), cache: newDirCache(d)}
+	return d, nil
 }
 
 // Path returns the directory's path, for messages.
 func (d *Dir) Path() string { return d.path }
 
-// Close closes the directory's descriptor.
-func (d *Dir) Close() error { return d.f.Close() }
+// Close closes the directory's descriptor (a directory lent by a root's
+// cache goes back to it). Closing a root closes what it keeps open below
+// it; none of its directories may be in use then.
+func (d *Dir) Close() error {
+	if d.closed.Swap(true) {
+		return os.ErrClosed
+	}
+	if d.lent != nil {
+		d.lent.cache.giveBack(d.lent)
+		return nil
+	}
+	if d.root != nil {
+		d.root.cache.close()
+	}
+	return d.sys.close()
+}
 
 // join returns the path of name in d, for messages.
 func (d *Dir) join(name string) string { return filepath.Join(d.path, name) }
@@ -81,11 +118,11 @@ func (d *Dir) CheckPath() error {
 	if err != nil {
 		return err
 	}
-	st, err := d.f.Stat()
+	st, err := d.identity()
 	if err != nil {
 		return err
 	}
-	if !os.SameFile(fi, st) {
+	if !SameFile(fi, st) {
 		return &os.PathError{Op: "check", Path: d.path, Err: errGone}
 	}
 	return nil
@@ -100,11 +137,19 @@ func (d *Dir) OpenDir(rel string) (*Dir, error) {
 	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return nil, &os.PathError{Op: "open", Path: full, Err: errOutside}
 	}
-	f, err := openBeneath(d, rel)
+	sys, err := openBeneath(d, rel)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: full, Err: err}
 	}
-	return &Dir{f: f, path: full}, nil
+	return &Dir{sys: sys, path: full}, nil
+}
+
+// identity returns d's file information: a root's is taken once.
+func (d *Dir) identity() (os.FileInfo, error) {
+	if d.root != nil {
+		return d.root.id()
+	}
+	return d.sys.stat()
 }
 
 // OpenParent opens the directory of final, a path below root, and returns
@@ -123,7 +168,7 @@ func OpenParent(root *Dir, final string) (dir *Dir, name string, err error) {
 	if rel == "." {
 		return nil, "", &os.PathError{Op: "open", Path: final, Err: errors.New("is the destination root")}
 	}
-	dir, err = root.OpenDir(filepath.Dir(rel))
+	dir, err = root.openParentDir(filepath.Dir(rel))
 	return dir, filepath.Base(rel), err
 }
 
@@ -249,40 +294,52 @@ func (d *Dir) Chmod(name string, perm os.FileMode) error {
 }
 
 // Stat returns the file information of d itself.
-func (d *Dir) Stat() (os.FileInfo, error) { return d.f.Stat() }
+func (d *Dir) Stat() (os.FileInfo, error) { return d.sys.stat() }
 
 // SetMode gives d itself the permission bits perm.
-func (d *Dir) SetMode(perm os.FileMode) error { return d.f.Chmod(perm) }
+func (d *Dir) SetMode(perm os.FileMode) error {
+	return wrap("chmod", d.path, d.sys.chmod(perm))
+}
 
 // SetAttrs gives d itself the owner and extended attributes of attrs (see
 // ApplyAttrs; an error wrapping ErrNoXattrs when the filesystem holds none).
-func (d *Dir) SetAttrs(attrs *SourceAttrs) error { return ApplyAttrs(d.f, attrs) }
+func (d *Dir) SetAttrs(attrs *SourceAttrs) error {
+	f, err := d.sys.file(d.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return ApplyAttrs(f, attrs)
+}
 
 // SetModTime sets the access and modification times of d itself to mtime.
 func (d *Dir) SetModTime(mtime time.Time) error {
 	return wrap("chtimes", d.path, futimes(d, mtime))
 }
 
-// ReadNames returns the names in d. It must not run concurrently with
-// another ReadNames on the same Dir.
+// ReadNames returns the names in d.
 func (d *Dir) ReadNames() ([]string, error) {
-	if _, err := d.f.Seek(0, 0); err != nil {
+	f, err := d.sys.file(d.path)
+	if err != nil {
 		return nil, err
 	}
-	return d.f.Readdirnames(-1)
+	defer f.Close()
+	return f.Readdirnames(-1)
 }
 
 // EachName calls f with the names in d, a batch read at a time, until f
-// returns false or the names run out. It must not run concurrently with
-// another EachName or ReadNames on the same Dir.
-func (d *Dir) EachName(f func(name string) bool) error {
-	if _, err := d.f.Seek(0, 0); err != nil {
+// returns false or the names run out. It reads through a descriptor of
+// its own, so that it may run beside any other method.
+func (d *Dir) EachName(fn func(name string) bool) error {
+	f, err := d.sys.file(d.path)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
 	for {
-		names, err := d.f.Readdirnames(1024)
+		names, err := f.Readdirnames(1024)
 		for _, n := range names {
-			if !f(n) {
+			if !fn(n) {
 				return nil
 			}
 		}
@@ -299,7 +356,7 @@ func (d *Dir) EachName(f func(name string) bool) error {
 // filesystem that cannot fsync a directory (EINVAL, ENOTSUP) is not an
 // error.
 func (d *Dir) Sync() error {
-	if err := d.f.Sync(); err != nil && !ignorableSync(err) {
+	if err := d.sys.sync(); err != nil && !ignorableSync(err) {
 		return &os.PathError{Op: "fsync", Path: d.path, Err: fserr.Strip(err)}
 	}
 	return nil

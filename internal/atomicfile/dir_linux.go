@@ -2,7 +2,6 @@ package atomicfile
 
 import (
 	"errors"
-	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -25,28 +24,28 @@ const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_N
 // openBeneath2 opens the directory rel below d with openat2. It returns
 // errors.ErrUnsupported where openat2 is missing (ENOSYS) or refused by a
 // sandbox (EPERM): the caller then walks one component at a time.
-func openBeneath2(d *Dir, rel string) (*os.File, error) {
+func openBeneath2(d *Dir, rel string) (dirSys, error) {
 	if noOpenat2.Load() {
-		return nil, errors.ErrUnsupported
+		return dirSys{-1}, errors.ErrUnsupported
 	}
 	how := &unix.OpenHow{Flags: dirFlags, Resolve: beneath}
 	for {
 		fd, err := openat2(d.fd(), rel, how)
 		switch err {
 		case nil:
-			return os.NewFile(uintptr(fd), d.join(rel)), nil
+			return dirSys{fd}, nil
 		case unix.EINTR, unix.EAGAIN:
 			// EAGAIN: a concurrent rename raced the lookup; try again.
 			continue
 		case unix.ENOSYS:
 			noOpenat2.Store(true)
-			return nil, errors.ErrUnsupported
+			return dirSys{-1}, errors.ErrUnsupported
 		case unix.EPERM:
-			return nil, errors.ErrUnsupported
+			return dirSys{-1}, errors.ErrUnsupported
 		case unix.ELOOP:
-			return nil, ErrSymlink
+			return dirSys{-1}, ErrSymlink
 		}
-		return nil, err
+		return dirSys{-1}, err
 	}
 }
 

@@ -15,23 +15,37 @@ import (
 // path, and every operation resolves it again. Symlinks below a root are
 // refused by an Lstat of each component, which a concurrent swap can race.
 
-func openDirPath(path string) (*os.File, error) { return os.Open(path) }
+// dirSys is a directory's open file.
+type dirSys struct{ f *os.File }
 
-func openBeneath(d *Dir, rel string) (*os.File, error) {
+func (s dirSys) close() error                 { return s.f.Close() }
+func (s dirSys) stat() (os.FileInfo, error)   { return s.f.Stat() }
+func (s dirSys) chmod(perm os.FileMode) error { return s.f.Chmod(perm) }
+func (s dirSys) sync() error                  { return s.f.Sync() }
+func (s dirSys) file(path string) (*os.File, error) {
+	return os.Open(s.f.Name())
+}
+
+func openDirPath(path string) (dirSys, error) {
+	f, err := os.Open(path)
+	return dirSys{f}, err
+}
+
+func openBeneath(d *Dir, rel string) (dirSys, error) {
 	p := d.path
 	if rel != "." {
 		for _, c := range strings.Split(rel, string(filepath.Separator)) {
 			p = filepath.Join(p, c)
 			fi, err := os.Lstat(p)
 			if err != nil {
-				return nil, fserr.Strip(err)
+				return dirSys{}, fserr.Strip(err)
 			}
 			if fi.Mode()&os.ModeSymlink != 0 {
-				return nil, ErrSymlink
+				return dirSys{}, ErrSymlink
 			}
 		}
 	}
-	return os.Open(filepath.Join(d.path, rel))
+	return openDirPath(filepath.Join(d.path, rel))
 }
 
 func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
@@ -41,7 +55,7 @@ func createAt(d *Dir, name string, extraFlags int) (*os.File, error) {
 func openFileAt(d *Dir, name string) (*os.File, error) {
 	fi, err := os.Lstat(d.join(name))
 	if err != nil {
-		return nil, unwrapSyscall(err)
+		return nil, fserr.Strip(err)
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
 		return nil, ErrSymlink

@@ -17,26 +17,56 @@ import (
 // dirFlags open a directory to walk from, read and fsync.
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 
-func openDirPath(path string) (*os.File, error) {
-	fd, err := retryEINTR(func() (int, error) { return unix.Open(path, dirFlags, 0) })
+// dirSys is a directory's descriptor, held raw: an *os.File would cost
+// an fcntl at every open and buy nothing here.
+type dirSys struct{ fd int }
+
+func (s dirSys) close() error { return ignoringEINTR(func() error { return unix.Close(s.fd) }) }
+
+func (s dirSys) stat() (os.FileInfo, error) {
+	var st unix.Stat_t
+	if err := ignoringEINTR(func() error { return unix.Fstat(s.fd, &st) }); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: ".", Err: err}
+	}
+	return &statInfo{name: ".", st: st}, nil
+}
+
+func (s dirSys) chmod(perm os.FileMode) error {
+	return ignoringEINTR(func() error { return unix.Fchmod(s.fd, uint32(perm.Perm())) })
+}
+
+func (s dirSys) sync() error { return ignoringEINTR(func() error { return unix.Fsync(s.fd) }) }
+
+// file opens the directory again as an *os.File of its own (its own
+// offset, for reading names), named path.
+func (s dirSys) file(path string) (*os.File, error) {
+	fd, err := retryEINTR(func() (int, error) { return unix.Openat(s.fd, ".", dirFlags, 0) })
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+func openDirPath(path string) (dirSys, error) {
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(path, dirFlags, 0) })
+	if err != nil {
+		return dirSys{-1}, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return dirSys{fd}, nil
+}
+
 // fd returns d's descriptor. The Dir must stay open while it is used.
-func (d *Dir) fd() int { return int(d.f.Fd()) }
+func (d *Dir) fd() int { return d.sys.fd }
 
 // openBeneath opens rel below d with no symlink followed: openat2 where the
 // kernel has it (openBeneath2), else one O_NOFOLLOW openat per component.
-func openBeneath(d *Dir, rel string) (*os.File, error) {
-	if f, err := openBeneath2(d, rel); !errors.Is(err, errors.ErrUnsupported) {
-		return f, err
+func openBeneath(d *Dir, rel string) (dirSys, error) {
+	if s, err := openBeneath2(d, rel); !errors.Is(err, errors.ErrUnsupported) {
+		return s, err
 	}
 	fd, err := unix.Dup(d.fd())
 	if err != nil {
-		return nil, err
+		return dirSys{-1}, err
 	}
 	unix.CloseOnExec(fd)
 	if rel != "." {
@@ -51,12 +81,12 @@ func openBeneath(d *Dir, rel string) (*os.File, error) {
 			}
 			unix.Close(fd)
 			if err != nil {
-				return nil, err
+				return dirSys{-1}, err
 			}
 			fd = next
 		}
 	}
-	return os.NewFile(uintptr(fd), filepath.Join(d.path, rel)), nil
+	return dirSys{fd}, nil
 }
 
 // retryEINTR calls open until it does not fail with EINTR.
@@ -171,9 +201,12 @@ func (s *statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
 func (s *statInfo) IsDir() bool        { return s.Mode().IsDir() }
 func (s *statInfo) Sys() any           { return &s.st }
 
-func (s *statInfo) Mode() fs.FileMode {
-	m := fs.FileMode(s.st.Mode & 0o777)
-	switch s.st.Mode & unix.S_IFMT {
+func (s *statInfo) Mode() fs.FileMode { return fileMode(uint32(s.st.Mode)) }
+
+// fileMode is the fs.FileMode of a stat's st_mode.
+func fileMode(mode uint32) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	switch mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		m |= fs.ModeDir
 	case unix.S_IFLNK:
@@ -187,13 +220,13 @@ func (s *statInfo) Mode() fs.FileMode {
 	case unix.S_IFBLK:
 		m |= fs.ModeDevice
 	}
-	if s.st.Mode&unix.S_ISUID != 0 {
+	if mode&unix.S_ISUID != 0 {
 		m |= fs.ModeSetuid
 	}
-	if s.st.Mode&unix.S_ISGID != 0 {
+	if mode&unix.S_ISGID != 0 {
 		m |= fs.ModeSetgid
 	}
-	if s.st.Mode&unix.S_ISVTX != 0 {
+	if mode&unix.S_ISVTX != 0 {
 		m |= fs.ModeSticky
 	}
 	return m

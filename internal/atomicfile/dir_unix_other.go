@@ -4,7 +4,6 @@ package atomicfile
 
 import (
 	"errors"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +11,7 @@ import (
 
 // openBeneath2 is Linux's openat2; elsewhere openBeneath walks one
 // component at a time.
-func openBeneath2(*Dir, string) (*os.File, error) { return nil, errors.ErrUnsupported }
+func openBeneath2(*Dir, string) (dirSys, error) { return dirSys{-1}, errors.ErrUnsupported }
 
 // futimes sets the access and modification times of d itself.
 func futimes(d *Dir, mtime time.Time) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -109,11 +110,14 @@ func setXattrs(f *os.File, xs []Xattr) error {
 // file away), nil otherwise.
 func OwnerOf(fi os.FileInfo) *Owner {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || os.Geteuid() != 0 {
+	if !ok || euid() != 0 {
 		return nil
 	}
 	return &Owner{Uid: int(st.Uid), Gid: int(st.Gid)}
 }
+
+// euid is the effective user id, asked once: cvv never changes it.
+var euid = sync.OnceValue(os.Geteuid)
 
 // ignorableOwner reports whether a chown failed only because the
 // filesystem has no owners (FAT, exFAT: EPERM or ENOTSUP from the driver).

@@ -21,15 +21,19 @@ import (
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
-// OpenSource opens path with open (os.OpenFile or a test seam) and flag
+// OpenSource opens path with open (OpenFile or a test seam) and flag
 // (os.O_RDONLY plus O_DIRECT, say) and checks that it is a regular file.
-// It returns the file and its Stat.
-func OpenSource(open func(string, int, os.FileMode) (*os.File, error), path string, flag int) (*os.File, os.FileInfo, error) {
+// It returns the file and its file information, from stat (an engine's
+// statx that also asks what it needs) or, if nil, from f.Stat.
+func OpenSource(open func(string, int, os.FileMode) (*os.File, error), stat func(*os.File) (os.FileInfo, error), path string, flag int) (*os.File, os.FileInfo, error) {
 	f, err := open(path, flag, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	fi, err := f.Stat()
+	if stat == nil {
+		stat = (*os.File).Stat
+	}
+	fi, err := stat(f)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
