@@ -43,7 +43,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 		prealloc = 0 // only the data gets blocks
 	}
 
-	dests := createDests(&job, prealloc, block)
+	dests := e.createDests(&job, prealloc, block)
 	// Whatever happens below, no temp file outlives a failure. The loop
 	// returns only with nothing in flight, so the files may be closed.
 	defer func() {
@@ -150,20 +150,6 @@ func (e *Engine) commitResult(job *cvv.Job, src *os.File, fi os.FileInfo, t *tra
 		}
 	}
 	return res, nil
-}
-
-// createDests creates the temp file of every destination of job (see
-// createDest); a destination that cannot be created is dead from the start.
-func createDests(job *cvv.Job, prealloc int64, block int) []*destination {
-	dests := make([]*destination, len(job.Dests))
-	for i, p := range job.Dests {
-		d, err := createDest(job.Root(i), p, prealloc, block, job.WritePath(i))
-		if err != nil {
-			d = &destination{final: p, err: cvv.DestError(err)}
-		}
-		dests[i] = d
-	}
-	return dests
 }
 
 // commit cuts a padded O_DIRECT tail back to size (or extends the copy of a

@@ -53,6 +53,8 @@ type Engine struct {
 	// need. Waiters are served in order (FIFO), so a large request for
 	// many destinations is not starved by a stream of small ones.
 	slots *semaphore.Weighted
+	// mq combines the metadata operations of the files in flight.
+	mq metaQueue
 
 	closeOnce sync.Once
 	closeErr  error
@@ -177,6 +179,9 @@ func probeKernel() error {
 		{iouring_syscall.IORING_OP_WRITE_FIXED, "WRITE_FIXED"},
 		{iouring_syscall.IORING_OP_READ, "READ"},
 		{iouring_syscall.IORING_OP_WRITE, "WRITE"},
+		{iouring_syscall.IORING_OP_FSYNC, "FSYNC"},
+		{iouring_syscall.IORING_OP_FALLOCATE, "FALLOCATE"},
+		{iouring_syscall.IORING_OP_STATX, "STATX"},
 	} {
 		if op.code > p.lastOp || p.ops[op.code].flags&opSupported == 0 {
 			return fmt.Errorf("%w: io_uring lacks IORING_OP_%s", cvv.ErrNotHandled, op.name)

@@ -4,16 +4,13 @@ package uring
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 	"github.com/cvv-project/cvv/internal/copyfile"
-	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // Seams for tests; production code never changes them.
@@ -22,8 +19,14 @@ var (
 	openFile = copyfile.OpenFile
 	// createTemp creates a destination's temp file (atomicfile.CreatePending).
 	createTemp = atomicfile.CreatePending
-	// setDirect switches an open destination to O_DIRECT.
-	setDirect = func(f *os.File) error { return setFlag(f, unix.O_DIRECT, true) }
+	// setDirect switches a temp file just created to O_DIRECT. Its status
+	// flags are known (none set), so one F_SETFL does it.
+	setDirect = func(f *os.File) error {
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFL, unix.O_DIRECT); err != nil {
+			return &os.PathError{Op: "fcntl", Path: f.Name(), Err: err}
+		}
+		return nil
+	}
 )
 
 // setFlag sets or clears the file status flag flag (O_DIRECT) on f.
@@ -105,37 +108,6 @@ func openSource(path string, block int) (f *os.File, fi os.FileInfo, direct bool
 		return nil, nil, false, 0, err
 	}
 	return f, fi, false, 1, nil
-}
-
-// createDest creates and preallocates the temp file of final below root
-// (copyfile.CreateTemp), switched to O_DIRECT unless path is
-// cvv.WriteBuffered or the filesystem refuses. A destination written
-// buffered by choice gets a write-behind.
-//
-// The temp file is created buffered and then switched with fcntl rather
-// than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
-// for O_DIRECT still creates the file, and the temp name would be lost.
-func createDest(root *atomicfile.Dir, final string, size int64, block int, path cvv.WritePath) (d *destination, err error) {
-	pf, err := copyfile.CreateTemp(createTemp, root, final, size)
-	if err != nil {
-		return nil, err
-	}
-	f := pf.File
-	d = &destination{final: final, pf: pf, f: f, fd: int(f.Fd()), align: 1, mode: "buffered"}
-	if path == cvv.WriteBuffered {
-		d.behind = startWriteBehind(d.fd)
-	} else if derr := setDirect(f); derr != nil {
-		d.note = "O_DIRECT refused by filesystem: " + fserr.Strip(derr).Error()
-	} else if a, ok := dioAlign(f, block); !ok {
-		if err := setFlag(f, unix.O_DIRECT, false); err != nil {
-			pf.Abort()
-			return nil, err
-		}
-		d.note = fmt.Sprintf("O_DIRECT unusable on this filesystem with %d-byte blocks", block)
-	} else {
-		d.direct, d.align, d.mode = true, a, "direct"
-	}
-	return d, nil
 }
 
 // stopBehind ends d's write-behind, if it has one; d's file may then be

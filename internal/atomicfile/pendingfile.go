@@ -96,6 +96,11 @@ type PendingFile struct {
 	// filesystem could not hold the extended attributes: the copy is
 	// complete without them.
 	Unkept error
+	// SyncFile, if set, is what Finish calls to make File's data durable
+	// (with full, its attributes too) in place of fdatasync(2) (fsync(2)):
+	// the io_uring engine sends it through its ring. Finish keeps the
+	// order around it.
+	SyncFile func(f *os.File, full bool) error
 
 	dir   *Dir
 	tmp   string // temp base name in dir
@@ -184,9 +189,15 @@ func (p *PendingFile) Finish(attrs *SourceAttrs, sync Sync) (err error) {
 		// fsync, not fdatasync, when attributes were set: fdatasync may
 		// leave the mtime and mode behind.
 		op, serr := "fdatasync", error(nil)
-		if attrs != nil {
+		switch {
+		case p.SyncFile != nil:
+			if attrs != nil {
+				op = "fsync"
+			}
+			serr = p.SyncFile(p.File, attrs != nil)
+		case attrs != nil:
 			op, serr = "fsync", p.File.Sync()
-		} else {
+		default:
 			serr = datasync(p.File)
 		}
 		if serr != nil {

@@ -1,0 +1,150 @@
+//go:build linux
+
+package uring
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/iceber/iouring-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/fserr"
+)
+
+// createDests creates the temp file of every destination of job, then
+// preallocates prealloc bytes for each and asks each for its O_DIRECT
+// alignment, all of them in one pass through the ring (Engine.meta), and
+// sets each up for writing (setupWrite). A destination that cannot be
+// created or preallocated is dead from the start.
+func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destination {
+	dests := make([]*destination, len(job.Dests))
+	stx := make([]unix.Statx_t, len(job.Dests))
+	var reqs []iouring.PrepRequest
+	var who []int // the destination of each request
+	for i, p := range job.Dests {
+		pf, err := createTemp(job.Root(i), p, 0)
+		if err != nil {
+			dests[i] = &destination{final: p, err: cvv.DestError(err)}
+			continue
+		}
+		pf.SyncFile = e.syncFile
+		dests[i] = &destination{final: p, pf: pf, f: pf.File, fd: int(pf.File.Fd()), align: 1, mode: "buffered"}
+		if prealloc > 0 {
+			reqs = append(reqs, iouring.Fallocate(dests[i].fd, 0, 0, prealloc))
+			who = append(who, i)
+		}
+		if job.WritePath(i) != cvv.WriteBuffered {
+			req, err := iouring.Statx(dests[i].fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &stx[i])
+			if err != nil {
+				stx[i].Mask = 0 // cannot happen: "" is a valid path
+			} else {
+				reqs = append(reqs, req)
+				who = append(who, -1-i)
+			}
+		}
+	}
+	res, err := e.metaAll(reqs)
+	for k, i := range who {
+		switch {
+		case i < 0:
+			if err != nil || res[k] < 0 {
+				stx[-1-i].Mask = 0 // no alignment known: assume pageSize
+			}
+		case err != nil:
+			e.deadDest(dests[i], err)
+		case res[k] < 0:
+			ferr := atomicfile.Preallocated(syscall.Errno(-res[k]))
+			if ferr == unix.EINTR || ferr == unix.EAGAIN {
+				ferr = atomicfile.Preallocate(dests[i].f, prealloc)
+			}
+			if ferr != nil {
+				e.deadDest(dests[i], &os.PathError{Op: "fallocate", Path: dests[i].final, Err: ferr})
+			}
+		}
+	}
+	for i, d := range dests {
+		if d.pf != nil {
+			if err := setupWrite(d, &stx[i], block, job.WritePath(i)); err != nil {
+				e.deadDest(d, err)
+			}
+		}
+	}
+	return dests
+}
+
+// deadDest fails d, created but not written yet: its temp file goes.
+func (e *Engine) deadDest(d *destination, err error) {
+	if d.err == nil {
+		d.err = cvv.DestError(err)
+	}
+	d.abort()
+}
+
+// metaAll is meta for any number of operations, a ring's worth at a time.
+func (e *Engine) metaAll(reqs []iouring.PrepRequest) ([]int, error) {
+	var all []int
+	for start := 0; start < len(reqs); start += ringEntries {
+		res, err := e.meta(reqs[start:min(len(reqs), start+ringEntries)])
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, res...)
+	}
+	return all, nil
+}
+
+// setupWrite switches d to O_DIRECT unless path is cvv.WriteBuffered or
+// the filesystem refuses (stx is d's statx STATX_DIOALIGN, Mask 0 if
+// unknown). A destination written buffered by choice gets a write-behind.
+//
+// The temp file is created buffered and then switched with fcntl rather
+// than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
+// for O_DIRECT still creates the file, and the temp name would be lost.
+func setupWrite(d *destination, stx *unix.Statx_t, block int, path cvv.WritePath) error {
+	if path == cvv.WriteBuffered {
+		d.behind = startWriteBehind(d.fd)
+		return nil
+	}
+	if err := setDirect(d.f); err != nil {
+		d.note = "O_DIRECT refused by filesystem: " + fserr.Strip(err).Error()
+		return nil
+	}
+	a, ok := dioAlignOf(stx, block)
+	if !ok {
+		if err := setFlag(d.f, unix.O_DIRECT, false); err != nil {
+			return err
+		}
+		d.note = fmt.Sprintf("O_DIRECT unusable on this filesystem with %d-byte blocks", block)
+		return nil
+	}
+	d.direct, d.align, d.mode = true, a, "direct"
+	return nil
+}
+
+// syncFile is atomicfile.PendingFile.SyncFile through the ring: fsync
+// (full) or fdatasync of f, sent with those of the other files in flight.
+func (e *Engine) syncFile(f *os.File, full bool) error {
+	fd := int(f.Fd())
+	for {
+		req := iouring.Fdatasync(fd)
+		if full {
+			req = iouring.Fsync(fd)
+		}
+		res, err := e.meta([]iouring.PrepRequest{req})
+		if err != nil {
+			return err
+		}
+		switch errno := syscall.Errno(-res[0]); {
+		case res[0] >= 0:
+			return nil
+		case errno == syscall.EINTR || errno == syscall.EAGAIN:
+			continue
+		default:
+			return errno
+		}
+	}
+}
