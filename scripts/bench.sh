@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: cvv against cp and rsync, measured the same way in the same run.
 #
-#   scripts/bench.sh [smoke|short|full|sweep|scale]     (default: short)
+#   scripts/bench.sh [smoke|short|full|small|sweep|scale]     (default: short)
 #
 # Profiles (each setting can be overridden from the environment):
 #
@@ -9,6 +9,7 @@
 #   smoke    16M    100         4x1M    1     1 3     disk tmpfs                < 1 minute, CI: checks the pipeline
 #   short    512M   2000        100x8M  3     1 3     disk loop throttle        a few minutes (make bench)
 #   full     2G     10000       300x8M  5     1 2 3   disk tmpfs loop throttle  about an hour (make bench-full)
+#   small    -      10000       100000x4K 3   1 3     disk loop                 small files: files/s of cvv -m transfer against cp -a (issue 13)
 #   sweep    1G     -           -       3     1 3     disk loop                 block size x queue depth (scripts/sweep.sh)
 #   scale    10M empty files, one run each of cvv (copy, re-run, verify, hash), cp -a, rsync -a: files/s and peak RSS (scripts/scale.sh)
 #
@@ -94,6 +95,7 @@ case $profile in
 smoke) d_big=16M d_files=100 d_large=2M d_seq=4 d_seqsize=1M d_runs=1 d_warmup=0 d_dests="1 3" d_targets="disk tmpfs" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
 short) d_big=512M d_files=2000 d_seq=100 d_runs=3 d_dests="1 3" d_targets="disk loop throttle" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
 full) d_big=2G d_files=10000 d_runs=5 d_dests="1 2 3" d_targets="disk tmpfs loop throttle" d_tools="cvv-transfer cvv-full cvv-fallback cp rsync" d_wl="big tree seq" ;;
+small) d_big=16M d_files=10000 d_seq=100000 d_seqsize=4K d_runs=3 d_dests="1 3" d_targets="disk loop" d_tools="cvv-transfer cp" d_wl="seq tree" ;;
 sweep)
 	d_big=1G d_files=0 d_runs=3 d_dests="1 3" d_targets="disk loop" d_wl="big"
 	d_tools=""
@@ -101,7 +103,7 @@ sweep)
 		for qd in ${SWEEP_QUEUE_DEPTHS:-4 8 16 32 64}; do d_tools+="cvv-bs$bs-qd$qd "; done
 	done
 	;;
-*) die "unknown profile $profile (want smoke, short, full, sweep or scale)" ;;
+*) die "unknown profile $profile (want smoke, short, full, small, sweep or scale)" ;;
 esac
 BIG=${BIG:-$d_big}
 TREE_FILES=${TREE_FILES:-$d_files}
