@@ -265,6 +265,9 @@ type runner struct {
 	shard *shardRun
 	// casc is the cascade of the run (--cascade), nil without one.
 	casc *cascadeRun
+	// mem keeps the soft memory limit above the live heap (memlimit.go),
+	// nil when GOMEMLIMIT is set.
+	mem *memGovernor
 	// released is when the source was released (releaseSource), after
 	// the start; 0 until then.
 	released time.Duration
@@ -300,6 +303,8 @@ type runner struct {
 func (r *runner) run(ctx context.Context, src string, dests []string) (err error) {
 	r.start = time.Now()
 	r.phase.Store("copy")
+	r.mem = startMemoryLimit()
+	defer r.mem.stop()
 	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
 	}
@@ -336,7 +341,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		return err
 	}
 	r.eng = eng
-	r.setMemoryLimit() // now that the files and the engine are known
+	r.mem.setBuffers(r.engineBuffers())
 	defer func() {
 		if cerr := eng.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing the %s engine: %w", eng.Name(), cerr)
@@ -361,7 +366,6 @@ func (r *runner) planRun(ctx context.Context, src string, dests []string) (err e
 	if err != nil {
 		return err
 	}
-	r.setMemoryLimit() // the floor, for the walk
 	r.dropped = make([]error, len(r.plan.Dests))
 	r.destProg = make([]destProgress, len(r.plan.Dests))
 	r.tree, err = plan.WalkExcluding(ctx, r.plan.Source, r.opts.Excludes)

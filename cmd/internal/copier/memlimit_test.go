@@ -1,7 +1,10 @@
 package copier
 
 import (
+	"runtime"
+	"runtime/debug"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
@@ -18,22 +21,45 @@ func TestPerFileState(t *testing.T) {
 	if s := unsafe.Sizeof(plan.Entry{}); s > 56 {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)
 	}
-	if b := bytesPerFile(2, false); b > 220 {
-		t.Errorf("%d bytes per file to 2 destinations, want <= 220 (docs/USAGE.md)", b)
+}
+
+func TestMemoryLimit(t *testing.T) {
+	if l := memoryLimit(0, 0); l != memFloor {
+		t.Errorf("limit for an empty heap %d, want the floor %d", l, memFloor)
 	}
-	// The documented totals: 100k files fit the floor's headroom, 1M files
-	// raise the limit with the state.
-	if l := memoryLimit(100_000, 2, false, 0); l > 40<<20 {
-		t.Errorf("limit for 100k files %.1f MiB, want <= 40 MiB", float64(l)/(1<<20))
-	}
-	if l := memoryLimit(0, 1, false, 0); l != memFloor {
-		t.Errorf("limit for no files %d, want the floor %d", l, memFloor)
-	}
-	big := memoryLimit(1_000_000, 2, true, 0)
-	if want := 1_000_000*bytesPerFile(2, true) + memHeadroom; big != want {
-		t.Errorf("limit for 1M files %d, want state + headroom %d", big, want)
-	}
-	if l := memoryLimit(10, 1, false, 64<<20); l != memFloor+64<<20 {
+	if l := memoryLimit(10<<20, 64<<20); l != memFloor+64<<20 {
 		t.Errorf("engine buffers not added: %d", l)
+	}
+	// Above the floor the limit is the live heap plus a quarter plus the
+	// headroom: never below what is live (the GC would run back to back).
+	live := int64(800 << 20)
+	if l := memoryLimit(live, 0); l != live+live/4+memHeadroom {
+		t.Errorf("limit for %d live bytes: %d, want %d", live, l, live+live/4+memHeadroom)
+	}
+}
+
+// TestMemGovernorFollowsLiveHeap: once the live heap grows past the
+// limit set at the start, the next collection raises the limit above it,
+// and stop restores the limit from before.
+func TestMemGovernorFollowsLiveHeap(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	g := &memGovernor{prev: before}
+	g.arm()
+	keep := make([][]byte, 0, 96)
+	for range 96 {
+		keep = append(keep, make([]byte, 1<<20)) // 96 MiB live, past the floor
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for debug.SetMemoryLimit(-1) < 96<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("limit %d after 10 s of collections with 96 MiB live", debug.SetMemoryLimit(-1))
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond) // the finalizer runs on its own goroutine
+	}
+	runtime.KeepAlive(keep)
+	g.stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after stop %d, want the one before %d", got, before)
 	}
 }
