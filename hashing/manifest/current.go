@@ -95,14 +95,13 @@ func normalized(rec Record) Record {
 // mhlCurrent reports whether the newest generation of rec.Root's history
 // records rec (see Current).
 func mhlCurrent(rec Record) bool {
-	hist, err := ReadHistory(rec.Root)
-	if err != nil {
+	// nestedHistories reads (and checks) the root's history: it is not
+	// read a second time.
+	tree, err := nestedHistories(rec)
+	if err != nil || tree.hist == nil || len(tree.children) > 0 || len(tree.hist.Generations) == 0 {
 		return false
 	}
-	if tree, err := nestedHistories(rec); err != nil || len(tree.children) > 0 {
-		return false
-	}
-	g := hist.Generations[len(hist.Generations)-1]
+	g := tree.hist.Generations[len(tree.hist.Generations)-1]
 	if len(g.References) > 0 || len(g.Files) != len(rec.Files) {
 		return false
 	}
