@@ -507,6 +507,10 @@ type dirFold struct {
 	alg  hashing.Algorithm
 	out  map[string]dirHash
 	open []*openDir // open[0] is the root
+	// h and buf hash each entry's name and digest: one hasher and one
+	// buffer for the whole fold, not one per file.
+	h   hashing.Hasher
+	buf []byte
 }
 
 type openDir struct {
@@ -548,8 +552,14 @@ func (f *dirFold) add(name, digest string) {
 func (f *dirFold) addNamed(name, content, structure string) {
 	n := f.open[len(f.open)-1]
 	n.content = append(n.content, content)
-	raw, _ := hex.DecodeString(structure)
-	n.structure = append(n.structure, f.alg.Sum(append([]byte(name), raw...)))
+	if f.h == nil {
+		f.h = f.alg.New()
+	}
+	f.buf = append(f.buf[:0], name...)
+	f.buf, _ = hex.AppendDecode(f.buf, []byte(structure))
+	f.h.Reset()
+	f.h.Write(f.buf)
+	n.structure = append(n.structure, f.h.Hex())
 }
 
 // closeTop hashes the innermost open directory and hands its hashes to
