@@ -260,12 +260,20 @@ func Place(root *Dir, tmp, final string, sync Sync) error {
 	if filepath.Join(dir.Path(), tmpName) != filepath.Clean(tmp) {
 		return &os.LinkError{Op: "rename", Old: tmp, New: final, Err: errors.New("not in the same directory")}
 	}
-	if err := dir.Rename(tmpName, name); err != nil {
-		dir.Remove(tmpName)
+	return dir.Place(tmpName, name, sync)
+}
+
+// Place is the package function Place for a directory already open: it
+// renames the held temp file tmpName in d onto name and fsyncs d (with
+// SyncFull only). If the rename fails, tmpName is removed and name is
+// untouched.
+func (d *Dir) Place(tmpName, name string, sync Sync) error {
+	if err := d.Rename(tmpName, name); err != nil {
+		d.Remove(tmpName)
 		return err
 	}
 	if sync == SyncFull {
-		return dir.Sync()
+		return d.Sync()
 	}
 	return nil
 }

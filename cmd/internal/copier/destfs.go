@@ -72,10 +72,14 @@ func (r *runner) checkPlaced(fj *fileJob, i int) {
 		return
 	}
 	defer dir.Close()
-	if !r.checkFinalName(fj, i, dir, name) {
-		return
+	r.checkPlacedIn(fj, i, dir, name)
+}
+
+// checkPlacedIn is checkPlaced for the final name in dir, already open.
+func (r *runner) checkPlacedIn(fj *fileJob, i int, dir *atomicfile.Dir, name string) {
+	if r.checkFinalName(fj, i, dir, name) {
+		r.checkAttrs(fj, i, dir, name)
 	}
-	r.checkAttrs(fj, i, dir, name)
 }
 
 // checkFinalName fails destination i of fj, and returns false, when the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cvv-project/cvv"
@@ -76,6 +77,22 @@ func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
 		_, err := plan.WriteRecord(dir.NamePath(name), rec)
 		return err
 	})
+	r.recordFailed(fj, path, err)
+}
+
+// writeRecordIn is writeRecord for name in dir, the directory of path,
+// already open.
+func (r *runner) writeRecordIn(fj *fileJob, dir *atomicfile.Dir, name, path string, rec plan.Record) {
+	if r.opts.NoPreserve {
+		return
+	}
+	_, err := plan.WriteRecord(dir.NamePath(name), rec)
+	r.recordFailed(fj, path, err)
+}
+
+// recordFailed warns that the record of fj's copy path could not be
+// written (err; nothing when nil).
+func (r *runner) recordFailed(fj *fileJob, path string, err error) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) && strings.HasPrefix(pe.Path, "/proc/") {
@@ -96,8 +113,7 @@ func (r *runner) seal(fj *fileJob) {
 		}
 		switch s {
 		case dsOK:
-			r.writeRecord(fj, i, tmp, r.record(fj, r.opts.Mode))
-			r.place(fj, i)
+			r.sealCopy(fj, i, tmp)
 		case dsFailed:
 			fj.x.temps[i] = ""
 			if err := r.removeCopy(i, tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -129,11 +145,51 @@ func (r *runner) place(fj *fileJob, i int) {
 		fj.fail(i, cvv.DestError(err))
 		return
 	}
+	r.placed(fj, i, func() { r.checkPlaced(fj, i) })
+}
+
+// sealCopy records and places fj's verified copy tmp on destination i,
+// all from one opening of its directory when the final name is in the
+// same one (it always is but for a test seam): the record, the source's
+// mtime again, the rename, and the checks of the final name.
+func (r *runner) sealCopy(fj *fileJob, i int, tmp string) {
+	final := r.target(fj, i)
+	if filepath.Dir(tmp) != filepath.Dir(final) {
+		r.writeRecord(fj, i, tmp, r.record(fj, r.opts.Mode))
+		r.place(fj, i)
+		return
+	}
+	fj.x.temps[i] = ""
+	err := r.at(i, tmp, func(dir *atomicfile.Dir, tmpName string) error {
+		r.writeRecordIn(fj, dir, tmpName, tmp, r.record(fj, r.opts.Mode))
+		if !r.opts.NoPreserve {
+			// As in place: the source's mtime again, after the
+			// verification.
+			if err := dir.Chtimes(tmpName, unixTime(fj.modTime)); err != nil {
+				dir.Remove(tmpName)
+				return err
+			}
+		}
+		name := filepath.Base(final)
+		if err := dir.Place(tmpName, name, r.syncMode()); err != nil {
+			return err
+		}
+		r.placed(fj, i, func() { r.checkPlacedIn(fj, i, dir, name) })
+		return nil
+	})
+	if err != nil {
+		fj.fail(i, cvv.DestError(err))
+	}
+}
+
+// placed follows the rename of fj's copy into place on destination i:
+// check checks it under its final name, then the conflict's notice.
+func (r *runner) placed(fj *fileJob, i int, check func()) {
 	fj.wrote = true
 	if err := testhook.AfterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
 		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
 	}
-	r.checkPlaced(fj, i)
+	check()
 	r.reportConflict(fj, i)
 }
 
