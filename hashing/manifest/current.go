@@ -84,10 +84,17 @@ func (c *compareWriter) Write(p []byte) (int, error) {
 
 // normalized is rec as Write records it: without the manifests
 // themselves, files sorted by path.
+// The caller's slices are not changed; they are used as they are when
+// they are in order and list no manifest (a record of a walk in path
+// order, which lists a million files: no copy of it).
 func normalized(rec Record) Record {
-	files := slices.DeleteFunc(slices.Clone(rec.Files), func(f File) bool { return IsManifest(rec.Root, f.Path) })
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	rec.Files = files
+	isManifest := func(f File) bool { return IsManifest(rec.Root, f.Path) }
+	byPath := func(a, b File) int { return strings.Compare(a.Path, b.Path) }
+	if slices.ContainsFunc(rec.Files, isManifest) || !slices.IsSortedFunc(rec.Files, byPath) {
+		files := slices.DeleteFunc(slices.Clone(rec.Files), isManifest)
+		slices.SortFunc(files, byPath)
+		rec.Files = files
+	}
 	rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), func(d string) bool { return IsManifest(rec.Root, d) })
 	return rec
 }

@@ -49,22 +49,22 @@ func (r *runner) writeHashFiles(only func(i int) bool) error {
 		return nil
 	}
 	dirs := r.manifestDirs()
-	var recs []hashRecord
+	// One record at a time: each holds an entry per file.
+	var errs []error
+	write := func(rec hashRecord) {
+		if err := writeHashRecord(rec, hf.Formats, r.out); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if hf.Dest {
 		for i := range r.plan.Dests {
 			if (only == nil || only(i)) && r.live(i) {
-				recs = append(recs, r.destHashRecord(i, dirs))
+				write(r.destHashRecord(i, dirs))
 			}
 		}
 	}
 	if hf.Source && only == nil {
-		recs = append(recs, r.sourceHashRecord(dirs))
-	}
-	var errs []error
-	for _, rec := range recs {
-		if err := writeHashRecord(rec, hf.Formats, r.out); err != nil {
-			errs = append(errs, err)
-		}
+		write(r.sourceHashRecord(dirs))
 	}
 	return errors.Join(errs...)
 }
