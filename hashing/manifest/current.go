@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -100,27 +101,22 @@ func normalized(rec Record) Record {
 }
 
 // mhlCurrent reports whether the newest generation of rec.Root's history
-// records rec (see Current).
+// records rec (see Current). rec is normalized: its files in path order.
+// The history is read as a stream (OpenHistory), one entry at a time
+// beside rec's: nothing per file is held but rec itself.
 func mhlCurrent(rec Record) bool {
-	// nestedHistories reads (and checks) the root's history: it is not
-	// read a second time.
-	tree, err := nestedHistories(rec)
-	if err != nil || tree.hist == nil || len(tree.children) > 0 || len(tree.hist.Generations) == 0 {
+	dirs := generationDirs(rec)
+	if hasChildHistory(rec.Root, dirs) {
 		return false
 	}
-	g := tree.hist.Generations[len(tree.hist.Generations)-1]
-	if len(g.References) > 0 || len(g.Files) != len(rec.Files) {
+	hist, err := OpenHistory(rec.Root)
+	if err != nil {
 		return false
 	}
-	want := make(map[string]File, len(rec.Files))
-	for _, f := range rec.Files {
-		want[f.Path] = f
-	}
-	for _, e := range g.Files {
-		f, ok := want[e.Path]
-		if !ok || e.Size != f.Size || !recordsHash(e, f, rec.Alg) {
-			return false
-		}
+	defer hist.Close()
+	g := hist.Generations[len(hist.Generations)-1]
+	if len(g.References) > 0 {
+		return false
 	}
 	for _, p := range rec.Ignore {
 		if !slices.Contains(g.Ignore, p) {
@@ -129,7 +125,33 @@ func mhlCurrent(rec Record) bool {
 	}
 	got := slices.Clone(g.Dirs)
 	slices.Sort(got)
-	return slices.Equal(got, generationDirs(rec))
+	if !slices.Equal(got, dirs) {
+		return false
+	}
+	k := 0
+	for e, err := range g.Entries() {
+		if err != nil || k >= len(rec.Files) {
+			return false
+		}
+		f := rec.Files[k]
+		k++
+		if e.Path != f.Path || e.Size != f.Size || !recordsHash(e, f, rec.Alg) {
+			return false
+		}
+	}
+	return k == len(rec.Files)
+}
+
+// hasChildHistory reports whether one of dirs (below root) holds an ASC
+// MHL history folder: a record with child histories is never current
+// (Write gives each its generation).
+func hasChildHistory(root string, dirs []string) bool {
+	for _, d := range dirs {
+		if st, err := os.Lstat(filepath.Join(root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // recordsHash reports whether e holds f's hash in alg, and no failed
