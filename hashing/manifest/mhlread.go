@@ -625,24 +625,7 @@ func decodeStrictWith(r io.Reader, v any, charset func(string, io.Reader) (io.Re
 		}
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return fmt.Errorf("%w: text after the root element", ErrCorrupt)
-			}
-		case xml.Comment, xml.ProcInst:
-		default:
-			return fmt.Errorf("%w: content after the root element", ErrCorrupt)
-		}
-	}
+	return checkTrailer(d)
 }
 
 func parseXMLTime(s string) (time.Time, error) {

@@ -77,6 +77,25 @@ func TestPowerCutShardMerge(t *testing.T) {
 	}
 }
 
+// sumsComplete: root has a sums list naming every file (each one's hash
+// is checked by hashLists); what says where, for the problems.
+func (c *cutCheck) sumsComplete(what, root string) {
+	alg := hashing.XXH3
+	f, err := os.Open(manifest.FileName(root, manifest.Sums, alg))
+	if err != nil {
+		c.addf("%s: no sums list: %v", what, err)
+		return
+	}
+	defer f.Close()
+	list, err := manifest.ParseSums(f, &alg)
+	switch {
+	case err != nil:
+		c.addf("%s: sums list: %v", what, err)
+	case len(list.Sums) != len(c.want):
+		c.addf("%s: the sums list names %d files, want %d", what, len(list.Sums), len(c.want))
+	}
+}
+
 // shardSpan returns how long shard 1/2 of an uncut job runs after shard
 // 0/2 is done.
 func shardSpan(t *testing.T, env []string, args func(k int, dst string) []string) time.Duration {
@@ -139,19 +158,7 @@ func (c *cutCheck) jobDone(src, root string) {
 			c.addf("job run again: %s missing or not the source", rel)
 		}
 	}
-	alg := hashing.XXH3
-	if f, err := os.Open(manifest.FileName(root, manifest.Sums, alg)); err != nil {
-		c.addf("job run again: no sums list: %v", err)
-	} else {
-		list, err := manifest.ParseSums(f, &alg)
-		f.Close()
-		switch {
-		case err != nil:
-			c.addf("job run again: sums list: %v", err)
-		case len(list.Sums) != len(c.want):
-			c.addf("job run again: the sums list names %d files, want %d", len(list.Sums), len(c.want))
-		}
-	}
+	c.sumsComplete("job run again", root)
 	if err := validateMHL(root); err != nil {
 		c.addf("job run again: ASC MHL history: %v", err)
 	}
