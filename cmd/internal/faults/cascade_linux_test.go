@@ -305,26 +305,10 @@ func TestPowerCutSourceReleased(t *testing.T) {
 	}
 	p := mountPowerFS(t, PowerFSOptions{}, nil)
 	fast := filepath.Join(p.Mountpoint, "dst")
-	out := eventLog{watch: "source_released", seen: make(chan struct{})}
-	cmd := cvvCmd(t, runOpts{Env: []string{"CVV_TEST_THROTTLE=2ms"}}, "--json", "--hash-file", "sums,mhl", src, fast, "--cascade", filepath.Join(work, "slow"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-out.seen:
-	case err := <-done:
-		t.Fatalf("cvv ended without releasing the source: %v\n%s", err, out.text())
-	}
-	if _, err := p.Cut(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Process.Kill()
-	<-done
-	if err := p.Unmount(); err != nil {
-		t.Fatal(err)
+	out := cutRun(t, p, cutMoment{event: "source_released"}, []string{"CVV_TEST_THROTTLE=2ms"},
+		[]string{"--json", "--hash-file", "sums,mhl", src, fast, "--cascade", filepath.Join(work, "slow")})
+	if out.firstTime("source_released").IsZero() {
+		t.Fatalf("cvv ended without releasing the source:\n%s", out.text())
 	}
 	durable := filepath.Join(p.Durable, "dst")
 	c := &cutCheck{t: t, want: want, mnt: p.Mountpoint, durable: p.Durable}
