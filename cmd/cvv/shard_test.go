@@ -606,3 +606,99 @@ func TestShardRerunStalePart(t *testing.T) {
 	}
 	sameCopies(t, single, dst)
 }
+
+// A scheduler may start a task again after its shard finished (a Slurm
+// requeue, a Kubernetes pod retried after its process exited 0). Run
+// again once the job is done, a shard finds nothing to do: it leaves no
+// state directory behind and the root keeps its times. Run again after a
+// copy of its part was lost, it copies it again, and the job is finished
+// once every shard has run again.
+func TestShardRerunAfterJobDone(t *testing.T) {
+	eng := engines(t)[0]
+	dir := t.TempDir()
+	src := shardSource(t, dir)
+	single := singleRun(t, src, dir, "--hash-file", "sums,xxh,mhl")
+	dst := filepath.Join(dir, "sharded", "day1")
+	shard := func(k int) (string, error) {
+		c := cvvCommand(eng, "--mkpath", "--no-report", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", src, dst)
+		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0")
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	for k := range 2 {
+		if out, err := shard(k); err != nil {
+			t.Fatalf("shard %d/2: %v\n%s", k, err, out)
+		}
+	}
+	sameCopies(t, single, dst)
+	for _, k := range []int{1, 0} {
+		out, err := shard(k)
+		if err != nil || !strings.Contains(out, "the job is already finished") {
+			t.Errorf("shard %d/2 run again: %v, want status 0 and the job already finished:\n%s", k, err, out)
+		}
+		sameCopies(t, single, dst)
+	}
+	if t.Failed() {
+		return
+	}
+	// A copy of shard 1's part is lost: shard 1 run again copies it and
+	// waits for the other shard, which finishes the job when it runs again.
+	lost := ""
+	for k := range 240 {
+		p := filepath.Join(dst, fmt.Sprintf("CLIP%02d", k%18/3), fmt.Sprintf("sub%d", k%18%3), fmt.Sprintf("F%04d.bin", k))
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := shard(1); err == nil && strings.Contains(out, "1 of 2 shards done") {
+			lost = p
+			break
+		}
+		// The file was shard 0's: it copies it again at once.
+		if out, err := shard(0); err != nil || !strings.Contains(out, "1 of 2 shards done") {
+			t.Fatalf("shard 0/2 after %s was lost: %v, want status 0, waiting for shard 1:\n%s", p, err, out)
+		}
+		if out, err := shard(1); err != nil || !strings.Contains(out, "all 2 shards done: merged their records") {
+			t.Fatalf("shard 1/2 after shard 0/2 copied %s again: %v, want the merge:\n%s", p, err, out)
+		}
+	}
+	if lost == "" {
+		t.Fatal("no file of the tree fell to shard 1")
+	}
+	if out, err := shard(0); err != nil || !strings.Contains(out, "all 2 shards done: merged their records") {
+		t.Fatalf("shard 0/2 after shard 1/2 copied %s again: %v, want the merge:\n%s", lost, err, out)
+	}
+	sameDirs(t, single, dst)
+	if !sameFile(t, filepath.Join(single, strings.TrimPrefix(lost, dst)), lost) {
+		t.Errorf("%s: copied again wrong", lost)
+	}
+}
+
+// sameDirs checks that the directories of the sharded copy have the modes
+// and mtimes of the single run's, and that no state directory is left.
+func sameDirs(t *testing.T, single, sharded string) {
+	t.Helper()
+	err := filepath.WalkDir(sharded, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(sharded, p)
+		if strings.HasPrefix(d.Name(), ".cvv-shard-") {
+			t.Errorf("%s: the job's state directory is left", rel)
+		}
+		if rel == "ascmhl" || strings.HasPrefix(d.Name(), ".cvv-shard-") {
+			return fs.SkipDir
+		}
+		a, err := os.Lstat(filepath.Join(single, rel))
+		if err != nil {
+			return err
+		}
+		b, _ := d.Info()
+		if a.Mode() != b.Mode() || !a.ModTime().Equal(b.ModTime()) {
+			t.Errorf("%s: single run %v %v, sharded %v %v", rel, a.Mode(), a.ModTime(), b.Mode(), b.ModTime())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

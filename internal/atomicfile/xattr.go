@@ -10,6 +10,11 @@ import (
 // attribute of the data: it is never copied from a source.
 const VerifiedAttr = "user.cvv.verified"
 
+// JobDoneAttr is the extended attribute in which the CLI marks a
+// destination root where a sharded job finished: the job's key. Like
+// VerifiedAttr it is cvv's own record, never copied from a source.
+const JobDoneAttr = "user.cvv.shard-done"
+
 // ErrNoXattrs marks a destination whose filesystem cannot hold extended
 // attributes (exFAT, FAT: ENOTSUP): the copy is complete without them.
 var ErrNoXattrs = errors.New("the filesystem cannot hold extended attributes or ACLs")

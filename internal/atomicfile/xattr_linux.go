@@ -12,7 +12,8 @@ import (
 )
 
 // ReadXattrs returns the extended attributes of f, ACLs included, in the
-// order the filesystem lists them, without VerifiedAttr. A filesystem
+// order the filesystem lists them, without cvv's own records
+// (VerifiedAttr, JobDoneAttr). A filesystem
 // without extended attributes has none.
 func ReadXattrs(f *os.File) ([]Xattr, error) {
 	fd := int(f.Fd())
@@ -22,7 +23,7 @@ func ReadXattrs(f *os.File) ([]Xattr, error) {
 	}
 	var xs []Xattr
 	for _, name := range names {
-		if name == VerifiedAttr {
+		if ownAttr(name) {
 			continue
 		}
 		v, err := getXattr(fd, name)
@@ -36,6 +37,9 @@ func ReadXattrs(f *os.File) ([]Xattr, error) {
 	}
 	return xs, nil
 }
+
+// ownAttr reports whether name is one of cvv's own records.
+func ownAttr(name string) bool { return name == VerifiedAttr || name == JobDoneAttr }
 
 // listXattrs returns the names of fd's extended attributes.
 func listXattrs(fd int) ([]string, error) {
@@ -123,4 +127,39 @@ var euid = sync.OnceValue(os.Geteuid)
 // filesystem has no owners (FAT, exFAT: EPERM or ENOTSUP from the driver).
 func ignorableOwner(err error) bool {
 	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.ENOSYS)
+}
+
+// JobDone returns the key of the sharded job marked finished in the
+// directory at path (JobDoneAttr), "" when there is none or the
+// filesystem holds no extended attributes.
+func JobDone(path string) string {
+	var buf [64]byte
+	n, err := unix.Getxattr(path, JobDoneAttr, buf[:])
+	if err != nil {
+		return ""
+	}
+	return string(buf[:n])
+}
+
+// MarkJobDone marks the directory at path as where the sharded job key
+// finished; an empty key removes the mark. A filesystem that holds no
+// extended attributes gives an error wrapping ErrNoXattrs. The caller
+// makes the mark durable (an fsync of the directory).
+func MarkJobDone(path, key string) error {
+	var err error
+	if key == "" {
+		err = unix.Removexattr(path, JobDoneAttr)
+		if err == unix.ENODATA {
+			return nil
+		}
+	} else {
+		err = unix.Setxattr(path, JobDoneAttr, []byte(key), 0)
+	}
+	if err == unix.ENOTSUP || err == unix.ENOSYS {
+		err = fmt.Errorf("%w (%w)", ErrNoXattrs, err)
+	}
+	if err != nil {
+		return &os.PathError{Op: "setxattr " + JobDoneAttr, Path: path, Err: err}
+	}
+	return nil
 }

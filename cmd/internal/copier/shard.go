@@ -73,6 +73,10 @@ type shardRun struct {
 type shardState struct {
 	root, dir string
 	lock      *DestLock // shared, for the whole run
+	// done: the root is marked as where the job finished (JobDoneAttr),
+	// so the shard, run again, has not entered the state directory; it
+	// does only if it finds a copy of its part to make again (reenter).
+	done bool
 }
 
 // applyShard keeps of the walked tree the part that falls to this shard.
@@ -119,8 +123,31 @@ func (r *runner) dirsHere(i int) bool {
 
 // join enters the job's state directory in root (created if missing),
 // after the shared lock on root is taken, and refuses when another
-// sharded job is in root.
-func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr error) {
+// sharded job is in root. Where the job is marked finished (a scheduler
+// started a finished shard again) it enters nothing, so that the shard
+// leaves no state directory behind, and removes the one a power cut may
+// have left.
+func (s *shardRun) join(ctx context.Context, root string, noFsync bool) error {
+	if atomicfile.JobDone(root) == s.key {
+		st := &shardState{root: root, dir: filepath.Join(root, shardDirPrefix+s.key), done: true}
+		s.states = append(s.states, st)
+		if l, err := tryFlock(st.dir, false); err == nil {
+			l.Unlock()
+			os.RemoveAll(st.dir)
+		}
+		return s.refuseOthers(root)
+	}
+	st, err := s.enter(ctx, root, noFsync, s.refuseOthers)
+	if err != nil {
+		return err
+	}
+	s.states = append(s.states, st)
+	return nil
+}
+
+// enter creates the job's state directory in root if missing, takes its
+// lock shared, then asks check whether the shard may stay.
+func (s *shardRun) enter(ctx context.Context, root string, noFsync bool, check func(root string) error) (_ *shardState, rerr error) {
 	name := shardDirPrefix + s.key
 	dir := filepath.Join(root, name)
 	err := os.Mkdir(dir, 0o700)
@@ -135,19 +162,50 @@ func (s *shardRun) join(ctx context.Context, root string, noFsync bool) (rerr er
 	switch {
 	case err == nil && !noFsync:
 		if err := syncPath(root, s.syncDir); err != nil {
-			return fmt.Errorf("destination %s: %w", root, err)
+			return nil, fmt.Errorf("destination %s: %w", root, err)
 		}
 	case err != nil && !errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("destination %s: %w", root, err)
+		return nil, fmt.Errorf("destination %s: %w", root, err)
 	}
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("destination %s: %s is not a directory", root, name)
+		return nil, fmt.Errorf("destination %s: %s is not a directory", root, name)
 	}
 	l, err := lockBriefly(ctx, dir, true)
 	if err != nil {
-		return fmt.Errorf("destination %s: %w", root, err)
+		return nil, fmt.Errorf("destination %s: %w", root, err)
 	}
-	s.states = append(s.states, &shardState{root: root, dir: dir, lock: l})
+	if err := check(root); err != nil {
+		l.Unlock()
+		return nil, err
+	}
+	return &shardState{root: root, dir: dir, lock: l}, nil
+}
+
+// reenter enters the state directory after all, where the job was marked
+// finished but the shard made copies again: the job is no longer finished
+// there (the mark goes, durably, first), and the shard's part is merged
+// once every shard of the job has run again.
+func (s *shardRun) reenter(st *shardState, noFsync bool) error {
+	if err := atomicfile.MarkJobDone(st.root, ""); err != nil {
+		return fmt.Errorf("destination %s: %w", st.root, err)
+	}
+	if !noFsync {
+		if err := syncPath(st.root, s.syncDir); err != nil {
+			return fmt.Errorf("destination %s: %w", st.root, err)
+		}
+	}
+	in, err := s.enter(context.Background(), st.root, noFsync, s.refuseOthers)
+	if err != nil {
+		return err
+	}
+	*st = *in
+	return nil
+}
+
+// refuseOthers refuses root when another sharded job is in it: its state
+// directory is locked.
+func (s *shardRun) refuseOthers(root string) error {
+	name := shardDirPrefix + s.key
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return err
@@ -252,6 +310,18 @@ func (r *runner) shardRecord(i int) error {
 	st := r.shard.state(root)
 	if st == nil {
 		return fmt.Errorf("destination %s: not joined to the job", root)
+	}
+	if st.done {
+		if !r.wroteTo(i) {
+			r.out.Notice("", fmt.Sprintf("%s: shard %s: the job is already finished here (its shards merged their records): nothing to do", displayName(root), r.shard.shard))
+			// As a plain run again, it gives the directories their
+			// modes and times again.
+			r.shard.merged[i] = true
+			return nil
+		}
+		if err := r.shard.reenter(st, r.opts.NoFsync); err != nil {
+			return err
+		}
 	}
 	host, _ := os.Hostname()
 	p := &manifest.Partial{Job: r.shard.key, Shard: r.shard.shard.Index, Count: r.shard.shard.Count, Alg: r.opts.Alg.String(),
@@ -401,7 +471,13 @@ func (r *runner) removeStates(only func(i int) bool) {
 		}
 		root := r.plan.Dests[i].Root(r.plan.IsDir)
 		st := r.shard.state(root)
-		err := os.RemoveAll(st.dir)
+		if st.done {
+			continue // nothing was entered
+		}
+		err := r.markDone(root)
+		if err == nil {
+			err = os.RemoveAll(st.dir)
+		}
 		if err == nil && r.dirsFinished {
 			r.finishRoot(i)
 		} else if err == nil && !r.opts.NoFsync {
@@ -412,6 +488,33 @@ func (r *runner) removeStates(only func(i int) bool) {
 			r.out.Fail("", root, err)
 		}
 	}
+}
+
+// markDone marks root, durably, as where the job finished, before its
+// state directory goes: a shard of the job run again then finds nothing to
+// do (join). A filesystem without extended attributes keeps no mark: a
+// shard run again there waits for the others, as in a new job.
+func (r *runner) markDone(root string) error {
+	err := atomicfile.MarkJobDone(root, r.shard.key)
+	switch {
+	case errors.Is(err, atomicfile.ErrNoXattrs):
+		return nil
+	case err != nil || r.opts.NoFsync:
+		return err
+	}
+	return r.syncPath(root)
+}
+
+// wroteTo reports whether the run copied, or failed to copy, a file of
+// its part to destination i: a shard run again where its job finished
+// has something to do only then.
+func (r *runner) wroteTo(i int) bool {
+	for _, fj := range r.files {
+		if fj.state[i] != dsSkipped {
+			return true
+		}
+	}
+	return false
 }
 
 // shardList lists shard indexes, the first few of them.

@@ -109,6 +109,7 @@ func xattrTree(t *testing.T, src string) {
 	set(filepath.Join(src, "A001", "clip.mov"), "user.camera", "A-cam")
 	set(filepath.Join(src, "A001", "clip.mov"), atomicfile.VerifiedAttr, "v1 junk")
 	set(filepath.Join(src, "A001"), "user.reel", "A001")
+	set(filepath.Join(src, "A001"), atomicfile.JobDoneAttr, "0123456789abcdef")
 	set(filepath.Join(src, "notes.txt"), "user.xdg.origin.url", "https://example.com/notes")
 	for _, args := range [][]string{
 		{"-m", "u:4321:rw-,g:8765:r--", filepath.Join(src, "A001", "clip.mov")},
@@ -150,7 +151,7 @@ func keptAttrs(t *testing.T, root string) string {
 		for _, block := range strings.Split(string(out), "\n\n") {
 			var lines []string
 			for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
-				if !strings.HasPrefix(line, atomicfile.VerifiedAttr+"=") {
+				if !strings.HasPrefix(line, atomicfile.VerifiedAttr+"=") && !strings.HasPrefix(line, atomicfile.JobDoneAttr+"=") {
 					lines = append(lines, line)
 				}
 			}
@@ -165,7 +166,8 @@ func keptAttrs(t *testing.T, root string) string {
 // TestCLIXattrsLikeCpA: user.* attributes and ACLs were dropped by a copy
 // (cp -a keeps them), and so were owners. A tree copy now keeps what
 // cp -a keeps, compared with getfattr, getfacl and stat, in both engines,
-// but never the source's user.cvv.verified; --no-xattrs keeps none.
+// but never the source's user.cvv.verified or user.cvv.shard-done;
+// --no-xattrs keeps none.
 func TestCLIXattrsLikeCpA(t *testing.T) {
 	work := t.TempDir() // not tmpfs: ACLs everywhere
 	src := filepath.Join(work, "card")
@@ -184,6 +186,9 @@ func TestCLIXattrsLikeCpA(t *testing.T) {
 			}
 			if got := keptAttrs(t, dst); got != want {
 				t.Errorf("the copy keeps\n%s\ncp -a keeps\n%s", got, want)
+			}
+			if v, err := getxattr(filepath.Join(dst, "A001"), atomicfile.JobDoneAttr); err == nil {
+				t.Errorf("the copy took the source's %s=%q: cvv's own record is never copied", atomicfile.JobDoneAttr, v)
 			}
 			bare := filepath.Join(work, "bare-"+engine)
 			if r := runCVV(t, env, "--no-xattrs", src, bare); r.Code != 0 {
