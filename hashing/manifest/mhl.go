@@ -204,9 +204,16 @@ func nestedHistories(rec Record) (*nestedHistory, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each directory once (files come in path order, so the same
+	// parents follow one another), not once per file below it.
 	dirs := slices.Clone(rec.Dirs)
+	seen := map[string]struct{}{} // with all their parents
 	for _, f := range rec.Files {
 		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
+			if _, ok := seen[d]; ok {
+				break // and so are its parents
+			}
+			seen[d] = struct{}{}
 			dirs = append(dirs, d)
 		}
 	}

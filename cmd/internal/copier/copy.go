@@ -156,11 +156,16 @@ func (fj *fileJob) setDestHash(i int, h string) {
 // re-read from the destinations, the copy's timing, and the source hash
 // unless keepHash. Only the errors are kept.
 func (fj *fileJob) release(keepHash bool) {
-	if fj.x != nil {
-		if fj.x.errs == nil && fj.x.srcErr == nil && fj.x.temps == nil && fj.x.conflicts == nil {
+	if x := fj.x; x != nil {
+		// Sealed copies leave their temps empty: nothing to keep.
+		temps := x.temps
+		if !slices.ContainsFunc(temps, func(t string) bool { return t != "" }) {
+			temps = nil
+		}
+		if x.errs == nil && x.srcErr == nil && temps == nil && x.conflicts == nil {
 			fj.x = nil
 		} else {
-			fj.x = &fileExtra{errs: fj.x.errs, srcErr: fj.x.srcErr, temps: fj.x.temps, conflicts: fj.x.conflicts}
+			fj.x = &fileExtra{errs: x.errs, srcErr: x.srcErr, temps: temps, conflicts: x.conflicts}
 		}
 	}
 	if !keepHash {

@@ -131,6 +131,8 @@ func notRewritten(all, kept []manifest.Format) string {
 func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
 	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}}
+	// At most one entry per path: no room for append to double.
+	rec.Files = make([]manifest.File, 0, len(r.files)+len(r.tree.HardLinks))
 	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
 	rec.Comment = r.cascadeComment(i)
 	return rec
@@ -175,6 +177,7 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 		root = filepath.Dir(root)
 	}
 	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}, unchanged: true}
+	rec.Files = make([]manifest.File, 0, len(r.files)+len(r.tree.HardLinks))
 	for _, fj := range r.files {
 		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
 		if fj.hash == "" || fj.srcState == srcError {
@@ -228,6 +231,12 @@ func (r *runner) hashSkipped(fj *fileJob) {
 // relIn returns path relative to root with '/' separators; rel is the
 // fallback (the entry's path in the tree).
 func (r *runner) relIn(root, path, rel string) string {
+	// Where path is root/rel (a copy under its own name), rel is the
+	// answer: no new string for each file of a manifest.
+	if rel != "" && len(path) == len(root)+1+len(rel) && path[len(root)] == filepath.Separator &&
+		strings.HasPrefix(path, root) && strings.HasSuffix(path, rel) {
+		return filepath.ToSlash(rel)
+	}
 	if p, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(p, "..") {
 		return filepath.ToSlash(p)
 	}

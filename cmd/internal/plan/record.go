@@ -92,7 +92,9 @@ func ParseRecord(s string) (rec Record, ok bool) {
 	if rec.Level, ok = ParseLevel(f[1]); !ok {
 		return Record{}, false
 	}
-	rec.Alg, rec.Hash = f[2], f[3]
+	// The hash outlives s in a run that keeps it (for its manifests):
+	// its own string, not one holding the whole record.
+	rec.Alg, rec.Hash = f[2], strings.Clone(f[3])
 	var err1, err2 error
 	rec.Size, err1 = strconv.ParseInt(f[4], 10, 64)
 	rec.ModTime, err2 = strconv.ParseInt(f[5], 10, 64)
