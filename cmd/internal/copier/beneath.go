@@ -82,13 +82,13 @@ func (r *runner) blockFiles() {
 		}
 		for _, fj := range r.files {
 			err := blocked[fj.dir]
-			if err == nil || fj.state[i] == dsFailed {
+			if err == nil || fj.states()[i] == dsFailed {
 				continue
 			}
-			if r.dirSync != nil && fj.actions[i] != plan.Skip {
+			if r.dirSync != nil && fj.actions()[i] != plan.Skip {
 				r.dirSync.left[i][fj.dir]--
 			}
-			fj.actions[i] = plan.Skip
+			fj.actions()[i] = plan.Skip
 			fj.fail(i, fmt.Errorf("not copied: %w", err))
 			changed = true
 		}

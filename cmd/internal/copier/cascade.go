@@ -116,7 +116,7 @@ func (r *runner) cascades(fj *fileJob) bool {
 		return false
 	}
 	fast, slow := false, false
-	for i, a := range fj.actions {
+	for i, a := range fj.actions() {
 		if a == plan.Skip {
 			continue
 		}
@@ -140,7 +140,7 @@ func (r *runner) cascadePending(fj *fileJob) bool {
 	if !r.cascades(fj) {
 		return false
 	}
-	for i, st := range fj.state {
+	for i, st := range fj.states() {
 		if r.isCascade(i) && st == dsPending {
 			return true
 		}
@@ -218,8 +218,8 @@ func (r *runner) cascadeAll(ctx context.Context) error {
 	}
 	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
 		fj := todo[k]
-		r.inFlight.Store(fj.e.Rel, struct{}{})
-		defer r.inFlight.Delete(fj.e.Rel)
+		r.inFlight.Store(fj.entry().Rel, struct{}{})
+		defer r.inFlight.Delete(fj.entry().Rel)
 		c, err := r.cascadeFile(ctx, fj)
 		if err != nil {
 			return err // keepAllUnverified deals with its held copies
@@ -247,8 +247,8 @@ type cascadeInfo struct {
 
 // settleCascade reports the cascade of fj and settles the file.
 func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
-	f := r.uiFile(fj, fj.state)
-	ev := ui.Cascade{Rel: fj.e.Rel, Size: fj.e.Size, Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(),
+	f := r.uiFile(fj, fj.states())
+	ev := ui.Cascade{Rel: fj.entry().Rel, Size: fj.entry().Size, Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(),
 		Hash: fj.hash, Bytes: c.bytes, Elapsed: c.elapsed}
 	if c.from >= 0 {
 		ev.From = r.target(fj, c.from)

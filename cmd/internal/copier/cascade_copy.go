@@ -25,12 +25,12 @@ var errNoVerifiedCopy = errors.New("no verified copy to cascade from")
 func (r *runner) cascadeFile(ctx context.Context, fj *fileJob) (cascadeInfo, error) {
 	c := cascadeInfo{from: -1}
 	var recheck, copies []int
-	for i, st := range fj.state {
-		if !r.isCascade(i) || st != dsPending || fj.actions[i] == plan.Skip {
+	for i, st := range fj.states() {
+		if !r.isCascade(i) || st != dsPending || fj.actions()[i] == plan.Skip {
 			continue
 		}
 		c.idx = append(c.idx, i)
-		if fj.actions[i] == plan.Recheck {
+		if fj.actions()[i] == plan.Recheck {
 			recheck = append(recheck, i)
 		} else {
 			copies = append(copies, i)
@@ -42,8 +42,8 @@ func (r *runner) cascadeFile(ctx context.Context, fj *fileJob) (cascadeInfo, err
 		for k, i := range froms {
 			paths[k] = r.target(fj, i)
 		}
-		if err := testhook.BeforeCascade(ctx, fj.e.Rel, paths); err != nil {
-			r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+		if err := testhook.BeforeCascade(ctx, fj.entry().Rel, paths); err != nil {
+			r.warn(fj.entry().Rel, fmt.Sprintf("test hook: %v", err))
 		}
 	}
 	if fj.hash == "" || len(froms) == 0 {
@@ -79,8 +79,8 @@ func (r *runner) cascadeFile(ctx context.Context, fj *fileJob) (cascadeInfo, err
 // this run verified (or re-checked), in command-line order.
 func (r *runner) verifiedCopies(fj *fileJob) []int {
 	var out []int
-	for i, st := range fj.state {
-		if !r.isCascade(i) && st == dsOK && fj.actions[i] != plan.Skip {
+	for i, st := range fj.states() {
+		if !r.isCascade(i) && st == dsOK && fj.actions()[i] != plan.Skip {
 			out = append(out, i)
 		}
 	}
@@ -104,15 +104,15 @@ func (r *runner) recheckCascade(ctx context.Context, fj *fileJob, idx []int) ([]
 	for k, i := range idx {
 		h, err := hs[k+1], errs[k+1]
 		if err == nil && h.Hash == fj.hash && h.Size == fj.size {
-			fj.state[i] = dsOK
+			fj.states()[i] = dsOK
 			fj.setDestHash(i, h.Hash)
 			if !fj.hashReused {
 				r.writeRecord(fj, i, paths[k], r.record(fj, plan.LevelFull))
 			}
 			continue
 		}
-		fj.actions[i] = plan.Copy
-		r.out.Notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, h, err))
+		fj.actions()[i] = plan.Copy
+		r.out.Notice(fj.entry().Rel, "repair: "+r.recheckDiff(fj, i, h, err))
 		again = append(again, i)
 	}
 	return again, nil
@@ -133,7 +133,7 @@ func (r *runner) cascadeCopy(ctx context.Context, fj *fileJob, froms, idx []int,
 		}
 		last = err
 		r.failures.Add(1)
-		r.out.Fail(fj.e.Rel, r.target(fj, from), err)
+		r.out.Fail(fj.entry().Rel, r.target(fj, from), err)
 	}
 	for _, i := range idx {
 		fj.fail(i, fmt.Errorf("%w: %v", errNoVerifiedCopy, last))
@@ -187,7 +187,7 @@ func (r *runner) cascadeFrom(ctx context.Context, fj *fileJob, from int, idx []i
 			fj.fail(i, derr)
 			continue
 		}
-		fj.state[i] = dsCopied
+		fj.states()[i] = dsCopied
 		fj.hold(i, res.Dests[k].Temp)
 		r.xattrsUnkept(i, res.Dests[k].Unkept)
 	}
@@ -232,7 +232,7 @@ func (r *runner) copyChanged(fj *fileJob, from int, err error) error {
 // give the source hash. It returns an error only when the run is
 // cancelled.
 func (r *runner) verifyCascade(ctx context.Context, fj *fileJob, idx []int) error {
-	idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return fj.state[i] != dsCopied })
+	idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return fj.states()[i] != dsCopied })
 	if len(idx) == 0 {
 		return nil
 	}

@@ -44,7 +44,7 @@ func (c OnConflict) String() string {
 // action. A conflict that is not resolved fails fj there (Skip with the
 // state failed).
 func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
-	a, fi, err := r.decideAt(i, r.target(fj, i), *fj.e)
+	a, fi, err := r.decideAt(i, r.target(fj, i), *fj.entry())
 	if err != nil {
 		// Cannot look: copy, and let the copy report what is wrong.
 		return plan.Copy
@@ -92,7 +92,7 @@ func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
 		if _, err := os.Lstat(filepath.Join(filepath.Dir(r.source(fj)), name)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		a, _, err := r.decideAt(i, cand, *fj.e)
+		a, _, err := r.decideAt(i, cand, *fj.entry())
 		if err != nil {
 			return "", 0, err
 		}
@@ -107,7 +107,7 @@ func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
 // under its name (fi, from lstat): what is there against the source.
 func (r *runner) conflictError(fj *fileJob, i int, fi fs.FileInfo) error {
 	return fmt.Errorf("%w: %s holds %s, the source %s; not replaced",
-		cvv.ErrConflict, displayName(r.target(fj, i)), describeEntry(fi), describeFile(fj.e.Size, fj.e.ModTime))
+		cvv.ErrConflict, displayName(r.target(fj, i)), describeEntry(fi), describeFile(fj.entry().Size, fj.entry().ModTime))
 }
 
 // setConflict records how a conflict of fj on destination i was resolved:
@@ -116,7 +116,7 @@ func (r *runner) conflictError(fj *fileJob, i int, fi fs.FileInfo) error {
 func (fj *fileJob) setConflict(i int, alt, replaced string) {
 	x := fj.extra()
 	if x.conflicts == nil {
-		x.conflicts = make([]conflictFate, len(fj.state))
+		x.conflicts = make([]conflictFate, len(fj.states()))
 	}
 	x.conflicts[i] = conflictFate{alt: alt, replaced: replaced}
 }
@@ -143,9 +143,9 @@ func (r *runner) reportConflict(fj *fileJob, i int) {
 	c := fj.conflict(i)
 	switch {
 	case c.alt != "":
-		r.out.Notice(fj.e.Rel, fmt.Sprintf("conflict: %s holds another file; copied as %s", displayName(r.plan.Target(i, fj.e.Rel)), displayName(c.alt)))
+		r.out.Notice(fj.entry().Rel, fmt.Sprintf("conflict: %s holds another file; copied as %s", displayName(r.plan.Target(i, fj.entry().Rel)), displayName(c.alt)))
 	case c.replaced != "":
-		r.out.Notice(fj.e.Rel, fmt.Sprintf("replaced %s (it held %s) with the verified copy of the source", displayName(r.target(fj, i)), c.replaced))
+		r.out.Notice(fj.entry().Rel, fmt.Sprintf("replaced %s (it held %s) with the verified copy of the source", displayName(r.target(fj, i)), c.replaced))
 	}
 }
 

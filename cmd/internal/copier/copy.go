@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,25 +40,27 @@ const (
 //
 // It is kept for every file of the tree until the end of the run, so it
 // is small and holds no pointer but what it must (see the memory bound in
-// docs/USAGE.md): the file jobs of a run are one array, actions and state
-// are windows of two shared arrays, and what only some files need (errors,
-// hashes re-read from the destinations) hangs off x, allocated on demand
-// and released once the file is reported. The source hash is released then
-// too, unless a manifest needs it.
+// docs/USAGE.md): the file jobs of a run are one array, their entries,
+// actions and states are found through one shared jobTable by index, and
+// what only some files need (errors, hashes re-read from the
+// destinations) hangs off x, allocated on demand and released once the
+// file is reported. The source hash is released then too, unless a
+// manifest needs it.
 type fileJob struct {
-	// e is the file's entry in the walked tree. Its source and target
-	// paths are computed when needed (runner.source, runner.target): a tree
-	// of a million files keeps no path strings but the relative ones.
-	e       *plan.Entry
-	actions []plan.Action
-	state   []destState
-	x       *fileExtra
+	// t holds the file's entry in the walked tree and its actions and
+	// states (entry, actions, states). Its source and target paths are
+	// computed when needed (runner.source, runner.target): a tree of a
+	// million files keeps no path strings but the relative ones.
+	t *jobTable
+	x *fileExtra
 
 	hash     string // in-flight source hash ("" when not known or released)
 	size     int64
 	modTime  int64 // source mtime seen by the copy, Unix nanoseconds
 	hashDate int64 // when hash was taken, Unix nanoseconds
 
+	// k is the file's index in t.
+	k int32
 	// dir is the index in runner.tree.Dirs of the file's directory.
 	dir      int32
 	srcState srcStatus
@@ -66,6 +69,36 @@ type fileJob struct {
 	// hashReused: hash is the source hash the verification records of
 	// the destinations hold (reusableHash), not a read of the source.
 	hashReused bool
+}
+
+// jobTable is what the file jobs of a run share: file k of the tree is
+// entries[k], and its action and state on destination i are
+// actions[k*n+i] and states[k*n+i] (n destinations), one allocation each
+// for the whole tree rather than two slices per file.
+type jobTable struct {
+	entries []plan.Entry
+	actions []plan.Action
+	states  []destState
+	n       int
+}
+
+// entry returns fj's entry in the walked tree.
+func (fj *fileJob) entry() *plan.Entry { return &fj.t.entries[fj.k] }
+
+// actions returns what to do with fj on each destination (a window of
+// the shared array: writes go to it).
+func (fj *fileJob) actions() []plan.Action {
+	n := fj.t.n
+	k := int(fj.k) * n
+	return fj.t.actions[k : k+n : k+n]
+}
+
+// states returns fj's state on each destination (a window of the shared
+// array: writes go to it).
+func (fj *fileJob) states() []destState {
+	n := fj.t.n
+	k := int(fj.k) * n
+	return fj.t.states[k : k+n : k+n]
 }
 
 // srcStatus is what a re-read of a file's source found (ui.SourceState).
@@ -147,7 +180,7 @@ func (fj *fileJob) destHashOf(i int) string {
 func (fj *fileJob) setDestHash(i int, h string) {
 	fj.extra()
 	if fj.x.destHash == nil {
-		fj.x.destHash = make([]string, len(fj.state))
+		fj.x.destHash = make([]string, len(fj.states()))
 	}
 	fj.x.destHash[i] = h
 }
@@ -176,7 +209,7 @@ func (fj *fileJob) release(keepHash bool) {
 func unixTime(ns int64) time.Time { return time.Unix(0, ns) }
 
 func (fj *fileJob) needsCopy() bool {
-	for _, a := range fj.actions {
+	for _, a := range fj.actions() {
 		if a != plan.Skip {
 			return true
 		}
@@ -185,14 +218,14 @@ func (fj *fileJob) needsCopy() bool {
 }
 
 func (fj *fileJob) failed() bool {
-	return fj.sourceErr() != nil || slices.Contains(fj.state, dsFailed)
+	return fj.sourceErr() != nil || slices.Contains(fj.states(), dsFailed)
 }
 
 func (fj *fileJob) fail(i int, err error) {
-	fj.state[i] = dsFailed
+	fj.states()[i] = dsFailed
 	fj.extra()
 	if fj.x.errs == nil {
-		fj.x.errs = make([]error, len(fj.state))
+		fj.x.errs = make([]error, len(fj.states()))
 	}
 	fj.x.errs[i] = err
 }
@@ -490,9 +523,11 @@ func (r *runner) decide(ctx context.Context) error {
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
 	nf := len(r.tree.Files)
+	if nf > math.MaxInt32 {
+		return fmt.Errorf("%d files in one tree: at most %d", nf, math.MaxInt32)
+	}
 	jobs := make([]fileJob, nf)
-	actions := make([]plan.Action, nf*n)
-	states := make([]destState, nf*n)
+	t := &jobTable{entries: r.tree.Files, actions: make([]plan.Action, nf*n), states: make([]destState, nf*n), n: n}
 	r.files = make([]*fileJob, 0, nf)
 	for k := range r.tree.Files {
 		if k%1024 == 0 && ctx.Err() != nil {
@@ -500,16 +535,14 @@ func (r *runner) decide(ctx context.Context) error {
 		}
 		e := &r.tree.Files[k]
 		fj := &jobs[k]
-		fj.e = e
-		fj.actions = actions[k*n : (k+1)*n : (k+1)*n]
-		fj.state = states[k*n : (k+1)*n : (k+1)*n]
+		fj.t, fj.k = t, int32(k)
 		if r.tree.IsDir {
 			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
 		for i := range n {
 			if err := r.refusal(i, e.Rel); err != nil {
 				// The destination cannot hold it: it fails there alone.
-				fj.actions[i] = plan.Skip
+				fj.actions()[i] = plan.Skip
 				fj.fail(i, err)
 				continue
 			}
@@ -517,15 +550,15 @@ func (r *runner) decide(ctx context.Context) error {
 			if !fresh[i] {
 				a = r.decideDest(fj, i)
 			}
-			fj.actions[i] = a
+			fj.actions()[i] = a
 		}
 		if r.opts.hashFilesWanted() {
 			// A manifest lists every file with its hash.
 			r.hashSkipped(fj)
 		}
-		for i, a := range fj.actions {
-			if a == plan.Skip && fj.state[i] == dsPending {
-				fj.state[i] = dsSkipped
+		for i, a := range fj.actions() {
+			if a == plan.Skip && fj.states()[i] == dsPending {
+				fj.states()[i] = dsSkipped
 			}
 		}
 		if fj.needsCopy() {
@@ -578,8 +611,8 @@ func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 		for _, fj := range r.files {
 			// A file to recheck exists already and is copied again only
 			// if it differs: it needs no new space in the common case.
-			if fj.actions[i] == plan.Copy {
-				sizes[i] = append(sizes[i], fj.e.Size)
+			if fj.actions()[i] == plan.Copy {
+				sizes[i] = append(sizes[i], fj.entry().Size)
 				any = true
 			}
 		}
@@ -600,7 +633,7 @@ func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 func (r *runner) drop(i int) {
 	r.uncreate(i)
 	for _, fj := range r.files {
-		fj.actions[i] = plan.Skip
+		fj.actions()[i] = plan.Skip
 		fj.fail(i, r.dropped[i])
 	}
 	r.countBytes()
@@ -611,13 +644,13 @@ func (r *runner) countBytes() {
 	r.bytesTotal = 0
 	for _, fj := range r.files {
 		if fj.needsCopy() {
-			r.bytesTotal += fj.e.Size
+			r.bytesTotal += fj.entry().Size
 		}
 	}
 }
 
 // source returns the source path of fj.
-func (r *runner) source(fj *fileJob) string { return r.tree.Path(fj.e.Rel) }
+func (r *runner) source(fj *fileJob) string { return r.tree.Path(fj.entry().Rel) }
 
 // target returns the path of fj on destination i (another name with
 // --on-conflict rename).
@@ -625,7 +658,7 @@ func (r *runner) target(fj *fileJob, i int) string {
 	if alt := fj.conflict(i).alt; alt != "" {
 		return alt
 	}
-	return r.plan.Target(i, fj.e.Rel)
+	return r.plan.Target(i, fj.entry().Rel)
 }
 
 // live reports whether destination i takes part in the run.
@@ -1035,7 +1068,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if r.big != nil && fj.e.Size > int64(r.opts.EngineOpts.WithDefaults().BlockSize) {
+	if r.big != nil && fj.entry().Size > int64(r.opts.EngineOpts.WithDefaults().BlockSize) {
 		select {
 		case r.big <- struct{}{}:
 			defer func() { <-r.big }()
@@ -1043,8 +1076,8 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 			return ctx.Err()
 		}
 	}
-	r.inFlight.Store(fj.e.Rel, struct{}{})
-	defer r.inFlight.Delete(fj.e.Rel)
+	r.inFlight.Store(fj.entry().Rel, struct{}{})
+	defer r.inFlight.Delete(fj.entry().Rel)
 	r.copying.Add(1)
 	err := r.copyFile(ctx, fj)
 	r.copying.Add(-1)
@@ -1056,14 +1089,14 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	if fj.x != nil {
 		reported = fj.x.reported.Load()
 	}
-	if rest := fj.e.Size - reported; fj.needsCopy() && rest != 0 {
+	if rest := fj.entry().Size - reported; fj.needsCopy() && rest != 0 {
 		r.bytesDone.Add(rest)
 	}
 	if r.dirSync != nil {
 		// The reports wait until fj's name is durable; the file event
 		// tells the states at the end of the copy.
-		copied := slices.Clone(fj.state)
-		if r.opts.VerifyAfter && slices.Contains(fj.state, dsCopied) {
+		copied := slices.Clone(fj.states())
+		if r.opts.VerifyAfter && slices.Contains(fj.states(), dsCopied) {
 			r.dirSync.fileDone(fj, copied, false) // verifyAll verifies and settles it
 			return nil
 		}
@@ -1075,8 +1108,8 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		return nil
 	}
 	// The end of the copy (a copy is under its temp name until verified).
-	r.out.Copied(r.uiFile(fj, fj.state))
-	if r.opts.VerifyAfter && slices.Contains(fj.state, dsCopied) {
+	r.out.Copied(r.uiFile(fj, fj.states()))
+	if r.opts.VerifyAfter && slices.Contains(fj.states(), dsCopied) {
 		return nil // verifyAll verifies, seals and settles it
 	}
 	if err := r.verifyFile(ctx, fj); err != nil {
@@ -1099,7 +1132,7 @@ func (r *runner) engineCopy(ctx context.Context, job cvv.Job) (*cvv.Result, erro
 // settle counts and reports a file whose fate is final, then releases
 // what the report needed.
 func (r *runner) settle(fj *fileJob) {
-	r.out.Done(r.uiFile(fj, fj.state))
+	r.out.Done(r.uiFile(fj, fj.states()))
 	if r.cascadePending(fj) {
 		// cascadeAll settles it; until then it keeps its hash and what
 		// its report needs, not what was just reported.
@@ -1115,7 +1148,7 @@ func (r *runner) account(fj *fileJob) {
 	if fj.failed() {
 		r.failures.Add(1)
 	}
-	for i, st := range fj.state {
+	for i, st := range fj.states() {
 		if st == dsFailed && r.live(i) {
 			r.destProg[i].failed.Add(1)
 		}
@@ -1128,7 +1161,7 @@ func (r *runner) account(fj *fileJob) {
 // only when the run is cancelled; failures are recorded in fj.
 func (r *runner) copyFile(ctx context.Context, fj *fileJob) error {
 	var recheck []int
-	for i, a := range fj.actions {
+	for i, a := range fj.actions() {
 		if a == plan.Recheck && !r.deferred(fj, i) {
 			recheck = append(recheck, i)
 		}
@@ -1148,8 +1181,8 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 	var dests []string
 	var roots []*atomicfile.Dir
 	var writes []cvv.WritePath
-	for i, a := range fj.actions {
-		if a == plan.Copy && fj.state[i] == dsPending && !r.deferred(fj, i) {
+	for i, a := range fj.actions() {
+		if a == plan.Copy && fj.states()[i] == dsPending && !r.deferred(fj, i) {
 			idx = append(idx, i)
 			dests = append(dests, r.target(fj, i))
 			roots = append(roots, r.roots[i])
@@ -1213,7 +1246,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		if derr := res.Dests[k].Err; derr != nil {
 			fj.fail(i, derr)
 		} else {
-			fj.state[i] = dsCopied
+			fj.states()[i] = dsCopied
 			fj.hold(i, res.Dests[k].Temp)
 			fj.keepReadBack(i, res.SourceReadBack, res.Dests[k].ReadBack)
 			r.xattrsUnkept(i, res.Dests[k].Unkept)
@@ -1246,22 +1279,22 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 	if errs[0] != nil {
 		fj.extra().srcErr = errs[0]
 		fj.srcState = srcError
-		for i := range fj.state {
-			if fj.state[i] != dsSkipped {
+		for i := range fj.states() {
+			if fj.states()[i] != dsSkipped {
 				fj.fail(i, errs[0])
 			}
 		}
 		return nil
 	}
 	fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
-	fj.modTime = fj.e.ModTime.UnixNano()
+	fj.modTime = fj.entry().ModTime.UnixNano()
 	fj.srcState, fj.hashReused = srcOK, reused
 	if reused {
 		fj.srcState = srcNotRead
 	}
 	for k, i := range idx {
 		if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
-			fj.state[i] = dsOK
+			fj.states()[i] = dsOK
 			fj.setDestHash(i, hs[k+1].Hash)
 			if !reused {
 				// Both sides were just read from the media. (A reused
@@ -1269,8 +1302,8 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 				r.writeRecord(fj, i, r.target(fj, i), r.record(fj, plan.LevelFull))
 			}
 		} else {
-			fj.actions[i] = plan.Copy
-			r.out.Notice(fj.e.Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
+			fj.actions()[i] = plan.Copy
+			r.out.Notice(fj.entry().Rel, "repair: "+r.recheckDiff(fj, i, hs[k+1], errs[k+1]))
 		}
 	}
 	r.countVerified(fj)
@@ -1284,7 +1317,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 // source (size and mtime) at least as strict as the run asks, with its
 // hash algorithm. The destinations are still re-read and compared with it.
 func (r *runner) reusableHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
-	if !r.opts.Policy.VerifyExisting || len(idx) != len(fj.actions) {
+	if !r.opts.Policy.VerifyExisting || len(idx) != len(fj.actions()) {
 		return cvv.HashResult{}, false
 	}
 	return r.recordsHash(fj, idx)
@@ -1298,12 +1331,12 @@ func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	var hash string
 	for _, i := range idx {
 		rec, ok := plan.ReadRecord(r.target(fj, i))
-		if !ok || rec.Alg != r.opts.Alg.String() || !rec.Covers(*fj.e, r.policy(i)) || hash != "" && rec.Hash != hash {
+		if !ok || rec.Alg != r.opts.Alg.String() || !rec.Covers(*fj.entry(), r.policy(i)) || hash != "" && rec.Hash != hash {
 			return cvv.HashResult{}, false
 		}
 		hash = rec.Hash
 	}
-	return cvv.HashResult{Hash: hash, Size: fj.e.Size}, true
+	return cvv.HashResult{Hash: hash, Size: fj.entry().Size}, true
 }
 
 // hashAll hashes paths in parallel through the engine, reporting the
@@ -1338,7 +1371,7 @@ func (r *runner) hashAll(ctx context.Context, paths []string, progress func(int6
 // It returns an error only when the run is cancelled.
 func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	var idx []int
-	for i, s := range fj.state {
+	for i, s := range fj.states() {
 		if s == dsCopied {
 			idx = append(idx, i)
 		}
@@ -1350,8 +1383,8 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	for _, i := range idx {
 		dests = append(dests, r.copyPath(fj, i))
 	}
-	if err := testhook.BeforeVerify(ctx, fj.e.Rel, dests); err != nil {
-		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+	if err := testhook.BeforeVerify(ctx, fj.entry().Rel, dests); err != nil {
+		r.warn(fj.entry().Rel, fmt.Sprintf("test hook: %v", err))
 	}
 	if r.opts.Mode != plan.LevelTransfer {
 		r.verifying.Add(1)
@@ -1403,7 +1436,7 @@ func (r *runner) compareCopies(fj *fileJob, idx []int, hs []cvv.HashResult, errs
 				cvv.ErrVerifyMismatch, r.opts.Alg, h.Hash, fj.hash, h.Size, fj.size)})
 		default:
 			fj.setDestHash(i, h.Hash)
-			fj.state[i] = dsOK
+			fj.states()[i] = dsOK
 		}
 	}
 }
@@ -1440,7 +1473,7 @@ func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []in
 // checkSizes compares the size of each copy in idx with the source's.
 func (r *runner) checkSizes(fj *fileJob, idx []int) {
 	for _, i := range idx {
-		if fj.state[i] != dsCopied {
+		if fj.states()[i] != dsCopied {
 			continue
 		}
 		fi, err := r.lstatCopy(i, r.copyPath(fj, i))
@@ -1452,7 +1485,7 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 		case fi.Size() != fj.size:
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
 		default:
-			fj.state[i] = dsOK
+			fj.states()[i] = dsOK
 		}
 	}
 }
@@ -1467,9 +1500,9 @@ func (r *runner) verifyReads(fj *fileJob, copies int) int64 {
 	case plan.LevelTransfer:
 		return 0
 	case plan.LevelSource:
-		return fj.e.Size
+		return fj.entry().Size
 	}
-	return fj.e.Size * int64(1+copies)
+	return fj.entry().Size * int64(1+copies)
 }
 
 // countVerifyBytes sets verifyTotal to the bytes the verification of the
@@ -1478,7 +1511,7 @@ func (r *runner) countVerifyBytes() {
 	var n int64
 	for _, fj := range r.files {
 		copies := 0
-		for _, a := range fj.actions {
+		for _, a := range fj.actions() {
 			if a == plan.Copy {
 				copies++
 			}
@@ -1496,7 +1529,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	var bytes, reads int64
 	for _, fj := range r.files {
 		// The others were settled by doFile.
-		if n := countState(fj.state, dsCopied); n > 0 {
+		if n := countState(fj.states(), dsCopied); n > 0 {
 			todo = append(todo, fj)
 			bytes += fj.size
 			reads += r.verifyReads(fj, n)
@@ -1536,9 +1569,9 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	r.phase.Store("verify")
 	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
 		fj := todo[k]
-		r.inFlight.Store(fj.e.Rel, struct{}{})
+		r.inFlight.Store(fj.entry().Rel, struct{}{})
 		err := r.verifyFile(ctx, fj)
-		r.inFlight.Delete(fj.e.Rel)
+		r.inFlight.Delete(fj.entry().Rel)
 		if err != nil {
 			return err // keepAllUnverified deals with its held copies
 		}
@@ -1573,7 +1606,7 @@ func (r *runner) countVerified(fj *fileJob) {
 func (r *runner) unverified() int {
 	n := 0
 	for _, fj := range r.files {
-		if !fj.failed() && slices.Contains(fj.state, dsCopied) {
+		if !fj.failed() && slices.Contains(fj.states(), dsCopied) {
 			n++
 		}
 	}

@@ -151,7 +151,7 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string
 	}
 	target := r.target(fj, i)
 	dfs := r.destFS[i]
-	want, perm := unixTime(fj.modTime), fj.e.Mode.Perm()
+	want, perm := unixTime(fj.modTime), fj.entry().Mode.Perm()
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))
@@ -165,12 +165,12 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string
 	fsName := dfs.TypeOr("the filesystem")
 	if !r.attrsAgain[i].Swap(true) {
 		// Once per destination: on such a filesystem every file needs it.
-		r.warn(fj.e.Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again, here and wherever it happens on %s",
+		r.warn(fj.entry().Rel, fmt.Sprintf("%s: %s did not keep the mtime or mode set before the rename (%s %v); set again, here and wherever it happens on %s",
 			target, fsName, fi.ModTime().Format(time.RFC3339Nano), fi.Mode().Perm(), r.plan.Dests[i].Arg))
 	}
 	if !modeOK {
 		if err := dir.Chmod(name, perm); err != nil {
-			r.warn(fj.e.Rel, err.Error())
+			r.warn(fj.entry().Rel, err.Error())
 		}
 	}
 	if !timeOK {
@@ -191,7 +191,7 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string
 			fi.ModTime().Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))})
 	}
 	if !dfs.NoModes && fi.Mode().Perm() != perm {
-		r.warn(fj.e.Rel, fmt.Sprintf("%s: %s keeps the mode %v, not the source's %v", target, fsName, fi.Mode().Perm(), perm))
+		r.warn(fj.entry().Rel, fmt.Sprintf("%s: %s keeps the mode %v, not the source's %v", target, fsName, fi.Mode().Perm(), perm))
 	}
 }
 

@@ -107,7 +107,7 @@ func newDirSyncsFor(r *runner, fjs []*fileJob) *dirSyncs {
 		s.dirty[i] = make([]bool, len(r.tree.Dirs))
 	}
 	for _, fj := range fjs {
-		for i, a := range fj.actions {
+		for i, a := range fj.actions() {
 			if a != plan.Skip {
 				s.left[i][fj.dir]++
 			}
@@ -168,7 +168,7 @@ func (s *dirSyncs) done(h heldReport) {
 	d := fj.dir
 	s.mu.Lock()
 	done := true
-	for i, a := range fj.actions {
+	for i, a := range fj.actions() {
 		if a == plan.Copy {
 			// A copy was attempted: a file may have been renamed in.
 			s.dirty[i][d] = true
@@ -220,7 +220,7 @@ func (s *dirSyncs) flushLocked(d int) {
 		}
 		if h.settle {
 			r.settle(h.fj)
-		} else if !slices.Contains(h.fj.state, dsCopied) {
+		} else if !slices.Contains(h.fj.states(), dsCopied) {
 			// Nothing left for verifyAll: a failed fsync settled it.
 			r.settle(h.fj)
 		}
@@ -254,10 +254,10 @@ func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	r.out.Fail(r.tree.Dirs[d].Rel, target, err)
 	for _, h := range batch {
 		fj := h.fj
-		if fj.actions[i] != plan.Copy {
+		if fj.actions()[i] != plan.Copy {
 			continue
 		}
-		if st := fj.state[i]; st == dsCopied || st == dsOK {
+		if st := fj.states()[i]; st == dsCopied || st == dsOK {
 			fj.fail(i, err)
 			if h.copied != nil {
 				h.copied[i] = dsFailed

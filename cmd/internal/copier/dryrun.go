@@ -30,18 +30,18 @@ func (r *runner) dryRun(ctx context.Context) error {
 	failed := false
 	for _, fj := range r.files {
 		var acts []string
-		for i, a := range fj.actions {
+		for i, a := range fj.actions() {
 			if err := fj.err(i); err != nil {
 				acts = append(acts, "refuse")
 				refused[i]++
 				failed = true
-				fmt.Fprintf(r.stderr, "cvv: %s -> %s: would fail: %v\n", displayName(fj.e.Rel), displayName(r.target(fj, i)), err)
+				fmt.Fprintf(r.stderr, "cvv: %s -> %s: would fail: %v\n", displayName(fj.entry().Rel), displayName(r.target(fj, i)), err)
 				continue
 			}
 			switch a {
 			case plan.Copy:
 				copies[i]++
-				bytes[i] += fj.e.Size
+				bytes[i] += fj.entry().Size
 			case plan.Skip:
 				skips[i]++
 			case plan.Recheck:
@@ -50,7 +50,7 @@ func (r *runner) dryRun(ctx context.Context) error {
 			acts = append(acts, r.dryRunAction(fj, i))
 		}
 		if !r.opts.Quiet {
-			fmt.Fprintf(r.stdout, "%s  %s  %s\n", displayName(fj.e.Rel), plan.HumanBytes(fj.e.Size), strings.Join(acts, " "))
+			fmt.Fprintf(r.stdout, "%s  %s  %s\n", displayName(fj.entry().Rel), plan.HumanBytes(fj.entry().Size), strings.Join(acts, " "))
 		}
 	}
 	for _, s := range r.tree.Specials {
@@ -79,7 +79,7 @@ func (r *runner) dryRun(ctx context.Context) error {
 // action, "replace" for a copy over an existing file, "rename" for a copy
 // to another name (--on-conflict rename).
 func (r *runner) dryRunAction(fj *fileJob, i int) string {
-	a := fj.actions[i]
+	a := fj.actions()[i]
 	if fj.conflict(i).alt != "" && a == plan.Copy {
 		return "rename"
 	}

@@ -146,22 +146,22 @@ func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
 func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
 	unchanged = true
 	for k, fj := range r.files {
-		unchanged = unchanged && fj.hashReused && fj.state[i] == dsSkipped
+		unchanged = unchanged && fj.hashReused && fj.states()[i] == dsSkipped
 		if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
 			continue
 		}
-		if fj.state[i] == dsSkipped && !fj.hashReused {
+		if fj.states()[i] == dsSkipped && !fj.hashReused {
 			continue
 		}
 		// Action is left to manifest.Write, which records "original" for
 		// a file its history has never seen and "verified" or "failed"
 		// against the recorded hash otherwise; only a failed verification
 		// is said here.
-		f := manifest.File{Path: r.relIn(root, r.target(fj, i), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
+		f := manifest.File{Path: r.relIn(root, r.target(fj, i), fj.entry().Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
 		if fi, err := os.Stat(r.target(fj, i)); err == nil {
 			f.ModTime = fi.ModTime()
 		}
-		if fj.state[i] == dsFailed {
+		if fj.states()[i] == dsFailed {
 			f.Action = "failed"
 		}
 		add(r.seq(k), f)
@@ -183,7 +183,7 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 		if fj.hash == "" || fj.srcState == srcError {
 			continue
 		}
-		f := manifest.File{Path: r.relIn(root, r.source(fj), fj.e.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
+		f := manifest.File{Path: r.relIn(root, r.source(fj), fj.entry().Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
 		if fj.srcState == srcChanged {
 			f.Action = "failed"
 		}
@@ -209,7 +209,7 @@ func (fj *fileJob) hashTime() time.Time {
 // (hash both sides), as with --verify-existing.
 func (r *runner) hashSkipped(fj *fileJob) {
 	var skip []int
-	for i, a := range fj.actions {
+	for i, a := range fj.actions() {
 		if a == plan.Skip && fj.err(i) == nil {
 			skip = append(skip, i)
 		}
@@ -217,14 +217,14 @@ func (r *runner) hashSkipped(fj *fileJob) {
 	if len(skip) == 0 {
 		return
 	}
-	if len(skip) == len(fj.actions) {
+	if len(skip) == len(fj.actions()) {
 		if h, ok := r.recordsHash(fj, skip); ok {
-			fj.hash, fj.size, fj.modTime, fj.hashReused = h.Hash, h.Size, fj.e.ModTime.UnixNano(), true
+			fj.hash, fj.size, fj.modTime, fj.hashReused = h.Hash, h.Size, fj.entry().ModTime.UnixNano(), true
 			return
 		}
 	}
 	for _, i := range skip {
-		fj.actions[i] = plan.Recheck
+		fj.actions()[i] = plan.Recheck
 	}
 }
 

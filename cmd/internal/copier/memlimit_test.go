@@ -15,8 +15,8 @@ import (
 // plan.Entry must fit or move to fileExtra (only while the file is worked
 // on, or only for failures).
 func TestPerFileState(t *testing.T) {
-	if s := unsafe.Sizeof(fileJob{}); s > 112 {
-		t.Errorf("fileJob is %d bytes, want <= 112", s)
+	if s := unsafe.Sizeof(fileJob{}); s > 72 {
+		t.Errorf("fileJob is %d bytes, want <= 72", s)
 	}
 	if s := unsafe.Sizeof(plan.Entry{}); s > 56 {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)

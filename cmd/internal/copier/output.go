@@ -121,7 +121,7 @@ func (r *runner) warn(rel, msg string) {
 // uiFile is fj as the printers show it, with states on its destinations.
 func (r *runner) uiFile(fj *fileJob, states []destState) ui.File {
 	f := ui.File{
-		Rel: fj.e.Rel, Source: r.source(fj), Size: fj.e.Size, Bytes: fj.size, Elapsed: fj.elapsed(),
+		Rel: fj.entry().Rel, Source: r.source(fj), Size: fj.entry().Size, Bytes: fj.size, Elapsed: fj.elapsed(),
 		Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(), Hash: fj.hash,
 		SourceState: fj.srcState, SourceErr: fj.sourceErr(), Verified: fj.verified, HashReused: fj.hashReused,
 		Dests: make([]ui.Dest, len(states)),
@@ -130,7 +130,7 @@ func (r *runner) uiFile(fj *fileJob, states []destState) ui.File {
 		err := fj.err(i)
 		d := ui.Dest{Path: r.target(fj, i), State: st, Hash: fj.destHashOf(i), Err: err, Reported: err != nil && err == r.dropped[i]}
 		if c := fj.conflict(i); c.alt != "" {
-			d.RenamedFrom = r.plan.Target(i, fj.e.Rel)
+			d.RenamedFrom = r.plan.Target(i, fj.entry().Rel)
 		} else {
 			d.Replaces = c.replaced
 		}
@@ -196,13 +196,13 @@ func (r *runner) countFiles() fileCounts {
 		switch {
 		case fj.failed():
 			c.failed++
-		case slices.Contains(fj.state, dsCopied):
+		case slices.Contains(fj.states(), dsCopied):
 			// Copied (maybe given its name) but not verified.
 			c.notVerified++
 			if fj.wrote {
 				c.copied++
 			}
-		case slices.Contains(fj.state, dsPending):
+		case slices.Contains(fj.states(), dsPending):
 			// Not copied, or its check not done: the run stopped first.
 			c.notStarted++
 		case fj.wrote:
@@ -246,7 +246,7 @@ func (r *runner) destSummaries() []ui.DestSummary {
 		ds[i] = ui.DestSummary{Path: d.Path, Name: d.Arg, Error: ui.ErrString(r.dropped[i])}
 	}
 	for _, fj := range r.files {
-		for i, st := range fj.state {
+		for i, st := range fj.states() {
 			switch st {
 			case dsOK:
 				ds[i].FilesOK++

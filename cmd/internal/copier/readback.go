@@ -33,7 +33,7 @@ func (fj *fileJob) keepReadBack(i int, src, dest *cvv.ReadBack) {
 	}
 	x := fj.extra()
 	if x.readBack == nil {
-		x.readBack = make([]*cvv.ReadBack, 1+len(fj.state))
+		x.readBack = make([]*cvv.ReadBack, 1+len(fj.states()))
 	}
 	x.readBack[0], x.readBack[1+i] = src, dest
 }

@@ -41,7 +41,7 @@ func (fj *fileJob) held(i int) string {
 func (fj *fileJob) hold(i int, tmp string) {
 	fj.extra()
 	if fj.x.temps == nil {
-		fj.x.temps = make([]string, len(fj.state))
+		fj.x.temps = make([]string, len(fj.states()))
 	}
 	fj.x.temps[i] = tmp
 }
@@ -98,7 +98,7 @@ func (r *runner) recordFailed(fj *fileJob, path string, err error) {
 		if errors.As(err, &pe) && strings.HasPrefix(pe.Path, "/proc/") {
 			err = pe.Err
 		}
-		r.warn(fj.e.Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
+		r.warn(fj.entry().Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))
 	}
 }
 
@@ -106,7 +106,7 @@ func (r *runner) recordFailed(fj *fileJob, path string, err error) {
 // and removes the held copies whose verification failed (the failure says
 // so). Copies still unverified are left to keepUnverified.
 func (r *runner) seal(fj *fileJob) {
-	for i, s := range fj.state {
+	for i, s := range fj.states() {
 		tmp := fj.held(i)
 		if tmp == "" {
 			continue
@@ -186,8 +186,8 @@ func (r *runner) sealCopy(fj *fileJob, i int, tmp string) {
 // check checks it under its final name, then the conflict's notice.
 func (r *runner) placed(fj *fileJob, i int, check func()) {
 	fj.wrote = true
-	if err := testhook.AfterPlace(fj.e.Rel, r.target(fj, i)); err != nil {
-		r.warn(fj.e.Rel, fmt.Sprintf("test hook: %v", err))
+	if err := testhook.AfterPlace(fj.entry().Rel, r.target(fj, i)); err != nil {
+		r.warn(fj.entry().Rel, fmt.Sprintf("test hook: %v", err))
 	}
 	check()
 	r.reportConflict(fj, i)
@@ -198,7 +198,7 @@ func (r *runner) placed(fj *fileJob, i int, check func()) {
 // that replaces nothing gets its final name and a LevelTransfer record;
 // any other is removed, and what was there stays.
 func (r *runner) keepUnverified(fj *fileJob) {
-	for i, s := range fj.state {
+	for i, s := range fj.states() {
 		tmp := fj.held(i)
 		if tmp == "" || s != dsCopied {
 			continue

@@ -510,7 +510,7 @@ func (r *runner) markDone(root string) error {
 // has something to do only then.
 func (r *runner) wroteTo(i int) bool {
 	for _, fj := range r.files {
-		if fj.state[i] != dsSkipped {
+		if fj.states()[i] != dsSkipped {
 			return true
 		}
 	}

@@ -80,12 +80,12 @@ func (r *runner) reportFile(fj *fileJob) {
 	if r.report == nil {
 		return
 	}
-	row := report.Row{Path: fj.e.Rel, Size: fj.e.Size, Hash: fj.hash, Source: fj.srcState.String()}
+	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash, Source: fj.srcState.String()}
 	if err := fj.sourceErr(); err != nil {
 		row.Error = err.Error()
 	}
-	for i, s := range fj.state {
-		row.Dests = append(row.Dests, report.Dest{Status: reportStatus(s), Wrote: fj.actions[i] != plan.Skip})
+	for i, s := range fj.states() {
+		row.Dests = append(row.Dests, report.Dest{Status: reportStatus(s), Wrote: fj.actions()[i] != plan.Skip})
 		if err := fj.err(i); err != nil && row.Error == "" {
 			row.Error = err.Error()
 		}
