@@ -83,9 +83,10 @@ bench-smoke:
 	scripts/bench.sh smoke
 
 # The fault suite with its long trials (50+ signal and crash trials each, a
-# sparse 20 GiB file, 100k empty files). Needs root for mounts and FUSE.
+# sparse 20 GiB file, trees of 1M empty files for hash, verify and a
+# copy with its re-run). Needs root for mounts and FUSE.
 test-faults:
-	CVV_FAULTS=full $(GO) test -count=1 -timeout 30m ./cmd/internal/faults/
+	CVV_FAULTS=full $(GO) test -count=1 -timeout 60m ./cmd/internal/faults/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
