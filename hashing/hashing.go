@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/zeebo/xxh3"
 )
 
 // Algorithm names a hash function.
@@ -118,9 +117,9 @@ type Hasher interface {
 func (a Algorithm) New() Hasher {
 	switch a {
 	case XXH3:
-		return &xxh3Hasher{h: xxh3.New()}
+		return xxh3Hasher{new(xxh3Stream)}
 	case XXH128:
-		return &xxh128Hasher{h: xxh3.New()}
+		return xxh128Hasher{new(xxh3Stream)}
 	case XXH64:
 		return &stdHasher{h: xxhash.New()}
 	case MD5:
@@ -148,21 +147,19 @@ func (s *stdHasher) Write(p []byte) (int, error) { return s.h.Write(p) }
 func (s *stdHasher) Hex() string                 { return hex.EncodeToString(s.h.Sum(nil)) }
 func (s *stdHasher) Reset()                      { s.h.Reset() }
 
-type xxh3Hasher struct{ h *xxh3.Hasher }
+type xxh3Hasher struct{ *xxh3Stream }
 
-func (x *xxh3Hasher) Write(p []byte) (int, error) { return x.h.Write(p) }
-func (x *xxh3Hasher) Reset()                      { x.h.Reset() }
-func (x *xxh3Hasher) Hex() string {
+func (x xxh3Hasher) Reset() { x.h.Reset() }
+func (x xxh3Hasher) Hex() string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], x.h.Sum64())
 	return hex.EncodeToString(b[:])
 }
 
-type xxh128Hasher struct{ h *xxh3.Hasher }
+type xxh128Hasher struct{ *xxh3Stream }
 
-func (x *xxh128Hasher) Write(p []byte) (int, error) { return x.h.Write(p) }
-func (x *xxh128Hasher) Reset()                      { x.h.Reset() }
-func (x *xxh128Hasher) Hex() string {
+func (x xxh128Hasher) Reset() { x.h.Reset() }
+func (x xxh128Hasher) Hex() string {
 	s := x.h.Sum128()
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], s.Hi)
