@@ -57,6 +57,10 @@
 #   cvv-noslow    cvv -m full without the last (slow) destination, events
 #                 as cvv-cascade: the time the source would be released
 #                 without the slow drive (throttle rig)
+# The first untimed run of a cvv contender (an extra one when WARMUP=0)
+# prints --json: its start event, kept as start.jsonl in the cell, says how
+# each destination was written (direct or buffered, and why), and the
+# report shows it.
 # Before every run (hyperfine --prepare) the destinations are removed, and as
 # root the page cache is dropped; `sync` runs inside the timed command. Each
 # timed command runs under bench/cmd/rusage, which records CPU seconds and
@@ -464,24 +468,27 @@ run_fio() { # run_fio TARGET OUTDIR
 
 # --- contenders ------------------------------------------------------------
 # tool_cmd TOOL WORKLOAD N prints the shell command of one timed run
-# (cell_dir: the cell's raw directory, for the event streams).
+# (cell_dir: the cell's raw directory, for the event streams). With
+# probe_out set, cvv prints its --json events into that file instead.
 cell_dir=""
+probe_out=""
 tool_cmd() {
-	local tool=$1 w=$2 n=$3 src dsts=() i c=""
+	local tool=$1 w=$2 n=$3 src dsts=() i c="" cvv="$CVV -q" out=""
+	if [ -n "$probe_out" ]; then cvv="$CVV -q --json" out=" >$probe_out"; fi
 	if [ "$w" = big ]; then src=$src_root/big/big.bin; else src=$src_root/$w; fi
 	for i in $(seq 1 "$n"); do dsts+=("${dest_roots[$((i - 1))]}/bench/$w"); done
 	case $tool in
-	cvv-transfer) c="$CVV -q -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
-	cvv-full) c="$CVV -q -m full ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-transfer) c="$cvv -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
+	cvv-full) c="$cvv -m full ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
 	cvv-cascade) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} --cascade ${dsts[$((n - 1))]} >>$cell_dir/events.jsonl" ;;
 	cvv-noslow) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} >>$cell_dir/events.jsonl" ;;
-	cvv-fallback) c="$CVV -q --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
-	cvv-direct) c="$CVV -q -m transfer --write direct ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
-	cvv-buffered) c="$CVV -q -m transfer --write buffered ${CVV_FLAGS:-} $src ${dsts[*]}" ;;
+	cvv-fallback) c="$cvv --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
+	cvv-direct) c="$cvv -m transfer --write direct ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
+	cvv-buffered) c="$cvv -m transfer --write buffered ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
 	cvv-bs*-qd*)
 		local bs=${tool#cvv-bs} qd
 		qd=${bs#*-qd} bs=${bs%-qd*}
-		c="$CVV -q -m transfer --block-size $bs --queue-depth $qd ${CVV_FLAGS:-} $src ${dsts[*]}"
+		c="$cvv -m transfer --block-size $bs --queue-depth $qd ${CVV_FLAGS:-} $src ${dsts[*]}$out"
 		;;
 	cp | rsync | cp-xxhsum)
 		for d in "${dsts[@]}"; do
@@ -532,12 +539,30 @@ run_cell() {
 		echo true
 	} >"$cell/prepare.sh"
 	step=$((step + 1))
-	for r in $(seq 1 "$WARMUP"); do
-		if ! { sh "$cell/prepare.sh" && sh "$cell/cmd.sh"; } >"$cell/warmup$r.log" 2>&1; then
+	# The first untimed run of a cvv contender records its start event.
+	local untimed=$WARMUP probe=""
+	case $tool in
+	cvv-cascade | cvv-noslow) ;;
+	cvv-*)
+		probe=$cell/probe.sh untimed=$((WARMUP > 0 ? WARMUP : 1))
+		{
+			echo "# untimed: as cmd.sh, with the --json events in probe.jsonl"
+			probe_out=$cell/probe.jsonl tool_cmd "$tool" "$w" "$n"
+		} >"$probe"
+		;;
+	esac
+	for r in $(seq 1 "$untimed"); do
+		local run=$cell/cmd.sh
+		[ "$r" = 1 ] && [ -n "$probe" ] && run=$probe
+		if ! { sh "$cell/prepare.sh" && sh "$run"; } >"$cell/warmup$r.log" 2>&1; then
 			cat "$cell/warmup$r.log" >&2
-			die "$t $w d$n $tool warm-up run failed (command: $(tail -1 "$cell/cmd.sh"))"
+			die "$t $w d$n $tool warm-up run failed (command: $(tail -1 "$run"))"
 		fi
 	done
+	if [ -n "$probe" ]; then
+		grep -m1 '"event":"start"' "$cell/probe.jsonl" >"$cell/start.jsonl" || die "$t $w d$n $tool: no start event in $cell/probe.jsonl"
+		rm -f "$cell/probe.jsonl"
+	fi
 	# The event streams count the timed runs only.
 	rm -f "$cell/events.jsonl"
 	if ! hyperfine -N --runs "$RUNS" --style none --output inherit --prepare "sh $cell/prepare.sh" \

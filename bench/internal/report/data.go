@@ -125,6 +125,10 @@ type Cell struct {
 	// released the source, from the source_released events of the runs
 	// (events.jsonl, written by the contenders that print --json).
 	Released []float64
+	// WritePaths says how cvv wrote each destination, in order (direct,
+	// buffered, pwrite), from the writes of a start event (start.jsonl,
+	// recorded by an untimed run, or events.jsonl); nil when unknown.
+	WritePaths []string
 }
 
 // FIO is the fio baseline of one target, in bytes per second.
@@ -285,6 +289,17 @@ func loadCell(dir string, k Key) (*Cell, error) {
 				return nil, err
 			}
 			c.Released = append(c.Released, rs...)
+			if c.WritePaths == nil {
+				if c.WritePaths, err = parseWritePaths(p); err != nil {
+					return nil, err
+				}
+			}
+		case e.Name() == "start.jsonl":
+			ws, err := parseWritePaths(p)
+			if err != nil {
+				return nil, err
+			}
+			c.WritePaths = ws
 		case e.Name() == "rusage.jsonl":
 			us, err := ParseUsages(p)
 			if err != nil {
@@ -342,6 +357,34 @@ func parseReleased(path string) ([]float64, error) {
 		out = append(out, *ev.Seconds)
 	}
 	return out, nil
+}
+
+// parseWritePaths reads the write path of every destination from the first
+// start event of a cvv --json event stream; nil if there is none.
+func parseWritePaths(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if !bytes.Contains(line, []byte(`"event":"start"`)) {
+			continue
+		}
+		var ev struct {
+			Writes []struct {
+				Path string `json:"path"`
+			} `json:"writes"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("%s: bad start event %q: %w", path, line, err)
+		}
+		out := make([]string, len(ev.Writes))
+		for i, w := range ev.Writes {
+			out[i] = w.Path
+		}
+		return out, nil
+	}
+	return nil, nil
 }
 
 // roundOf parses the round number of a file named run<N>.json.

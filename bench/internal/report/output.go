@@ -25,7 +25,7 @@ var CSVHeader = []string{
 	"wall_median_s", "wall_min_s", "wall_max_s",
 	"mbps_median", "mbps_min", "mbps_max",
 	"cpu_median_s", "cpu_s_per_gib", "max_rss_mib",
-	"wall_vs_cp", "wall_vs_rsync", "fio_fraction",
+	"wall_vs_cp", "wall_vs_rsync", "fio_fraction", "fio_limit_mbps", "write_paths",
 }
 
 // WriteCSV writes rows as CSV with CSVHeader.
@@ -40,7 +40,8 @@ func WriteCSV(w io.Writer, rows []Row) error {
 			csvFloat(r.WallMedian), csvFloat(r.WallMin), csvFloat(r.WallMax),
 			csvFloat(r.MBpsMedian), csvFloat(r.MBpsMin), csvFloat(r.MBpsMax),
 			csvFloat(r.CPUMedian), csvFloat(r.CPUPerGiB), csvFloat(r.MaxRSSMiB),
-			csvFloat(r.VsCp), csvFloat(r.VsRsync), csvFloat(r.FIOFraction),
+			csvFloat(r.VsCp), csvFloat(r.VsRsync), csvFloat(r.FIOFraction), csvFloat(r.FIOLimit / MB),
+			strings.Join(r.WritePaths, " "),
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -117,7 +118,9 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	p("Below 1.00x the tool is faster. cp and rsync run once per destination, one after the other.\n")
 	p("- **fio** is MB/s as a fraction of the fio limit of the target (`--ioengine=io_uring --direct=1 --bs=1M --iodepth=32`): ")
 	p("the slowest job of one fio run that reads the source device while writing N destinations at once; ")
-	p("without that run, min(read, write) on separate devices, min(read, write/N) on one device.\n")
+	p("without that run, min(read, write) on separate devices, min(read, write/N) on one device; **fio MB/s** is that limit.\n")
+	p("- **writes** is how cvv wrote each destination, in order: `direct` (O_DIRECT), `buffered` (page cache with write-behind), ")
+	p("`pwrite` (portable engine), as its `--json` start event of an untimed run said.\n")
 	p("- Per cell, each contender has its warm-up run(s), then its timed runs back to back; the contender order rotates ")
 	p("from cell to cell. Caches are dropped and destinations removed before every run.\n\n")
 
@@ -138,12 +141,13 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 		if r.Target != cur {
 			cur = r.Target
 			p("\n## Target `%s`\n\n", cur)
-			p("| workload | dests | tool | runs | MB/s median | MB/s min-max | CPU s/GiB | RSS MiB | vs cp | vs rsync | fio |\n")
-			p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+			p("| workload | dests | tool | runs | MB/s median | MB/s min-max | CPU s/GiB | RSS MiB | vs cp | vs rsync | fio | fio MB/s | writes |\n")
+			p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 		}
-		p("| %s | %d | %s | %d | %s | %s-%s | %s | %s | %s | %s | %s |\n",
+		p("| %s | %d | %s | %d | %s | %s-%s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Workload, r.Dests, r.Tool, r.Runs, mdFloat(r.MBpsMedian, 0), mdFloat(r.MBpsMin, 0), mdFloat(r.MBpsMax, 0),
-			mdFloat(r.CPUPerGiB, 2), mdFloat(r.MaxRSSMiB, 1), mdRatio(r.VsCp), mdRatio(r.VsRsync), mdPercent(r.FIOFraction))
+			mdFloat(r.CPUPerGiB, 2), mdFloat(r.MaxRSSMiB, 1), mdRatio(r.VsCp), mdRatio(r.VsRsync), mdPercent(r.FIOFraction),
+			mdFloat(r.FIOLimit/MB, 0), r.WritePath())
 	}
 	if len(d.FIO) > 0 {
 		p("\n## fio baseline\n\n| target | engine | direct | read MB/s | write MB/s per job |\n|---|---|---|--:|---|\n")

@@ -483,7 +483,7 @@ func TestWriteMarkdownAndTargetsCSV(t *testing.T) {
 		"| 5 | cvv-full peak RSS (largest over all cells) | all (max at disk big d1) | 65.0 MiB | <= 64.0 MiB | **MISS** |",
 		"![source MB/s by workload, destinations and tool](c.png)",
 		"## Target `loop`",
-		"| big | 3 | cvv-transfer | 5 | 187 | 183-191 | 0.50 | 30.0 | 0.38x | 0.19x | - |",
+		"| big | 3 | cvv-transfer | 5 | 187 | 183-191 | 0.50 | 30.0 | 0.38x | 0.19x | - | - | - |",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -740,5 +740,50 @@ func TestFullVsScriptedCheck(t *testing.T) {
 		if c.Target == 8 {
 			t.Errorf("target 8 checked without the cp-xxhsum contender: %+v", c)
 		}
+	}
+}
+
+// TestWritePaths checks that the write path of every destination comes from
+// the start event of a cell's untimed run (start.jsonl) or of its event
+// stream, and reaches the markdown table and the CSV.
+func TestWritePaths(t *testing.T) {
+	plan := Plan{Runs: 1, Targets: []string{"disk"}, Workloads: []string{"big"}, Dests: []int{1, 3}, Tools: []string{ToolTransfer, ToolCp}}
+	r := newRaw(t, plan, Workload{Name: "big", Bytes: gib})
+	for _, n := range []int{1, 3} {
+		r.runs(Key{"disk", "big", n, ToolTransfer}, 1, 1024, 2)
+		r.runs(Key{"disk", "big", n, ToolCp}, 1, 1024, 3)
+	}
+	r.write("disk/big/d1/cvv-transfer/start.jsonl",
+		`{"event":"start","writes":[{"dest":"/a","path":"buffered","why":"shares its filesystem with the source"}]}`+"\n")
+	r.write("disk/big/d3/cvv-transfer/events.jsonl", `{"event":"start","writes":[{"dest":"/a","path":"buffered"},{"dest":"/b","path":"direct"},{"dest":"/c","path":"buffered"}]}`+"\n"+
+		`{"event":"start","writes":[{"dest":"/a","path":"pwrite"}]}`+"\n")
+	d := r.load()
+	want := map[int]string{1: "buffered", 3: "buffered direct buffered"}
+	rows := d.Summarize()
+	for _, row := range rows {
+		w := "-"
+		if row.Tool == ToolTransfer {
+			w = want[row.Dests]
+		}
+		if got := row.WritePath(); got != w {
+			t.Errorf("%v: write path %q, want %q", row.Key, got, w)
+		}
+	}
+	var md, csvb bytes.Buffer
+	if err := WriteMarkdown(&md, d, rows, nil, MarkdownOptions{Title: "T"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| 0.67x | - | - | - | buffered direct buffered |") {
+		t.Errorf("markdown lacks the d3 write paths:\n%s", md.String())
+	}
+	if err := WriteCSV(&csvb, rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csvb.String(), ",buffered\n") {
+		t.Errorf("CSV lacks the d1 write path:\n%s", csvb.String())
+	}
+	r.write("disk/big/d1/cvv-transfer/start.jsonl", `{"event":"start","writes":[}`+"\n")
+	if _, err := Load(r.dir); err == nil || !strings.Contains(err.Error(), "bad start event") {
+		t.Errorf("Load of a broken start event: %v", err)
 	}
 }

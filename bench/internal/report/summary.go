@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"slices"
+	"strings"
 )
 
 // MB is the unit of throughput figures: 10^6 bytes, as disk vendors and fio
@@ -63,6 +64,16 @@ type Row struct {
 	FIOFraction float64
 	// FIOLimit is that limit in bytes per second, NaN without a baseline.
 	FIOLimit float64
+	// WritePaths is how each destination was written (Cell.WritePaths).
+	WritePaths []string
+}
+
+// WritePath is r.WritePaths in one word per destination, "-" if unknown.
+func (r Row) WritePath() string {
+	if len(r.WritePaths) == 0 {
+		return "-"
+	}
+	return strings.Join(r.WritePaths, " ")
 }
 
 // CPUs returns the per-run CPU seconds of c: from rusage records when there
@@ -174,6 +185,7 @@ func (d *Dataset) row(c *Cell) Row {
 	r.VsRsync = d.WallRatio(c.Key, "rsync")
 	r.FIOLimit = d.FIOLimit(c.Target, c.Dests)
 	r.FIOFraction = b / r.WallMedian / r.FIOLimit
+	r.WritePaths = c.WritePaths
 	if r.Bytes == 0 {
 		r.MBpsMedian, r.MBpsMin, r.MBpsMax, r.CPUPerGiB, r.FIOFraction = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	}
