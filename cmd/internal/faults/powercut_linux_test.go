@@ -30,6 +30,7 @@ type cutScenario struct {
 	fallback    bool   // --engine fallback
 	directIO    bool   // the FUSE mount uses FOPEN_DIRECT_IO
 	write       string // --write direct or buffered; "" leaves auto's choice
+	jobs        int    // --jobs, 0 for the default
 }
 
 func (s cutScenario) String() string {
@@ -45,6 +46,9 @@ func (s cutScenario) String() string {
 	}
 	if s.write != "" {
 		b.WriteString("+write-" + s.write)
+	}
+	if s.jobs != 0 {
+		fmt.Fprintf(&b, "+j%d", s.jobs)
 	}
 	return b.String()
 }
@@ -66,6 +70,9 @@ func (s cutScenario) args(src, dst string) []string {
 	}
 	if s.write != "" {
 		args = append(args, "--write", s.write)
+	}
+	if s.jobs != 0 {
+		args = append(args, "--jobs", fmt.Sprint(s.jobs))
 	}
 	if s.file {
 		return append(args, src, dst+"/")
@@ -244,13 +251,20 @@ func calibrateCut(t *testing.T, srcs *cutSources, sc cutScenario, env []string) 
 }
 
 // cutMoment says when a trial cuts the power: after delay, or as soon as
-// cvv writes an event of kind event (or exits), whichever comes first.
+// cvv writes an event of kind event (or exits), whichever comes first; or,
+// with after set, the moment the afterN-th operation of kind after takes
+// effect in the filesystem (PowerFSOptions.CutAfter).
 type cutMoment struct {
-	delay time.Duration
-	event string
+	delay  time.Duration
+	event  string
+	after  string
+	afterN int
 }
 
 func (m cutMoment) String() string {
+	if m.after != "" {
+		return fmt.Sprintf("%s #%d", m.after, m.afterN)
+	}
 	if m.event != "" {
 		return "the first " + m.event + " event"
 	}
@@ -264,7 +278,7 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 	t.Helper()
 	src, want := srcs.src(sc)
 	old := map[string]string{}
-	p := mountPowerFS(t, PowerFSOptions{DirectIO: sc.directIO}, func(live string) {
+	p := mountPowerFS(t, PowerFSOptions{DirectIO: sc.directIO, CutAfter: when.after, CutAfterN: when.afterN}, func(live string) {
 		if sc.replace {
 			old = writeOlderVersions(t, want, filepath.Join(live, "dst"))
 		}
@@ -282,7 +296,12 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 	done := make(chan struct{})
 	go func() { waitErr = cmd.Wait(); elapsed = time.Since(start); close(done) }()
 	var timer <-chan time.Time
-	if when.event == "" {
+	switch {
+	case when.after != "":
+		// The filesystem cuts by itself; the run goes on to its end
+		// (every sync after the cut fails).
+		timer = time.After(5 * time.Minute)
+	case when.event == "":
 		timer = time.After(when.delay)
 	}
 	select {

@@ -65,6 +65,15 @@ type PowerFS struct {
 type PowerFSOptions struct {
 	// DirectIO opens every file with FOPEN_DIRECT_IO.
 	DirectIO bool
+	// CutAfter, with CutAfterN > 0, makes the server cut the power by
+	// itself the moment the CutAfterN-th operation of that kind has taken
+	// effect: "fsync" (a file's fsync or fdatasync), "fsyncdir" or
+	// "rename". The program sees that operation succeed and every later
+	// sync fail; Cut then returns the state frozen at that moment. It
+	// aims a cut at a window (between a batch's file syncs and its
+	// renames, say) that a cut at a random time hits only by chance.
+	CutAfter  string
+	CutAfterN int
 }
 
 // powerFSConfig is what the server process is started with.
@@ -186,6 +195,12 @@ type powerServer struct {
 	blobs int // blob files written, for unique names
 	// counts of the syncs seen before the cut
 	fsyncs, fdatasyncs, dirSyncs int
+	// renames seen before the cut
+	renames int
+	// cutCounts is the sync counts at the cut, once made, and cutErr
+	// what went wrong writing the durable state then
+	cutCounts string
+	cutErr    error
 }
 
 // snapshot makes everything under dir durable (the state at the start).
@@ -306,7 +321,18 @@ func (s *powerServer) sync(what string, do func() error) syscall.Errno {
 		fmt.Fprintf(os.Stderr, "powerfs: %s: %v\n", what, err)
 		return fs.ToErrno(err)
 	}
+	n := map[string]int{"fsync": s.fsyncs + s.fdatasyncs, "fsyncdir": s.dirSyncs}[what]
+	s.cutIfDue(what, n)
 	return 0
+}
+
+// cutIfDue cuts the power if the n-th operation of kind what is the one
+// the options cut after. The caller holds s.mu.
+func (s *powerServer) cutIfDue(what string, n int) {
+	if o := s.cfg.Options; o.CutAfterN == 0 || o.CutAfter != what || o.CutAfterN != n {
+		return
+	}
+	s.cutLocked()
 }
 
 // cut freezes the durable state, writes it to cfg.Durable and returns the
@@ -314,11 +340,18 @@ func (s *powerServer) sync(what string, do func() error) syscall.Errno {
 func (s *powerServer) cut() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cutAt = true
-	if err := s.materialize(s.cfg.Durable, s.rootIno, map[uint64]bool{}, map[uint64]string{}); err != nil {
-		return "", err
+	if !s.cutAt {
+		s.cutLocked()
 	}
-	return fmt.Sprintf("fsync=%d fdatasync=%d fsyncdir=%d", s.fsyncs, s.fdatasyncs, s.dirSyncs), nil
+	// (Else cut already, by the server itself: CutAfter.)
+	return s.cutCounts, s.cutErr
+}
+
+// cutLocked freezes the durable state and writes it out, with s.mu held.
+func (s *powerServer) cutLocked() {
+	s.cutAt = true
+	s.cutCounts = fmt.Sprintf("fsync=%d fdatasync=%d fsyncdir=%d rename=%d", s.fsyncs, s.fdatasyncs, s.dirSyncs, s.renames)
+	s.cutErr = s.materialize(s.cfg.Durable, s.rootIno, map[uint64]bool{}, map[uint64]string{})
 }
 
 // materialize writes the durable directory ino into dir, which exists.
@@ -405,6 +438,7 @@ var (
 	_ fs.NodeOpener          = (*powerNode)(nil)
 	_ fs.NodeCreater         = (*powerNode)(nil)
 	_ fs.NodeOpendirHandler  = (*powerNode)(nil)
+	_ fs.NodeRenamer         = (*powerNode)(nil)
 	_ fs.FileFsyncer         = (*powerFile)(nil)
 	_ fs.FileFsyncdirer      = (*powerDir)(nil)
 	_ fs.FileReaddirenter    = (*powerDir)(nil)
@@ -429,6 +463,23 @@ func (n *powerNode) Create(ctx context.Context, name string, flags uint32, mode 
 		return nil, nil, 0, errno
 	}
 	return in, &powerFile{LoopbackFile: fh.(*fs.LoopbackFile), ps: n.ps}, n.ps.fuseFlags(), 0
+}
+
+// Rename renames in Live (not durable until the directories are synced)
+// and counts the rename for CutAfter.
+func (n *powerNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	errno := n.LoopbackNode.Rename(ctx, name, newParent, newName, flags)
+	if errno != 0 {
+		return errno
+	}
+	ps := n.ps
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if !ps.cutAt {
+		ps.renames++
+		ps.cutIfDue("rename", ps.renames)
+	}
+	return 0
 }
 
 // OpendirHandle wraps the loopback directory stream so that its fsync
