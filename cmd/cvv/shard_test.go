@@ -403,21 +403,38 @@ func TestShardLock(t *testing.T) {
 	}
 }
 
+// twoShards is a 2-shard job over shardSource's tree, with the single
+// run's copy to compare with.
+type twoShards struct {
+	src, single, dst string
+	eng              string
+}
+
+// newTwoShards makes the source and the single run's copy.
+func newTwoShards(t *testing.T) *twoShards {
+	t.Helper()
+	dir := t.TempDir()
+	j := &twoShards{eng: engines(t)[0], src: shardSource(t, dir)}
+	j.single = singleRun(t, j.src, dir, "--hash-file", "sums,xxh,mhl")
+	j.dst = filepath.Join(dir, "sharded", "day1")
+	return j
+}
+
+// shard returns the command of shard k/2, with env added to its
+// environment.
+func (j *twoShards) shard(k int, env ...string) *exec.Cmd {
+	c := cvvCommand(j.eng, "--mkpath", "--no-report", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", j.src, j.dst)
+	c.Env = append(append(c.Env, "CVV_TEST_THROTTLE=0"), env...)
+	return c
+}
+
 // Issue 13: when the last shard dies before it merges the parts (killed
 // while it waits for the merge lock), cvv manifest merge writes the one
 // set of manifests a single run writes; while a part is missing it
 // refuses with status 2 and names the shard to run again.
 func TestManifestMerge(t *testing.T) {
-	eng := engines(t)[0]
-	dir := t.TempDir()
-	src := shardSource(t, dir)
-	single := singleRun(t, src, dir, "--hash-file", "sums,xxh,mhl")
-	dst := filepath.Join(dir, "sharded", "day1")
-	shard := func(k int) *exec.Cmd {
-		c := cvvCommand(eng, "--mkpath", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", src, dst)
-		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0")
-		return c
-	}
+	j := newTwoShards(t)
+	single, dst, shard := j.single, j.dst, j.shard
 	if out, err := shard(0).CombinedOutput(); err != nil || !strings.Contains(string(out), "shard 0/2 done; 1 of 2 shards done") {
 		t.Fatalf("shard 0/2: %v\n%s", err, out)
 	}
@@ -562,16 +579,9 @@ func TestShardRefusedDuringRun(t *testing.T) {
 // part there but must not merge the stale one; the shard run again merges
 // when it finishes, and the record names every file.
 func TestShardRerunStalePart(t *testing.T) {
-	eng := engines(t)[0]
-	dir := t.TempDir()
-	src := shardSource(t, dir)
-	single := singleRun(t, src, dir, "--hash-file", "sums,xxh,mhl")
-	dst := filepath.Join(dir, "sharded", "day1")
-	shard := func(k int, hook string) *exec.Cmd {
-		c := cvvCommand(eng, "--mkpath", "--no-report", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", src, dst)
-		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0", "CVV_TEST_BEFORE_VERIFY="+hook)
-		return c
-	}
+	j := newTwoShards(t)
+	dir, single, dst := filepath.Dir(filepath.Dir(j.dst)), j.single, j.dst
+	shard := func(k int, hook string) *exec.Cmd { return j.shard(k, "CVV_TEST_BEFORE_VERIFY="+hook) }
 	// The first attempt of shard 0: every copy it makes is damaged before
 	// its verification, so its part names none of its files.
 	damage := `for d in $CVV_TEST_DESTS; do printf x | dd of="$d" conv=notrunc status=none; done`
@@ -614,15 +624,10 @@ func TestShardRerunStalePart(t *testing.T) {
 // copy of its part was lost, it copies it again, and the job is finished
 // once every shard has run again.
 func TestShardRerunAfterJobDone(t *testing.T) {
-	eng := engines(t)[0]
-	dir := t.TempDir()
-	src := shardSource(t, dir)
-	single := singleRun(t, src, dir, "--hash-file", "sums,xxh,mhl")
-	dst := filepath.Join(dir, "sharded", "day1")
+	j := newTwoShards(t)
+	single, dst := j.single, j.dst
 	shard := func(k int) (string, error) {
-		c := cvvCommand(eng, "--mkpath", "--no-report", "--shard", fmt.Sprintf("%d/2", k), "--hash-file", "sums,xxh,mhl", src, dst)
-		c.Env = append(c.Env, "CVV_TEST_THROTTLE=0")
-		out, err := c.CombinedOutput()
+		out, err := j.shard(k).CombinedOutput()
 		return string(out), err
 	}
 	for k := range 2 {
