@@ -57,10 +57,12 @@
 #   cvv-noslow    cvv -m full without the last (slow) destination, events
 #                 as cvv-cascade: the time the source would be released
 #                 without the slow drive (throttle rig)
-# The first untimed run of a cvv contender (an extra one when WARMUP=0)
-# prints --json: its start event, kept as start.jsonl in the cell, says how
-# each destination was written (direct or buffered, and why), and the
-# report shows it.
+# The first untimed run of a cvv contender prints --json: its start event,
+# kept as start.jsonl in the cell, says how each destination was written
+# (direct or buffered, and why), and the report shows it. With WARMUP=0
+# that is one extra run per target, destination count and contender,
+# without the sync and the cache drop (the choice rests on the target's
+# filesystems and devices, not on the workload).
 # Before every run (hyperfine --prepare) the destinations are removed, and as
 # root the page cache is dropped; `sync` runs inside the timed command. Each
 # timed command runs under bench/cmd/rusage, which records CPU seconds and
@@ -513,6 +515,7 @@ tool_cmd() {
 # then RUNS timed runs back to back in one hyperfine call (runs.json).
 step=0
 total_steps=0
+declare -A probed # target/dests/tool -> the start.jsonl recorded for it
 for tg in "${targets[@]}"; do
 	for w in $(cell_wls "$tg"); do
 		for n in $(cell_dests "$tg"); do
@@ -540,21 +543,34 @@ run_cell() {
 	} >"$cell/prepare.sh"
 	step=$((step + 1))
 	# The first untimed run of a cvv contender records its start event.
-	local untimed=$WARMUP probe=""
+	local untimed=$WARMUP probe="" prep=$cell/prepare.sh
 	case $tool in
 	cvv-cascade | cvv-noslow) ;;
 	cvv-*)
-		probe=$cell/probe.sh untimed=$((WARMUP > 0 ? WARMUP : 1))
-		{
-			echo "# untimed: as cmd.sh, with the --json events in probe.jsonl"
-			probe_out=$cell/probe.jsonl tool_cmd "$tool" "$w" "$n"
-		} >"$probe"
+		if [ "$WARMUP" = 0 ] && [ -n "${probed[$t/$n/$tool]:-}" ]; then
+			# How cvv writes rests on the target's filesystems and devices,
+			# not on the workload: without warm-up runs, one extra run per
+			# target, destination count and contender records it.
+			cp "${probed[$t/$n/$tool]}" "$cell/start.jsonl"
+		else
+			probe=$cell/probe.sh untimed=$((WARMUP > 0 ? WARMUP : 1))
+			{
+				echo "# untimed: as cmd.sh, with the --json events in probe.jsonl"
+				probe_out=$cell/probe.jsonl tool_cmd "$tool" "$w" "$n"
+			} >"$probe"
+		fi
+		if [ "$WARMUP" = 0 ] && [ -n "$probe" ]; then
+			# A run only to record the write paths: no sync, no cache drop.
+			prep=$cell/prepare-probe.sh
+			grep -v -e '^sync$' -e drop_caches "$cell/prepare.sh" >"$prep"
+			sed -i 's/ && sync$//' "$probe"
+		fi
 		;;
 	esac
 	for r in $(seq 1 "$untimed"); do
-		local run=$cell/cmd.sh
-		[ "$r" = 1 ] && [ -n "$probe" ] && run=$probe
-		if ! { sh "$cell/prepare.sh" && sh "$run"; } >"$cell/warmup$r.log" 2>&1; then
+		local run=$cell/cmd.sh pre=$cell/prepare.sh
+		if [ "$r" = 1 ] && [ -n "$probe" ]; then run=$probe pre=$prep; fi
+		if ! { sh "$pre" && sh "$run"; } >"$cell/warmup$r.log" 2>&1; then
 			cat "$cell/warmup$r.log" >&2
 			die "$t $w d$n $tool warm-up run failed (command: $(tail -1 "$run"))"
 		fi
@@ -562,6 +578,7 @@ run_cell() {
 	if [ -n "$probe" ]; then
 		grep -m1 '"event":"start"' "$cell/probe.jsonl" >"$cell/start.jsonl" || die "$t $w d$n $tool: no start event in $cell/probe.jsonl"
 		rm -f "$cell/probe.jsonl"
+		probed[$t/$n/$tool]=$cell/start.jsonl
 	fi
 	# The event streams count the timed runs only.
 	rm -f "$cell/events.jsonl"
