@@ -505,12 +505,14 @@ func (r *runner) markDone(root string) error {
 	return r.syncPath(root)
 }
 
-// wroteTo reports whether the run copied, or failed to copy, a file of
-// its part to destination i: a shard run again where its job finished
-// has something to do only then.
+// wroteTo reports whether the run made a copy of a file of its part on
+// destination i: a shard run again where its job finished reopens the job
+// only then. A failure alone (a source that cannot be read) leaves the
+// finished job and its hash lists as they are; it is reported, and the
+// exit status says so.
 func (r *runner) wroteTo(i int) bool {
 	for _, fj := range r.files {
-		if fj.states()[i] != dsSkipped {
+		if fj.actions()[i] != plan.Skip && fj.states()[i] != dsFailed {
 			return true
 		}
 	}
