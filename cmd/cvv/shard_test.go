@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
 // shardSource makes a tree with what a copy must carry: files from empty
@@ -676,6 +679,73 @@ func TestShardRerunAfterJobDone(t *testing.T) {
 	if !sameFile(t, filepath.Join(single, strings.TrimPrefix(lost, dst)), lost) {
 		t.Errorf("%s: copied again wrong", lost)
 	}
+}
+
+// A shard run again where its job finished, whose copy made again fails
+// its verification, reports the failure (status 1) but leaves the
+// finished job as it was: its mark, its hash lists, no state directory.
+// Only a copy actually made reopens the job.
+func TestShardRerunFailureKeepsJobDone(t *testing.T) {
+	j := newTwoShards(t)
+	for k := range 2 {
+		if out, err := j.shard(k).CombinedOutput(); err != nil {
+			t.Fatalf("shard %d/2: %v\n%s", k, err, out)
+		}
+	}
+	lost := filepath.Join(j.dst, "CLIP00", "sub0", "F0000.bin")
+	lists := readLists(t, j.dst, lost)
+	mark := atomicfile.JobDone(j.dst)
+	if mark == "" {
+		t.Fatal("the finished job left no mark on its destination")
+	}
+	if err := os.Remove(lost); err != nil {
+		t.Fatal(err)
+	}
+	// Every copy made again is damaged before its verification.
+	damage := "CVV_TEST_BEFORE_VERIFY=" + `for d in $CVV_TEST_DESTS; do printf x | dd of="$d" conv=notrunc status=none; done`
+	failed := 0
+	for k := range 2 {
+		out, err := j.shard(k, damage).CombinedOutput()
+		if !strings.Contains(string(out), "the job is already finished") {
+			t.Errorf("shard %d/2 run again: %v, want the job already finished:\n%s", k, err, out)
+		}
+		switch exitCode(err) {
+		case 1:
+			failed++
+		case 0:
+		default:
+			t.Errorf("shard %d/2 run again: %v\n%s", k, err, out)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d shards failed, want the one whose file was lost", failed)
+	}
+	if got := atomicfile.JobDone(j.dst); got != mark {
+		t.Errorf("the job's mark is %q after the failure, want %q", got, mark)
+	}
+	if got := readLists(t, j.dst, lost); !maps.Equal(got, lists) {
+		t.Errorf("the finished job's hash lists changed after a failure alone")
+	}
+	sameDirs(t, j.single, j.dst)
+}
+
+// readLists reads every file under root but skip: the hash lists and
+// the copies, to compare before and after a run.
+func readLists(t *testing.T, root, skip string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || p == skip {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		files[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // sameDirs checks that the directories of the sharded copy have the modes
