@@ -56,7 +56,10 @@ func writeClassic(w io.Writer, rec Record) error {
 	fmt.Fprintf(b, "    <startdate>%s</startdate>\n", classicTime(rec.Start))
 	fmt.Fprintf(b, "    <finishdate>%s</finishdate>\n", classicTime(rec.Finish))
 	b.WriteString("  </creatorinfo>\n")
-	for _, f := range rec.Files {
+	for f, err := range rec.files() {
+		if err != nil {
+			return err
+		}
 		if f.Size == 0 {
 			continue
 		}

@@ -87,9 +87,13 @@ func (c *compareWriter) Write(p []byte) (int, error) {
 // themselves, files sorted by path.
 // The caller's slices are not changed; they are used as they are when
 // they are in order and list no manifest (a record of a walk in path
-// order, which lists a million files: no copy of it).
+// order, which lists a million files: no copy of it). A Spool is sorted
+// already; its manifests are left out as it is read.
 func normalized(rec Record) Record {
 	isManifest := func(f File) bool { return IsManifest(rec.Root, f.Path) }
+	if rec.Spool != nil {
+		rec.keep = func(f File) (File, bool) { return f, !isManifest(f) }
+	}
 	byPath := func(a, b File) int { return strings.Compare(a.Path, b.Path) }
 	if slices.ContainsFunc(rec.Files, isManifest) || !slices.IsSortedFunc(rec.Files, byPath) {
 		files := slices.DeleteFunc(slices.Clone(rec.Files), isManifest)

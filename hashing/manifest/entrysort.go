@@ -39,34 +39,102 @@ type sortedEntries struct {
 // A path given twice is an error wrapping ErrCorrupt; an error from seq
 // is returned as it is.
 func sortEntries(seq iter.Seq2[Entry, error]) (*sortedEntries, error) {
-	var chunk []Entry
-	var runs []*os.File
+	s := newEntrySorter(func(p string) error { return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, p) })
+	for e, err := range seq {
+		if err == nil {
+			err = s.add(e)
+		}
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s.finish()
+}
+
+// entrySorter sorts the entries added to it by path in bounded memory:
+// sortChunkBytes of them at a time, then sorted runs in temporary files,
+// merged into one by finish. Entries added in path order (the common
+// case: a walk's) go to one run, appended to, that needs no merge.
+type entrySorter struct {
+	chunk []Entry
+	held  int
+	runs  []*os.File
+	// ascending is true while every entry came after the one before.
+	ascending bool
+	last      string
+	// twice is the error for a path added twice.
+	twice func(p string) error
+}
+
+func newEntrySorter(twice func(p string) error) *entrySorter {
+	return &entrySorter{ascending: true, twice: twice}
+}
+
+// add adds e; past sortChunkBytes the entries held go to a sorted run.
+func (s *entrySorter) add(e Entry) error {
+	if s.ascending && (len(s.chunk) > 0 || len(s.runs) > 0) && e.Path <= s.last {
+		s.ascending = false
+	}
+	s.last = e.Path
+	s.chunk = append(s.chunk, e)
+	if s.held += entrySize(e); s.held >= sortChunkBytes {
+		return s.spill()
+	}
+	return nil
+}
+
+// spill writes the entries held as a sorted run: appended to the one run
+// while the entries come in order, a new run otherwise.
+func (s *entrySorter) spill() error {
+	var err error
+	if s.ascending && len(s.runs) == 1 {
+		err = appendRun(s.runs[0], s.chunk)
+	} else {
+		var run *os.File
+		if run, err = writeRun(s.chunk); err == nil {
+			s.runs = append(s.runs, run)
+		}
+	}
+	clear(s.chunk)
+	s.chunk, s.held = s.chunk[:0], 0
+	return err
+}
+
+// close releases the runs of a sorter not finished.
+func (s *entrySorter) close() {
+	closeAll(s.runs)
+	s.runs, s.chunk = nil, nil
+}
+
+// finish returns the entries sorted; the sorter is then spent. A path
+// added twice is s.twice's error.
+func (s *entrySorter) finish() (*sortedEntries, error) {
+	runs, chunk := s.runs, s.chunk
+	s.runs, s.chunk = nil, nil
 	fail := func(err error) (*sortedEntries, error) {
 		closeAll(runs)
 		return nil, err
-	}
-	held := 0
-	for e, err := range seq {
-		if err != nil {
-			return fail(err)
-		}
-		chunk = append(chunk, e)
-		if held += entrySize(e); held >= sortChunkBytes {
-			run, err := writeRun(chunk)
-			if err != nil {
-				return fail(err)
-			}
-			runs, chunk, held = append(runs, run), chunk[:0], 0
-		}
 	}
 	if len(runs) == 0 {
 		slices.SortFunc(chunk, compareEntryPath)
 		for i := 1; i < len(chunk); i++ {
 			if chunk[i].Path == chunk[i-1].Path {
-				return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, chunk[i].Path)
+				return nil, s.twice(chunk[i].Path)
 			}
 		}
 		return &sortedEntries{mem: chunk}, nil
+	}
+	if s.ascending && len(runs) == 1 {
+		// In order throughout: the one run is the result.
+		if err := appendRun(runs[0], chunk); err != nil {
+			return fail(err)
+		}
+		size, err := runs[0].Seek(0, io.SeekCurrent)
+		if err != nil {
+			return fail(err)
+		}
+		return &sortedEntries{file: runs[0], size: size}, nil
 	}
 	if len(chunk) > 0 {
 		run, err := writeRun(chunk)
@@ -75,12 +143,11 @@ func sortEntries(seq iter.Seq2[Entry, error]) (*sortedEntries, error) {
 		}
 		runs = append(runs, run)
 	}
-	chunk = nil
 	for len(runs) > mergeFanIn {
 		var next []*os.File
 		for len(runs) > 0 {
 			k := min(mergeFanIn, len(runs))
-			out, _, err := mergeRuns(runs[:k])
+			out, _, err := mergeRuns(runs[:k], s.twice)
 			closeAll(runs[:k])
 			if err != nil {
 				closeAll(next)
@@ -91,7 +158,7 @@ func sortEntries(seq iter.Seq2[Entry, error]) (*sortedEntries, error) {
 		}
 		runs = next
 	}
-	out, size, err := mergeRuns(runs)
+	out, size, err := mergeRuns(runs, s.twice)
 	closeAll(runs)
 	if err != nil {
 		return nil, err
@@ -137,20 +204,25 @@ func writeRun(chunk []Entry) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	for _, e := range chunk {
-		writeEntry(w, e)
-	}
-	if err := w.Flush(); err != nil {
+	if err := appendRun(f, chunk); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
+// appendRun writes chunk, in path order, at the end of the run f.
+func appendRun(f *os.File, chunk []Entry) error {
+	w := bufio.NewWriterSize(f, 64<<10)
+	for _, e := range chunk {
+		writeEntry(w, e)
+	}
+	return w.Flush()
+}
+
 // mergeRuns merges the sorted runs into one temporary file, refusing a
-// path found twice, and returns it with its size.
-func mergeRuns(runs []*os.File) (*os.File, int64, error) {
+// path found twice (twice's error), and returns it with its size.
+func mergeRuns(runs []*os.File, twice func(p string) error) (*os.File, int64, error) {
 	out, err := tempFile()
 	if err != nil {
 		return nil, 0, err
@@ -174,7 +246,7 @@ func mergeRuns(runs []*os.File) (*os.File, int64, error) {
 	for h.Len() > 0 {
 		c := h.cs[0]
 		if !first && c.e.Path == last {
-			return fail(fmt.Errorf("%w: %q recorded twice", ErrCorrupt, last))
+			return fail(twice(last))
 		}
 		writeEntry(w, c.e)
 		last, first = c.e.Path, false

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/user"
 	"path"
@@ -164,6 +165,15 @@ type Record struct {
 	Alg hashing.Algorithm
 	// Files are the hashed files, in any order.
 	Files []File
+	// Spool, when set, holds the files instead of Files (which must then
+	// be empty): a record too large to keep in memory. Write reads it as
+	// a stream (for the ASC MHL, sums and xxh lists and classic MHL;
+	// Current and partial records read Files only) and leaves it open.
+	Spool *FileSpool
+	// keep, when set, maps a file of Spool to the one this record lists
+	// (false to leave it out): the manifests are left out, and a child
+	// history's record lists its own files with paths relative to it.
+	keep func(File) (File, bool)
 	// Dirs are the relative paths of the directories below Root, empty ones
 	// too; parents of files are added when missing. They get ASC MHL
 	// directory hashes.
@@ -341,6 +351,41 @@ func rootName(root string) string {
 	return name
 }
 
+// files yields the record's files: Files, or those of Spool that keep
+// keeps. An error reading Spool ends them.
+func (rec *Record) files() iter.Seq2[File, error] {
+	return func(yield func(File, error) bool) {
+		if rec.Spool == nil {
+			for _, f := range rec.Files {
+				if !yield(f, nil) {
+					return
+				}
+			}
+			return
+		}
+		for f, err := range rec.Spool.files() {
+			if err == nil && rec.keep != nil {
+				var ok bool
+				if f, ok = rec.keep(f); !ok {
+					continue
+				}
+			}
+			if !yield(f, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// hasFiles reports whether the record lists a file; an error reading
+// Spool is returned.
+func (rec *Record) hasFiles() (bool, error) {
+	for _, err := range rec.files() {
+		return err == nil, err
+	}
+	return false, nil
+}
+
 // check validates the record before anything is written.
 func (rec *Record) check(forMHL bool) error {
 	if rec.Root == "" {
@@ -358,8 +403,19 @@ func (rec *Record) check(forMHL bool) error {
 	default:
 		return invalidf("invalid MHL process %q", rec.Process)
 	}
+	if rec.Spool != nil && len(rec.Files) > 0 {
+		return invalidf("a record has Files or a Spool, not both")
+	}
+	// A path twice in a Spool is found as it is sorted.
 	seen := make(map[string]bool, len(rec.Files))
-	for _, f := range rec.Files {
+	dirs := make(map[string]bool, len(rec.Dirs))
+	for _, d := range rec.Dirs {
+		dirs[d] = true
+	}
+	for f, err := range rec.files() {
+		if err != nil {
+			return err
+		}
 		if err := checkPath(f.Path); err != nil {
 			return invalidf("%w", err)
 		}
@@ -371,7 +427,12 @@ func (rec *Record) check(forMHL bool) error {
 		if seen[f.Path] {
 			return invalidf("%q recorded twice", f.Path)
 		}
-		seen[f.Path] = true
+		if rec.Spool == nil {
+			seen[f.Path] = true
+		}
+		if dirs[f.Path] {
+			return invalidf("%q is both a file and a directory", f.Path)
+		}
 		if err := checkHex(f.Hash, rec.Alg); err != nil {
 			return invalidf("%q: %w", f.Path, err)
 		}
@@ -387,9 +448,6 @@ func (rec *Record) check(forMHL bool) error {
 	for _, d := range rec.Dirs {
 		if err := checkPath(d); err != nil {
 			return invalidf("directory: %w", err)
-		}
-		if seen[d] {
-			return invalidf("%q is both a file and a directory", d)
 		}
 		if forMHL {
 			if err := checkXMLText(d); err != nil {

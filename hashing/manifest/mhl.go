@@ -98,7 +98,14 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	dirs := directoryHashes(rec.Alg, rec.Files, rec.Dirs)
+	dirs, err := recordDirectoryHashes(rec)
+	if err == nil {
+		err = tree.assign(rec)
+	}
+	if err != nil {
+		tree.close()
+		return nil, err
+	}
 	for d, h := range dirs {
 		n := tree.owner(d, true)
 		n.dirs[relTo(n.prefix, d)] = h
@@ -106,16 +113,6 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 			// A child's root is a directory of its parent too.
 			p := tree.owner(d, false)
 			p.dirs[relTo(p.prefix, d)] = h
-		}
-	}
-	if len(tree.children) == 0 {
-		// One history records everything: no copy of the files.
-		tree.files = rec.Files
-	} else {
-		for _, f := range rec.Files {
-			n := tree.owner(f.Path, false)
-			f.Path = relTo(n.prefix, f.Path)
-			n.files = append(n.files, f)
 		}
 	}
 	var outs []*mhlOutput
@@ -133,12 +130,12 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 				children = append(children, out)
 			}
 		}
-		if n.prefix != "" && len(n.files) == 0 && len(children) == 0 {
+		if n.prefix != "" && n.count == 0 && len(children) == 0 {
 			return nil, nil
 		}
 		sub := rec
 		sub.Root = filepath.Join(rec.Root, filepath.FromSlash(n.prefix))
-		sub.Files = n.files
+		sub.Files, sub.keep = n.files, n.keep
 		out, err := prepareGeneration(sub, n, formats)
 		if err != nil {
 			return nil, err
@@ -151,6 +148,76 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 		return nil, err
 	}
 	return outs, nil
+}
+
+// recordDirectoryHashes is directoryHashes of rec's files and
+// directories; an error reading a Spool is returned.
+func recordDirectoryHashes(rec Record) (map[string]dirHash, error) {
+	if rec.Spool == nil {
+		return directoryHashes(rec.Alg, rec.Files, rec.Dirs), nil
+	}
+	var err error
+	dirs := foldDirectoryHashes(rec.Alg, func(yield func(File) bool) {
+		for f, ferr := range rec.files() {
+			if err = ferr; err != nil || !yield(f) {
+				return
+			}
+		}
+	}, rec.Dirs)
+	return dirs, err
+}
+
+// assign gives each history of the tree the files of rec it records,
+// with paths relative to its root: Files split into lists, or for a
+// Spool the filter that picks them as it is read (one pass counts them).
+func (n *nestedHistory) assign(rec Record) error {
+	if rec.Spool != nil {
+		for f, err := range rec.files() {
+			if err != nil {
+				return err
+			}
+			n.owner(f.Path, false).count++
+		}
+		n.pick(n, rec.keep)
+		return nil
+	}
+	if len(n.children) == 0 {
+		// One history records everything: no copy of the files.
+		n.files, n.count = rec.Files, len(rec.Files)
+		return nil
+	}
+	for _, f := range rec.Files {
+		o := n.owner(f.Path, false)
+		f.Path = relTo(o.prefix, f.Path)
+		o.files = append(o.files, f)
+		o.count++
+	}
+	return nil
+}
+
+// pick sets the Spool filter of n and of the histories below it (top is
+// the tree's root): keep (the record's), then the files n records,
+// relative to its root.
+func (n *nestedHistory) pick(top *nestedHistory, keep func(File) (File, bool)) {
+	n.keep = keep
+	if n.prefix != "" || len(n.children) > 0 {
+		n.keep = func(f File) (File, bool) {
+			if keep != nil {
+				var ok bool
+				if f, ok = keep(f); !ok {
+					return f, false
+				}
+			}
+			if top.owner(f.Path, false) != n {
+				return f, false
+			}
+			f.Path = relTo(n.prefix, f.Path)
+			return f, true
+		}
+	}
+	for _, c := range n.children {
+		c.pick(top, keep)
+	}
 }
 
 // close releases what the histories of the tree hold (OpenHistory).
@@ -179,8 +246,10 @@ type hashListRef struct {
 type nestedHistory struct {
 	prefix   string // its root relative to the record's root ("" for the root)
 	hist     *History
-	files    []File             // relative to its root
-	dirs     map[string]dirHash // relative to its root; "" is its root hash
+	files    []File                  // relative to its root
+	keep     func(File) (File, bool) // picks its files of a Spool
+	count    int                     // of the files it records
+	dirs     map[string]dirHash      // relative to its root; "" is its root hash
 	refs     []hashListRef
 	children []*nestedHistory
 }
@@ -208,7 +277,11 @@ func nestedHistories(rec Record) (*nestedHistory, error) {
 	// parents follow one another), not once per file below it.
 	dirs := slices.Clone(rec.Dirs)
 	seen := map[string]struct{}{} // with all their parents
-	for _, f := range rec.Files {
+	for f, err := range rec.files() {
+		if err != nil {
+			top.close()
+			return nil, err
+		}
 		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
 			if _, ok := seen[d]; ok {
 				break // and so are its parents
@@ -265,7 +338,8 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 	if hist == nil {
 		hist = &History{Root: rec.Root}
 	}
-	if slices.ContainsFunc(rec.Files, func(f File) bool { return f.Action == "" }) {
+	blank := rec.Spool != nil && rec.Spool.blank || slices.ContainsFunc(rec.Files, func(f File) bool { return f.Action == "" })
+	if blank {
 		if err := hist.indexReferences(rec.Alg); err != nil {
 			return nil, err
 		}
@@ -340,7 +414,7 @@ func (m *mhlOutput) chain(id string) []byte {
 // render writes the generation to w and returns its C4 ID.
 func (m *mhlOutput) render(w io.Writer) (string, error) {
 	h := sha512.New()
-	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
+	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.node.count > 0, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
 		return "", err
 	}
 	var d [sha512.Size]byte
@@ -599,17 +673,20 @@ func hashOfHashes(alg hashing.Algorithm, digests []string) string {
 // writeGeneration writes one ASC MHL v2 hash list to w: rec's files (the
 // action of one that has none is decided against hist), the directory
 // hashes dirs (keyed relative to rec.Root, "" the root hash) and the
-// references to child histories' generations.
+// references to child histories' generations. hasFiles says whether rec
+// lists a file.
 //
 // It reads nothing but its arguments (see Record.withDefaults and
 // dirHash.modTime), so the same inputs give the same bytes.
-func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, dirs map[string]dirHash, refs []hashListRef) error {
+func writeGeneration(w io.Writer, rec Record, hasFiles bool, hist *History, ignore []string, dirs map[string]dirHash, refs []hashListRef) error {
 	el := mhlElement(rec.Alg)
 	b := bufio.NewWriterSize(w, 64<<10)
 	writeGenerationHead(b, rec, el, ignore, dirs[""])
-	if len(rec.Files) > 0 || len(dirs) > 1 {
+	if hasFiles || len(dirs) > 1 {
 		b.WriteString("  <hashes>\n")
-		writeFileHashes(b, rec, hist, el)
+		if err := writeFileHashes(b, rec, hist, el); err != nil {
+			return err
+		}
 		writeDirHashes(b, rec, el, dirs)
 		b.WriteString("  </hashes>\n")
 	}
@@ -659,9 +736,13 @@ func writeGenerationHead(b *bufio.Writer, rec Record, el string, ignore []string
 	b.WriteString("  </processinfo>\n")
 }
 
-// writeFileHashes writes the hash element of each of rec's files.
-func writeFileHashes(b *bufio.Writer, rec Record, hist *History, el string) {
-	for _, f := range rec.Files {
+// writeFileHashes writes the hash element of each of rec's files; an
+// error reading a Spool is returned.
+func writeFileHashes(b *bufio.Writer, rec Record, hist *History, el string) error {
+	for f, err := range rec.files() {
+		if err != nil {
+			return err
+		}
 		if f.Action == "" {
 			f.Action = hist.action(f.Path, rec.Alg, f.Hash)
 		}
@@ -677,6 +758,7 @@ func writeFileHashes(b *bufio.Writer, rec Record, hist *History, el string) {
 		fmt.Fprintf(b, "      <%s action=\"%s\" hashdate=\"%s\">%s</%[1]s>\n", el, f.Action, xmlTime(f.HashDate), strings.ToLower(f.Hash))
 		b.WriteString("    </hash>\n")
 	}
+	return nil
 }
 
 // writeDirHashes writes the directoryhash element of each directory of

@@ -36,7 +36,10 @@ func renderSums(rec Record, f Format) []byte {
 // writeSums writes rec to w as a sums (f == Sums) or xxh (f == XXH) list,
 // line by line.
 func writeSums(w io.Writer, rec Record, f Format) error {
-	for _, file := range rec.Files {
+	for file, err := range rec.files() {
+		if err != nil {
+			return err
+		}
 		var line string
 		switch {
 		case f == XXH:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -163,7 +162,9 @@ func verifyAction(c *cli.Context) error {
 	}
 	records := in.recordPaths()
 	sum := ui.VerifySummary{Root: a.root, Against: records[0], Records: records, Engine: eng.Name()}
-	gens, err := checkTree(c.Context, eng, a, in, vo, &sum)
+	gens := newGenerations(in)
+	defer gens.Close()
+	err = checkTree(c.Context, eng, a, in, gens, vo, &sum)
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func verifyAction(c *cli.Context) error {
 // read-only is said on standard error (with --json in the summary's
 // record_error) and does not fail the verification; any other error
 // writing it is returned.
-func finishVerify(a *verifyArgs, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time, vo ui.VerifyPrinter, sum *ui.VerifySummary, json bool) error {
+func finishVerify(a *verifyArgs, in *verifyInput, gens *verifyGenerations, start time.Time, vo ui.VerifyPrinter, sum *ui.VerifySummary, json bool) error {
 	matched := sum.Changed == 0 && sum.Missing == 0 && sum.Errors == 0
 	var recordErr error
 	if a.record {
@@ -214,10 +215,9 @@ func finishVerify(a *verifyArgs, in *verifyInput, gens map[*verifyRecord][]manif
 // missing, a size-only entry is checked by its size, a recorded file is
 // read (jobs at a time, once per algorithm) and its hash compared, and a
 // file no record lists is new. The events come out in path order as the
-// files are checked; only counters are kept. It returns, per ASC MHL
-// record, the files of its next generation.
-func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, vo ui.VerifyPrinter, sum *ui.VerifySummary) (map[*verifyRecord][]manifest.File, error) {
-	gens := map[*verifyRecord][]manifest.File{}
+// files are checked; only counters are kept. With a.record, the files
+// checked against an ASC MHL record go to gens, as they are checked.
+func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInput, gens *verifyGenerations, vo ui.VerifyPrinter, sum *ui.VerifySummary) error {
 	vp := &verifyProgress{files: in.files, bytes: in.bytes}
 	if !a.quiet {
 		feed := ui.StartFeed(vo, vp.snapshot)
@@ -243,19 +243,21 @@ func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInp
 			vo.VerifyFile(ev)
 			if ok && a.record && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
-				gens[e.rec] = append(gens[e.rec], manifest.File{Path: relTo(e.rec.prefix, e.path), Size: ev.Size,
-					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()})
+				if err := gens.add(e.rec, manifest.File{Path: e.path, Size: ev.Size,
+					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()}); err != nil {
+					return fmt.Errorf("recording %s: %w", e.path, err)
+				}
 			}
 		}
 		return nil
 	})
 	if itemsErr != nil {
-		return nil, itemsErr
+		return itemsErr
 	}
 	if err != nil && ctx.Err() == nil {
-		return nil, err
+		return err
 	}
-	return gens, nil
+	return nil
 }
 
 // hashOutcome is the hash of a file in one algorithm, or why it could
@@ -360,28 +362,72 @@ func (in *verifyInput) reportNew(it verifyItem, vo ui.VerifyPrinter, sum *ui.Ver
 	sum.New++
 }
 
+// verifyGenerations are the files of the ASC MHL generations a verification
+// records: one manifest.FileSpool (a temporary file, in path order) per
+// top-most history, which records the files of the histories below it
+// too, with paths relative to its root.
+type verifyGenerations struct {
+	top    map[*verifyRecord]*verifyRecord
+	spools map[*verifyRecord]*manifest.FileSpool
+}
+
+// newGenerations finds the top-most history of every ASC MHL record of in.
+func newGenerations(in *verifyInput) *verifyGenerations {
+	g := &verifyGenerations{top: map[*verifyRecord]*verifyRecord{}, spools: map[*verifyRecord]*manifest.FileSpool{}}
+	for _, top := range in.records {
+		if top.kind != recordASC || in.nestedIn(top) {
+			continue
+		}
+		for _, r := range in.records {
+			if r.kind == recordASC && under(r.prefix, top.prefix) {
+				g.top[r] = top
+			}
+		}
+	}
+	return g
+}
+
+// add records f (its path relative to the verified root), checked
+// against r.
+func (g *verifyGenerations) add(r *verifyRecord, f manifest.File) error {
+	top := g.top[r]
+	s := g.spools[top]
+	if s == nil {
+		s = manifest.NewFileSpool()
+		g.spools[top] = s
+	}
+	f.Path = relTo(top.prefix, f.Path)
+	return s.Add(f)
+}
+
+// Close releases the spools.
+func (g *verifyGenerations) Close() error {
+	var errs []error
+	for _, s := range g.spools {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // writeGenerations appends an in-place generation to every ASC MHL
 // history checked. A history below another one is written through its
 // top-most ancestor's manifest.Write, which adds the child's generation and
 // references it from the parent, as the ASC reference tool does.
-func writeGenerations(root string, in *verifyInput, gens map[*verifyRecord][]manifest.File, start time.Time, ignore []string) ([]string, error) {
+func writeGenerations(root string, in *verifyInput, gens *verifyGenerations, start time.Time, ignore []string) ([]string, error) {
 	var written []string
 	for _, top := range in.records {
 		if top.kind != recordASC || in.nestedIn(top) {
 			continue
 		}
 		alg := top.hist.ExpectedAlg()
-		rec := manifest.Record{Root: filepath.Join(root, filepath.FromSlash(top.prefix)), Alg: alg, Start: start, Process: "in-place", Ignore: ignore}
+		rec := manifest.Record{Root: filepath.Join(root, filepath.FromSlash(top.prefix)), Alg: alg, Start: start, Process: "in-place", Ignore: ignore,
+			Spool: gens.spools[top]}
 		for _, r := range in.records {
 			if r.kind != recordASC || !under(r.prefix, top.prefix) {
 				continue
 			}
 			if a := r.hist.ExpectedAlg(); a != alg {
 				return written, fmt.Errorf("%s records %s and %s records %s: one generation cannot record both (use --no-record)", top.path, alg, r.path, a)
-			}
-			for _, f := range gens[r] {
-				f.Path = relTo(top.prefix, path.Join(r.prefix, f.Path))
-				rec.Files = append(rec.Files, f)
 			}
 		}
 		for _, d := range in.dirs {
