@@ -130,7 +130,7 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 				children = append(children, out)
 			}
 		}
-		if n.prefix != "" && n.count == 0 && len(children) == 0 {
+		if n.prefix != "" && !n.holds && len(children) == 0 {
 			return nil, nil
 		}
 		sub := rec
@@ -169,28 +169,33 @@ func recordDirectoryHashes(rec Record) (map[string]dirHash, error) {
 
 // assign gives each history of the tree the files of rec it records,
 // with paths relative to its root: Files split into lists, or for a
-// Spool the filter that picks them as it is read (one pass counts them).
+// Spool the filter that picks them as it is read (with child histories,
+// one pass finds which of them record a file).
 func (n *nestedHistory) assign(rec Record) error {
-	if rec.Spool != nil {
+	switch {
+	case rec.Spool != nil && len(n.children) == 0:
+		var err error
+		n.keep = rec.keep
+		n.holds, err = rec.hasFiles()
+		return err
+	case rec.Spool != nil:
 		for f, err := range rec.files() {
 			if err != nil {
 				return err
 			}
-			n.owner(f.Path, false).count++
+			n.owner(f.Path, false).holds = true
 		}
 		n.pick(n, rec.keep)
-		return nil
-	}
-	if len(n.children) == 0 {
+	case len(n.children) == 0:
 		// One history records everything: no copy of the files.
-		n.files, n.count = rec.Files, len(rec.Files)
-		return nil
-	}
-	for _, f := range rec.Files {
-		o := n.owner(f.Path, false)
-		f.Path = relTo(o.prefix, f.Path)
-		o.files = append(o.files, f)
-		o.count++
+		n.files, n.holds = rec.Files, len(rec.Files) > 0
+	default:
+		for _, f := range rec.Files {
+			o := n.owner(f.Path, false)
+			f.Path = relTo(o.prefix, f.Path)
+			o.files = append(o.files, f)
+			o.holds = true
+		}
 	}
 	return nil
 }
@@ -248,7 +253,7 @@ type nestedHistory struct {
 	hist     *History
 	files    []File                  // relative to its root
 	keep     func(File) (File, bool) // picks its files of a Spool
-	count    int                     // of the files it records
+	holds    bool                    // records a file
 	dirs     map[string]dirHash      // relative to its root; "" is its root hash
 	refs     []hashListRef
 	children []*nestedHistory
@@ -414,7 +419,7 @@ func (m *mhlOutput) chain(id string) []byte {
 // render writes the generation to w and returns its C4 ID.
 func (m *mhlOutput) render(w io.Writer) (string, error) {
 	h := sha512.New()
-	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.node.count > 0, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
+	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.node.holds, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
 		return "", err
 	}
 	var d [sha512.Size]byte
