@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -107,10 +108,10 @@ func normalized(rec Record) Record {
 // mhlCurrent reports whether the newest generation of rec.Root's history
 // records rec (see Current). rec is normalized: its files in path order.
 // The history is read as a stream (OpenHistory), one entry at a time
-// beside rec's: nothing per file is held but rec itself.
+// beside rec's (Files, or its Spool read as a stream).
 func mhlCurrent(rec Record) bool {
-	dirs := generationDirs(rec)
-	if hasChildHistory(rec.Root, dirs) {
+	dirs, err := generationDirs(rec)
+	if err != nil || hasChildHistory(rec.Root, dirs) {
 		return false
 	}
 	hist, err := OpenHistory(rec.Root)
@@ -132,18 +133,19 @@ func mhlCurrent(rec Record) bool {
 	if !slices.Equal(got, dirs) {
 		return false
 	}
-	k := 0
+	next, stop := iter.Pull2(rec.files())
+	defer stop()
 	for e, err := range g.Entries() {
-		if err != nil || k >= len(rec.Files) {
+		f, ferr, ok := next()
+		if err != nil || ferr != nil || !ok {
 			return false
 		}
-		f := rec.Files[k]
-		k++
 		if e.Path != f.Path || e.Size != f.Size || !recordsHash(e, f, rec.Alg) {
 			return false
 		}
 	}
-	return k == len(rec.Files)
+	_, _, more := next()
+	return !more
 }
 
 // hasChildHistory reports whether one of dirs (below root) holds an ASC
@@ -175,7 +177,7 @@ func recordsHash(e Entry, f File, alg hashing.Algorithm) bool {
 
 // generationDirs are the directory entries a generation of rec lists:
 // rec.Dirs and the parents of its files, the root aside, sorted.
-func generationDirs(rec Record) []string {
+func generationDirs(rec Record) ([]string, error) {
 	all := map[string]bool{}
 	add := func(d string) {
 		for d != "." && d != "" && !all[d] {
@@ -186,7 +188,10 @@ func generationDirs(rec Record) []string {
 	for _, d := range rec.Dirs {
 		add(d)
 	}
-	for _, f := range rec.Files {
+	for f, err := range rec.files() {
+		if err != nil {
+			return nil, err
+		}
 		add(path.Dir(f.Path))
 	}
 	out := make([]string, 0, len(all))
@@ -194,5 +199,5 @@ func generationDirs(rec Record) []string {
 		out = append(out, d)
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }

@@ -12,7 +12,7 @@ import (
 // TestCurrent: a record just written is current in every format it was
 // written in; a changed hash, size, file set, directory, ignore pattern or
 // sums file, a failed hash, a child history or a classic MHL file makes
-// it not.
+// it not. Each answer is the same with the record's files in a Spool.
 func TestCurrent(t *testing.T) {
 	formats := []Format{Sums, MHL}
 	_, base := tree(t, "footage", hashing.XXH64, map[string]string{"a.mov": "aaa", "b/b.mov": "bbb"})
@@ -21,7 +21,7 @@ func TestCurrent(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(base.Root, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if Current(base, formats) {
+	if currentBoth(t, base, formats) {
 		t.Fatal("current before anything was written")
 	}
 	if _, err := Write(base, formats); err != nil {
@@ -29,10 +29,10 @@ func TestCurrent(t *testing.T) {
 	}
 	again := base
 	again.Start = base.Start.Add(time.Hour)
-	if !Current(again, formats) {
+	if !currentBoth(t, again, formats) {
 		t.Fatal("a record just written is not current")
 	}
-	if !Current(again, []Format{MHL}) || !Current(again, []Format{Sums}) {
+	if !currentBoth(t, again, []Format{MHL}) || !currentBoth(t, again, []Format{Sums}) {
 		t.Error("each format alone should be current")
 	}
 	mutations := map[string]func(r *Record){
@@ -57,7 +57,7 @@ func TestCurrent(t *testing.T) {
 		if name == "classic added" {
 			fs = []Format{Sums, MHL, MHL1}
 		}
-		if Current(r, fs) {
+		if currentBoth(t, r, fs) {
 			t.Errorf("%s: still current", name)
 		}
 	}
@@ -70,7 +70,7 @@ func TestCurrent(t *testing.T) {
 	if err := os.WriteFile(sums, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if Current(again, formats) || !Current(again, []Format{MHL}) {
+	if currentBoth(t, again, formats) || !currentBoth(t, again, []Format{MHL}) {
 		t.Error("an edited sums list: want not current (the MHL history still is)")
 	}
 	// A child history below the root.
@@ -81,7 +81,27 @@ func TestCurrent(t *testing.T) {
 	if _, err := Write(child, []Format{MHL}); err != nil {
 		t.Fatal(err)
 	}
-	if Current(again, []Format{MHL}) {
+	if currentBoth(t, again, []Format{MHL}) {
 		t.Error("a child history: want not current")
 	}
+}
+
+// currentBoth is Current(rec, formats), which must give the same answer
+// with rec's files in a Spool, added in reverse order.
+func currentBoth(t *testing.T, rec Record, formats []Format) bool {
+	t.Helper()
+	got := Current(rec, formats)
+	s := NewFileSpool()
+	defer s.Close()
+	for k := len(rec.Files) - 1; k >= 0; k-- {
+		if err := s.Add(rec.Files[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spooled := rec
+	spooled.Files, spooled.Spool = nil, s
+	if c := Current(spooled, formats); c != got {
+		t.Errorf("Current with the files in a Spool: %v, with Files: %v", c, got)
+	}
+	return got
 }

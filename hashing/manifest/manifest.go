@@ -167,8 +167,8 @@ type Record struct {
 	Files []File
 	// Spool, when set, holds the files instead of Files (which must then
 	// be empty): a record too large to keep in memory. Write reads it as
-	// a stream (for the ASC MHL, sums and xxh lists and classic MHL;
-	// Current and partial records read Files only) and leaves it open.
+	// a stream (for the ASC MHL, sums and xxh lists and classic MHL,
+	// and Current; partial records read Files only) and leaves it open.
 	Spool *FileSpool
 	// keep, when set, maps a file of Spool to the one this record lists
 	// (false to leave it out): the manifests are left out, and a child

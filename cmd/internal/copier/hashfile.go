@@ -49,10 +49,17 @@ func (r *runner) writeHashFiles(only func(i int) bool) error {
 		return nil
 	}
 	dirs := r.manifestDirs()
-	// One record at a time: each holds an entry per file.
+	// One record at a time, its entries spooled to a temporary file:
+	// nothing per file is held for it in memory.
 	var errs []error
-	write := func(rec hashRecord) {
-		if err := writeHashRecord(rec, hf.Formats, r.out); err != nil {
+	write := func(rec hashRecord, err error) {
+		if err == nil {
+			err = writeHashRecord(rec, hf.Formats, r.out)
+			if cerr := rec.Spool.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("hash list record of %s: %w", rec.Root, cerr)
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -127,15 +134,35 @@ func notRewritten(all, kept []manifest.Format) string {
 	return strings.Join(out, ", ")
 }
 
-// destHashRecord is the manifest record of destination i's root.
-func (r *runner) destHashRecord(i int, dirs []string) hashRecord {
+// destHashRecord is the manifest record of destination i's root, its
+// entries in a spool (the caller closes it).
+func (r *runner) destHashRecord(i int, dirs []string) (hashRecord, error) {
 	root := r.plan.Dests[i].Root(r.plan.IsDir)
-	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}}
-	// At most one entry per path: no room for append to double.
-	rec.Files = make([]manifest.File, 0, len(r.files)+len(r.tree.HardLinks))
-	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
+	rec := r.spooledRecord(root, dirs)
+	var err error
+	rec.unchanged = r.destHashEntries(i, root, func(_ int, f manifest.File) {
+		if err == nil {
+			err = rec.Spool.Add(f)
+		}
+	})
 	rec.Comment = r.cascadeComment(i)
-	return rec
+	return rec, r.spoolError(rec, err)
+}
+
+// spooledRecord is the manifest record of root, without its entries
+// yet: they go to its spool.
+func (r *runner) spooledRecord(root string, dirs []string) hashRecord {
+	return hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer",
+		Ignore: r.opts.Excludes.Patterns(), Spool: manifest.NewFileSpool()}}
+}
+
+// spoolError is err, the error of filling rec's spool, with the spool
+// closed when there is one.
+func (r *runner) spoolError(rec hashRecord, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.Join(fmt.Errorf("hash list record of %s: %w", rec.Root, err), rec.Spool.Close())
 }
 
 // destHashEntries calls add with each entry of destination i's manifest
@@ -170,14 +197,21 @@ func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifes
 	return unchanged && !r.linksMade
 }
 
-// sourceHashRecord is the manifest record of the source root.
-func (r *runner) sourceHashRecord(dirs []string) hashRecord {
+// sourceHashRecord is the manifest record of the source root, its
+// entries in a spool (the caller closes it).
+func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 	root := r.plan.Source
 	if !r.plan.IsDir {
 		root = filepath.Dir(root)
 	}
-	rec := hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer", Ignore: r.opts.Excludes.Patterns()}, unchanged: true}
-	rec.Files = make([]manifest.File, 0, len(r.files)+len(r.tree.HardLinks))
+	rec := r.spooledRecord(root, dirs)
+	rec.unchanged = true
+	var err error
+	add := func(f manifest.File) {
+		if err == nil {
+			err = rec.Spool.Add(f)
+		}
+	}
 	for _, fj := range r.files {
 		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
 		if fj.hash == "" || fj.srcState == srcError {
@@ -187,10 +221,10 @@ func (r *runner) sourceHashRecord(dirs []string) hashRecord {
 		if fj.srcState == srcChanged {
 			f.Action = "failed"
 		}
-		rec.Files = append(rec.Files, f)
+		add(f)
 	}
-	r.linkFiles(-1, root, func(_ int, f manifest.File) { rec.Files = append(rec.Files, f) })
-	return rec
+	r.linkFiles(-1, root, func(_ int, f manifest.File) { add(f) })
+	return rec, r.spoolError(rec, err)
 }
 
 // hashTime is when fj's hash was taken, zero when not by this run (a

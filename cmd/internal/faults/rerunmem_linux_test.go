@@ -9,22 +9,26 @@ import (
 
 // TestCopyMemoryPerFile: a copy with --hash-file sums,xxh,mhl, and its
 // re-run (everything skipped, nothing rewritten), keep bounded state per
-// file. The copy's peak RSS grows by less than 768 bytes per file from
-// 10k to 40k files, with either engine (measured on a loaded machine:
-// about 430-600 bytes; before, about 1010 bytes, when every file held
-// its emptied temp-name slots, each directory was listed once per file
-// below it for the ASC MHL histories and each manifest path was a new
-// string). The re-run's grows by less than 1.25 KiB per file (measured:
-// about 0.6-0.9 KiB with io_uring, 1.07 KiB with the portable engine;
-// before, 1.4 and 2.1 KiB, parsing the whole history next to the
-// record): it compares its record with the newest ASC MHL generation
-// read as a stream. The copy still keeps state per file
-// (docs/USAGE.md): this bounds it. With CVV_FAULTS=full the larger tree
-// has a million files.
+// file. From 10k to 40k files the copy's peak RSS grows by less than 768
+// bytes per file and the re-run's by less than 1.25 KiB, with either
+// engine: at that size the growth is mostly the memory limit's floor
+// and the engine's buffers coming into play (measured on a loaded
+// machine: 430-600 bytes either way, with or without the record of the
+// run in memory), so these bounds catch gross regressions only. With
+// CVV_FAULTS=full the trees have 50,000 and a million files, the growth
+// is the state kept per file, and the bounds are tight: 512 bytes per
+// file for the copy and 640 for the re-run (measured from 50k to 200k
+// files: copy 213 (io_uring) and 465 (portable engine) bytes per file,
+// re-run 240 and 455; before the record of each root, about 130 bytes
+// per file, was spooled to a temporary file instead of held in memory
+// to be written, copy 403 and 748, re-run 358 and 659). The copy still
+// keeps the plan's state per file (docs/USAGE.md): this bounds it.
 func TestCopyMemoryPerFile(t *testing.T) {
 	small, large := 10000, 40000
+	copyMax, rerunMax := int64(768), int64(1280)
 	if fullRun() {
 		small, large = 50000, 1000000
+		copyMax, rerunMax = 512, 640
 	}
 	work := workDir(t, 8<<30)
 	var copyRSS, rerunRSS [2]int64
@@ -45,10 +49,10 @@ func TestCopyMemoryPerFile(t *testing.T) {
 			t.Logf("%s, %d empty files: peak RSS %.1f MiB, %v", run.name, n, float64(peak)/(1<<20), wall.Round(time.Millisecond))
 		}
 	}
-	if per := (copyRSS[1] - copyRSS[0]) / int64(large-small); per >= 768 {
-		t.Errorf("copy peak RSS grew by %d bytes per file from %d to %d files, want < 768", per, small, large)
+	if per := (copyRSS[1] - copyRSS[0]) / int64(large-small); per >= copyMax {
+		t.Errorf("copy peak RSS grew by %d bytes per file from %d to %d files, want < %d", per, small, large, copyMax)
 	}
-	if per := (rerunRSS[1] - rerunRSS[0]) / int64(large-small); per >= 1280 {
-		t.Errorf("re-run peak RSS grew by %d bytes per file from %d to %d files, want < 1280", per, small, large)
+	if per := (rerunRSS[1] - rerunRSS[0]) / int64(large-small); per >= rerunMax {
+		t.Errorf("re-run peak RSS grew by %d bytes per file from %d to %d files, want < %d", per, small, large, rerunMax)
 	}
 }
