@@ -99,7 +99,8 @@ func (e *Engine) metaAll(reqs []iouring.PrepRequest) ([]int, error) {
 
 // setupWrite switches d to O_DIRECT unless path is cvv.WriteBuffered or
 // the filesystem refuses (stx is d's statx STATX_DIOALIGN, Mask 0 if
-// unknown). A destination written buffered by choice gets a write-behind.
+// unknown). A destination written buffered by choice gets a write-behind,
+// and its writes are plain pwrite calls (transfer.writeInline).
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
@@ -107,6 +108,7 @@ func (e *Engine) metaAll(reqs []iouring.PrepRequest) ([]int, error) {
 func setupWrite(d *destination, stx *unix.Statx_t, block int, path cvv.WritePath) error {
 	if path == cvv.WriteBuffered {
 		d.behind = startWriteBehind(d.fd)
+		d.pwrite = true
 		return nil
 	}
 	if err := setDirect(d.f); err != nil {

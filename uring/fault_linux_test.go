@@ -98,6 +98,59 @@ func TestShortTransfers(t *testing.T) {
 	assertPoolFull(t, e)
 }
 
+// TestPageCachePwrite copies to a page-cache destination and an O_DIRECT
+// one, with the page-cache destination's first write failing with EINTR
+// and some of its writes coming back short: its writes are plain pwrite
+// calls (none of them a ring WRITE_FIXED, all of them seen by the
+// completion hook), continued and retried like the ring's; both copies
+// are intact.
+func TestPageCachePwrite(t *testing.T) {
+	e := newEngine(t, cvv.Options{BlockSize: testBlock, QueueDepth: 4})
+	if !e.Buffers().Registered {
+		t.Skipf("buffers not registered (%s): no fixed writes to tell apart", e.Buffers().Reason)
+	}
+	data := enginetest.Data(9*testBlock+777, 8)
+	src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+	dests := enginetest.DestPaths(t, 2, "copy")
+	var mu sync.Mutex
+	writes := map[string]int{}
+	defer uring.SetCompletionHook(func(c uring.Completion) int32 {
+		if !c.Write {
+			return c.Res
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		writes[c.Path]++
+		switch {
+		case c.Path != dests[0]:
+		case writes[c.Path] == 1:
+			return -int32(syscall.EINTR)
+		case c.Res >= 8192 && c.Off%(2*testBlock) == 0:
+			return c.Res/2 + 1
+		}
+		return c.Res
+	})()
+	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3,
+		Write: []cvv.WritePath{cvv.WriteBuffered, cvv.WriteDirect}})
+	if err != nil || res.Failed() {
+		t.Fatalf("Copy: %v %+v", err, res)
+	}
+	for _, d := range dests {
+		enginetest.AssertSame(t, d, data)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	chunks := 10
+	if writes[dests[0]] <= chunks+1 {
+		t.Errorf("%d writes to the page-cache destination seen: the retry and the short writes were not continued", writes[dests[0]])
+	}
+	if st := res.Stats; st.FixedWrites != int64(writes[dests[1]]) || st.Writes != st.FixedWrites+int64(writes[dests[0]]-1) {
+		t.Errorf("stats %+v: want %d fixed writes (the O_DIRECT destination's) and %d plain ones", st, writes[dests[1]], writes[dests[0]]-1)
+	}
+	enginetest.AssertNoTemps(t, dests...)
+	assertPoolFull(t, e)
+}
+
 // TestRetryableErrors makes the first reads and writes fail with EINTR and
 // EAGAIN: they are retried.
 func TestRetryableErrors(t *testing.T) {
@@ -143,65 +196,72 @@ func TestDestinationFault(t *testing.T) {
 		{"ENOSPC", syscall.ENOSPC, cvv.ErrDiskFull},
 		{"EIO", syscall.EIO, syscall.EIO},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEngine(t, cvv.Options{BlockSize: testBlock, QueueDepth: 4})
-			data := enginetest.Data(12*testBlock+100, 5)
-			src := enginetest.WriteFile(t, t.TempDir(), "src", data)
-			dests := enginetest.DestPaths(t, 3, "copy")
-			var h hookOnce
-			badWrites := 0
-			defer uring.SetCompletionHook(func(c uring.Completion) int32 {
-				if c.Write && c.Path == dests[1] {
-					h.mu.Lock()
-					defer h.mu.Unlock()
-					badWrites++
-					if c.Off == 3*testBlock {
-						h.matched++
-						return -int32(tc.errno)
-					}
-				}
-				return c.Res
-			})()
-			res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3})
-			if err != nil {
-				t.Fatalf("Copy: %v (one destination's failure must not fail the copy)", err)
-			}
-			if h.count() != 1 {
-				t.Fatalf("fault injected %d times, want 1", h.count())
-			}
-			// Writes already in flight (queue depth 4) may complete; no
-			// new ones may start after the failure.
-			if badWrites > 3+4+1 {
-				t.Errorf("%d writes reached the failed destination, want at most 8", badWrites)
-			}
-			bad := res.Dests[1]
-			if !errors.Is(bad.Err, tc.is) {
-				t.Errorf("failed destination: %v, want errors.Is %v", bad.Err, tc.is)
-			}
-			var pe *os.PathError
-			if !errors.As(bad.Err, &pe) || pe.Op != "write" || pe.Path != dests[1] {
-				t.Errorf("failed destination error %v is not a write *os.PathError on %s", bad.Err, dests[1])
-			}
-			if !errors.Is(bad.Err, tc.errno) {
-				t.Errorf("failed destination error %v does not wrap %v", bad.Err, tc.errno)
-			}
-			if !res.Failed() {
-				t.Error("Result.Failed() = false")
-			}
-			assertAbsent(t, dests[1])
-			for _, i := range []int{0, 2} {
-				if res.Dests[i].Err != nil {
-					t.Errorf("healthy destination %d: %v", i, res.Dests[i].Err)
-				}
-				enginetest.AssertSame(t, dests[i], data)
-			}
-			if res.SourceHash != hashing.XXH3.Sum(data) {
-				t.Error("SourceHash wrong")
-			}
-			enginetest.AssertNoTemps(t, dests...)
-			assertPoolFull(t, e)
-		})
+		for _, w := range []cvv.WritePath{cvv.WriteDirect, cvv.WriteBuffered} {
+			t.Run(tc.name+"/"+w.String(), func(t *testing.T) { testDestinationFault(t, tc.errno, tc.is, w) })
+		}
 	}
+}
+
+// testDestinationFault fails the second of three destinations, written by
+// path w, with errno at its fourth block.
+func testDestinationFault(t *testing.T, errno syscall.Errno, is error, w cvv.WritePath) {
+	e := newEngine(t, cvv.Options{BlockSize: testBlock, QueueDepth: 4})
+	data := enginetest.Data(12*testBlock+100, 5)
+	src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+	dests := enginetest.DestPaths(t, 3, "copy")
+	var h hookOnce
+	badWrites := 0
+	defer uring.SetCompletionHook(func(c uring.Completion) int32 {
+		if c.Write && c.Path == dests[1] {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			badWrites++
+			if c.Off == 3*testBlock {
+				h.matched++
+				return -int32(errno)
+			}
+		}
+		return c.Res
+	})()
+	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3,
+		Write: []cvv.WritePath{cvv.WriteDirect, w, cvv.WriteDirect}})
+	if err != nil {
+		t.Fatalf("Copy: %v (one destination's failure must not fail the copy)", err)
+	}
+	if h.count() != 1 {
+		t.Fatalf("fault injected %d times, want 1", h.count())
+	}
+	// Writes already in flight (queue depth 4) may complete; no
+	// new ones may start after the failure.
+	if badWrites > 3+4+1 {
+		t.Errorf("%d writes reached the failed destination, want at most 8", badWrites)
+	}
+	bad := res.Dests[1]
+	if !errors.Is(bad.Err, is) {
+		t.Errorf("failed destination: %v, want errors.Is %v", bad.Err, is)
+	}
+	var pe *os.PathError
+	if !errors.As(bad.Err, &pe) || pe.Op != "write" || pe.Path != dests[1] {
+		t.Errorf("failed destination error %v is not a write *os.PathError on %s", bad.Err, dests[1])
+	}
+	if !errors.Is(bad.Err, errno) {
+		t.Errorf("failed destination error %v does not wrap %v", bad.Err, errno)
+	}
+	if !res.Failed() {
+		t.Error("Result.Failed() = false")
+	}
+	assertAbsent(t, dests[1])
+	for _, i := range []int{0, 2} {
+		if res.Dests[i].Err != nil {
+			t.Errorf("healthy destination %d: %v", i, res.Dests[i].Err)
+		}
+		enginetest.AssertSame(t, dests[i], data)
+	}
+	if res.SourceHash != hashing.XXH3.Sum(data) {
+		t.Error("SourceHash wrong")
+	}
+	enginetest.AssertNoTemps(t, dests...)
+	assertPoolFull(t, e)
 }
 
 // TestSourceReadError fails a read of the source: the copy fails with the

@@ -4,6 +4,7 @@ package uring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +56,10 @@ type destination struct {
 	// behind starts the writeback of a cvv.WriteBuffered destination
 	// behind the copy; nil for the others.
 	behind *writeBehind
+	// pwrite: the destination's writes are plain pwrite calls on the
+	// loop's goroutine, not ring operations (a cvv.WriteBuffered
+	// destination, see transfer.writeInline).
+	pwrite bool
 	// rb reads the copy back behind the copy (cvv.Job.ReadBack); nil if
 	// it is not read back here.
 	rb  *readBack
@@ -397,7 +402,7 @@ func (t *transfer) queueRead(c *chunk) {
 
 // queueWrite queues the write of c to d from byte pos of the buffer.
 func (t *transfer) queueWrite(c *chunk, d *destination, pos int) {
-	o := &op{write: true, c: c, d: d, pos: pos, end: c.want, direct: d.direct, fixed: t.e.pool.registered}
+	o := &op{write: true, c: c, d: d, pos: pos, end: c.want, direct: d.direct, fixed: t.e.pool.registered && !d.pwrite}
 	if o.direct {
 		o.pos = alignDown(pos, d.align)
 		o.end = alignUp(c.want, d.align)
@@ -413,28 +418,55 @@ func (t *transfer) queueWrite(c *chunk, d *destination, pos int) {
 }
 
 // submit hands the queued operations to the ring, at most a ring's worth
-// per call.
+// per call, then does the queued writes to pwrite destinations
+// (writeInline), until nothing is queued.
 func (t *transfer) submit() {
-	if t.err != nil {
-		// The transfer is over: what was queued never starts.
+	for len(t.queue) > 0 {
+		if t.err != nil {
+			t.dropQueued()
+			return
+		}
+		t.dropDead()
+		var inline []*op
+		keep := t.queue[:0]
 		for _, o := range t.queue {
-			switch {
-			case o.write:
-				o.d.inflight--
-				t.writeDone(o.c)
-				t.closeFailed(o.d)
-			case o.rb != nil:
-				t.readBackOver(o)
-				t.free <- o.c.idx
-			default:
-				t.free <- o.c.idx
+			if o.write && o.d.pwrite {
+				inline = append(inline, o)
+			} else {
+				keep = append(keep, o)
 			}
 		}
-		clear(t.queue)
-		t.queue = t.queue[:0]
-		return
+		clear(t.queue[len(keep):])
+		t.queue = keep
+		t.submitRing()
+		t.writeInline(inline)
 	}
-	// Writes queued for a destination that has failed since never start.
+}
+
+// dropQueued ends the queued operations of a transfer that is over: they
+// never start.
+func (t *transfer) dropQueued() {
+	for _, o := range t.queue {
+		switch {
+		case o.write:
+			o.d.inflight--
+			t.writeDone(o.c)
+			t.closeFailed(o.d)
+		case o.rb != nil:
+			t.readBackOver(o)
+			t.free <- o.c.idx
+		default:
+			t.free <- o.c.idx
+		}
+	}
+	clear(t.queue)
+	t.queue = t.queue[:0]
+}
+
+// dropDead drops the queued writes for a destination that has failed
+// since, and the read-backs of a file no longer read back: they never
+// start.
+func (t *transfer) dropDead() {
 	keep := t.queue[:0]
 	for _, o := range t.queue {
 		if o.write && !o.d.live() {
@@ -452,6 +484,10 @@ func (t *transfer) submit() {
 	}
 	clear(t.queue[len(keep):])
 	t.queue = keep
+}
+
+// submitRing submits the queued operations to the ring.
+func (t *transfer) submitRing() {
 	for start := 0; start < len(t.queue); {
 		batch := t.queue[start:min(len(t.queue), start+ringEntries)]
 		start += len(batch)
@@ -488,6 +524,39 @@ func (t *transfer) submit() {
 	}
 	clear(t.queue)
 	t.queue = t.queue[:0]
+}
+
+// writeInline does writes to pwrite destinations with pwrite, in order,
+// after the reads and the other writes of the same round are in the
+// kernel's hands. On a page-cache destination a write is a copy into the
+// cache that the ring would hand to one of its worker threads anyway
+// (ext4 and most filesystems cannot do it without blocking): done here,
+// it costs no thread wake-up and no completion to reap (issue 12: 20%
+// less CPU and a third fewer context switches for a 2 GiB copy on one
+// disk). Retries (a short write, EINTR) are queued as from the ring.
+func (t *transfer) writeInline(ops []*op) {
+	for _, o := range ops {
+		if t.err != nil || !o.d.live() {
+			o.d.inflight--
+			t.writeDone(o.c)
+			t.closeFailed(o.d)
+			continue
+		}
+		n, err := unix.Pwrite(o.d.fd, o.c.buf[o.pos:o.end], o.c.off+int64(o.pos))
+		if err != nil {
+			n = -int(errnoOf(err))
+		}
+		t.result(o, n)
+	}
+}
+
+// errnoOf is the errno of a failed system call (EIO if it has none).
+func errnoOf(err error) syscall.Errno {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return syscall.EIO
 }
 
 // prep returns the request for o: READ_FIXED/WRITE_FIXED on a registered
@@ -530,6 +599,11 @@ func (t *transfer) complete(r iouring.Result) {
 		// Cannot happen for a result the ring delivered.
 		res = -int(syscall.EIO)
 	}
+	t.result(o, res)
+}
+
+// result acts on the result res of o: bytes, or a negative errno.
+func (t *transfer) result(o *op, res int) {
 	if hook := completionHook; hook != nil {
 		path := t.srcPath
 		switch {
