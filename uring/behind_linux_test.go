@@ -2,8 +2,11 @@ package uring_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -71,4 +74,51 @@ func TestWriteBehind(t *testing.T) {
 	if waits == 0 || drops != waits {
 		t.Errorf("%d waits and %d drops behind the copy, want as many, at least one", waits, drops)
 	}
+}
+
+// TestPageCacheDropped copies a file shorter than the write-behind's
+// window to a page-cache destination: once synced, none of the copy's
+// pages is left in the page cache (the cache would otherwise grow by
+// every small file copied).
+func TestPageCacheDropped(t *testing.T) {
+	e := newEngine(t, cvv.Options{})
+	data := enginetest.Data(uring.WriteBehindWindow/4+12345, 9)
+	src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+	dests := enginetest.DestPaths(t, 1, "copy")
+	var st unix.Statfs_t
+	if err := unix.Statfs(filepath.Dir(dests[0]), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.TMPFS_MAGIC {
+		t.Skip("the temp directory is a tmpfs: its pages are the file, never dropped")
+	}
+	res, err := e.Copy(context.Background(), cvv.Job{
+		Source: src, Dests: dests, Hash: hashing.XXH3,
+		Write: []cvv.WritePath{cvv.WriteBuffered},
+	})
+	if err != nil || res.Failed() {
+		t.Fatalf("Copy: %v %+v", err, res)
+	}
+	f, err := os.Open(dests[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, len(data), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (len(data)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(&os.SyscallError{Syscall: "mincore", Err: errno})
+	}
+	cached := 0
+	for _, v := range vec {
+		cached += int(v & 1)
+	}
+	if cached != 0 {
+		t.Errorf("%d of the copy's %d pages still in the page cache after the copy", cached, len(vec))
+	}
+	enginetest.AssertSame(t, dests[0], data)
 }
