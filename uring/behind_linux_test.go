@@ -30,12 +30,14 @@ func TestWriteBehind(t *testing.T) {
 	dests := enginetest.DestPaths(t, 2, "copy")
 
 	var mu sync.Mutex
-	var starts, waits, drops int
+	var starts, waits, drops, synced int
 	var startedBytes int64
 	restore := uring.SetSyncFileRange(func(fd int, off, n int64, flags int) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
+		case flags == -1-unix.FADV_DONTNEED && n == 0:
+			synced++ // the whole file, once synced (dropAfterSync)
 		case flags == -1-unix.FADV_DONTNEED:
 			drops++
 		case flags&unix.SYNC_FILE_RANGE_WAIT_AFTER != 0:
@@ -73,6 +75,9 @@ func TestWriteBehind(t *testing.T) {
 	}
 	if waits == 0 || drops != waits {
 		t.Errorf("%d waits and %d drops behind the copy, want as many, at least one", waits, drops)
+	}
+	if synced != 1 {
+		t.Errorf("the whole file dropped %d times, want once, after its sync", synced)
 	}
 }
 
