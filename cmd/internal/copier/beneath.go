@@ -80,7 +80,7 @@ func (r *runner) blockFiles() {
 		if blocked == nil {
 			continue
 		}
-		for _, fj := range r.files {
+		for _, fj := range r.jobs() {
 			err := blocked[fj.dir]
 			if err == nil || fj.states()[i] == dsFailed {
 				continue

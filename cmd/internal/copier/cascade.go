@@ -3,6 +3,7 @@ package copier
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +202,7 @@ func (r *runner) cachedDirAttrs(rel string) *atomicfile.SourceAttrs {
 // is cancelled.
 func (r *runner) cascadeAll(ctx context.Context) error {
 	var todo []*fileJob
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		if r.cascadePending(fj) {
 			todo = append(todo, fj)
 		}
@@ -212,7 +213,7 @@ func (r *runner) cascadeAll(ctx context.Context) error {
 	r.phase.Store("cascade")
 	var ds *dirSyncs
 	if r.dirSync != nil {
-		ds = newDirSyncsFor(r, todo)
+		ds = newDirSyncsFor(r, slices.All(todo))
 		r.dirSync = ds
 		defer ds.finish()
 	}
@@ -266,7 +267,7 @@ func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
 // against the source hash.
 func (r *runner) apartSource(i int, h plan.HardLink) string {
 	if r.isCascade(i) && r.released != 0 {
-		return r.target(r.files[h.File], i)
+		return r.target(&r.files[h.File], i)
 	}
 	return r.tree.Path(h.Rel)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -285,7 +286,9 @@ type runner struct {
 	interrupted bool
 	report      *transferReport // nil without a report to write
 	start       time.Time
-	files       []*fileJob
+	// files are the file jobs, in the order of the tree's files (one
+	// allocation; jobs yields pointers to them).
+	files []fileJob
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -528,7 +531,7 @@ func (r *runner) decide(ctx context.Context) error {
 	}
 	jobs := make([]fileJob, nf)
 	t := &jobTable{entries: r.tree.Files, actions: make([]plan.Action, nf*n), states: make([]destState, nf*n), n: n}
-	r.files = make([]*fileJob, 0, nf)
+	r.files = jobs[:0]
 	for k := range r.tree.Files {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -564,9 +567,20 @@ func (r *runner) decide(ctx context.Context) error {
 		if fj.needsCopy() {
 			r.bytesTotal += e.Size
 		}
-		r.files = append(r.files, fj)
+		r.files = jobs[:k+1]
 	}
 	return nil
+}
+
+// jobs yields the index and the job of each file of the run.
+func (r *runner) jobs() iter.Seq2[int, *fileJob] {
+	return func(yield func(int, *fileJob) bool) {
+		for k := range r.files {
+			if !yield(k, &r.files[k]) {
+				return
+			}
+		}
+	}
 }
 
 // checkSpace groups the bytes to write by destination filesystem. The
@@ -608,7 +622,7 @@ func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 	sizes := make([][]int64, len(r.plan.Dests))
 	for i, d := range r.plan.Dests {
 		dirs[i] = d.Root(r.plan.IsDir)
-		for _, fj := range r.files {
+		for _, fj := range r.jobs() {
 			// A file to recheck exists already and is copied again only
 			// if it differs: it needs no new space in the common case.
 			if fj.actions()[i] == plan.Copy {
@@ -632,7 +646,7 @@ func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 // there with r.dropped[i].
 func (r *runner) drop(i int) {
 	r.uncreate(i)
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		fj.actions()[i] = plan.Skip
 		fj.fail(i, r.dropped[i])
 	}
@@ -642,7 +656,7 @@ func (r *runner) drop(i int) {
 // countBytes sets bytesTotal to the bytes still to copy.
 func (r *runner) countBytes() {
 	r.bytesTotal = 0
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		if fj.needsCopy() {
 			r.bytesTotal += fj.entry().Size
 		}
@@ -1056,7 +1070,7 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.BigJobs < r.opts.Jobs {
 		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.Each(ctx, r.opts.Jobs, len(r.files), func(k int) error { return r.doFile(ctx, r.files[k]) })
+	err := workers.Each(ctx, r.opts.Jobs, len(r.files), func(k int) error { return r.doFile(ctx, &r.files[k]) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1509,7 +1523,7 @@ func (r *runner) verifyReads(fj *fileJob, copies int) int64 {
 // files to copy is to read.
 func (r *runner) countVerifyBytes() {
 	var n int64
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		copies := 0
 		for _, a := range fj.actions() {
 			if a == plan.Copy {
@@ -1527,7 +1541,7 @@ func (r *runner) countVerifyBytes() {
 func (r *runner) verifyAll(ctx context.Context) error {
 	var todo []*fileJob
 	var bytes, reads int64
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		// The others were settled by doFile.
 		if n := countState(fj.states(), dsCopied); n > 0 {
 			todo = append(todo, fj)
@@ -1542,7 +1556,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	if r.dirSync != nil {
 		// The copies get their names now: their reports wait for their
 		// directories' fsyncs again.
-		r.dirSync = newDirSyncsFor(r, todo)
+		r.dirSync = newDirSyncsFor(r, slices.All(todo))
 		defer r.dirSync.finish()
 	}
 	done := func(fj *fileJob) {
@@ -1605,7 +1619,7 @@ func (r *runner) countVerified(fj *fileJob) {
 // verified (declined or interrupted), failed ones aside.
 func (r *runner) unverified() int {
 	n := 0
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		if !fj.failed() && slices.Contains(fj.states(), dsCopied) {
 			n++
 		}

@@ -2,6 +2,7 @@ package copier
 
 import (
 	"fmt"
+	"iter"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -92,13 +93,13 @@ const (
 // for a tree copy with fsync; call it after the destinations have been
 // decided and dropped.
 func newDirSyncs(r *runner) *dirSyncs {
-	return newDirSyncsFor(r, r.files)
+	return newDirSyncsFor(r, r.jobs())
 }
 
 // newDirSyncsFor is newDirSyncs for the files fjs only: --verify-after
 // names its copies after the copy phase, and reports them once their
 // directories are durable again.
-func newDirSyncsFor(r *runner, fjs []*fileJob) *dirSyncs {
+func newDirSyncsFor(r *runner, fjs iter.Seq2[int, *fileJob]) *dirSyncs {
 	n := len(r.plan.Dests)
 	s := &dirSyncs{r: r, left: make([][]int32, n), dirty: make([][]bool, n),
 		waiting: make([][]heldReport, len(r.tree.Dirs)), since: make([]time.Time, len(r.tree.Dirs))}

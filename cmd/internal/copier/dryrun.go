@@ -28,7 +28,7 @@ func (r *runner) dryRun(ctx context.Context) error {
 	copies, skips, rechecks, refused := make([]int, n), make([]int, n), make([]int, n), make([]int, n)
 	bytes := make([]int64, n)
 	failed := false
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		var acts []string
 		for i, a := range fj.actions() {
 			if err := fj.err(i); err != nil {

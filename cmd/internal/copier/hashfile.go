@@ -172,7 +172,7 @@ func (r *runner) spoolError(rec hashRecord, err error) error {
 // whether the run changed nothing there.
 func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
 	unchanged = true
-	for k, fj := range r.files {
+	for k, fj := range r.jobs() {
 		unchanged = unchanged && fj.hashReused && fj.states()[i] == dsSkipped
 		if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
 			continue
@@ -212,7 +212,7 @@ func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 			err = rec.Spool.Add(f)
 		}
 	}
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
 		if fj.hash == "" || fj.srcState == srcError {
 			continue
@@ -294,7 +294,7 @@ func (o Options) hashFilesWanted() bool { return len(o.HashFiles.Formats) > 0 }
 // read. Each has the hash of the file it is a link of.
 func (r *runner) linkFiles(i int, root string, add func(k int, f manifest.File)) {
 	for k, h := range r.tree.HardLinks {
-		fj := r.files[h.File]
+		fj := &r.files[h.File]
 		path := r.tree.Path(h.Rel)
 		switch {
 		case fj.hash == "" || fj.srcState == srcError:

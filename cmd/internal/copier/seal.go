@@ -218,7 +218,7 @@ func (r *runner) keepUnverified(fj *fileJob) {
 
 // keepAllUnverified is keepUnverified for every file, once no worker runs.
 func (r *runner) keepAllUnverified() {
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		if fj.x != nil && fj.x.temps != nil {
 			r.keepUnverified(fj)
 		}

@@ -511,7 +511,7 @@ func (r *runner) markDone(root string) error {
 // finished job and its hash lists as they are; it is reported, and the
 // exit status says so.
 func (r *runner) wroteTo(i int) bool {
-	for _, fj := range r.files {
+	for _, fj := range r.jobs() {
 		if fj.actions()[i] != plan.Skip && fj.states()[i] != dsFailed {
 			return true
 		}
