@@ -21,7 +21,8 @@ import (
 // files: copy 213 (io_uring) and 465 (portable engine) bytes per file,
 // re-run 240 and 455; before the record of each root, about 130 bytes
 // per file, was spooled to a temporary file instead of held in memory
-// to be written, copy 403 and 748, re-run 358 and 659). The copy still
+// to be written, copy 403 and 748, re-run 358 and 659; from 50k to 1M
+// files: copy 247 and 309, re-run 255 with io_uring). The copy still
 // keeps the plan's state per file (docs/USAGE.md): this bounds it.
 func TestCopyMemoryPerFile(t *testing.T) {
 	small, large := 10000, 40000
