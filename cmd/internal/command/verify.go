@@ -243,10 +243,8 @@ func checkTree(ctx context.Context, eng cvv.Engine, a *verifyArgs, in *verifyInp
 			vo.VerifyFile(ev)
 			if ok && a.record && e.rec.kind == recordASC {
 				action := map[bool]string{true: "verified", false: "failed"}[ev.Status == statusOK]
-				if err := gens.add(e.rec, manifest.File{Path: e.path, Size: ev.Size,
-					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()}); err != nil {
-					return fmt.Errorf("recording %s: %w", e.path, err)
-				}
+				gens.add(e.rec, manifest.File{Path: e.path, Size: ev.Size,
+					ModTime: it.entry.ModTime, Hash: ev.Actual, Action: action, HashDate: time.Now()})
 			}
 		}
 		return nil
@@ -369,6 +367,9 @@ func (in *verifyInput) reportNew(it verifyItem, vo ui.VerifyPrinter, sum *ui.Ver
 type verifyGenerations struct {
 	top    map[*verifyRecord]*verifyRecord
 	spools map[*verifyRecord]*manifest.FileSpool
+	// err is the first failure to add a file (the temporary file cannot
+	// be written): the files are still checked, and no generation is.
+	err error
 }
 
 // newGenerations finds the top-most history of every ASC MHL record of in.
@@ -388,16 +389,22 @@ func newGenerations(in *verifyInput) *verifyGenerations {
 }
 
 // add records f (its path relative to the verified root), checked
-// against r.
-func (g *verifyGenerations) add(r *verifyRecord, f manifest.File) error {
+// against r; after a failure, nothing more is.
+func (g *verifyGenerations) add(r *verifyRecord, f manifest.File) {
+	if g.err != nil {
+		return
+	}
 	top := g.top[r]
 	s := g.spools[top]
 	if s == nil {
 		s = manifest.NewFileSpool()
 		g.spools[top] = s
 	}
-	f.Path = relTo(top.prefix, f.Path)
-	return s.Add(f)
+	rel := relTo(top.prefix, f.Path)
+	f.Path = rel
+	if err := s.Add(f); err != nil {
+		g.err = fmt.Errorf("recording %s: %w", rel, err)
+	}
 }
 
 // Close releases the spools.
@@ -414,6 +421,9 @@ func (g *verifyGenerations) Close() error {
 // top-most ancestor's manifest.Write, which adds the child's generation and
 // references it from the parent, as the ASC reference tool does.
 func writeGenerations(root string, in *verifyInput, gens *verifyGenerations, start time.Time, ignore []string) ([]string, error) {
+	if gens.err != nil {
+		return nil, gens.err
+	}
 	var written []string
 	for _, top := range in.records {
 		if top.kind != recordASC || in.nestedIn(top) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -476,6 +477,31 @@ func TestVerifyNoRecord(t *testing.T) {
 	}
 	if after := listDir(t, filepath.Join(root, "ascmhl")); !slices.Equal(before, after) {
 		t.Errorf("--no-record wrote %v", after)
+	}
+}
+
+// TestVerifyRecordingFailsLate: when the files of the generation cannot
+// be written to $TMPDIR, every file is still checked and reported, and the
+// run then fails, saying why, with no generation written.
+func TestVerifyRecordingFailsLate(t *testing.T) {
+	const n = 8000 // more than the spool holds in memory (about 2 MiB)
+	files := map[string]string{}
+	for i := range n {
+		files[fmt.Sprintf("d%d/f%05d.mov", i%7, i)] = ""
+	}
+	root := footage(t, files)
+	record(t, root, hashing.XXH64, manifest.MHL)
+	before := listDir(t, filepath.Join(root, "ascmhl"))
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	code, out, errOut := runCLI(t, "verify", "--json", root)
+	if code == ExitOK || !strings.Contains(errOut, "recording") || !strings.Contains(errOut, "missing") {
+		t.Errorf("exit %d, stderr %q: want a failure saying the files could not be recorded", code, errOut)
+	}
+	if got := strings.Count(out, `"status":"ok"`); got != n {
+		t.Errorf("%d files reported ok, want %d", got, n)
+	}
+	if after := listDir(t, filepath.Join(root, "ascmhl")); !slices.Equal(before, after) {
+		t.Errorf("a generation was written: %v", after)
 	}
 }
 
