@@ -557,10 +557,23 @@ func TestRealENOSPC(t *testing.T) {
 	e := newEngine(t, cvv.Options{BlockSize: 1 << 20, QueueDepth: 4})
 	data := enginetest.Data(20<<20, 10)
 	src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+	// The small destination written both ways: O_DIRECT through the
+	// ring, and through the page cache with pwrite calls. Either way the
+	// tmpfs refuses the file's space reservation up front; an error of a
+	// pwrite itself is TestDestinationFault's.
+	for _, w := range []cvv.WritePath{cvv.WriteDirect, cvv.WriteBuffered} {
+		t.Run(w.String(), func(t *testing.T) { realENOSPC(t, e, src, small, data, w) })
+	}
+}
+
+// realENOSPC copies src to two destinations and to one in the small
+// tmpfs, written the way w says.
+func realENOSPC(t *testing.T, e *uring.Engine, src, small string, data []byte, w cvv.WritePath) {
 	dests := enginetest.DestPaths(t, 2, "copy")
 	full := filepath.Join(small, "copy")
 	dests = []string{dests[0], full, dests[1]}
-	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3})
+	res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3,
+		Write: []cvv.WritePath{cvv.WriteDirect, w, cvv.WriteDirect}})
 	if err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
