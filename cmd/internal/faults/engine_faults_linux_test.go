@@ -252,16 +252,20 @@ func TestEngineDiskFullTmpfs(t *testing.T) {
 // copy completes) or not; through a FUSE filesystem that refuses fallocate
 // it cannot, and the destination must fail with ErrDiskFull part-way, leave
 // no temp file and not disturb the others. Never a wrong or partial file.
+// The destination is written as the engine chooses, and through the page
+// cache (the io_uring engine's pwrite calls).
 func TestEngineDiskFullMidCopy(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
-		name := map[bool]string{false: "tmpfs", true: "no-fallocate"}[refuse]
-		t.Run(name, func(t *testing.T) {
-			forEachEngine(t, func(t *testing.T, eng cvv.Engine) { diskFullMidCopy(t, eng, refuse) })
-		})
+		for _, w := range []cvv.WritePath{cvv.WriteAuto, cvv.WriteBuffered} {
+			name := map[bool]string{false: "tmpfs", true: "no-fallocate"}[refuse] + "/" + w.String()
+			t.Run(name, func(t *testing.T) {
+				forEachEngine(t, func(t *testing.T, eng cvv.Engine) { diskFullMidCopy(t, eng, refuse, w) })
+			})
+		}
 	}
 }
 
-func diskFullMidCopy(t *testing.T, eng cvv.Engine, refuseFallocate bool) {
+func diskFullMidCopy(t *testing.T, eng cvv.Engine, refuseFallocate bool, w cvv.WritePath) {
 	small := mountTmpfs(t, 16<<20)
 	dest := small
 	if refuseFallocate {
@@ -275,6 +279,7 @@ func diskFullMidCopy(t *testing.T, eng cvv.Engine, refuseFallocate bool) {
 	var filled int64
 	var fillErr error
 	job := r.job()
+	job.Write = []cvv.WritePath{cvv.WriteAuto, w, cvv.WriteAuto}
 	job.Progress = func(int64) {
 		once.Do(func() { filled, fillErr = FillUntilFull(filepath.Join(small, "filler")) })
 	}
