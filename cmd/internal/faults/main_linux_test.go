@@ -50,6 +50,14 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if cfg := os.Getenv(BlockServeEnv); cfg != "" {
+		// This process is the server of a BlockFS (see StartBlockFS).
+		if err := ServeBlockFS(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "blockfs:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(runMain(m))
 }
 

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -170,16 +169,4 @@ func (m *Image) Close() error {
 	return err
 }
 
-func (m *Image) detach() error {
-	// The driver may still hold the device for a moment after the unmount.
-	var err error
-	for range 50 {
-		var out []byte
-		if out, err = exec.Command("losetup", "-d", m.Loop).CombinedOutput(); err == nil {
-			return nil
-		}
-		err = fmt.Errorf("losetup -d %s: %w\n%s", m.Loop, err, out)
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
-}
+func (m *Image) detach() error { return detachLoop(m.Loop) }
