@@ -3,7 +3,6 @@ package copier
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,24 +200,24 @@ func (r *runner) cachedDirAttrs(rel string) *atomicfile.SourceAttrs {
 // them, r.opts.Jobs files at a time. It returns an error only when the run
 // is cancelled.
 func (r *runner) cascadeAll(ctx context.Context) error {
-	var todo []*fileJob
-	for _, fj := range r.jobs() {
-		if r.cascadePending(fj) {
-			todo = append(todo, fj)
-		}
+	// A pass finds whether any waits; the work pass finds them again,
+	// in order, with nothing kept per file.
+	any := false
+	for range r.jobsWhere(r.cascadePending) {
+		any = true
+		break
 	}
-	if len(todo) == 0 {
+	if !any {
 		return nil
 	}
 	r.phase.Store("cascade")
 	var ds *dirSyncs
 	if r.dirSync != nil {
-		ds = newDirSyncsFor(r, slices.All(todo))
+		ds = newDirSyncsFor(r, r.jobsWhere(r.cascadePending))
 		r.dirSync = ds
 		defer ds.finish()
 	}
-	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
-		fj := todo[k]
+	return workers.EachOf(ctx, r.opts.Jobs, r.pinnedWhere(r.cascadePending), func(fj *fileJob) error {
 		r.inFlight.Store(fj.entry().Rel, struct{}{})
 		defer r.inFlight.Delete(fj.entry().Rel)
 		c, err := r.cascadeFile(ctx, fj)
@@ -267,7 +266,7 @@ func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
 // against the source hash.
 func (r *runner) apartSource(i int, h plan.HardLink) string {
 	if r.isCascade(i) && r.released != 0 {
-		return r.target(&r.files[h.File], i)
+		return r.targetAt(&r.files[h.File], i, h.First)
 	}
 	return r.tree.Path(h.Rel)
 }

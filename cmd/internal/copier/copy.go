@@ -41,17 +41,17 @@ const (
 //
 // It is kept for every file of the tree until the end of the run, so it
 // is small and holds no pointer but what it must (see the memory bound in
-// docs/USAGE.md): the file jobs of a run are one array, their entries,
-// actions and states are found through one shared jobTable by index, and
-// what only some files need (errors, hashes re-read from the
+// docs/USAGE.md): the file jobs of a run are one array, their actions and
+// states are found through one shared jobTable by index, their entries
+// (path, size, mode, mtime) stay in the tree's FileList, out of memory,
+// and what only some files need (errors, hashes re-read from the
 // destinations) hangs off x, allocated on demand and released once the
 // file is reported. The source hash is released then too, unless a
 // manifest needs it.
 type fileJob struct {
-	// t holds the file's entry in the walked tree and its actions and
-	// states (entry, actions, states). Its source and target paths are
-	// computed when needed (runner.source, runner.target): a tree of a
-	// million files keeps no path strings but the relative ones.
+	// t holds the file's actions and states (actions, states). Its source
+	// and target paths are computed when needed (runner.source,
+	// runner.target): a tree of a million files keeps no path strings.
 	t *jobTable
 	x *fileExtra
 
@@ -72,19 +72,66 @@ type fileJob struct {
 	hashReused bool
 }
 
-// jobTable is what the file jobs of a run share: file k of the tree is
-// entries[k], and its action and state on destination i are
-// actions[k*n+i] and states[k*n+i] (n destinations), one allocation each
-// for the whole tree rather than two slices per file.
+// jobTable is what the file jobs of a run share: the action and state
+// of file k of the tree on destination i are actions[k*n+i] and
+// states[k*n+i] (n destinations), one allocation each for the whole
+// tree rather than two slices per file; entries[k] is its entry while
+// a pass over the tree's files is at it (runner.jobs) or while it is
+// worked on (pin), and only then: the entries stay in the tree's
+// FileList, out of memory.
 type jobTable struct {
-	entries []plan.Entry
 	actions []plan.Action
 	states  []destState
 	n       int
+	mu      sync.Mutex
+	entries map[int32]*plan.Entry
 }
 
-// entry returns fj's entry in the walked tree.
-func (fj *fileJob) entry() *plan.Entry { return &fj.t.entries[fj.k] }
+// attach makes e the entry of file k unless it has one.
+func (t *jobTable) attach(k int32, e *plan.Entry) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.entries[k]; ok {
+		return false
+	}
+	t.entries[k] = e
+	return true
+}
+
+// detach drops the entry of file k if it is e (not pinned meanwhile).
+func (t *jobTable) detach(k int32, e *plan.Entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.entries[k] == e {
+		delete(t.entries, k)
+	}
+}
+
+// entry returns fj's entry in the walked tree. It is there only inside a
+// pass over the files (runner.jobs) or while fj is pinned: nil otherwise.
+func (fj *fileJob) entry() *plan.Entry {
+	fj.t.mu.Lock()
+	defer fj.t.mu.Unlock()
+	return fj.t.entries[fj.k]
+}
+
+// pin keeps fj's entry, which a pass over the files (runner.jobs) is at,
+// until fj is released: for a file handed to a worker.
+func (fj *fileJob) pin() {
+	fj.t.mu.Lock()
+	defer fj.t.mu.Unlock()
+	if e := fj.t.entries[fj.k]; e != nil {
+		c := *e
+		fj.t.entries[fj.k] = &c
+	}
+}
+
+// unpin drops fj's entry.
+func (fj *fileJob) unpin() {
+	fj.t.mu.Lock()
+	defer fj.t.mu.Unlock()
+	delete(fj.t.entries, fj.k)
+}
 
 // actions returns what to do with fj on each destination (a window of
 // the shared array: writes go to it).
@@ -186,10 +233,11 @@ func (fj *fileJob) setDestHash(i int, h string) {
 	fj.x.destHash[i] = h
 }
 
-// release drops what is no longer needed once fj is reported: the hashes
-// re-read from the destinations, the copy's timing, and the source hash
-// unless keepHash. Only the errors are kept.
+// release drops what is no longer needed once fj is reported: its
+// entry, the hashes re-read from the destinations, the copy's timing,
+// and the source hash unless keepHash. Only the errors are kept.
 func (fj *fileJob) release(keepHash bool) {
+	fj.unpin()
 	if x := fj.x; x != nil {
 		// Sealed copies leave their temps empty: nothing to keep.
 		temps := x.temps
@@ -346,6 +394,11 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	r.phase.Store("copy")
 	r.mem = startMemoryLimit()
 	defer r.mem.stop()
+	defer func() {
+		if r.tree != nil {
+			r.tree.Close()
+		}
+	}()
 	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
 	}
@@ -420,7 +473,7 @@ func (r *runner) planRun(ctx context.Context, src string, dests []string) (err e
 		return err
 	}
 	if !r.tree.IsDir {
-		r.tree.Files[0].Rel = r.plan.Name()
+		r.tree.NameFile(r.plan.Name())
 	}
 	r.initCascade()
 	r.detectDests()
@@ -499,6 +552,12 @@ func (r *runner) execute(ctx context.Context) error {
 		r.finishDests(ctx, nil)
 	}
 	r.releaseSource()
+	if err := r.tree.Files.Err(); err != nil {
+		// A pass over the files stopped short: the run cannot say all
+		// is well.
+		r.failures.Add(1)
+		r.out.Fail("", "", err)
+	}
 	r.finish(false)
 	if r.failures.Load() > 0 {
 		return ErrFailures
@@ -525,20 +584,20 @@ func (r *runner) decide(ctx context.Context) error {
 	defer r.closeLooks()
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
-	nf := len(r.tree.Files)
+	nf := r.tree.Files.Len()
 	if nf > math.MaxInt32 {
 		return fmt.Errorf("%d files in one tree: at most %d", nf, math.MaxInt32)
 	}
 	jobs := make([]fileJob, nf)
-	t := &jobTable{entries: r.tree.Files, actions: make([]plan.Action, nf*n), states: make([]destState, nf*n), n: n}
+	t := &jobTable{actions: make([]plan.Action, nf*n), states: make([]destState, nf*n), n: n, entries: make(map[int32]*plan.Entry)}
 	r.files = jobs[:0]
-	for k := range r.tree.Files {
+	for k, e := range r.tree.Files.All() {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e := &r.tree.Files[k]
 		fj := &jobs[k]
 		fj.t, fj.k = t, int32(k)
+		t.attach(fj.k, &e)
 		if r.tree.IsDir {
 			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
 		}
@@ -567,16 +626,63 @@ func (r *runner) decide(ctx context.Context) error {
 		if fj.needsCopy() {
 			r.bytesTotal += e.Size
 		}
+		t.detach(fj.k, &e)
 		r.files = jobs[:k+1]
+	}
+	if err := r.tree.Files.Err(); err != nil {
+		return err
+	}
+	if len(r.files) != nf {
+		return fmt.Errorf("file list: %d of %d files read back", len(r.files), nf)
 	}
 	return nil
 }
 
-// jobs yields the index and the job of each file of the run.
+// jobs yields the index and the job of each file of the run, in the
+// order of the tree, with its entry (read back from the tree's
+// FileList) while it is yielded. A pass that hands a file to another
+// goroutine pins it (fileJob.pin).
 func (r *runner) jobs() iter.Seq2[int, *fileJob] {
 	return func(yield func(int, *fileJob) bool) {
-		for k := range r.files {
-			if !yield(k, &r.files[k]) {
+		for k, e := range r.tree.Files.All() {
+			if k >= len(r.files) {
+				return
+			}
+			fj := &r.files[k]
+			attached := fj.t.attach(fj.k, &e)
+			ok := yield(k, fj)
+			if attached {
+				fj.t.detach(fj.k, &e)
+			}
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// jobsWhere yields the jobs of the run (jobs) that want selects.
+func (r *runner) jobsWhere(want func(*fileJob) bool) iter.Seq2[int, *fileJob] {
+	return func(yield func(int, *fileJob) bool) {
+		for k, fj := range r.jobs() {
+			if want(fj) && !yield(k, fj) {
+				return
+			}
+		}
+	}
+}
+
+// pinnedWhere yields the jobs of the run (jobs) that want selects (nil:
+// every one), each pinned: for a pool of workers, which may work on a
+// file after the pass moved on.
+func (r *runner) pinnedWhere(want func(*fileJob) bool) iter.Seq[*fileJob] {
+	return func(yield func(*fileJob) bool) {
+		for _, fj := range r.jobs() {
+			if want != nil && !want(fj) {
+				continue
+			}
+			fj.pin()
+			if !yield(fj) {
 				return
 			}
 		}
@@ -619,22 +725,28 @@ func (r *runner) checkSpace() error {
 // filesystem; any reports whether anything is to be copied at all.
 func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 	dirs := make([]string, len(r.plan.Dests))
-	sizes := make([][]int64, len(r.plan.Dests))
 	for i, d := range r.plan.Dests {
 		dirs[i] = d.Root(r.plan.IsDir)
-		for _, fj := range r.jobs() {
-			// A file to recheck exists already and is copied again only
-			// if it differs: it needs no new space in the common case.
-			if fj.actions()[i] == plan.Copy {
-				sizes[i] = append(sizes[i], fj.entry().Size)
-				any = true
-			}
+	}
+	// A file to recheck exists already and is copied again only if it
+	// differs: it needs no new space in the common case.
+	for _, fj := range r.jobs() {
+		if any = slices.Contains(fj.actions(), plan.Copy); any {
+			break
 		}
 	}
 	if !any {
 		return nil, false, nil
 	}
-	fss, err = plan.Space(dirs, sizes)
+	fss, err = plan.Space(dirs, func(add func(i int, size int64)) {
+		for _, fj := range r.jobs() {
+			for i, a := range fj.actions() {
+				if a == plan.Copy {
+					add(i, fj.entry().Size)
+				}
+			}
+		}
+	})
 	if err != nil {
 		return nil, true, fmt.Errorf("free-space check: %w", err)
 	}
@@ -668,11 +780,14 @@ func (r *runner) source(fj *fileJob) string { return r.tree.Path(fj.entry().Rel)
 
 // target returns the path of fj on destination i (another name with
 // --on-conflict rename).
-func (r *runner) target(fj *fileJob, i int) string {
+func (r *runner) target(fj *fileJob, i int) string { return r.targetAt(fj, i, fj.entry().Rel) }
+
+// targetAt is target for fj at rel, when fj's entry is not at hand.
+func (r *runner) targetAt(fj *fileJob, i int, rel string) string {
 	if alt := fj.conflict(i).alt; alt != "" {
 		return alt
 	}
-	return r.plan.Target(i, fj.entry().Rel)
+	return r.plan.Target(i, rel)
 }
 
 // live reports whether destination i takes part in the run.
@@ -1070,7 +1185,7 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.BigJobs < r.opts.Jobs {
 		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.Each(ctx, r.opts.Jobs, len(r.files), func(k int) error { return r.doFile(ctx, &r.files[k]) })
+	err := workers.EachOf(ctx, r.opts.Jobs, r.pinnedWhere(nil), func(fj *fileJob) error { return r.doFile(ctx, fj) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1539,24 +1654,26 @@ func (r *runner) countVerifyBytes() {
 
 // verifyAll is the --verify-after pass over every copied file.
 func (r *runner) verifyAll(ctx context.Context) error {
-	var todo []*fileJob
+	// The others were settled by doFile. A pass counts them; the work
+	// passes find them again, in order, with nothing kept per file.
+	held := func(fj *fileJob) bool { return slices.Contains(fj.states(), dsCopied) }
+	var todo int
 	var bytes, reads int64
 	for _, fj := range r.jobs() {
-		// The others were settled by doFile.
 		if n := countState(fj.states(), dsCopied); n > 0 {
-			todo = append(todo, fj)
+			todo++
 			bytes += fj.size
 			reads += r.verifyReads(fj, n)
 		}
 	}
 	r.verifyTotal.Store(r.verifyBytes.Load() + reads)
-	if len(todo) == 0 {
+	if todo == 0 {
 		return nil
 	}
 	if r.dirSync != nil {
 		// The copies get their names now: their reports wait for their
 		// directories' fsyncs again.
-		r.dirSync = newDirSyncsFor(r, slices.All(todo))
+		r.dirSync = newDirSyncsFor(r, r.jobsWhere(held))
 		defer r.dirSync.finish()
 	}
 	done := func(fj *fileJob) {
@@ -1567,22 +1684,21 @@ func (r *runner) verifyAll(ctx context.Context) error {
 		}
 	}
 	if r.opts.Ask {
-		ok, err := r.out.Ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", len(todo), plan.HumanBytes(bytes), r.opts.Mode))
+		ok, err := r.out.Ask(ctx, fmt.Sprintf("Copy done. Verify %d files (%s) now (%s mode)? [Y/n] ", todo, plan.HumanBytes(bytes), r.opts.Mode))
 		if err != nil {
 			return err
 		}
 		if !ok {
-			for _, fj := range todo {
+			for fj := range r.pinnedWhere(held) {
 				r.keepUnverified(fj)
 				done(fj)
 			}
-			r.warn("", fmt.Sprintf("verification skipped: %d files were not verified; the next run verifies them", len(todo)))
+			r.warn("", fmt.Sprintf("verification skipped: %d files were not verified; the next run verifies them", todo))
 			return nil
 		}
 	}
 	r.phase.Store("verify")
-	return workers.Each(ctx, r.opts.Jobs, len(todo), func(k int) error {
-		fj := todo[k]
+	return workers.EachOf(ctx, r.opts.Jobs, r.pinnedWhere(held), func(fj *fileJob) error {
 		r.inFlight.Store(fj.entry().Rel, struct{}{})
 		err := r.verifyFile(ctx, fj)
 		r.inFlight.Delete(fj.entry().Rel)

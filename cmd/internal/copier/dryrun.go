@@ -68,6 +68,9 @@ func (r *runner) dryRun(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.tree.Files.Err(); err != nil {
+		return err
+	}
 	r.dryRunLine(r.stdout, "nothing was written")
 	if failed || short {
 		return ErrFailures

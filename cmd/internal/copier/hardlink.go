@@ -46,7 +46,7 @@ func (r *runner) makeHardLinks(ctx context.Context, only func(i int) bool) {
 			if fj.states()[i] != dsOK && fj.states()[i] != dsSkipped {
 				if fj.states()[i] == dsFailed {
 					r.failures.Add(1)
-					r.out.Fail(h.Rel, r.plan.Target(i, h.Rel), fmt.Errorf("not linked: %s failed there", fj.entry().Rel))
+					r.out.Fail(h.Rel, r.plan.Target(i, h.Rel), fmt.Errorf("not linked: %s failed there", h.First))
 				}
 				continue // not verified (yet): the next run links it
 			}
@@ -80,7 +80,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 	if r.destFS[i].NoSymlinks { // FAT and exFAT hold no links of any kind
 		return r.copyApart(ctx, i, h)
 	}
-	first, err := r.roots[i].OpenDir(filepath.Dir(fj.entry().Rel))
+	first, err := r.roots[i].OpenDir(filepath.Dir(h.First))
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 		return err
 	}
 	defer parent.Close()
-	fname, name := filepath.Base(fj.entry().Rel), filepath.Base(h.Rel)
+	fname, name := filepath.Base(h.First), filepath.Base(h.Rel)
 	want, err := first.Lstat(fname)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 			return nil // linked by an earlier run
 		}
 		if !cur.Mode().IsRegular() || !r.opts.Policy.Overwrite && !sameSizeTime(cur, h.Entry) {
-			return fmt.Errorf("%s exists and is not a link of %s: conflict (--on-conflict overwrite replaces it)", r.plan.Target(i, h.Rel), r.plan.Target(i, fj.entry().Rel))
+			return fmt.Errorf("%s exists and is not a link of %s: conflict (--on-conflict overwrite replaces it)", r.plan.Target(i, h.Rel), r.plan.Target(i, h.First))
 		}
 	}
 	tmp := atomicfile.TempName()
@@ -120,7 +120,7 @@ func (r *runner) hardLink(ctx context.Context, i int, h plan.HardLink, fj *fileJ
 		return err
 	}
 	if !atomicfile.SameFile(got, want) {
-		return fmt.Errorf("%s is not a link of %s after the rename", r.plan.Target(i, h.Rel), r.plan.Target(i, fj.entry().Rel))
+		return fmt.Errorf("%s is not a link of %s after the rename", r.plan.Target(i, h.Rel), r.plan.Target(i, h.First))
 	}
 	return nil
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // TestPerFileState guards the memory bound documented in docs/USAGE.md: the
-// state kept for every file of a tree. A field added to fileJob or
-// plan.Entry must fit or move to fileExtra (only while the file is worked
-// on, or only for failures).
+// state kept for every file of a tree. A field added to fileJob must fit
+// or move to fileExtra (only while the file is worked on, or only for
+// failures); plan.Entry is held for the files in flight only (the tree's
+// entries stay in its FileList) but is copied around.
 func TestPerFileState(t *testing.T) {
 	if s := unsafe.Sizeof(fileJob{}); s > 72 {
 		t.Errorf("fileJob is %d bytes, want <= 72", s)

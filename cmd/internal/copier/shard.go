@@ -87,8 +87,12 @@ func (r *runner) applyShard() error {
 	if !r.tree.IsDir {
 		return usage.Errorf("--shard splits a directory tree; %s is a file", r.plan.Arg)
 	}
-	part, seq, fp := plan.ShardTree(r.tree, r.opts.Shard)
+	part, seq, fp, err := plan.ShardTree(r.tree, r.opts.Shard)
+	if err != nil {
+		return err
+	}
 	r.shard = &shardRun{syncDir: r.syncDir, shard: r.opts.Shard, seq: seq, key: r.shardKey(fp), merged: make([]bool, len(r.plan.Dests))}
+	r.tree.Close()
 	r.tree = part
 	return nil
 }

@@ -9,27 +9,24 @@ import (
 
 // TestCopyMemoryPerFile: a copy with --hash-file sums,xxh,mhl, and its
 // re-run (everything skipped, nothing rewritten), keep bounded state per
-// file. From 10k to 40k files the copy's peak RSS grows by less than 768
-// bytes per file and the re-run's by less than 1.25 KiB, with either
-// engine: at that size the growth is mostly the memory limit's floor
-// and the engine's buffers coming into play (measured on a loaded
-// machine: 430-600 bytes either way, with or without the record of the
-// run in memory), so these bounds catch gross regressions only. With
-// CVV_FAULTS=full the trees have 50,000 and a million files, the growth
-// is the state kept per file, and the bounds are tight: 512 bytes per
-// file for the copy and 640 for the re-run (measured from 50k to 200k
-// files: copy 213 (io_uring) and 465 (portable engine) bytes per file,
-// re-run 240 and 455; before the record of each root, about 130 bytes
-// per file, was spooled to a temporary file instead of held in memory
-// to be written, copy 403 and 748, re-run 358 and 659; from 50k to 1M
-// files: copy 247 and 309, re-run 255 with io_uring). The copy still
-// keeps the plan's state per file (docs/USAGE.md): this bounds it.
+// file. From 10k to 40k files the copy's and the re-run's peak RSS grow
+// by less than 384 bytes per file, with either engine (measured on a
+// loaded machine: copy 230 (io_uring) and 184 (portable engine), re-run
+// 225 and 283; before the tree's entries went to a temporary file
+// (plan.FileList), copy 453 and 454, re-run 539 and 424): at that size
+// part of the growth is the memory limit's floor and the engine's
+// buffers coming into play. With CVV_FAULTS=full the trees have 50,000
+// and a million files, the growth is the state kept per file, and the
+// bound is 224 bytes per file for the copy and the re-run (measured from
+// 50k to 1M files: copy 125 (io_uring) and 189 (portable engine), re-run
+// 122 and 184; before, copy 247 and 309, re-run 255 with io_uring).
+// The copy still keeps a record per file (docs/USAGE.md): this bounds it.
 func TestCopyMemoryPerFile(t *testing.T) {
 	small, large := 10000, 40000
-	copyMax, rerunMax := int64(768), int64(1280)
+	copyMax, rerunMax := int64(384), int64(384)
 	if fullRun() {
 		small, large = 50000, 1000000
-		copyMax, rerunMax = 512, 640
+		copyMax, rerunMax = 224, 224
 	}
 	work := workDir(t, 8<<30)
 	var copyRSS, rerunRSS [2]int64

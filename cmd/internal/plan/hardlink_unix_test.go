@@ -40,7 +40,7 @@ func TestWalkHardLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var files []string
-	for _, f := range tr.Files {
+	for _, f := range entries(t, tr) {
 		files = append(files, f.Rel)
 	}
 	if len(files) != 2 || tr.Bytes != 7 {
@@ -50,7 +50,10 @@ func TestWalkHardLinks(t *testing.T) {
 		t.Fatalf("HardLinks %+v, want 2", tr.HardLinks)
 	}
 	for _, h := range tr.HardLinks {
-		first := tr.Files[h.File].Rel
+		first := entries(t, tr)[h.File].Rel
+		if first != h.First {
+			t.Errorf("%s: First %s, file %d is %s", h.Rel, h.First, h.File, first)
+		}
 		if first == "outside-linked" || first == h.Rel {
 			t.Errorf("%s is a link of %s", h.Rel, first)
 		}

@@ -54,7 +54,7 @@ func TestWalkTree(t *testing.T) {
 	for _, e := range tr.Dirs {
 		dirs = append(dirs, e.Rel)
 	}
-	for _, e := range tr.Files {
+	for _, e := range entries(t, tr) {
 		files = append(files, e.Rel)
 	}
 	for _, e := range tr.Links {
@@ -101,8 +101,8 @@ func TestWalkUnreadableDir(t *testing.T) {
 	if len(tr.Problems) != 1 || tr.Problems[0].Rel != "locked" {
 		t.Fatalf("Problems = %v, want one for locked", tr.Problems)
 	}
-	if len(tr.Files) != 1 {
-		t.Fatalf("Files = %v", tr.Files)
+	if tr.Files.Len() != 1 {
+		t.Fatalf("Files = %v", entries(t, tr))
 	}
 }
 
@@ -113,7 +113,7 @@ func TestWalkFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.IsDir || len(tr.Files) != 1 || tr.Files[0].Rel != "f.bin" || tr.Bytes != 5 {
+	if tr.IsDir || tr.Files.Len() != 1 || entries(t, tr)[0].Rel != "f.bin" || tr.File().Rel != "f.bin" || tr.Bytes != 5 {
 		t.Fatalf("tree = %+v", tr)
 	}
 }
@@ -395,6 +395,17 @@ func TestSameTime(t *testing.T) {
 	}
 }
 
+// sizesOf is Space's sizes for the files sizes[i] of each destination i.
+func sizesOf(sizes [][]int64) func(add func(i int, size int64)) {
+	return func(add func(i int, size int64)) {
+		for i, s := range sizes {
+			for _, n := range s {
+				add(i, n)
+			}
+		}
+	}
+}
+
 func TestSpace(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a")
@@ -402,7 +413,7 @@ func TestSpace(t *testing.T) {
 	if err := os.Mkdir(a, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	fss, err := Space([]string{a, b}, [][]int64{{1, 4096}, {10}})
+	fss, err := Space([]string{a, b}, sizesOf([][]int64{{1, 4096}, {10}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +441,7 @@ func TestSpace(t *testing.T) {
 		t.Errorf("MountPoint %q is not above %q", f.MountPoint, dir)
 	}
 	// A need larger than any disk is short, and says by how much.
-	huge, err := Space([]string{a, a + "2"}, [][]int64{{f.Avail}, {f.Avail}})
+	huge, err := Space([]string{a, a + "2"}, sizesOf([][]int64{{f.Avail}, {f.Avail}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +533,7 @@ func TestWalkWith(t *testing.T) {
 		t.Fatal(err)
 	}
 	var files, dirs []string
-	for _, e := range tr.Files {
+	for _, e := range entries(t, tr) {
 		files = append(files, filepath.ToSlash(e.Rel))
 	}
 	for _, d := range tr.Dirs {

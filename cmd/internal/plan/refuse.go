@@ -44,7 +44,7 @@ func Refusals(t *Tree, dfs DestFS, target func(rel string) string) (map[string]e
 	c := &refuseCheck{dfs: dfs, target: target, out: make(map[string]error)}
 	if !t.IsDir {
 		// A file source: its name is the target's.
-		f := t.Files[0]
+		f := t.File()
 		tgt := target(f.Rel)
 		c.dirFold = map[string]Fold{"": c.foldOf(filepath.Dir(tgt), FoldNone)}
 		c.dirKey = map[string]string{"": ""}
@@ -66,7 +66,7 @@ func Refusals(t *Tree, dfs DestFS, target func(rel string) string) (map[string]e
 		c.dirKey[d.Rel] = c.dirKey[parent] + "/" + c.dirFold[parent].Key(filepath.Base(d.Rel))
 		c.dirFold[d.Rel] = c.foldOf(target(d.Rel), c.dirFold[parent])
 	}
-	for _, f := range t.Files {
+	for _, f := range t.Files.All() {
 		c.entry(f.Rel, parentRel(f.Rel), filepath.Base(f.Rel), File, f.Size)
 	}
 	for _, l := range t.Links {
@@ -84,7 +84,7 @@ func Refusals(t *Tree, dfs DestFS, target func(rel string) string) (map[string]e
 			c.inRefused(d.Rel)
 		}
 	}
-	for _, f := range t.Files {
+	for _, f := range t.Files.All() {
 		c.inRefused(f.Rel)
 	}
 	for _, l := range t.Links {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -234,13 +235,19 @@ func (p *Partitioner) Next(size int64) int {
 // its index in t.HardLinks), the order a single run lists them in.
 // fingerprint identifies the walk (every path, the files' sizes): shards
 // that walked different trees have different fingerprints.
-func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
+func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string, err error) {
 	p := NewPartitioner(s.Count)
-	part = &Tree{Root: t.Root, IsDir: t.IsDir, Dirs: t.Dirs, Specials: t.Specials, Problems: t.Problems, Excluded: t.Excluded, opts: t.opts}
+	part = &Tree{Root: t.Root, IsDir: t.IsDir, Dirs: t.Dirs, Specials: t.Specials, Problems: t.Problems, Excluded: t.Excluded, opts: t.opts,
+		Files: &FileList{}}
 	h := sha256.New()
-	local := make(map[int]int) // index in t.Files -> index in part.Files
+	// index in t.Files -> index in part.Files, of the files with further
+	// paths (HardLinks) only
+	local := make(map[int]int)
+	for _, hl := range t.HardLinks {
+		local[hl.File] = -1
+	}
 	var b [8]byte
-	for k, e := range t.Files {
+	for k, e := range t.Files.All() {
 		h.Write([]byte(e.Rel))
 		binary.LittleEndian.PutUint64(b[:], uint64(e.Size))
 		h.Write([]byte{0})
@@ -248,16 +255,25 @@ func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
 		if p.Next(e.Size) != s.Index {
 			continue
 		}
-		local[k] = len(part.Files)
-		part.Files = append(part.Files, e)
+		if _, ok := local[k]; ok {
+			local[k] = part.Files.Len()
+		}
+		if err := part.Files.Add(e); err != nil {
+			part.Close()
+			return nil, nil, "", err
+		}
 		part.Bytes += e.Size
 		seq = append(seq, k)
 	}
+	if err := errors.Join(t.Files.Err(), part.Files.finish()); err != nil {
+		part.Close()
+		return nil, nil, "", err
+	}
 	for k, hl := range t.HardLinks {
-		if j, ok := local[hl.File]; ok {
+		if j := local[hl.File]; j >= 0 {
 			hl.File = j
 			part.HardLinks = append(part.HardLinks, hl)
-			seq = append(seq, len(t.Files)+k)
+			seq = append(seq, t.Files.Len()+k)
 		}
 	}
 	for _, d := range t.Dirs {
@@ -271,5 +287,5 @@ func ShardTree(t *Tree, s Shard) (part *Tree, seq []int, fingerprint string) {
 			part.Links = append(part.Links, l)
 		}
 	}
-	return part, seq, hex.EncodeToString(h.Sum(nil)[:16])
+	return part, seq, hex.EncodeToString(h.Sum(nil)[:16]), nil
 }

@@ -68,13 +68,13 @@ func TestShardFromEnv(t *testing.T) {
 // with hard links and symlinks.
 func shardTestTree(n int, seed uint64) *Tree {
 	r := rand.New(rand.NewPCG(seed, 1))
-	t := &Tree{Root: "/src", IsDir: true, Dirs: []Entry{{Kind: Dir}}}
+	t := &Tree{Root: "/src", IsDir: true, Dirs: []Entry{{Kind: Dir}}, Files: &FileList{}}
 	for k := range n {
 		size := r.Int64N(1 << 20)
 		if r.IntN(50) == 0 {
 			size = r.Int64N(4 << 30)
 		}
-		t.Files = append(t.Files, Entry{Rel: fmt.Sprintf("d%d/f%05d", k%7, k), Size: size, Kind: File})
+		t.Files.Add(Entry{Rel: fmt.Sprintf("d%d/f%05d", k%7, k), Size: size, Kind: File})
 		t.Bytes += size
 		if k%97 == 0 {
 			t.HardLinks = append(t.HardLinks, HardLink{Entry: Entry{Rel: fmt.Sprintf("links/h%05d", k), Size: size}, File: k})
@@ -98,14 +98,22 @@ func TestShardTreePartition(t *testing.T) {
 		hard := map[string]int{}
 		var loads []int64
 		var maxW int64
-		for _, e := range tree.Files {
+		treeFiles := entries(t, tree)
+		for _, e := range treeFiles {
 			maxW = max(maxW, e.Size+FileWeight)
 		}
 		var fp string
 		for i := range n {
-			part, seq, f := ShardTree(tree, Shard{i, n})
-			again, seq2, _ := ShardTree(tree, Shard{i, n})
-			if !slices.Equal(seq, seq2) || len(again.Files) != len(part.Files) {
+			part, seq, f, err := ShardTree(tree, Shard{i, n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, seq2, _, err := ShardTree(tree, Shard{i, n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			partFiles := entries(t, part)
+			if !slices.Equal(seq, seq2) || again.Files.Len() != len(partFiles) {
 				t.Fatalf("%d/%d: two deals of one tree differ", i, n)
 			}
 			if i == 0 {
@@ -114,12 +122,12 @@ func TestShardTreePartition(t *testing.T) {
 				t.Errorf("%d/%d: fingerprint %s, shard 0 has %s", i, n, f, fp)
 			}
 			var load, bytes int64
-			for k, e := range part.Files {
+			for k, e := range partFiles {
 				files[e.Rel]++
 				load += e.Size + FileWeight
 				bytes += e.Size
-				if tree.Files[seq[k]].Rel != e.Rel {
-					t.Errorf("%d/%d: seq[%d] = %d names %s, not %s", i, n, k, seq[k], tree.Files[seq[k]].Rel, e.Rel)
+				if treeFiles[seq[k]].Rel != e.Rel {
+					t.Errorf("%d/%d: seq[%d] = %d names %s, not %s", i, n, k, seq[k], treeFiles[seq[k]].Rel, e.Rel)
 				}
 			}
 			if bytes != part.Bytes {
@@ -127,10 +135,10 @@ func TestShardTreePartition(t *testing.T) {
 			}
 			for k, h := range part.HardLinks {
 				hard[h.Rel]++
-				if tree.HardLinks[seq[len(part.Files)+k]-len(tree.Files)].Rel != h.Rel {
+				if tree.HardLinks[seq[len(partFiles)+k]-len(treeFiles)].Rel != h.Rel {
 					t.Errorf("%d/%d: hard link %s has the wrong seq", i, n, h.Rel)
 				}
-				if got := part.Files[h.File].Rel; "links/h"+strings.TrimPrefix(got[strings.IndexByte(got, '/')+1:], "f") != h.Rel {
+				if got := partFiles[h.File].Rel; "links/h"+strings.TrimPrefix(got[strings.IndexByte(got, '/')+1:], "f") != h.Rel {
 					t.Errorf("%d/%d: hard link %s points at %s", i, n, h.Rel, got)
 				}
 			}
@@ -142,7 +150,7 @@ func TestShardTreePartition(t *testing.T) {
 			}
 			loads = append(loads, load)
 		}
-		for _, e := range tree.Files {
+		for _, e := range treeFiles {
 			if files[e.Rel] != 1 {
 				t.Errorf("n=%d: %s dealt %d times", n, e.Rel, files[e.Rel])
 			}
@@ -168,9 +176,9 @@ func TestShardTreePartition(t *testing.T) {
 func TestShardFingerprint(t *testing.T) {
 	a := shardTestTree(100, 1)
 	b := shardTestTree(100, 1)
-	b.Files = append(b.Files, Entry{Rel: "new", Size: 1})
-	_, _, fa := ShardTree(a, Shard{0, 2})
-	_, _, fb := ShardTree(b, Shard{0, 2})
+	b.Files.Add(Entry{Rel: "new", Size: 1})
+	_, _, fa, _ := ShardTree(a, Shard{0, 2})
+	_, _, fb, _ := ShardTree(b, Shard{0, 2})
 	if fa == fb {
 		t.Error("a tree with one more file has the same fingerprint")
 	}

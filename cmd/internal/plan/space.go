@@ -41,10 +41,14 @@ func (f *Filesystem) String() string {
 
 // Space groups the writes by destination filesystem. dirs[i] is a path of
 // destination i (it need not exist yet: its nearest existing ancestor is
-// examined) and sizes[i] the sizes of the files to write there.
-func Space(dirs []string, sizes [][]int64) ([]*Filesystem, error) {
+// examined); sizes calls add with the size of each file to write to
+// destination i, as a pass over the files finds them (nothing per file
+// is kept).
+func Space(dirs []string, sizes func(add func(i int, size int64))) ([]*Filesystem, error) {
 	var out []*Filesystem
 	byID := make(map[uint64]*Filesystem)
+	dest := make([]*Filesystem, len(dirs))
+	block := make([]int64, len(dirs))
 	for i, d := range dirs {
 		existing := nearestExisting(d)
 		st, err := statFS(existing)
@@ -62,14 +66,15 @@ func Space(dirs []string, sizes [][]int64) ([]*Filesystem, error) {
 			out = append(out, f)
 		}
 		f.Dests = append(f.Dests, i)
-		bs := st.blockSize
-		if bs <= 0 {
-			bs = 4096
-		}
-		for _, n := range sizes[i] {
-			f.Need += (n + bs - 1) / bs * bs
+		dest[i], block[i] = f, st.blockSize
+		if block[i] <= 0 {
+			block[i] = 4096
 		}
 	}
+	sizes(func(i int, n int64) {
+		bs := block[i]
+		dest[i].Need += (n + bs - 1) / bs * bs
+	})
 	return out, nil
 }
 

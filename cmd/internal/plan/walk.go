@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 )
 
@@ -78,12 +77,14 @@ type Link struct {
 }
 
 // HardLink is a path of a regular file whose inode an earlier path of the
-// tree (Tree.Files[File]) has: copied once, through that path, and linked
-// on each destination, as cp -a and rsync -H do.
+// tree (file File of Tree.Files, at First) has: copied once, through that
+// path, and linked on each destination, as cp -a and rsync -H do.
 type HardLink struct {
 	Entry
 	// File is the index in Tree.Files of the path that is copied.
 	File int
+	// First is that path's Rel.
+	First string
 }
 
 // Problem is an entry that could not be walked (an unreadable directory, a
@@ -102,16 +103,17 @@ type Tree struct {
 	// Dirs are the directories, parents before children; the root ("") first
 	// for a directory source.
 	Dirs []Entry
-	// Files are the regular files in walk order (path order, see Scan).
-	Files []Entry
+	// Files are the regular files in walk order (path order, see Scan),
+	// held out of memory (FileList).
+	Files *FileList
 	// Links are the symlinks.
 	Links []Link
 	// HardLinks are the further paths of files with several links in the
 	// tree (a directory source only); they are not in Files or Bytes.
 	HardLinks []HardLink
 	// inodes maps the FileID of each file with more than one link to its
-	// index in Files, while walking.
-	inodes map[FileID]int
+	// first path, while walking.
+	inodes map[FileID]firstLink
 	// Specials are the FIFOs, sockets and devices that are skipped.
 	Specials []Entry
 	// Problems are the entries that could not be walked.
@@ -123,6 +125,8 @@ type Tree struct {
 	Excluded int
 	// opts narrow the walk (WalkWith).
 	opts WalkOptions
+	// file is the one entry of a file source (File).
+	file Entry
 	// dirIDs maps the FileID (as a string) of every directory walked to
 	// its Rel, for CheckTree.
 	dirIDs map[string]string
@@ -177,29 +181,45 @@ func WalkWith(ctx context.Context, root string, o WalkOptions) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tree{Root: root, opts: o}
+	t := &Tree{Root: root, opts: o, Files: &FileList{}}
 	if !fi.IsDir() {
 		e := EntryOf(filepath.Base(root), fi)
 		if e.Kind != File {
 			return nil, fmt.Errorf("%s is a %s, not a regular file or directory", root, e.Kind)
 		}
-		t.Files = append(t.Files, e)
+		t.Files.Add(e) // in memory: it cannot fail
+		t.Files.finish()
+		t.file = e
 		t.Bytes = e.Size
 		return t, nil
 	}
 	t.IsDir = true
 	t.dirIDs = map[string]string{}
 	t.Excluded, err = Scan(ctx, root, o, t.add)
+	if err == nil {
+		err = t.Files.finish()
+	}
 	if err != nil {
+		t.Close()
 		return nil, err
 	}
 	t.inodes = nil
-	// The run keeps Files to its end: drop what append left spare (up to
-	// half of it).
-	if cap(t.Files) > len(t.Files)+len(t.Files)/8 {
-		t.Files = slices.Clone(t.Files)
-	}
 	return t, nil
+}
+
+// Close releases the temporary file of t's Files.
+func (t *Tree) Close() error { return t.Files.Close() }
+
+// File returns the one entry of a file source.
+func (t *Tree) File() Entry { return t.file }
+
+// NameFile names the one entry of a file source rel (the name under
+// which it is copied): in File and in Files.
+func (t *Tree) NameFile(rel string) {
+	t.file.Rel = rel
+	t.Files = &FileList{}
+	t.Files.Add(t.file)
+	t.Files.finish()
 }
 
 // add records the entry f of the walk.
@@ -211,7 +231,7 @@ func (t *Tree) add(f *Found) error {
 	}
 	switch f.Kind {
 	case File:
-		t.addFile(f.Entry, t.Path(f.Rel), f.Info)
+		return t.addFile(f.Entry, t.Path(f.Rel), f.Info)
 	case Dir:
 		t.Dirs = append(t.Dirs, f.Entry)
 		t.dirIDs[fileID(t.Path(f.Rel), f.Info).String()] = f.Rel
@@ -224,21 +244,29 @@ func (t *Tree) add(f *Found) error {
 }
 
 // addFile adds the file e (at path, which is fi) to Files, or to
-// HardLinks when an earlier path of the tree has its inode.
-func (t *Tree) addFile(e Entry, path string, fi fs.FileInfo) {
+// HardLinks when an earlier path of the tree has its inode. Only the
+// files with several links are remembered.
+func (t *Tree) addFile(e Entry, path string, fi fs.FileInfo) error {
 	if links(fi) > 1 {
 		id := fileID(path, fi)
-		if k, ok := t.inodes[id]; ok {
-			t.HardLinks = append(t.HardLinks, HardLink{Entry: e, File: k})
-			return
+		if first, ok := t.inodes[id]; ok {
+			t.HardLinks = append(t.HardLinks, HardLink{Entry: e, File: first.k, First: first.rel})
+			return nil
 		}
 		if t.inodes == nil {
-			t.inodes = make(map[FileID]int)
+			t.inodes = make(map[FileID]firstLink)
 		}
-		t.inodes[id] = len(t.Files)
+		t.inodes[id] = firstLink{k: t.Files.Len(), rel: e.Rel}
 	}
-	t.Files = append(t.Files, e)
 	t.Bytes += e.Size
+	return t.Files.Add(e)
+}
+
+// firstLink is the first path of a file with several links: its index in
+// Files and its Rel.
+type firstLink struct {
+	k   int
+	rel string
 }
 
 // EntryOf is the Entry at rel that fi describes (an lstat result).
