@@ -249,7 +249,7 @@ type cascadeInfo struct {
 func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
 	f := r.uiFile(fj, fj.states())
 	ev := ui.Cascade{Rel: fj.entry().Rel, Size: fj.entry().Size, Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(),
-		Hash: fj.hash, Bytes: c.bytes, Elapsed: c.elapsed}
+		Hash: fj.hash(), Bytes: c.bytes, Elapsed: c.elapsed}
 	if c.from >= 0 {
 		ev.From = r.target(fj, c.from)
 	}

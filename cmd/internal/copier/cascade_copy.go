@@ -46,7 +46,7 @@ func (r *runner) cascadeFile(ctx context.Context, fj *fileJob) (cascadeInfo, err
 			r.warn(fj.entry().Rel, fmt.Sprintf("test hook: %v", err))
 		}
 	}
-	if fj.hash == "" || len(froms) == 0 {
+	if fj.hash() == "" || len(froms) == 0 {
 		err := fmt.Errorf("%w: the file is not verified on any other destination", errNoVerifiedCopy)
 		if serr := fj.sourceErr(); serr != nil {
 			err = fmt.Errorf("%w: %v", errNoVerifiedCopy, serr)
@@ -103,7 +103,7 @@ func (r *runner) recheckCascade(ctx context.Context, fj *fileJob, idx []int) ([]
 	var again []int
 	for k, i := range idx {
 		h, err := hs[k+1], errs[k+1]
-		if err == nil && h.Hash == fj.hash && h.Size == fj.size {
+		if err == nil && h.Hash == fj.hash() && h.Size == fj.size() {
 			fj.states()[i] = dsOK
 			fj.setDestHash(i, h.Hash)
 			if !fj.hashReused {
@@ -170,7 +170,7 @@ func (r *runner) cascadeFrom(ctx context.Context, fj *fileJob, from int, idx []i
 	if err != nil {
 		return r.copyChanged(fj, from, fmt.Errorf("reading the verified copy %s for the cascade: %w", fromPath, err))
 	}
-	if res.SourceHash != fj.hash || res.Size != fj.size {
+	if res.SourceHash != fj.hash() || res.Size != fj.size() {
 		for k, i := range idx {
 			if t := res.Dests[k].Temp; t != "" {
 				r.removeCopy(i, t)
@@ -178,7 +178,7 @@ func (r *runner) cascadeFrom(ctx context.Context, fj *fileJob, from int, idx []i
 		}
 		return r.copyChanged(fj, from, &os.PathError{Op: "cascade", Path: fromPath, Err: fmt.Errorf(
 			"%w: the copy changed since its verification (%s %s, source %s; %d bytes, source %d): nothing was cascaded from it",
-			cvv.ErrVerifyMismatch, r.opts.Alg, res.SourceHash, fj.hash, res.Size, fj.size)})
+			cvv.ErrVerifyMismatch, r.opts.Alg, res.SourceHash, fj.hash(), res.Size, fj.size())})
 	}
 	c.from, c.bytes = from, res.Size
 	r.casc.cascaded(idx, from)

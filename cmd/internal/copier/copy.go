@@ -23,6 +23,7 @@ import (
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/cmd/internal/workers"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/spill"
 )
 
 // destState is where one file stands on one destination: the printers'
@@ -46,19 +47,17 @@ const (
 // (path, size, mode, mtime) stay in the tree's FileList, out of memory,
 // and what only some files need (errors, hashes re-read from the
 // destinations) hangs off x, allocated on demand and released once the
-// file is reported. The source hash is released then too, unless a
-// manifest needs it.
+// file is reported. The source hash (h) is released then too: a manifest
+// finds it in the run's hash log (runner.hashLog).
 type fileJob struct {
 	// t holds the file's actions and states (actions, states). Its source
 	// and target paths are computed when needed (runner.source,
 	// runner.target): a tree of a million files keeps no path strings.
 	t *jobTable
 	x *fileExtra
-
-	hash     string // in-flight source hash ("" when not known or released)
-	size     int64
-	modTime  int64 // source mtime seen by the copy, Unix nanoseconds
-	hashDate int64 // when hash was taken, Unix nanoseconds
+	// h is the source hash and what it was taken of, nil when not known
+	// or released.
+	h *fileHash
 
 	// k is the file's index in t.
 	k int32
@@ -70,6 +69,40 @@ type fileJob struct {
 	// hashReused: hash is the source hash the verification records of
 	// the destinations hold (reusableHash), not a read of the source.
 	hashReused bool
+	// logged: h went to the run's hash log (runner.logHash).
+	logged bool
+}
+
+// fileHash is the source hash of a file and what it was taken of.
+type fileHash struct {
+	hash     string // in-flight source hash
+	size     int64
+	modTime  int64 // source mtime seen by the copy, Unix nanoseconds
+	hashDate int64 // when hash was taken, Unix nanoseconds; 0 for a reused hash
+}
+
+// hash returns fj's source hash, "" when not known or released.
+func (fj *fileJob) hash() string {
+	if fj.h == nil {
+		return ""
+	}
+	return fj.h.hash
+}
+
+// size returns the size fj's source hash was taken of.
+func (fj *fileJob) size() int64 {
+	if fj.h == nil {
+		return 0
+	}
+	return fj.h.size
+}
+
+// modTime returns the source mtime the copy saw, Unix nanoseconds.
+func (fj *fileJob) modTime() int64 {
+	if fj.h == nil {
+		return 0
+	}
+	return fj.h.modTime
 }
 
 // jobTable is what the file jobs of a run share: the action and state
@@ -251,7 +284,7 @@ func (fj *fileJob) release(keepHash bool) {
 		}
 	}
 	if !keepHash {
-		fj.hash = ""
+		fj.h = nil
 	}
 }
 
@@ -337,6 +370,15 @@ type runner struct {
 	// files are the file jobs, in the order of the tree's files (one
 	// allocation; jobs yields pointers to them).
 	files []fileJob
+	// reused are the source hashes decide took from the destinations'
+	// verification records (hashSkipped), in the order of the files,
+	// until the copy reaches them (copyFeed); hashLog the source hashes
+	// of the settled files, for the manifests (logHash). Both are
+	// spilled to temporary files: nothing per file is held for them.
+	reused, hashLog spill.File
+	// linkFirst holds the index of every file that is the first path of
+	// a hard link (tree.HardLinks): its hash is kept to the end.
+	linkFirst map[int32]bool
 	// dirIdx maps the Rel of each directory of the tree to its index in
 	// tree.Dirs.
 	dirIdx map[string]int32
@@ -398,6 +440,8 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		if r.tree != nil {
 			r.tree.Close()
 		}
+		r.reused.Close()
+		r.hashLog.Close()
 	}()
 	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
@@ -552,7 +596,7 @@ func (r *runner) execute(ctx context.Context) error {
 		r.finishDests(ctx, nil)
 	}
 	r.releaseSource()
-	if err := r.tree.Files.Err(); err != nil {
+	if err := errors.Join(r.tree.Files.Err(), r.reused.Err(), r.hashLog.Err()); err != nil {
 		// A pass over the files stopped short: the run cannot say all
 		// is well.
 		r.failures.Add(1)
@@ -582,6 +626,12 @@ func (r *runner) decide(ctx context.Context) error {
 		fresh[i] = r.plan.IsDir && r.rootIsNew(i)
 	}
 	defer r.closeLooks()
+	for _, h := range r.tree.HardLinks {
+		if r.linkFirst == nil {
+			r.linkFirst = make(map[int32]bool)
+		}
+		r.linkFirst[int32(h.File)] = true
+	}
 	// One allocation each for all file jobs and their per-destination
 	// state, sized exactly.
 	nf := r.tree.Files.Len()
@@ -655,6 +705,31 @@ func (r *runner) jobs() iter.Seq2[int, *fileJob] {
 				fj.t.detach(fj.k, &e)
 			}
 			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// copyFeed yields the jobs of the run (jobs), each pinned, with the
+// source hash decide took from the destinations' records (reused) given
+// back to the files it was taken for.
+func (r *runner) copyFeed() iter.Seq[*fileJob] {
+	return func(yield func(*fileJob) bool) {
+		next, stop := iter.Pull(r.reused.Records())
+		defer stop()
+		for _, fj := range r.jobs() {
+			if fj.hashReused && fj.h == nil {
+				rec, ok := next()
+				if !ok {
+					r.reused.Fail(errors.New("reused hashes: fewer than the files that reuse one"))
+					return
+				}
+				e := fj.entry()
+				fj.h = &fileHash{hash: string(rec), size: e.Size, modTime: e.ModTime.UnixNano()}
+			}
+			fj.pin()
+			if !yield(fj) {
 				return
 			}
 		}
@@ -1185,7 +1260,7 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.BigJobs < r.opts.Jobs {
 		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.EachOf(ctx, r.opts.Jobs, r.pinnedWhere(nil), func(fj *fileJob) error { return r.doFile(ctx, fj) })
+	err := workers.EachOf(ctx, r.opts.Jobs, r.copyFeed(), func(fj *fileJob) error { return r.doFile(ctx, fj) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1283,7 +1358,10 @@ func (r *runner) account(fj *fileJob) {
 		}
 	}
 	r.reportFile(fj)
-	fj.release(r.opts.hashFilesWanted())
+	r.logHash(fj)
+	// The hash of a hard link's first path is kept for its links'
+	// records (linkFiles).
+	fj.release(r.opts.hashFilesWanted() && r.linkFirst[fj.k])
 }
 
 // copyFile copies fj to the destinations that need it. It returns an error
@@ -1368,9 +1446,9 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		}
 		return nil
 	}
-	fj.hash, fj.size, fj.modTime, x.elapsed = res.SourceHash, res.Size, res.ModTime.UnixNano(), res.Elapsed
+	fj.h = &fileHash{hash: res.SourceHash, size: res.Size, modTime: res.ModTime.UnixNano(), hashDate: time.Now().UnixNano()}
+	x.elapsed = res.Elapsed
 	fj.hashReused = false // the copy read the source
-	fj.hashDate = time.Now().UnixNano()
 	for k, i := range idx {
 		if derr := res.Dests[k].Err; derr != nil {
 			fj.fail(i, derr)
@@ -1415,8 +1493,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 		}
 		return nil
 	}
-	fj.hash, fj.size, fj.hashDate = hs[0].Hash, hs[0].Size, time.Now().UnixNano()
-	fj.modTime = fj.entry().ModTime.UnixNano()
+	fj.h = &fileHash{hash: hs[0].Hash, size: hs[0].Size, modTime: fj.entry().ModTime.UnixNano(), hashDate: time.Now().UnixNano()}
 	fj.srcState, fj.hashReused = srcOK, reused
 	if reused {
 		fj.srcState = srcNotRead
@@ -1559,10 +1636,10 @@ func (r *runner) compareCopies(fj *fileJob, idx []int, hs []cvv.HashResult, errs
 		switch {
 		case err != nil:
 			fj.fail(i, fmt.Errorf("re-reading the copy: %w", err))
-		case h.Hash != fj.hash || h.Size != fj.size:
+		case h.Hash != fj.hash() || h.Size != fj.size():
 			fj.setDestHash(i, h.Hash)
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination differs (%s %s, source %s; %d bytes, source %d)",
-				cvv.ErrVerifyMismatch, r.opts.Alg, h.Hash, fj.hash, h.Size, fj.size)})
+				cvv.ErrVerifyMismatch, r.opts.Alg, h.Hash, fj.hash(), h.Size, fj.size())})
 		default:
 			fj.setDestHash(i, h.Hash)
 			fj.states()[i] = dsOK
@@ -1583,10 +1660,10 @@ func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []in
 		case serr != nil:
 			fj.srcState = srcError
 			err = fmt.Errorf("re-reading the source: %w", serr)
-		case h.Hash != fj.hash || h.Size != fj.size || fi.Size() != fj.size || fi.ModTime().UnixNano() != fj.modTime:
+		case h.Hash != fj.hash() || h.Size != fj.size() || fi.Size() != fj.size() || fi.ModTime().UnixNano() != fj.modTime():
 			fj.srcState = srcChanged
 			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, r.source(fj),
-				fj.size, r.opts.Alg, fj.hash, unixTime(fj.modTime).Format(time.RFC3339Nano), fi.Size(), r.opts.Alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
+				fj.size(), r.opts.Alg, fj.hash(), unixTime(fj.modTime()).Format(time.RFC3339Nano), fi.Size(), r.opts.Alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
 		default:
 			fj.srcState = srcOK
 			return true
@@ -1611,8 +1688,8 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 			fj.fail(i, err)
 		case !fi.Mode().IsRegular():
 			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: the copy is not a regular file (%v)", cvv.ErrVerifyMismatch, fi.Mode().Type())})
-		case fi.Size() != fj.size:
-			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size)})
+		case fi.Size() != fj.size():
+			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size())})
 		default:
 			fj.states()[i] = dsOK
 		}
@@ -1662,7 +1739,7 @@ func (r *runner) verifyAll(ctx context.Context) error {
 	for _, fj := range r.jobs() {
 		if n := countState(fj.states(), dsCopied); n > 0 {
 			todo++
-			bytes += fj.size
+			bytes += fj.size()
 			reads += r.verifyReads(fj, n)
 		}
 	}
@@ -1751,7 +1828,7 @@ func (r *runner) recheckDiff(fj *fileJob, i int, h cvv.HashResult, err error) st
 		return fmt.Sprintf("%s cannot be re-read (%v): copying it again", t, err)
 	}
 	return fmt.Sprintf("%s differs from the source (%s %s, source %s; %d bytes, source %d): copying it again",
-		t, r.opts.Alg, h.Hash, fj.hash, h.Size, fj.size)
+		t, r.opts.Alg, h.Hash, fj.hash(), h.Size, fj.size())
 }
 
 func describeSpecial(m fs.FileMode) string {

@@ -151,7 +151,7 @@ func (r *runner) checkAttrs(fj *fileJob, i int, dir *atomicfile.Dir, name string
 	}
 	target := r.target(fj, i)
 	dfs := r.destFS[i]
-	want, perm := unixTime(fj.modTime), fj.entry().Mode.Perm()
+	want, perm := unixTime(fj.modTime()), fj.entry().Mode.Perm()
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		fj.fail(i, fmt.Errorf("checking the copy's attributes: %w", err))

@@ -158,8 +158,8 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	if err == nil && got.Hash != res.SourceHash {
 		err = fmt.Errorf("%w: %s reads back as %s, the source was %s", cvv.ErrVerifyMismatch, target, got.Hash, res.SourceHash)
 	}
-	if fj := &r.files[h.File]; err == nil && fj.hash != "" && res.SourceHash != fj.hash {
-		err = fmt.Errorf("%w: %s was copied from bytes that hash to %s, the source was %s", cvv.ErrVerifyMismatch, target, res.SourceHash, fj.hash)
+	if fj := &r.files[h.File]; err == nil && fj.hash() != "" && res.SourceHash != fj.hash() {
+		err = fmt.Errorf("%w: %s was copied from bytes that hash to %s, the source was %s", cvv.ErrVerifyMismatch, target, res.SourceHash, fj.hash())
 	}
 	if err != nil {
 		os.Remove(tmp)

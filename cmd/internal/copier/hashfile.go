@@ -1,6 +1,7 @@
 package copier
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -166,33 +167,36 @@ func (r *runner) spoolError(rec hashRecord, err error) error {
 }
 
 // destHashEntries calls add with each entry of destination i's manifest
-// record (root is its root), in the order of the record, with its index
-// in that order (the files, then the hard links); with --shard the index
-// is the one in the order of the whole tree (shardRun.seq). It reports
-// whether the run changed nothing there.
+// record (root is its root), in any order (the spool sorts them by
+// path), with its index in the order of the record (the files, then the
+// hard links); with --shard the index is the one in the order of the
+// whole tree (shardRun.seq). It reports whether the run changed nothing
+// there.
 func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
 	unchanged = true
-	for k, fj := range r.jobs() {
+	for k := range r.files {
+		fj := &r.files[k]
 		unchanged = unchanged && fj.hashReused && fj.states()[i] == dsSkipped
-		if fj.hash == "" || fj.err(i) != nil && !isVerifyFailure(fj.err(i)) {
-			continue
-		}
-		if fj.states()[i] == dsSkipped && !fj.hashReused {
-			continue
+	}
+	r.hashedFiles(func(k int, rel string, h *fileHash) {
+		fj := &r.files[k]
+		if fj.err(i) != nil && !isVerifyFailure(fj.err(i)) || fj.states()[i] == dsSkipped && !fj.hashReused {
+			return
 		}
 		// Action is left to manifest.Write, which records "original" for
 		// a file its history has never seen and "verified" or "failed"
 		// against the recorded hash otherwise; only a failed verification
 		// is said here.
-		f := manifest.File{Path: r.relIn(root, r.target(fj, i), fj.entry().Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
-		if fi, err := os.Stat(r.target(fj, i)); err == nil {
+		target := r.targetAt(fj, i, rel)
+		f := manifest.File{Path: r.relIn(root, target, rel), Size: h.size, ModTime: unixTime(h.modTime), Hash: h.hash, HashDate: h.time()}
+		if fi, err := os.Stat(target); err == nil {
 			f.ModTime = fi.ModTime()
 		}
 		if fj.states()[i] == dsFailed {
 			f.Action = "failed"
 		}
 		add(r.seq(k), f)
-	}
+	})
 	r.linkFiles(i, root, func(k int, f manifest.File) { add(r.seq(len(r.files)+k), f) })
 	return unchanged && !r.linksMade
 }
@@ -212,28 +216,114 @@ func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 			err = rec.Spool.Add(f)
 		}
 	}
-	for _, fj := range r.jobs() {
+	for k := range r.files {
+		fj := &r.files[k]
 		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
-		if fj.hash == "" || fj.srcState == srcError {
-			continue
+	}
+	r.hashedFiles(func(k int, rel string, h *fileHash) {
+		fj := &r.files[k]
+		if fj.srcState == srcError {
+			return
 		}
-		f := manifest.File{Path: r.relIn(root, r.source(fj), fj.entry().Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()}
+		f := manifest.File{Path: r.relIn(root, r.tree.Path(rel), rel), Size: h.size, ModTime: unixTime(h.modTime), Hash: h.hash, HashDate: h.time()}
 		if fj.srcState == srcChanged {
 			f.Action = "failed"
 		}
 		add(f)
-	}
+	})
 	r.linkFiles(-1, root, func(_ int, f manifest.File) { add(f) })
 	return rec, r.spoolError(rec, err)
 }
 
-// hashTime is when fj's hash was taken, zero when not by this run (a
-// reused hash): the manifest then gives the run's start.
-func (fj *fileJob) hashTime() time.Time {
-	if fj.hashDate == 0 {
+// time is when the hash was taken, zero when not by this run (a reused
+// hash): the manifest then gives the run's start.
+func (h *fileHash) time() time.Time {
+	if h.hashDate == 0 {
 		return time.Time{}
 	}
-	return unixTime(fj.hashDate)
+	return unixTime(h.hashDate)
+}
+
+// logHash records fj's source hash, with its path, in the run's hash log
+// once fj is settled: the manifests read them from there at the end of
+// the run (hashedFiles), and fj lets go of it.
+func (r *runner) logHash(fj *fileJob) {
+	if !r.opts.hashFilesWanted() || fj.h == nil || fj.h.hash == "" || fj.logged {
+		return
+	}
+	h := fj.h
+	b := binary.AppendUvarint(nil, uint64(fj.k))
+	b = appendString(b, fj.entry().Rel)
+	b = appendString(b, h.hash)
+	b = binary.AppendVarint(b, h.size)
+	b = binary.AppendVarint(b, h.modTime)
+	b = binary.AppendVarint(b, h.hashDate)
+	// An error is the log's (Err): the run fails at its end.
+	r.hashLog.Append(b)
+	fj.logged = true
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// hashedFiles calls fn with every file whose source hash is known: those
+// in the hash log (logHash), then those not settled yet (their
+// cascade destinations wait), with the file's index, path and hash.
+func (r *runner) hashedFiles(fn func(k int, rel string, h *fileHash)) {
+	for rec := range r.hashLog.Records() {
+		k, rel, h, err := decodeHash(rec)
+		if err != nil || k >= len(r.files) {
+			r.hashLog.Fail(fmt.Errorf("hash log: a record does not decode (%v)", err))
+			return
+		}
+		fn(k, rel, &h)
+	}
+	unlogged := func(fj *fileJob) bool { return fj.h != nil && fj.h.hash != "" && !fj.logged }
+	for k := range r.files {
+		if unlogged(&r.files[k]) {
+			// One more pass, for their paths.
+			for k, fj := range r.jobsWhere(unlogged) {
+				fn(k, fj.entry().Rel, fj.h)
+			}
+			return
+		}
+	}
+}
+
+// decodeHash decodes a record of the hash log (logHash).
+func decodeHash(b []byte) (k int, rel string, h fileHash, err error) {
+	var ok bool
+	next := func() int64 {
+		v, n := binary.Varint(b)
+		ok = ok && n > 0
+		if n > 0 {
+			b = b[n:]
+		}
+		return v
+	}
+	str := func() string {
+		l, n := binary.Uvarint(b)
+		if !ok || n <= 0 || uint64(len(b)-n) < l {
+			ok = false
+			return ""
+		}
+		s := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		return s
+	}
+	uk, n := binary.Uvarint(b)
+	ok = n > 0
+	if ok {
+		b = b[n:]
+	}
+	rel, h.hash = str(), str()
+	h.size, h.modTime, h.hashDate = next(), next(), next()
+	if !ok {
+		return 0, "", h, errors.New("corrupt record")
+	}
+	return int(uk), rel, h, nil
 }
 
 // hashSkipped gives fj, which the manifests list with its hash, a hash
@@ -253,7 +343,10 @@ func (r *runner) hashSkipped(fj *fileJob) {
 	}
 	if len(skip) == len(fj.actions()) {
 		if h, ok := r.recordsHash(fj, skip); ok {
-			fj.hash, fj.size, fj.modTime, fj.hashReused = h.Hash, h.Size, fj.entry().ModTime.UnixNano(), true
+			// Kept out of memory until the copy reaches fj
+			// (runner.copyFeed).
+			r.reused.Append([]byte(h.Hash))
+			fj.hashReused = true
 			return
 		}
 	}
@@ -297,13 +390,13 @@ func (r *runner) linkFiles(i int, root string, add func(k int, f manifest.File))
 		fj := &r.files[h.File]
 		path := r.tree.Path(h.Rel)
 		switch {
-		case fj.hash == "" || fj.srcState == srcError:
+		case fj.hash() == "" || fj.srcState == srcError:
 			continue
 		case i >= 0 && (r.linked == nil || !r.linked[i][k]):
 			continue
 		case i >= 0:
 			path = r.plan.Target(i, h.Rel)
 		}
-		add(k, manifest.File{Path: r.relIn(root, path, h.Rel), Size: fj.size, ModTime: unixTime(fj.modTime), Hash: fj.hash, HashDate: fj.hashTime()})
+		add(k, manifest.File{Path: r.relIn(root, path, h.Rel), Size: fj.size(), ModTime: unixTime(fj.modTime()), Hash: fj.hash(), HashDate: fj.h.time()})
 	}
 }

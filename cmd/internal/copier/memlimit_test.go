@@ -16,8 +16,8 @@ import (
 // failures); plan.Entry is held for the files in flight only (the tree's
 // entries stay in its FileList) but is copied around.
 func TestPerFileState(t *testing.T) {
-	if s := unsafe.Sizeof(fileJob{}); s > 72 {
-		t.Errorf("fileJob is %d bytes, want <= 72", s)
+	if s := unsafe.Sizeof(fileJob{}); s > 40 {
+		t.Errorf("fileJob is %d bytes, want <= 40", s)
 	}
 	if s := unsafe.Sizeof(plan.Entry{}); s > 56 {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)

@@ -121,8 +121,8 @@ func (r *runner) warn(rel, msg string) {
 // uiFile is fj as the printers show it, with states on its destinations.
 func (r *runner) uiFile(fj *fileJob, states []destState) ui.File {
 	f := ui.File{
-		Rel: fj.entry().Rel, Source: r.source(fj), Size: fj.entry().Size, Bytes: fj.size, Elapsed: fj.elapsed(),
-		Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(), Hash: fj.hash,
+		Rel: fj.entry().Rel, Source: r.source(fj), Size: fj.entry().Size, Bytes: fj.size(), Elapsed: fj.elapsed(),
+		Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(), Hash: fj.hash(),
 		SourceState: fj.srcState, SourceErr: fj.sourceErr(), Verified: fj.verified, HashReused: fj.hashReused,
 		Dests: make([]ui.Dest, len(states)),
 	}

@@ -63,7 +63,7 @@ func (r *runner) syncMode() atomicfile.Sync {
 
 // record is the plan.Record of fj verified at level.
 func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
-	return plan.Record{Level: level, Alg: r.opts.Alg.String(), Hash: fj.hash, Size: fj.size, ModTime: fj.modTime}
+	return plan.Record{Level: level, Alg: r.opts.Alg.String(), Hash: fj.hash(), Size: fj.size(), ModTime: fj.modTime()}
 }
 
 // writeRecord stores rec on path, a copy on destination i, reached from
@@ -133,7 +133,7 @@ func (r *runner) place(fj *fileJob, i int) {
 		// The source's mtime again, after the verification: nothing may
 		// have moved it since (the engine set it before the check).
 		err := r.at(i, tmp, func(dir *atomicfile.Dir, name string) error {
-			return dir.Chtimes(name, unixTime(fj.modTime))
+			return dir.Chtimes(name, unixTime(fj.modTime()))
 		})
 		if err != nil {
 			r.removeCopy(i, tmp)
@@ -165,7 +165,7 @@ func (r *runner) sealCopy(fj *fileJob, i int, tmp string) {
 		if !r.opts.NoPreserve {
 			// As in place: the source's mtime again, after the
 			// verification.
-			if err := dir.Chtimes(tmpName, unixTime(fj.modTime)); err != nil {
+			if err := dir.Chtimes(tmpName, unixTime(fj.modTime())); err != nil {
 				dir.Remove(tmpName)
 				return err
 			}
@@ -205,7 +205,7 @@ func (r *runner) keepUnverified(fj *fileJob) {
 		}
 		fi, err := r.lstatCopy(i, tmp)
 		_, lerr := r.lstatCopy(i, r.target(fj, i))
-		if err != nil || !fi.Mode().IsRegular() || fi.Size() != fj.size || !errors.Is(lerr, fs.ErrNotExist) {
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != fj.size() || !errors.Is(lerr, fs.ErrNotExist) {
 			// Still dsCopied: counted as not verified.
 			fj.x.temps[i] = ""
 			r.removeCopy(i, tmp)

@@ -1,6 +1,7 @@
 package copier
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -337,6 +338,8 @@ func (r *runner) shardRecord(i int) error {
 		p.Unchanged = r.destHashEntries(i, root, func(seq int, f manifest.File) {
 			p.Files = append(p.Files, manifest.PartialFile{Seq: seq, File: f})
 		})
+		// In the order of the tree, as a single run lists them.
+		slices.SortFunc(p.Files, func(a, b manifest.PartialFile) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	if err := manifest.WritePartial(root, filepath.Base(st.dir), p); err != nil {
 		return fmt.Errorf("writing the record of shard %s in %s: %w", r.shard.shard, root, err)

@@ -80,7 +80,7 @@ func (r *runner) reportFile(fj *fileJob) {
 	if r.report == nil {
 		return
 	}
-	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash, Source: fj.srcState.String()}
+	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash(), Source: fj.srcState.String()}
 	if err := fj.sourceErr(); err != nil {
 		row.Error = err.Error()
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cvv-project/cvv/internal/spill"
 )
 
 // entries returns the files of tr, read back from its FileList.
@@ -27,9 +29,7 @@ func entries(t testing.TB, tr *Tree) []Entry {
 func TestFileList(t *testing.T) {
 	for _, mem := range []int{1 << 20, 64} {
 		t.Run(fmt.Sprint(mem), func(t *testing.T) {
-			old := fileListMemory
-			fileListMemory = mem
-			t.Cleanup(func() { fileListMemory = old })
+			t.Cleanup(spill.SetMemoryForTest(mem))
 			l := &FileList{}
 			defer l.Close()
 			var want []Entry
@@ -64,40 +64,9 @@ func TestFileList(t *testing.T) {
 					t.Fatalf("read back %v\nwant %v", got[:5], want[:5])
 				}
 			}
-			if (l.file != nil) != (mem < 1<<20) {
-				t.Errorf("memory %d: temporary file %v", mem, l.file != nil)
-			}
 			if err := l.Add(want[0]); err == nil {
 				t.Error("Add after All succeeded")
 			}
 		})
 	}
-}
-
-// A file list that cannot be read back says so (Err) instead of
-// yielding fewer files as if that were all.
-func TestFileListReadError(t *testing.T) {
-	old := fileListMemory
-	fileListMemory = 64
-	t.Cleanup(func() { fileListMemory = old })
-	l := &FileList{}
-	for k := range 100 {
-		if err := l.Add(Entry{Rel: fmt.Sprintf("f%03d", k)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.finish(); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.file.Truncate(l.size / 2); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for range l.All() {
-		n++
-	}
-	if n >= 100 || l.Err() == nil {
-		t.Errorf("read %d of 100 entries from a cut file, error %v", n, l.Err())
-	}
-	l.Close()
 }
