@@ -21,6 +21,17 @@ var blockTemplates struct {
 	imgs map[DiskFS]string
 }
 
+// removeBlockTemplates removes the images blockTemplate made (TestMain
+// calls it at the end).
+func removeBlockTemplates() {
+	blockTemplates.Lock()
+	defer blockTemplates.Unlock()
+	if blockTemplates.dir != "" {
+		os.RemoveAll(blockTemplates.dir)
+		blockTemplates.dir, blockTemplates.imgs = "", nil
+	}
+}
+
 // blockTemplate returns an empty image of kind k, making it the first time.
 func blockTemplate(t testing.TB, k DiskFS) string {
 	t.Helper()

@@ -68,6 +68,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	defer removeBlockTemplates()
 	cvvBinary, cvvBuildErr = buildCVV(dir)
 	return m.Run()
 }
