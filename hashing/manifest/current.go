@@ -7,7 +7,6 @@ import (
 	"io"
 	"iter"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,7 +100,10 @@ func normalized(rec Record) Record {
 		slices.SortFunc(files, byPath)
 		rec.Files = files
 	}
-	rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), func(d string) bool { return IsManifest(rec.Root, d) })
+	isManifestDir := func(d string) bool { return IsManifest(rec.Root, d) }
+	if slices.ContainsFunc(rec.Dirs, isManifestDir) {
+		rec.Dirs = slices.DeleteFunc(slices.Clone(rec.Dirs), isManifestDir)
+	}
 	return rec
 }
 
@@ -110,10 +112,6 @@ func normalized(rec Record) Record {
 // The history is read as a stream (OpenHistory), one entry at a time
 // beside rec's (Files, or its Spool read as a stream).
 func mhlCurrent(rec Record) bool {
-	dirs, err := generationDirs(rec)
-	if err != nil || hasChildHistory(rec.Root, dirs) {
-		return false
-	}
 	hist, err := OpenHistory(rec.Root)
 	if err != nil {
 		return false
@@ -128,9 +126,7 @@ func mhlCurrent(rec Record) bool {
 			return false
 		}
 	}
-	got := slices.Clone(g.Dirs)
-	slices.Sort(got)
-	if !slices.Equal(got, dirs) {
+	if !dirsMatch(rec, g) {
 		return false
 	}
 	next, stop := iter.Pull2(rec.files())
@@ -148,17 +144,43 @@ func mhlCurrent(rec Record) bool {
 	return !more
 }
 
-// hasChildHistory reports whether one of dirs (below root) holds an ASC
-// MHL history folder: a record with child histories is never current
-// (Write gives each its generation).
-func hasChildHistory(root string, dirs []string) bool {
-	for _, d := range dirs {
-		if st, err := os.Lstat(filepath.Join(root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
-			return true
-		}
+// dirsMatch reports whether the directory entries a generation of rec
+// would list (rec.Dirs and the parents of its files, the root aside) are
+// those g lists, and none of them holds an ASC MHL history folder (a
+// record with child histories is never current: Write gives each its
+// generation). Both are walked side by side, in walkDirs's order.
+func dirsMatch(rec Record, g *Generation) bool {
+	next, stop := iter.Pull2(g.dirs())
+	defer stop()
+	err := walkDirs(rec.files(), dirKeys(rec.Dirs), &dirMatch{root: rec.Root, next: next})
+	if err != nil {
+		return false
 	}
-	return false
+	_, _, more := next()
+	return !more
 }
+
+// dirMatch is the dirVisitor of dirsMatch.
+type dirMatch struct {
+	root string
+	next func() (string, error, bool)
+}
+
+// errNotCurrent ends the walk of dirsMatch at the first difference.
+var errNotCurrent = errors.New("not current")
+
+func (m *dirMatch) open(d string) error {
+	if st, err := os.Lstat(filepath.Join(m.root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
+		return errNotCurrent
+	}
+	if got, err, ok := m.next(); err != nil || !ok || got != d {
+		return errNotCurrent
+	}
+	return nil
+}
+
+func (m *dirMatch) file(File) error    { return nil }
+func (m *dirMatch) close(string) error { return nil }
 
 // recordsHash reports whether e holds f's hash in alg, and no failed
 // hash.
@@ -173,31 +195,4 @@ func recordsHash(e Entry, f File, alg hashing.Algorithm) bool {
 		}
 	}
 	return found
-}
-
-// generationDirs are the directory entries a generation of rec lists:
-// rec.Dirs and the parents of its files, the root aside, sorted.
-func generationDirs(rec Record) ([]string, error) {
-	all := map[string]bool{}
-	add := func(d string) {
-		for d != "." && d != "" && !all[d] {
-			all[d] = true
-			d = path.Dir(d)
-		}
-	}
-	for _, d := range rec.Dirs {
-		add(d)
-	}
-	for f, err := range rec.files() {
-		if err != nil {
-			return nil, err
-		}
-		add(path.Dir(f.Path))
-	}
-	out := make([]string, 0, len(all))
-	for d := range all {
-		out = append(out, d)
-	}
-	slices.Sort(out)
-	return out, nil
 }

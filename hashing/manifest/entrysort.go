@@ -65,10 +65,23 @@ type entrySorter struct {
 	last      string
 	// twice is the error for a path added twice.
 	twice func(p string) error
+	// limit is what the entries held may take (entrySize) before they go
+	// to a run.
+	limit int
 }
 
 func newEntrySorter(twice func(p string) error) *entrySorter {
-	return &entrySorter{ascending: true, twice: twice}
+	return &entrySorter{ascending: true, twice: twice, limit: sortChunkBytes}
+}
+
+// newDirSorter is an entrySorter for directory hashes, which holds an
+// eighth of what a file list's does: several lists of them are open at
+// once (one per generation read, and the one written), and a list that
+// fits its chunk stays in memory.
+func newDirSorter(twice func(p string) error) *entrySorter {
+	s := newEntrySorter(twice)
+	s.limit = max(1, sortChunkBytes/8)
+	return s
 }
 
 // add adds e; past sortChunkBytes the entries held go to a sorted run.
@@ -78,7 +91,7 @@ func (s *entrySorter) add(e Entry) error {
 	}
 	s.last = e.Path
 	s.chunk = append(s.chunk, e)
-	if s.held += entrySize(e); s.held >= sortChunkBytes {
+	if s.held += entrySize(e); s.held >= s.limit {
 		return s.spill()
 	}
 	return nil

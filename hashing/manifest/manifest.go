@@ -406,12 +406,11 @@ func (rec *Record) check(forMHL bool) error {
 	if rec.Spool != nil && len(rec.Files) > 0 {
 		return invalidf("a record has Files or a Spool, not both")
 	}
-	// A path twice in a Spool is found as it is sorted.
+	// A path twice in a Spool is found as it is sorted. The directories
+	// are looked up in a sorted copy of their list, not a map.
 	seen := make(map[string]bool, len(rec.Files))
-	dirs := make(map[string]bool, len(rec.Dirs))
-	for _, d := range rec.Dirs {
-		dirs[d] = true
-	}
+	dirs := slices.Clone(rec.Dirs)
+	slices.Sort(dirs)
 	for f, err := range rec.files() {
 		if err != nil {
 			return err
@@ -430,7 +429,7 @@ func (rec *Record) check(forMHL bool) error {
 		if rec.Spool == nil {
 			seen[f.Path] = true
 		}
-		if dirs[f.Path] {
+		if _, ok := slices.BinarySearch(dirs, f.Path); ok {
 			return invalidf("%q is both a file and a directory", f.Path)
 		}
 		if err := checkHex(f.Hash, rec.Alg); err != nil {

@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha512"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -79,6 +77,9 @@ type mhlOutput struct {
 	// C4 ID is known.
 	parent  *nestedHistory
 	refPath string
+	// top is the root of the tree of histories, which holds the
+	// directory hashes.
+	top *nestedHistory
 }
 
 // prepareMHL renders the next generation of rec's history and of every
@@ -98,22 +99,12 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	dirs, err := recordDirectoryHashes(rec)
-	if err == nil {
-		err = tree.assign(rec)
+	if err = tree.assign(rec); err == nil {
+		err = tree.hashDirs(rec)
 	}
 	if err != nil {
 		tree.close()
 		return nil, err
-	}
-	for d, h := range dirs {
-		n := tree.owner(d, true)
-		n.dirs[relTo(n.prefix, d)] = h
-		if n.prefix == d && d != "" {
-			// A child's root is a directory of its parent too.
-			p := tree.owner(d, false)
-			p.dirs[relTo(p.prefix, d)] = h
-		}
 	}
 	var outs []*mhlOutput
 	var walk func(n *nestedHistory) (*mhlOutput, error)
@@ -140,6 +131,7 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 		if err != nil {
 			return nil, err
 		}
+		out.top = tree
 		outs = append(outs, out)
 		return out, nil
 	}
@@ -150,21 +142,37 @@ func prepareMHL(rec Record, formats []Format) ([]*mhlOutput, error) {
 	return outs, nil
 }
 
-// recordDirectoryHashes is directoryHashes of rec's files and
-// directories; an error reading a Spool is returned.
-func recordDirectoryHashes(rec Record) (map[string]dirHash, error) {
-	if rec.Spool == nil {
-		return directoryHashes(rec.Alg, rec.Files, rec.Dirs), nil
-	}
-	var err error
-	dirs := foldDirectoryHashes(rec.Alg, func(yield func(File) bool) {
-		for f, ferr := range rec.files() {
-			if err = ferr; err != nil || !yield(f) {
-				return
-			}
+// hashDirs folds the directory hashes of rec's files and directories
+// (n is the tree's root): each history's root hash, whether it has
+// other directories, and their hashes with their modification times in
+// path order, in bounded memory (an entrySorter), from which every
+// history's generation takes its own. An error reading a Spool or writing
+// the temporary file is returned.
+func (n *nestedHistory) hashDirs(rec Record) error {
+	s := newDirSorter(func(p string) error { return fmt.Errorf("directory %q hashed twice", p) })
+	err := foldDirectoryHashes(rec.Alg, rec.files(), dirKeys(rec.Dirs), func(d string, h dirHash) error {
+		if d == "" {
+			n.root = h
+			return nil
 		}
-	}, rec.Dirs)
-	return dirs, err
+		if o := n.owner(d, true); o.prefix == d {
+			// A child's root is a directory of its parent too.
+			o.root = h
+			n.owner(d, false).hasDirs = true
+		} else {
+			o.hasDirs = true
+		}
+		if st, err := os.Stat(filepath.Join(rec.Root, filepath.FromSlash(d))); err == nil {
+			h.modTime = st.ModTime()
+		}
+		return s.add(dirEntry(d, h))
+	})
+	if err != nil {
+		s.close()
+		return err
+	}
+	n.dirHashes, err = s.finish()
+	return err
 }
 
 // assign gives each history of the tree the files of rec it records,
@@ -228,6 +236,7 @@ func (n *nestedHistory) pick(top *nestedHistory, keep func(File) (File, bool)) {
 // close releases what the histories of the tree hold (OpenHistory).
 func (n *nestedHistory) close() {
 	n.hist.Close()
+	n.dirHashes.close()
 	for _, c := range n.children {
 		c.close()
 	}
@@ -254,63 +263,77 @@ type nestedHistory struct {
 	files    []File                  // relative to its root
 	keep     func(File) (File, bool) // picks its files of a Spool
 	holds    bool                    // records a file
-	dirs     map[string]dirHash      // relative to its root; "" is its root hash
+	root     dirHash                 // its root hash
+	hasDirs  bool                    // has a directory hash besides root
 	refs     []hashListRef
 	children []*nestedHistory
+	// dirHashes are the directory hashes of every history, by path
+	// relative to the record's root (the tree's root only; hashDirs).
+	dirHashes *sortedEntries
 }
 
 // nestedHistories reads the history of rec.Root and of every directory
-// of rec that holds an ascmhl history, and returns them as a tree.
+// of rec that holds an ascmhl history, and returns them as a tree, each
+// node's children in path order. The directories are visited as a walk
+// of the record's files and directories passes them: none is held.
 func nestedHistories(rec Record) (*nestedHistory, error) {
-	read := func(prefix string) (*nestedHistory, error) {
-		// Opened, not read into memory: the generations' files are read
-		// again only to index the actions (Record.Files without one).
-		h, err := OpenHistory(filepath.Join(rec.Root, filepath.FromSlash(prefix)))
-		if err != nil && !errors.Is(err, ErrNoHistory) {
-			return nil, err
-		}
-		if h == nil && prefix != "" {
-			return nil, nil
-		}
-		return &nestedHistory{prefix: prefix, hist: h, dirs: map[string]dirHash{}}, nil
-	}
-	top, err := read("")
+	top, err := readNested(rec.Root, "")
 	if err != nil {
 		return nil, err
 	}
-	// Each directory once (files come in path order, so the same
-	// parents follow one another), not once per file below it.
-	dirs := slices.Clone(rec.Dirs)
-	seen := map[string]struct{}{} // with all their parents
-	for f, err := range rec.files() {
-		if err != nil {
-			top.close()
-			return nil, err
-		}
-		for d := path.Dir(f.Path); d != "."; d = path.Dir(d) {
-			if _, ok := seen[d]; ok {
-				break // and so are its parents
-			}
-			seen[d] = struct{}{}
-			dirs = append(dirs, d)
-		}
+	if err := walkDirs(rec.files(), dirKeys(rec.Dirs), &historyFinder{root: rec.Root, top: top}); err != nil {
+		top.close()
+		return nil, err
 	}
-	slices.Sort(dirs) // parents before their children
-	for _, d := range slices.Compact(dirs) {
-		if st, err := os.Lstat(filepath.Join(rec.Root, filepath.FromSlash(d), HistoryDir)); err != nil || !st.IsDir() {
-			continue
-		}
-		n, err := read(d)
-		if err != nil {
-			top.close()
-			return nil, err
-		}
-		if n != nil {
-			p := top.owner(d, false)
-			p.children = append(p.children, n)
-		}
-	}
+	top.sortChildren()
 	return top, nil
+}
+
+// readNested opens the history of root/prefix: nil for a folder below
+// the root without one.
+func readNested(root, prefix string) (*nestedHistory, error) {
+	// Opened, not read into memory: the generations' files are read
+	// again only to index the actions (Record.Files without one).
+	h, err := OpenHistory(filepath.Join(root, filepath.FromSlash(prefix)))
+	if err != nil && !errors.Is(err, ErrNoHistory) {
+		return nil, err
+	}
+	if h == nil && prefix != "" {
+		return nil, nil
+	}
+	return &nestedHistory{prefix: prefix, hist: h}, nil
+}
+
+// historyFinder is the dirVisitor of nestedHistories: it adds each
+// directory that holds an ascmhl folder to the tree below top, parents
+// first.
+type historyFinder struct {
+	root string
+	top  *nestedHistory
+}
+
+func (f *historyFinder) open(d string) error {
+	if st, err := os.Lstat(filepath.Join(f.root, filepath.FromSlash(d), HistoryDir)); err != nil || !st.IsDir() {
+		return nil
+	}
+	n, err := readNested(f.root, d)
+	if n != nil {
+		p := f.top.owner(d, false)
+		p.children = append(p.children, n)
+	}
+	return err
+}
+
+func (f *historyFinder) file(File) error    { return nil }
+func (f *historyFinder) close(string) error { return nil }
+
+// sortChildren sorts the children of n and of every history below it by
+// path (the walk finds them in directory order: "a-b" before "a").
+func (n *nestedHistory) sortChildren() {
+	slices.SortFunc(n.children, func(a, b *nestedHistory) int { return strings.Compare(a.prefix, b.prefix) })
+	for _, c := range n.children {
+		c.sortChildren()
+	}
 }
 
 // owner returns the history that records p: the deepest one whose root
@@ -389,16 +412,6 @@ func prepareGeneration(rec Record, n *nestedHistory, formats []Format) (*mhlOutp
 			}
 		}
 	}
-	// The directories' times are read here, before rendering.
-	for d, h := range n.dirs {
-		if d == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Join(rec.Root, filepath.FromSlash(d))); err == nil {
-			h.modTime = st.ModTime()
-			n.dirs[d] = h
-		}
-	}
 	return &mhlOutput{dir: dir, genName: name, stale: stale, rec: rec, ignore: ignore, node: n, hist: hist, next: next}, nil
 }
 
@@ -419,7 +432,7 @@ func (m *mhlOutput) chain(id string) []byte {
 // render writes the generation to w and returns its C4 ID.
 func (m *mhlOutput) render(w io.Writer) (string, error) {
 	h := sha512.New()
-	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.node.holds, m.hist, m.ignore, m.node.dirs, m.node.refs); err != nil {
+	if err := writeGeneration(io.MultiWriter(w, h), m.rec, m.hist, m.ignore, m.node, m.top); err != nil {
 		return "", err
 	}
 	var d [sha512.Size]byte
@@ -515,189 +528,30 @@ func xmlTime(t time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
-// dirHash is the content and structure hash of one directory, and its
-// modification time (zero when it could not be read).
-type dirHash struct {
-	content, structure string
-	modTime            time.Time
-}
-
-// directoryHashes computes the ASC MHL directory hashes of every directory
-// of rec, keyed by relative path ("" for the root), as the reference
-// implementation (ascmhl/hasher.py, DirectoryHashContext) defines them:
-//
-//   - content: the hash of the concatenated digests (as bytes) of the
-//     children, files and directories, sorted by hex value; a directory
-//     child contributes its content hash.
-//   - structure: the same over, for each child, the hash of its name
-//     (UTF-8) followed by its digest bytes: a file's content hash, a
-//     directory's structure hash.
-//
-// An empty directory hashes the empty input.
-//
-// The hashes are folded in post-order over the files in path order: only
-// the directories open on the way to the current file hold their
-// children's digests, and a directory is hashed as soon as the walk leaves
-// it. files are sorted by path first if they are not (a foreign
-// generation), on a copy.
-func directoryHashes(alg hashing.Algorithm, files []File, dirs []string) map[string]dirHash {
-	if !slices.IsSortedFunc(files, compareFilePath) {
-		files = slices.Clone(files)
-		slices.SortFunc(files, compareFilePath)
-	}
-	return foldDirectoryHashes(alg, slices.Values(files), dirs)
-}
-
-// foldDirectoryHashes is directoryHashes over files in path order, as
-// they come.
-func foldDirectoryHashes(alg hashing.Algorithm, files iter.Seq[File], dirs []string) map[string]dirHash {
-	// A directory's place in path order is its name and a '/': where what
-	// it holds begins.
-	keys := make([]string, 0, len(dirs))
-	for _, d := range dirs {
-		if d != "" && d != "." {
-			keys = append(keys, d+"/")
-		}
-	}
-	slices.Sort(keys)
-	f := &dirFold{alg: alg, out: map[string]dirHash{}, open: []*openDir{{}}}
-	k := 0
-	for file := range files {
-		for ; k < len(keys) && keys[k] < file.Path; k++ {
-			f.enter(strings.TrimSuffix(keys[k], "/"))
-		}
-		f.enter(parentDir(file.Path))
-		f.add(path.Base(file.Path), strings.ToLower(file.Hash))
-	}
-	for ; k < len(keys); k++ {
-		f.enter(strings.TrimSuffix(keys[k], "/"))
-	}
-	f.enter("")
-	f.close()
-	return f.out
-}
-
-func compareFilePath(a, b File) int { return strings.Compare(a.Path, b.Path) }
-
-// parentDir is the directory of p relative to the root, "" for the root.
-func parentDir(p string) string {
-	if d := path.Dir(p); d != "." {
-		return d
-	}
-	return ""
-}
-
-// dirFold is the post-order fold of directoryHashes: the directories from
-// the root down to the current one, each with its children's digests.
-type dirFold struct {
-	alg  hashing.Algorithm
-	out  map[string]dirHash
-	open []*openDir // open[0] is the root
-	// h and buf hash each entry's name and digest: one hasher and one
-	// buffer for the whole fold, not one per file.
-	h   hashing.Hasher
-	buf []byte
-}
-
-type openDir struct {
-	path               string
-	content, structure []string
-}
-
-// enter makes d the innermost open directory: the open directories that
-// are not d or above it are hashed and closed, the missing ones between
-// the innermost remaining one and d are opened.
-func (f *dirFold) enter(d string) {
-	for len(f.open) > 1 {
-		top := f.open[len(f.open)-1].path
-		if d == top || strings.HasPrefix(d, top+"/") {
-			break
-		}
-		f.closeTop()
-	}
-	top := f.open[len(f.open)-1].path
-	if d == top {
-		return
-	}
-	rest := d
-	if top != "" {
-		rest = strings.TrimPrefix(d, top+"/")
-	}
-	for _, name := range strings.Split(rest, "/") {
-		f.open = append(f.open, &openDir{path: path.Join(top, name)})
-		top = path.Join(top, name)
-	}
-}
-
-// add records a child of the innermost open directory: its name and its
-// content digest (a file's hash).
-func (f *dirFold) add(name, digest string) {
-	f.addNamed(name, digest, digest)
-}
-
-func (f *dirFold) addNamed(name, content, structure string) {
-	n := f.open[len(f.open)-1]
-	n.content = append(n.content, content)
-	if f.h == nil {
-		f.h = f.alg.New()
-	}
-	f.buf = append(f.buf[:0], name...)
-	f.buf, _ = hex.AppendDecode(f.buf, []byte(structure))
-	f.h.Reset()
-	f.h.Write(f.buf)
-	n.structure = append(n.structure, f.h.Hex())
-}
-
-// closeTop hashes the innermost open directory and hands its hashes to
-// its parent.
-func (f *dirFold) closeTop() {
-	n := f.open[len(f.open)-1]
-	f.open = f.open[:len(f.open)-1]
-	h := dirHash{content: hashOfHashes(f.alg, n.content), structure: hashOfHashes(f.alg, n.structure)}
-	f.out[n.path] = h
-	if len(f.open) > 0 {
-		f.addNamed(path.Base(n.path), h.content, h.structure)
-	}
-}
-
-// close hashes the root, which must be the only open directory.
-func (f *dirFold) close() { f.closeTop() }
-
-// hashOfHashes hashes the sorted hex digests as bytes.
-func hashOfHashes(alg hashing.Algorithm, digests []string) string {
-	sorted := slices.Clone(digests)
-	slices.Sort(sorted)
-	h := alg.New()
-	for _, d := range sorted {
-		raw, _ := hex.DecodeString(d)
-		h.Write(raw)
-	}
-	return h.Hex()
-}
-
 // writeGeneration writes one ASC MHL v2 hash list to w: rec's files (the
 // action of one that has none is decided against hist), the directory
-// hashes dirs (keyed relative to rec.Root, "" the root hash) and the
-// references to child histories' generations. hasFiles says whether rec
-// lists a file.
+// hashes of n (the history of rec.Root, in the tree of histories top) and
+// its references to child histories' generations.
 //
 // It reads nothing but its arguments (see Record.withDefaults and
 // dirHash.modTime), so the same inputs give the same bytes.
-func writeGeneration(w io.Writer, rec Record, hasFiles bool, hist *History, ignore []string, dirs map[string]dirHash, refs []hashListRef) error {
+func writeGeneration(w io.Writer, rec Record, hist *History, ignore []string, n, top *nestedHistory) error {
 	el := mhlElement(rec.Alg)
 	b := bufio.NewWriterSize(w, 64<<10)
-	writeGenerationHead(b, rec, el, ignore, dirs[""])
-	if hasFiles || len(dirs) > 1 {
+	writeGenerationHead(b, rec, el, ignore, n.root)
+	if n.holds || n.hasDirs {
 		b.WriteString("  <hashes>\n")
 		if err := writeFileHashes(b, rec, hist, el); err != nil {
 			return err
 		}
-		writeDirHashes(b, rec, el, dirs)
+		if err := writeDirHashes(b, rec, el, n, top); err != nil {
+			return err
+		}
 		b.WriteString("  </hashes>\n")
 	}
-	if len(refs) > 0 {
+	if len(n.refs) > 0 {
 		b.WriteString("  <references>\n")
-		for _, r := range refs {
+		for _, r := range n.refs {
 			fmt.Fprintf(b, "    <hashlistreference>\n      <path>%s</path>\n      <c4>%s</c4>\n    </hashlistreference>\n", xmlText(r.path), r.c4)
 		}
 		b.WriteString("  </references>\n")
@@ -766,26 +620,27 @@ func writeFileHashes(b *bufio.Writer, rec Record, hist *History, el string) erro
 	return nil
 }
 
-// writeDirHashes writes the directoryhash element of each directory of
-// dirs but the root, in path order.
-func writeDirHashes(b *bufio.Writer, rec Record, el string, dirs map[string]dirHash) {
-	names := make([]string, 0, len(dirs))
-	for d := range dirs {
-		if d != "" {
-			names = append(names, d)
+// writeDirHashes writes the directoryhash element of each directory the
+// history n records but its root, in path order, as top's directory
+// hashes list them; an error reading them is returned.
+func writeDirHashes(b *bufio.Writer, rec Record, el string, n, top *nestedHistory) error {
+	for e, err := range top.dirHashes.all() {
+		if err != nil {
+			return err
 		}
-	}
-	slices.Sort(names)
-	for _, d := range names {
-		h := dirs[d]
+		if top.owner(e.Path, false) != n {
+			continue
+		}
+		h := entryDirHash(e)
 		b.WriteString("    <directoryhash>\n")
 		b.WriteString("      <path")
 		if !h.modTime.IsZero() {
 			fmt.Fprintf(b, " lastmodificationdate=\"%s\"", xmlTime(h.modTime))
 		}
-		fmt.Fprintf(b, ">%s</path>\n", xmlText(d))
+		fmt.Fprintf(b, ">%s</path>\n", xmlText(relTo(n.prefix, e.Path)))
 		fmt.Fprintf(b, "      <content>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </content>\n", el, xmlTime(rec.Start), h.content)
 		fmt.Fprintf(b, "      <structure>\n        <%s hashdate=\"%s\">%s</%[1]s>\n      </structure>\n", el, xmlTime(rec.Start), h.structure)
 		b.WriteString("    </directoryhash>\n")
 	}
+	return nil
 }

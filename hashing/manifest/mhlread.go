@@ -64,6 +64,9 @@ type Generation struct {
 	// sorted holds the entries in path order of a generation OpenHistory
 	// found in another order.
 	sorted *sortedEntries
+	// dirSums hold the directory entries of a generation OpenHistory
+	// read (Dirs is nil then).
+	dirSums *dirSums
 	// firstAlg is the algorithm of the first hash of the first file that
 	// has one (OpenHistory).
 	firstAlg *hashing.Algorithm
@@ -425,25 +428,37 @@ func (s *xmlDirSum) check() error {
 // ParseGeneration parses one ASC MHL v2 hash list. Errors wrap ErrCorrupt.
 func ParseGeneration(r io.Reader) (*Generation, error) {
 	var files []Entry
+	var dirs []string
 	seen := map[string]bool{}
-	g, sums, err := scanGeneration(r, func(e Entry) error {
+	sums := newDirSums()
+	defer sums.close()
+	g, root, err := scanGeneration(r, scanVisitor{file: func(e Entry) error {
 		if seen[e.Path] {
 			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
 		}
 		seen[e.Path] = true
 		files = append(files, e)
 		return nil
-	})
+	}, dir: func(p string, sum *xmlDirSum) error {
+		dirs = append(dirs, p)
+		return sums.add(p, sum)
+	}})
+	if err == nil {
+		err = sums.finish()
+	}
 	if err != nil {
 		return nil, err
 	}
-	g.Files = files
+	g.Files, g.Dirs = files, dirs
+	if root != nil {
+		sums.setRoot(root)
+	}
 	// Other tools' directory hashes may follow other definitions (the
 	// ASC sample's are placeholders); cvv's own must match, except in a
 	// generation with nested histories, whose directories hash files it
 	// does not list.
 	if g.Tool == ToolName && len(g.References) == 0 {
-		if err := checkDirectoryHashes(g, sums); err != nil {
+		if err := sums.check(g.Entries); err != nil {
 			return nil, err
 		}
 	}
@@ -494,63 +509,6 @@ func (xh *xmlHash) entry() (Entry, error) {
 		return e, fmt.Errorf("%q has no hash", e.Path)
 	}
 	return e, nil
-}
-
-// checkDirectoryHashes recomputes the directory hashes (content and
-// structure) of a generation from its files' recorded hashes and compares
-// them with the recorded ones, sums by directory ("" for the roothash), in
-// every algorithm they are recorded in where every file has a hash of that
-// algorithm. A directory hash edited alone (with the chain's C4 forged to
-// match) shows so. It is for generations cvv wrote.
-func checkDirectoryHashes(g *Generation, sums map[string]*xmlDirSum) error {
-	return checkDirSums(sums, func(alg hashing.Algorithm) (map[string]dirHash, error) {
-		files := make([]File, 0, len(g.Files))
-		for _, e := range g.Files {
-			i := slices.IndexFunc(e.Hashes, func(h Hash) bool { return h.Alg == alg })
-			if i < 0 {
-				return nil, nil // not computable: a file without it
-			}
-			files = append(files, File{Path: e.Path, Hash: e.Hashes[i].Value})
-		}
-		return directoryHashes(alg, files, g.Dirs), nil
-	})
-}
-
-// checkDirSums compares the recorded directory hashes sums with those
-// compute gives for their algorithm (nil: not computable, not checked).
-func checkDirSums(sums map[string]*xmlDirSum, compute func(hashing.Algorithm) (map[string]dirHash, error)) error {
-	computed := map[hashing.Algorithm]map[string]dirHash{}
-	for p, sum := range sums {
-		for _, part := range []struct {
-			name string
-			d    *xmlDigests
-			get  func(dirHash) string
-		}{{"content", sum.Content, func(h dirHash) string { return h.content }}, {"structure", sum.Structure, func(h dirHash) string { return h.structure }}} {
-			if part.d == nil {
-				continue
-			}
-			for _, v := range part.d.each() {
-				if v.x == nil {
-					continue
-				}
-				c, done := computed[v.alg]
-				if !done {
-					var err error
-					if c, err = compute(v.alg); err != nil {
-						return err
-					}
-					computed[v.alg] = c
-				}
-				if c == nil {
-					continue
-				}
-				if got := strings.ToLower(strings.TrimSpace(v.x.Value)); got != part.get(c[p]) {
-					return fmt.Errorf("%w: directory %q: recorded %s %s hash %s, its files give %s", ErrCorrupt, dirName(p), v.alg, part.name, got, part.get(c[p]))
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // dirName names the directory p of a generation ("" is the root).

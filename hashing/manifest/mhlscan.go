@@ -41,27 +41,37 @@ type xmlReferences struct {
 }
 
 // generationScan is what a pass over one ASC MHL v2 hash list gathers
-// besides its file entries: everything a Generation holds but Files, and
-// the recorded directory hashes by directory ("" is the root hash).
+// besides its file and directory entries: everything a Generation holds
+// but Files and Dirs, and the root hash.
 type generationScan struct {
 	version    string
 	creator    *xmlCreator
 	process    *xmlProcess
-	dirs       []xmlDirHash
 	references xmlReferences
 }
 
+// scanVisitor is what scanGeneration hands the entries of a hash list
+// to, as they are read.
+type scanVisitor struct {
+	// file is called with each file entry, in file order.
+	file func(Entry) error
+	// dir is called with each directory hash (not the root's, checked:
+	// its path clean, its digests hex of the right length), in file
+	// order; nil skips them.
+	dir func(p string, sum *xmlDirSum) error
+}
+
 // scanGeneration reads one ASC MHL v2 hash list from r token by token and
-// calls file with each file entry, in file order, as it is read: nothing
-// proportional to the number of files is held. It returns the
-// generation without its Files, and its recorded directory hashes by
-// directory ("" is the root hash). Errors wrap ErrCorrupt, except an
-// error from file, which is returned as it is.
-func scanGeneration(r io.Reader, file func(Entry) error) (*Generation, map[string]*xmlDirSum, error) {
+// hands each file and directory entry to v as it is read: nothing
+// proportional to the number of files or directories is held. It returns
+// the generation without its Files and Dirs, and its root hash (nil when
+// none is recorded). Errors wrap ErrCorrupt, except an error from v,
+// which is returned as it is.
+func scanGeneration(r io.Reader, v scanVisitor) (*Generation, *xmlDirSum, error) {
 	d := xml.NewDecoder(r)
 	d.Strict = true
 	var s generationScan
-	if err := s.read(d, file); err != nil {
+	if err := s.read(d, v); err != nil {
 		return nil, nil, err
 	}
 	if err := checkTrailer(d); err != nil {
@@ -77,7 +87,7 @@ func (e errFromFile) Error() string { return e.err.Error() }
 func (e errFromFile) Unwrap() error { return e.err }
 
 // read decodes the root element, handing each <hash> to file.
-func (s *generationScan) read(d *xml.Decoder, file func(Entry) error) error {
+func (s *generationScan) read(d *xml.Decoder, v scanVisitor) error {
 	root, err := rootElement(d)
 	if err != nil {
 		return err
@@ -106,7 +116,7 @@ func (s *generationScan) read(d *xml.Decoder, file func(Entry) error) error {
 			}
 			return d.DecodeElement(s.process, &t)
 		case "hashes":
-			return eachChild(d, func(t xml.StartElement) error { return s.hashesChild(d, t, file) })
+			return eachChild(d, func(t xml.StartElement) error { return s.hashesChild(d, t, v) })
 		case "references":
 			return d.DecodeElement(&s.references, &t)
 		}
@@ -114,9 +124,9 @@ func (s *generationScan) read(d *xml.Decoder, file func(Entry) error) error {
 	})
 }
 
-// hashesChild decodes one element of <hashes>: a file's <hash> (handed
-// to file) or a <directoryhash>.
-func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, file func(Entry) error) error {
+// hashesChild decodes one element of <hashes>: a file's <hash> or a
+// <directoryhash>, handed to v.
+func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, v scanVisitor) error {
 	switch t.Name.Local {
 	case "hash":
 		var xh xmlHash
@@ -127,23 +137,47 @@ func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, file fu
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		if err := file(e); err != nil {
+		if err := v.file(e); err != nil {
 			return errFromFile{err}
 		}
 		return nil
 	case "directoryhash":
+		if v.dir == nil {
+			return d.Skip()
+		}
 		var dh xmlDirHash
 		if err := d.DecodeElement(&dh, &t); err != nil {
 			return err
 		}
-		s.dirs = append(s.dirs, dh)
+		p, err := dh.checked()
+		if err != nil {
+			return err
+		}
+		if err := v.dir(p, &dh.xmlDirSum); err != nil {
+			return errFromFile{err}
+		}
 		return nil
 	}
 	return d.Skip()
 }
 
+// checked checks a <directoryhash> and returns its path.
+func (d *xmlDirHash) checked() (string, error) {
+	if d.Path == nil {
+		return "", fmt.Errorf("%w: directoryhash without path", ErrCorrupt)
+	}
+	p := strings.TrimSuffix(d.Path.Value, "/")
+	if err := checkPath(p); err != nil {
+		return "", fmt.Errorf("%w: directory: %w", ErrCorrupt, err)
+	}
+	if err := d.check(); err != nil {
+		return "", fmt.Errorf("%w: directory %q: %w", ErrCorrupt, p, err)
+	}
+	return p, nil
+}
+
 // generation checks and converts what read gathered.
-func (s *generationScan) generation() (*Generation, map[string]*xmlDirSum, error) {
+func (s *generationScan) generation() (*Generation, *xmlDirSum, error) {
 	if s.creator == nil || s.process == nil {
 		return nil, nil, fmt.Errorf("%w: hashlist without creatorinfo or processinfo", ErrCorrupt)
 	}
@@ -158,27 +192,11 @@ func (s *generationScan) generation() (*Generation, map[string]*xmlDirSum, error
 	if g.Created, err = parseXMLTime(s.creator.CreationDate); err != nil {
 		return nil, nil, fmt.Errorf("%w: creationdate: %w", ErrCorrupt, err)
 	}
-	sums := map[string]*xmlDirSum{}
-	if rh := s.process.RootHash; rh != nil {
+	rh := s.process.RootHash
+	if rh != nil {
 		if err := rh.check(); err != nil {
 			return nil, nil, fmt.Errorf("%w: roothash: %w", ErrCorrupt, err)
 		}
-		sums[""] = rh
-	}
-	for i := range s.dirs {
-		d := &s.dirs[i]
-		if d.Path == nil {
-			return nil, nil, fmt.Errorf("%w: directoryhash without path", ErrCorrupt)
-		}
-		p := strings.TrimSuffix(d.Path.Value, "/")
-		if err := checkPath(p); err != nil {
-			return nil, nil, fmt.Errorf("%w: directory: %w", ErrCorrupt, err)
-		}
-		if err := d.check(); err != nil {
-			return nil, nil, fmt.Errorf("%w: directory %q: %w", ErrCorrupt, p, err)
-		}
-		g.Dirs = append(g.Dirs, p)
-		sums[p] = &d.xmlDirSum
 	}
 	for _, r := range s.references.Lists {
 		ref := Reference{Path: strings.TrimSpace(r.Path), C4: strings.TrimSpace(r.C4)}
@@ -191,7 +209,7 @@ func (s *generationScan) generation() (*Generation, map[string]*xmlDirSum, error
 		}
 		g.References = append(g.References, ref)
 	}
-	return g, sums, nil
+	return g, rh, nil
 }
 
 // rootElement returns the document's root start element, skipping what

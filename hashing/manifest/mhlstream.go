@@ -23,8 +23,9 @@ import (
 // path order (by another tool) is sorted once, in bounded memory, into an
 // unlinked temporary file. Close releases those.
 //
-// What is held per generation is its header, its directories and
-// references (Dirs, References): nothing per file.
+// What is held per generation is its header and references: nothing per
+// file or directory. Its directory entries are kept in path order in
+// bounded memory (a temporary file past about 2 MiB), and Dirs stays nil.
 func OpenHistory(root string) (*History, error) {
 	return readHistory(root, openGenerations)
 }
@@ -37,8 +38,8 @@ func (h *History) Close() error {
 	}
 	var errs []error
 	for _, g := range h.Generations {
-		errs = append(errs, g.sorted.close())
-		g.sorted = nil
+		errs = append(errs, g.sorted.close(), g.dirSums.close())
+		g.sorted, g.dirSums = nil, nil
 	}
 	return errors.Join(errs...)
 }
@@ -50,6 +51,7 @@ func openGenerations(dir string, ents []os.DirEntry) (map[int]*Generation, error
 	fail := func(err error) (map[int]*Generation, error) {
 		for _, g := range byNum {
 			g.sorted.close()
+			g.dirSums.close()
 		}
 		return nil, err
 	}
@@ -74,28 +76,36 @@ func openGenerations(dir string, ents []os.DirEntry) (map[int]*Generation, error
 
 // openGeneration reads and checks the generation file p in one pass:
 // its C4 ID, its entries, whether they are in path order (else it sorts
-// them) and, for one cvv wrote, its directory hashes.
+// them), its directory entries (kept, sorted, in bounded memory) and, for
+// one cvv wrote, its directory hashes.
 func openGeneration(p string) (*Generation, error) {
 	order := pathOrder{sorted: true}
-	g, sums, id, err := scanGenerationFile(p, func(e Entry) error {
+	sums := newDirSums()
+	g, id, err := scanGenerationFile(p, scanVisitor{file: func(e Entry) error {
 		if order.see(e.Path) {
 			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
 		}
 		return nil
-	})
+	}, dir: sums.add}, sums)
+	if err == nil {
+		err = sums.finish()
+	}
 	if err != nil {
+		sums.close()
 		return nil, err
 	}
-	g.File, g.C4 = p, id
+	g.File, g.C4, g.dirSums = p, id, sums
 	if !order.sorted {
 		if g.sorted, err = sortEntries(g.read()); err != nil {
+			sums.close()
 			return nil, err
 		}
 	}
 	// As ParseGeneration checks them: cvv's own directory hashes.
 	if g.Tool == ToolName && len(g.References) == 0 {
-		if err := checkDirectoryHashesOf(g.Dirs, g.Entries(), sums); err != nil {
+		if err := sums.check(g.Entries); err != nil {
 			g.sorted.close()
+			sums.close()
 			return nil, err
 		}
 	}
@@ -103,30 +113,36 @@ func openGeneration(p string) (*Generation, error) {
 }
 
 // scanGenerationFile is scanGeneration over the file p; it also returns
-// the file's C4 ID, and records the algorithm ExpectedAlg reads.
-func scanGenerationFile(p string, file func(Entry) error) (*Generation, map[string]*xmlDirSum, string, error) {
+// the file's C4 ID, records the algorithm ExpectedAlg reads, and gives
+// sums the root hash (unless nil).
+func scanGenerationFile(p string, v scanVisitor, sums *dirSums) (*Generation, string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	defer f.Close()
 	h := sha512.New()
 	var firstAlg *hashing.Algorithm
-	g, sums, err := scanGeneration(bufio.NewReaderSize(io.TeeReader(f, h), 64<<10), func(e Entry) error {
+	file := v.file
+	v.file = func(e Entry) error {
 		if firstAlg == nil && len(e.Hashes) > 0 {
 			firstAlg = &e.Hashes[0].Alg
 		}
 		return file(e)
-	})
+	}
+	g, root, err := scanGeneration(bufio.NewReaderSize(io.TeeReader(f, h), 64<<10), v)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, "", err
 	}
 	// The scan stops at the root element's end: what follows is hashed too.
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, nil, "", err
+		return nil, "", err
+	}
+	if root != nil && sums != nil {
+		sums.setRoot(root)
 	}
 	g.firstAlg = firstAlg
-	return g, sums, c4ID(h), nil
+	return g, c4ID(h), nil
 }
 
 func c4ID(h hash.Hash) string {
@@ -143,12 +159,12 @@ var errStopScan = errors.New("stop")
 // wrapping ErrCorrupt.
 func (g *Generation) read() iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
-		_, _, id, err := scanGenerationFile(g.File, func(e Entry) error {
+		_, id, err := scanGenerationFile(g.File, scanVisitor{file: func(e Entry) error {
 			if !yield(e, nil) {
 				return errStopScan
 			}
 			return nil
-		})
+		}}, nil)
 		switch {
 		case errors.Is(err, errStopScan):
 		case err != nil:
@@ -259,34 +275,11 @@ func smallestPath(cs []*entryCursor) (p string, ok bool, err error) {
 	return p, ok, nil
 }
 
-// checkDirectoryHashesOf is checkDirectoryHashes over entries in path
-// order: the hashes of each algorithm are folded in one pass over them.
-func checkDirectoryHashesOf(dirs []string, entries iter.Seq2[Entry, error], sums map[string]*xmlDirSum) error {
-	return checkDirSums(sums, func(alg hashing.Algorithm) (map[string]dirHash, error) {
-		var err error
-		files := func(yield func(File) bool) {
-			for e, ierr := range entries {
-				if ierr != nil {
-					err = ierr
-					return
-				}
-				i := slices.IndexFunc(e.Hashes, func(h Hash) bool { return h.Alg == alg })
-				if i < 0 {
-					err = errNotComputable
-					return
-				}
-				if !yield(File{Path: e.Path, Hash: e.Hashes[i].Value}) {
-					return
-				}
-			}
-		}
-		out := foldDirectoryHashes(alg, files, dirs)
-		if errors.Is(err, errNotComputable) {
-			return nil, nil
-		}
-		return out, err
-	})
+// dirs yields the directories g records, in walkDirs's order (see
+// compareDirKeys).
+func (g *Generation) dirs() iter.Seq2[string, error] {
+	if g.dirSums != nil {
+		return g.dirSums.dirs()
+	}
+	return dirKeys(g.Dirs)
 }
-
-// errNotComputable: a file has no hash in the algorithm.
-var errNotComputable = errors.New("not computable")

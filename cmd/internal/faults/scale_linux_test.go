@@ -22,6 +22,32 @@ import (
 // each, at most 8 levels deep. The same n gives the same tree.
 func makeScaleTree(t testing.TB, root string, n int) {
 	t.Helper()
+	makeShapedTree(t, root, n, archiveShape)
+}
+
+// treeShape is how many entries (files and one to four subdirectories)
+// a directory of a generated tree holds.
+type treeShape struct {
+	name                   string
+	minEntries, maxEntries int
+}
+
+var (
+	// archiveShape is a real archive's: 100 to 1000 entries per directory.
+	archiveShape = treeShape{"archive", 100, 1000}
+	// smallDirShape has many small directories, so that what is kept per
+	// directory shows: 10 to 30 entries each.
+	smallDirShape = treeShape{"small directories", 10, 30}
+	// tinyDirShape has 2 to 6 entries per directory: per-directory state
+	// shows in a tree of a few thousand files.
+	tinyDirShape = treeShape{"tiny directories", 2, 6}
+)
+
+// makeShapedTree creates n empty files below root in directories of
+// shape, a few subdirectories in each, at most 8 levels deep. The same n
+// and shape give the same tree.
+func makeShapedTree(t testing.TB, root string, n int, shape treeShape) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(n), 13))
 	made := 0
 	var fill func(dir string, depth int)
@@ -32,7 +58,7 @@ func makeScaleTree(t testing.TB, root string, n int) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		entries, subdirs := 100+r.IntN(901), 0
+		entries, subdirs := shape.minEntries+r.IntN(shape.maxEntries-shape.minEntries+1), 0
 		if depth < 8 {
 			subdirs = 1 + r.IntN(4)
 		}
@@ -93,34 +119,50 @@ func timedRSS(t *testing.T, timeout time.Duration, args ...string) (code int, rs
 	return code, kib << 10, wall
 }
 
+// smallDirs is the shape of many small directories the memory tests
+// use besides the archive's: tiny ones for the short run (per-directory
+// state shows in 20,000 files), 10 to 30 entries for the full one.
+func smallDirs() treeShape {
+	if fullRun() {
+		return smallDirShape
+	}
+	return tinyDirShape
+}
+
 // TestHashMemoryFlat: cvv hash streams a tree, hashing each file as the
 // walk finds it, so its peak RSS does not grow with the number of files:
 // a tree four times larger costs at most a few MiB more (the directory
 // listings of a deeper walk, the runtime's noise), not the ~200 bytes per
-// file a listed tree costs. With CVV_FAULTS=full the larger tree has a
-// million files and the run must stay under 64 MiB.
+// file a listed tree costs; in a tree of many small directories too (the
+// directories are not kept either). With CVV_FAULTS=full the larger tree
+// has a million files and the run must stay under 64 MiB.
 func TestHashMemoryFlat(t *testing.T) {
 	small, large := 10000, 40000
 	if fullRun() {
 		small, large = 50000, 1000000
 	}
 	work := workDir(t, 4<<30)
-	var rss [2]int64
-	for i, n := range []int{small, large} {
-		src := filepath.Join(work, fmt.Sprint(n))
-		makeScaleTree(t, src, n)
-		code, peak, wall := timedRSS(t, 30*time.Minute, "hash", src)
-		if code != 0 {
-			t.Fatalf("cvv hash of %d files: exit %d", n, code)
+	for _, shape := range []treeShape{archiveShape, smallDirs()} {
+		var rss [2]int64
+		for i, n := range []int{small, large} {
+			src := filepath.Join(work, fmt.Sprint(n))
+			makeShapedTree(t, src, n, shape)
+			code, peak, wall := timedRSS(t, 30*time.Minute, "hash", src)
+			if code != 0 {
+				t.Fatalf("cvv hash of %d files (%s): exit %d", n, shape.name, code)
+			}
+			rss[i] = peak
+			t.Logf("cvv hash, %d empty files (%s): peak RSS %.1f MiB, %v (%.0f files/s)", n, shape.name, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
+			if err := os.RemoveAll(src); err != nil {
+				t.Fatal(err)
+			}
 		}
-		rss[i] = peak
-		t.Logf("cvv hash, %d empty files: peak RSS %.1f MiB, %v (%.0f files/s)", n, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
-	}
-	if growth := rss[1] - rss[0]; growth > 4<<20 {
-		t.Errorf("peak RSS grew by %.1f MiB from %d to %d files: something is kept per file", float64(growth)/(1<<20), small, large)
-	}
-	if rss[1] > 64<<20 {
-		t.Errorf("peak RSS %.1f MiB for %d files, want <= 64 MiB", float64(rss[1])/(1<<20), large)
+		if growth := rss[1] - rss[0]; growth > 4<<20 {
+			t.Errorf("%s: peak RSS grew by %.1f MiB from %d to %d files: something is kept per file", shape.name, float64(growth)/(1<<20), small, large)
+		}
+		if rss[1] > 64<<20 {
+			t.Errorf("%s: peak RSS %.1f MiB for %d files, want <= 64 MiB", shape.name, float64(rss[1])/(1<<20), large)
+		}
 	}
 }
 
@@ -175,6 +217,12 @@ func recordScaleTree(t *testing.T, root string) string {
 // a million files (checked against the history, recording, and the
 // reversed list) and each run must stay under 64 MiB; the recording run
 // may grow by 8 bytes per file (its directories' state), not 4 MiB.
+//
+// Then the same against the history, and recording, in a tree of many
+// small directories: what is kept per directory (the directory hashes of
+// every generation read and of the one written, about 2 KiB a
+// directory before they went to temporary files) shows there; it may
+// grow by 8 bytes per file, or 4 MiB.
 func TestVerifyMemoryFlat(t *testing.T) {
 	small, large := 5000, 20000
 	if fullRun() {
@@ -182,10 +230,7 @@ func TestVerifyMemoryFlat(t *testing.T) {
 	}
 	work := workDir(t, 4<<30)
 	// In this order: recording adds a generation to the history.
-	runs := []struct {
-		name string
-		args func(src, reversed string) []string
-	}{
+	runs := []verifyRun{
 		{"ascmhl", func(src, _ string) []string { return []string{"verify", "--no-record", src} }},
 		{"sums", func(src, _ string) []string {
 			return []string{"verify", "--against", filepath.Join(src, filepath.Base(src)+".xxh64"), src}
@@ -193,46 +238,75 @@ func TestVerifyMemoryFlat(t *testing.T) {
 		{"reversed", func(src, reversed string) []string { return []string{"verify", "--against", reversed, src} }},
 		{"record", func(src, _ string) []string { return []string{"verify", src} }},
 	}
+	rss := verifyMemory(t, work, archiveShape, small, large, runs)
+	for name, r := range rss {
+		limit := int64(4 << 20)
+		if name == "record" && fullRun() {
+			// Writing the generation holds state per directory (the
+			// directory list): about 1,800 directories here, 5.5 MiB
+			// more peak RSS at a million files than at 50,000 (keeping
+			// the files took about 800 bytes each).
+			limit = 8 * int64(large-small)
+		}
+		checkVerifyGrowth(t, archiveShape, name, r, small, large, limit)
+	}
+	rss = verifyMemory(t, work, smallDirs(), small, large, []verifyRun{runs[0], runs[3]})
+	for name, r := range rss {
+		checkVerifyGrowth(t, smallDirs(), name, r, small, large, max(4<<20, 8*int64(large-small)))
+	}
+}
+
+// verifyRun is one way TestVerifyMemoryFlat runs cvv verify: args gives
+// its arguments for the tree src and its reversed list.
+type verifyRun struct {
+	name string
+	args func(src, reversed string) []string
+}
+
+// verifyMemory runs each of runs over a tree of small and of large empty
+// files of shape, with its records (recordScaleTree), and returns their
+// peak RSS by run.
+func verifyMemory(t *testing.T, work string, shape treeShape, small, large int, runs []verifyRun) map[string][2]int64 {
+	t.Helper()
 	rss := map[string][2]int64{}
 	for i, n := range []int{small, large} {
 		src := filepath.Join(work, fmt.Sprint(n))
-		makeScaleTree(t, src, n)
+		makeShapedTree(t, src, n, shape)
 		reversed := recordScaleTree(t, src)
 		for _, run := range runs {
-			name, args := run.name, run.args
-			if name == "sums" && n > 100000 {
+			if run.name == "sums" && n > 100000 {
 				continue // a few minutes at most: the other two stream the same way
 			}
-			code, peak, wall := timedRSS(t, 30*time.Minute, args(src, reversed)...)
+			code, peak, wall := timedRSS(t, 30*time.Minute, run.args(src, reversed)...)
 			if code != 0 {
-				t.Fatalf("cvv verify (%s) of %d files: exit %d", name, n, code)
+				t.Fatalf("cvv verify (%s, %s) of %d files: exit %d", run.name, shape.name, n, code)
 			}
-			r := rss[name]
+			r := rss[run.name]
 			r[i] = peak
-			rss[name] = r
-			t.Logf("cvv verify (%s), %d empty files: peak RSS %.1f MiB, %v (%.0f files/s)", name, n, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
+			rss[run.name] = r
+			t.Logf("cvv verify (%s), %d empty files (%s): peak RSS %.1f MiB, %v (%.0f files/s)", run.name, n, shape.name, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
 		}
 		if err := os.RemoveAll(src); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.Remove(reversed); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for name, r := range rss {
-		if r[1] == 0 {
-			continue
-		}
-		limit := int64(4 << 20)
-		if name == "record" && fullRun() {
-			// Writing the generation holds state per directory (the
-			// directory list, its hashes): about 1,800 directories
-			// here, 5.5 MiB more peak RSS at a million files than at
-			// 50,000 (keeping the files took about 800 bytes each).
-			limit = 8 * int64(large-small)
-		}
-		if growth := r[1] - r[0]; growth > limit {
-			t.Errorf("%s: peak RSS grew by %.1f MiB from %d to %d files (limit %.1f MiB): something is kept per file", name, float64(growth)/(1<<20), small, large, float64(limit)/(1<<20))
-		}
-		if r[1] > 64<<20 {
-			t.Errorf("%s: peak RSS %.1f MiB for %d files, want <= 64 MiB", name, float64(r[1])/(1<<20), large)
-		}
+	return rss
+}
+
+// checkVerifyGrowth fails the test when the run name's peak RSS r grew by
+// more than limit from small to large files, or exceeds 64 MiB.
+func checkVerifyGrowth(t *testing.T, shape treeShape, name string, r [2]int64, small, large int, limit int64) {
+	t.Helper()
+	if r[1] == 0 {
+		return
+	}
+	if growth := r[1] - r[0]; growth > limit {
+		t.Errorf("%s, %s: peak RSS grew by %.1f MiB from %d to %d files (limit %.1f MiB): something is kept per file or directory", name, shape.name, float64(growth)/(1<<20), small, large, float64(limit)/(1<<20))
+	}
+	if r[1] > 64<<20 {
+		t.Errorf("%s, %s: peak RSS %.1f MiB for %d files, want <= 64 MiB", name, shape.name, float64(r[1])/(1<<20), large)
 	}
 }
