@@ -1,10 +1,12 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,8 +48,11 @@ type Partial struct {
 	// Host is the host the shard ran on.
 	Host string `json:"host"`
 	// Files are the shard's files, each with its place in the order of
-	// the whole job's Record.
+	// the whole job's Record. ReadPartials leaves them out (MergePartials
+	// reads them again, as a stream).
 	Files []PartialFile `json:"files"`
+	// file is where ReadPartials read the part.
+	file string
 }
 
 // PartialFile is one file of a Partial: Seq orders the files of all the
@@ -78,9 +83,11 @@ func WritePartial(root, rel string, p *Partial) error {
 	return writeAtomic(dir, filepath.Join(root, rel, PartialName(p.Shard, p.Count)), append(data, '\n'))
 }
 
-// ReadPartials reads the partial records in dir (the other files there
-// are left alone). A partial that cannot be read or parsed is an error
-// wrapping ErrCorrupt.
+// ReadPartials reads and checks the partial records in dir (the other
+// files there are left alone), without keeping their files: Files stays
+// nil, and MergePartials reads them again as a stream. Every part lists
+// the job's directories; only the first one returned keeps them (Dirs).
+// A partial that cannot be read or parsed is an error wrapping ErrCorrupt.
 func ReadPartials(dir string) ([]*Partial, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -91,19 +98,142 @@ func ReadPartials(dir string) ([]*Partial, error) {
 		if !strings.HasPrefix(e.Name(), "shard-") || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		name := filepath.Join(dir, e.Name())
+		p, err := readPartial(name, len(out) == 0, nil)
+		if err == nil && e.Name() != PartialName(p.Shard, p.Count) {
+			err = fmt.Errorf("%w: %s: shard %d of %d", ErrCorrupt, name, p.Shard, p.Count)
+		}
 		if err != nil {
 			return nil, err
 		}
-		var p Partial
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil || p.Version != PartialVersion || e.Name() != PartialName(p.Shard, p.Count) {
-			return nil, fmt.Errorf("%w: %s: not a partial record of version %d (%v)", ErrCorrupt, filepath.Join(dir, e.Name()), PartialVersion, err)
-		}
-		out = append(out, &p)
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// readPartial reads the partial record in the file name, handing each
+// of its files to file (unless nil) as it is decoded, and keeping its
+// directories if dirs is set. A part that is not one is an error
+// wrapping ErrCorrupt; an error from file is returned as it is.
+func readPartial(name string, dirs bool, file func(PartialFile) error) (*Partial, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	corrupt := func(err error) error {
+		return fmt.Errorf("%w: %s: not a partial record of version %d (%v)", ErrCorrupt, name, PartialVersion, err)
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+	dec.DisallowUnknownFields()
+	head := map[string]json.RawMessage{}
+	var fileErr error
+	err = eachJSONField(dec, func(key string) error {
+		switch key {
+		case "files":
+			return eachJSONElement(dec, func() error {
+				var pf PartialFile
+				if err := dec.Decode(&pf); err != nil || file == nil {
+					return err
+				}
+				if fileErr = file(pf); fileErr != nil {
+					return fileErr
+				}
+				return nil
+			})
+		case "dirs":
+			if dirs {
+				break
+			}
+			return eachJSONElement(dec, func() error { return dec.Decode(new(string)) })
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+		head[key] = raw
+		return nil
+	})
+	if fileErr != nil {
+		return nil, fileErr
+	}
+	var p Partial
+	if err == nil {
+		err = decodeHead(head, &p)
+	}
+	if err == nil && p.Version != PartialVersion {
+		err = fmt.Errorf("version %d", p.Version)
+	}
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	p.file = name
+	return &p, nil
+}
+
+// decodeHead decodes the fields of a partial record but its files into p,
+// refusing unknown ones.
+func decodeHead(head map[string]json.RawMessage, p *Partial) error {
+	data, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(p)
+}
+
+// eachJSONField reads the JSON object dec is at, calling field with each
+// key, which must decode the value.
+func eachJSONField(dec *json.Decoder, field func(key string) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return fmt.Errorf("key %v", tok)
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("data after the record (%v)", err)
+	}
+	return nil
+}
+
+// eachJSONElement reads the JSON array dec is at, calling elem for each
+// element, which must decode it.
+func eachJSONElement(dec *json.Decoder, elem func() error) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return err
+	}
+	for dec.More() {
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != want {
+		return fmt.Errorf("want %v, have %v", want, tok)
+	}
+	return nil
 }
 
 // Missing returns the shards of a job of count parts that parts lacks.
@@ -118,11 +248,13 @@ func Missing(parts []*Partial, count int) []int {
 }
 
 // MergePartials combines the parts of one job, one per shard, into the
-// Record of root as one run over the whole tree would have made it: the
-// files in Seq order, the earliest start. It returns the formats to write
-// and whether every shard changed nothing. Parts of different jobs,
-// counts, algorithms or formats, a missing or repeated shard, and a file
-// listed twice are errors wrapping ErrInvalid.
+// Record of root as one run over the whole tree would have made it: its
+// files in a Spool (read from each part's file as a stream for parts
+// ReadPartials read, sorted by path through temporary files: nothing per
+// file is held), the earliest start. It returns the formats to write and
+// whether every shard changed nothing; the caller must Close rec.Spool.
+// Parts of different jobs, counts, algorithms or formats, a missing or
+// repeated shard, and a file listed twice are errors wrapping ErrInvalid.
 func MergePartials(root string, parts []*Partial) (rec Record, formats []Format, unchanged bool, err error) {
 	if len(parts) == 0 {
 		return rec, nil, false, invalidf("no partial records to merge in %s", root)
@@ -148,20 +280,39 @@ func MergePartials(root string, parts []*Partial) (rec Record, formats []Format,
 	}
 	rec = Record{Root: root, Alg: alg, Start: first.Start, Process: first.Process, Ignore: first.Ignore, Dirs: first.Dirs}
 	unchanged = true
-	var files []PartialFile
 	for _, p := range parts {
 		if p.Start.Before(rec.Start) {
 			rec.Start = p.Start
 		}
 		unchanged = unchanged && p.Unchanged
-		files = append(files, p.Files...)
 	}
-	slices.SortFunc(files, func(a, b PartialFile) int { return cmp.Compare(a.Seq, b.Seq) })
-	for k, f := range files {
-		if k > 0 && files[k-1].Seq == f.Seq {
-			return rec, nil, false, invalidf("%s: entry %d (%s) is in two shards", root, f.Seq, f.Path)
-		}
-		rec.Files = append(rec.Files, f.File)
+	if rec.Spool, err = spoolParts(root, parts); err != nil {
+		return Record{}, nil, false, err
 	}
 	return rec, formats, unchanged, nil
+}
+
+// spoolParts adds the files of every part to a new FileSpool and sorts
+// it: a path in two parts is an error wrapping ErrInvalid.
+func spoolParts(root string, parts []*Partial) (*FileSpool, error) {
+	s := NewFileSpool()
+	add := func(f PartialFile) error { return s.Add(f.File) }
+	for _, p := range parts {
+		var err error
+		if p.file != "" {
+			_, err = readPartial(p.file, false, add)
+		}
+		for _, f := range p.Files {
+			if err = add(f); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+	}
+	if err := s.finish(); err != nil {
+		return nil, errors.Join(invalidf("%s: %w (in two shards)", root, err), s.Close())
+	}
+	return s, nil
 }

@@ -29,9 +29,10 @@ func splitRecord(rec Record, n int, job string) []*Partial {
 }
 
 // The parts of a record, written by WritePartial and read back in any
-// order, merge into the record: the same files in the same order, the
-// earliest start; and what it writes is what Write writes from the whole
-// record.
+// order, merge into the record: the same files (in a Spool, in path
+// order), the earliest start; and what it writes is what Write writes
+// from the whole record. ReadPartials keeps no part's files, and the
+// directories of one part only.
 func TestMergePartials(t *testing.T) {
 	root, rec := tree(t, "day1", hashing.XXH64, interopFiles, "empty dir")
 	slices.SortFunc(rec.Files, func(a, b File) int { return strings.Compare(b.Path, a.Path) }) // some order, not the sorted one
@@ -48,17 +49,31 @@ func TestMergePartials(t *testing.T) {
 	if err != nil || len(read) != 3 {
 		t.Fatalf("ReadPartials: %d parts, %v", len(read), err)
 	}
+	for k, p := range read {
+		if p.Files != nil || (k > 0) != (p.Dirs == nil) {
+			t.Errorf("part %d read with %d files and %d directories: want none, and the directories of the first only", k, len(p.Files), len(p.Dirs))
+		}
+	}
 	got, formats, unchanged, err := MergePartials(root, read)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer got.Spool.Close()
 	if !slices.Equal(formats, []Format{Sums, MHL}) || unchanged {
 		t.Errorf("formats %v, unchanged %v; want [sums mhl], false (shard 0 changed something)", formats, unchanged)
 	}
-	if !got.Start.Equal(rec.Start) || !slices.EqualFunc(got.Files, rec.Files, func(a, b File) bool {
+	var merged []File
+	for f, err := range got.files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged = append(merged, f)
+	}
+	want := slices.SortedFunc(slices.Values(rec.Files), compareFilePath)
+	if !got.Start.Equal(rec.Start) || !slices.Equal(got.Dirs, rec.Dirs) || len(got.Files) > 0 || !slices.EqualFunc(merged, want, func(a, b File) bool {
 		return a.Path == b.Path && a.Hash == b.Hash && a.Size == b.Size && a.ModTime.Equal(b.ModTime)
 	}) {
-		t.Errorf("merged record:\n%+v\nwant\n%+v", got, rec)
+		t.Errorf("merged record:\n%+v\n%+v\nwant\n%+v", got, merged, rec)
 	}
 	one, _ := tree(t, "day1", hashing.XXH64, interopFiles, "empty dir")
 	rec.Root = one
@@ -91,18 +106,34 @@ func TestMergePartialsRefuses(t *testing.T) {
 		},
 	}
 	for name, spoil := range cases {
-		if _, _, _, err := MergePartials("/r", spoil(splitRecord(rec, 3, "job1"))); !errors.Is(err, ErrInvalid) {
+		got, _, _, err := MergePartials("/r", spoil(splitRecord(rec, 3, "job1")))
+		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+		if got.Spool != nil {
+			t.Errorf("%s: a record with a spool", name)
+			got.Spool.Close()
 		}
 	}
 	if m := Missing(splitRecord(rec, 3, "job1")[1:], 3); !slices.Equal(m, []int{0}) {
 		t.Errorf("Missing = %v, want [0]", m)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, PartialName(0, 2)), []byte(`{"version":1,"surprise":true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadPartials(dir); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("ReadPartials of a bad part: %v, want ErrCorrupt", err)
+	for _, bad := range []string{
+		`{"version":1,"surprise":true}`,
+		`{"version":1,"shard":0,"count":2,"files":[{"seq":1,"Path":"a","surprise":1}]}`,
+		`{"version":1,"shard":0,"count":2,"files":[{"seq":1,"Path":"a"}`,
+		`{"version":1,"shard":0,"count":2,"dirs":["a",1]}`,
+		`{"version":1,"shard":0,"count":2,"files":[]} {}`,
+		`{"version":2,"shard":0,"count":2,"files":[]}`,
+		`{"version":1,"shard":1,"count":2,"files":[]}`,
+		`[]`,
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, PartialName(0, 2)), []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadPartials(dir); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("ReadPartials of a bad part %s: %v, want ErrCorrupt", bad, err)
+		}
 	}
 }

@@ -41,6 +41,15 @@ func (s *FileSpool) Add(f File) error {
 		Hashes: []Hash{{Value: f.Hash, Action: f.Action, Date: f.HashDate}}})
 }
 
+// finish sorts the files: a path added twice is an error wrapping
+// ErrInvalid. No file can be added after.
+func (s *FileSpool) finish() error {
+	for _, err := range s.files() {
+		return err
+	}
+	return nil
+}
+
 // files yields the files in path order; a path added twice is an error
 // wrapping ErrInvalid. No file can be added after the first call.
 func (s *FileSpool) files() iter.Seq2[File, error] {

@@ -437,6 +437,7 @@ func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*
 	if err != nil {
 		return false, err
 	}
+	defer rec.Spool.Close()
 	if len(formats) > 0 {
 		if err := writeHashRecord(hashRecord{Record: rec, unchanged: unchanged}, formats, out); err != nil {
 			return false, err
