@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -92,47 +94,146 @@ func IsClassicMHLName(rel string) bool {
 // ParseClassic reads a classic MHL file (hashlist version 1.x, with or
 // without a namespace) in UTF-8, UTF-16 (with a byte order mark or
 // recognizable without one) or any encoding its XML declaration names.
-// Errors wrap ErrCorrupt.
+// Errors wrap ErrCorrupt. It holds every entry: OpenClassic reads one as
+// a stream.
 func ParseClassic(r io.Reader) (*ClassicList, error) {
-	data, err := io.ReadAll(r)
+	seen := map[string]bool{}
+	var entries []ClassicEntry
+	list, err := scanClassic(r, func(e ClassicEntry) error {
+		if seen[e.Path] {
+			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
+		}
+		seen[e.Path] = true
+		entries = append(entries, e)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	data, err = toUTF8(data)
+	list.Entries = entries
+	return list, nil
+}
+
+// scanClassic reads a classic MHL file token by token (see ParseClassic)
+// and hands each entry to entry, in file order, as it is read: nothing
+// per entry is held. It returns the list without its Entries. Errors
+// wrap ErrCorrupt, except an error from entry, returned as it is.
+func scanClassic(r io.Reader, entry func(ClassicEntry) error) (*ClassicList, error) {
+	r, err := utf8Reader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	var x xmlClassic
-	if err := decodeStrictWith(bytes.NewReader(data), &x, classicCharset); err != nil {
+	d := xml.NewDecoder(r)
+	d.Strict = true
+	d.CharsetReader = classicCharset
+	root, err := rootElement(d)
+	if err != nil {
 		return nil, err
 	}
-	if x.XMLName.Space == mhlNamespace {
+	if root.Name.Space == mhlNamespace {
 		return nil, fmt.Errorf("%w: an ASC MHL generation outside an %s folder, not a classic MHL file", ErrCorrupt, HistoryDir)
 	}
-	if !strings.HasPrefix(x.Version, "1.") {
-		return nil, fmt.Errorf("%w: hashlist version %q, want 1.x", ErrCorrupt, x.Version)
+	if root.Name.Local != "hashlist" {
+		return nil, fmt.Errorf("%w: expected element <hashlist> but have <%s>", ErrCorrupt, root.Name.Local)
 	}
-	list := &ClassicList{Version: x.Version}
-	if x.Creator != nil {
-		list.Tool = strings.TrimSpace(x.Creator.Tool)
-	}
-	seen := map[string]bool{}
-	for i, xh := range x.Hashes {
-		e, err := xh.entry()
-		if err != nil {
-			return nil, fmt.Errorf("%w: hash %d: %w", ErrCorrupt, i+1, err)
+	list := &ClassicList{}
+	for _, a := range root.Attr {
+		if a.Name.Local == "version" && a.Name.Space == "" {
+			list.Version = a.Value
 		}
-		if seen[e.Path] {
-			return nil, fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
-		}
-		seen[e.Path] = true
-		list.Entries = append(list.Entries, e)
 	}
-	if len(list.Entries) == 0 {
+	if !strings.HasPrefix(list.Version, "1.") {
+		return nil, fmt.Errorf("%w: hashlist version %q, want 1.x", ErrCorrupt, list.Version)
+	}
+	n := 0
+	err = eachChild(d, func(t xml.StartElement) error {
+		switch t.Name.Local {
+		case "creatorinfo":
+			var c struct {
+				Tool string `xml:"tool"`
+			}
+			if err := d.DecodeElement(&c, &t); err != nil {
+				return err
+			}
+			list.Tool = strings.TrimSpace(c.Tool)
+			return nil
+		case "hash":
+			var xh xmlClassicHash
+			if err := d.DecodeElement(&xh, &t); err != nil {
+				return err
+			}
+			n++
+			e, err := xh.entry()
+			if err != nil {
+				return fmt.Errorf("%w: hash %d: %w", ErrCorrupt, n, err)
+			}
+			if err := entry(e); err != nil {
+				return errFromFile{err}
+			}
+			return nil
+		}
+		return d.Skip()
+	})
+	if err == nil {
+		err = checkTrailer(d)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
 		return nil, fmt.Errorf("%w: classic MHL file lists no file", ErrCorrupt)
 	}
 	return list, nil
 }
+
+// ClassicFile is a classic MHL file opened by OpenClassic: its entries
+// sorted by path in bounded memory (a temporary file past about 2 MiB).
+type ClassicFile struct {
+	// Version and Tool are the list's (see ClassicList).
+	Version, Tool string
+	sorted        *sortedEntries
+}
+
+// OpenClassic reads a classic MHL file from r as a stream (see
+// ParseClassic), hands each entry to keep, which may change it (its Path
+// to one relative to another root) or leave it out (false), and sorts
+// what it keeps by that Path, in bounded memory. A path kept twice is an
+// error wrapping ErrCorrupt; an error from keep is returned as it is.
+// Close releases the temporary file.
+func OpenClassic(r io.Reader, keep func(ClassicEntry) (ClassicEntry, bool, error)) (*ClassicFile, error) {
+	s := newEntrySorter(func(p string) error { return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, p) })
+	list, err := scanClassic(r, func(e ClassicEntry) error {
+		e, ok, err := keep(e)
+		if err != nil || !ok {
+			return err
+		}
+		return s.add(Entry{Path: e.Path, Size: e.Size, ModTime: e.ModTime, Hashes: e.Hashes})
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	sorted, err := s.finish()
+	if err != nil {
+		return nil, err
+	}
+	return &ClassicFile{Version: list.Version, Tool: list.Tool, sorted: sorted}, nil
+}
+
+// Entries yields the entries kept, in path order; it may be called again.
+func (c *ClassicFile) Entries() iter.Seq2[ClassicEntry, error] {
+	return func(yield func(ClassicEntry, error) bool) {
+		for e, err := range c.sorted.all() {
+			ce := ClassicEntry{Path: e.Path, Size: e.Size, ModTime: e.ModTime, Hashes: e.Hashes, SizeOnly: len(e.Hashes) == 0}
+			if !yield(ce, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Close releases the temporary file.
+func (c *ClassicFile) Close() error { return c.sorted.close() }
 
 // entry checks and converts one <hash>.
 func (xh *xmlClassicHash) entry() (ClassicEntry, error) {
@@ -226,30 +327,58 @@ func xxhashDecimal(s string) (hashing.Algorithm, string, error) {
 	return hashing.XXH32, fmt.Sprintf("%08x", v), nil
 }
 
-// toUTF8 turns a UTF-16 document (byte order mark, or "<?" in UTF-16
-// without one) into UTF-8 and drops a UTF-8 byte order mark. Anything
-// else is left to the XML declaration and classicCharset.
-func toUTF8(data []byte) ([]byte, error) {
+// utf8Reader reads a UTF-16 document (byte order mark, or "<?" in
+// UTF-16 without one) as UTF-8 and drops a UTF-8 byte order mark, as it
+// is read. Anything else is left to the XML declaration and
+// classicCharset.
+func utf8Reader(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
 	var enc *unicode.Endianness
 	be, le := unicode.BigEndian, unicode.LittleEndian
 	switch {
-	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
-		return data[3:], nil
-	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}), bytes.HasPrefix(data, []byte{0, '<', 0, '?'}):
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, err := br.Discard(3)
+		return br, err
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}), bytes.HasPrefix(head, []byte{0, '<', 0, '?'}):
 		enc = &be
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{'<', 0, '?', 0}):
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{'<', 0, '?', 0}):
 		enc = &le
 	default:
-		return data, nil
+		return br, nil
 	}
-	out, _, err := transform.Bytes(unicode.UTF16(*enc, unicode.UseBOM).NewDecoder(), data)
-	if err != nil {
-		return nil, fmt.Errorf("bad UTF-16: %w", err)
+	return &validUTF8{r: transform.NewReader(br, unicode.UTF16(*enc, unicode.UseBOM).NewDecoder())}, nil
+}
+
+// validUTF8 fails a read of bytes that are not valid UTF-8 (what the
+// UTF-16 decoder makes of bad UTF-16), a rune cut between reads aside.
+type validUTF8 struct {
+	r    io.Reader
+	tail []byte // the start of a rune the last read cut
+}
+
+func (v *validUTF8) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	chunk := append(v.tail, p[:n]...)
+	end := len(chunk)
+	if !errors.Is(err, io.EOF) {
+		// Leave out the last rune if the read cut it.
+		i := end - 1
+		for i > 0 && end-i < utf8.UTFMax && !utf8.RuneStart(chunk[i]) {
+			i--
+		}
+		if i >= 0 && !utf8.FullRune(chunk[i:]) {
+			end = i
+		}
 	}
-	if !utf8.Valid(out) {
-		return nil, errors.New("bad UTF-16")
+	if !utf8.Valid(chunk[:end]) {
+		return 0, errors.New("bad UTF-16")
 	}
-	return out, nil
+	v.tail = append(v.tail[:0], chunk[end:]...)
+	return n, err
 }
 
 // classicCharset is the xml.Decoder CharsetReader: the document is UTF-8

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
@@ -103,14 +106,56 @@ func TestParseClassicEncodings(t *testing.T) {
 		"windows-1252 declared":  []byte(strings.Replace(string(latin1Bytes), "ISO-8859-1", "windows-1252", 1)),
 		"whitespace around path": []byte(strings.Replace(strings.Replace(doc10, "<file>", "<file>\n      ", 1), "</file>", "\n    </file>", 1)),
 	} {
-		l, err := ParseClassic(bytes.NewReader(data))
+		// Read at once, and a byte at a time (a rune cut between reads).
+		for _, r := range []io.Reader{bytes.NewReader(data), iotest.OneByteReader(bytes.NewReader(data))} {
+			l, err := ParseClassic(r)
+			if err != nil {
+				t.Errorf("%s: %v", label, err)
+				continue
+			}
+			if got := l.Entries[0].Path; got != name {
+				t.Errorf("%s: path %q, want %q", label, got, name)
+			}
+		}
+	}
+}
+
+// OpenClassic reads a classic MHL file as a stream: each entry goes
+// through keep (which moves it below another root, or leaves it out),
+// and what is kept comes back in path order, from a temporary file when
+// it does not fit in memory; a path kept twice is corrupt.
+func TestOpenClassic(t *testing.T) {
+	defer func(n int) { sortChunkBytes = n }(sortChunkBytes)
+	sortChunkBytes = 200
+	md5 := "<md5>900150983cd24fb0d6963f7d28e17f72</md5>"
+	doc := classicMHL("1.1", "", classicHash{"z.mov", md5, 3}, classicHash{"b/a.mov", "<null/>", 4},
+		classicHash{"skip.mov", md5, 5}, classicHash{"a.mov", md5 + "<sha1>a9993e364706816aba3e25717850c26c9cd0d89d</sha1>", 3})
+	keep := func(e ClassicEntry) (ClassicEntry, bool, error) {
+		e.Path = "card/" + e.Path
+		return e, e.Path != "card/skip.mov", nil
+	}
+	c, err := OpenClassic(strings.NewReader(doc), keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []string
+	for e, err := range c.Entries() {
 		if err != nil {
-			t.Errorf("%s: %v", label, err)
-			continue
+			t.Fatal(err)
 		}
-		if got := l.Entries[0].Path; got != name {
-			t.Errorf("%s: path %q, want %q", label, got, name)
-		}
+		got = append(got, fmt.Sprintf("%s %d %v %d", e.Path, e.Size, e.SizeOnly, len(e.Hashes)))
+	}
+	want := []string{"card/a.mov 3 false 2", "card/b/a.mov 4 true 0", "card/z.mov 3 false 1"}
+	if !slices.Equal(got, want) || c.Version != "1.1" {
+		t.Errorf("entries %q (version %q), want %q", got, c.Version, want)
+	}
+	if _, err := OpenClassic(strings.NewReader(doc), func(e ClassicEntry) (ClassicEntry, bool, error) { e.Path = "same"; return e, true, nil }); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a path kept twice: %v, want ErrCorrupt", err)
+	}
+	stop := errors.New("stop")
+	if _, err := OpenClassic(strings.NewReader(doc), func(ClassicEntry) (ClassicEntry, bool, error) { return ClassicEntry{}, false, stop }); !errors.Is(err, stop) {
+		t.Errorf("keep's error: %v, want it returned", err)
 	}
 }
 

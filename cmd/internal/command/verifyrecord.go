@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -244,45 +245,52 @@ func (in *verifyInput) addSums(name string, forced *hashing.Algorithm) error {
 
 // addClassic adds a classic MHL file. Its paths are relative to its own
 // directory, which may be the root, below it or above it: entries that
-// fall outside the root are not part of this verification.
-//
-// A classic MHL file is read whole (offload tools write one per card or
-// day, not per tree of millions of files); its expectations are sorted
-// in memory.
+// fall outside the root are not part of this verification. The file is
+// read as a stream and its entries sorted by path in bounded memory
+// (manifest.OpenClassic): nothing per file is held.
 func (in *verifyInput) addClassic(name string, forced *hashing.Algorithm) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return usageFromStat(err)
 	}
 	defer f.Close()
-	list, err := manifest.ParseClassic(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	r := &verifyRecord{kind: recordClassic, path: name}
-	var exps []expectation
 	base := filepath.Dir(name)
-	for _, e := range list.Entries {
+	list, err := manifest.OpenClassic(bufio.NewReaderSize(f, 64<<10), func(e manifest.ClassicEntry) (manifest.ClassicEntry, bool, error) {
 		rel, err := relUnder(in.root, filepath.Join(base, filepath.FromSlash(e.Path)))
 		if err != nil {
-			continue
-		}
-		if e.SizeOnly {
-			exps = append(exps, expectation{path: rel, size: e.Size, sizeOnly: true, rec: r})
-			continue
+			return e, false, nil
 		}
 		for _, h := range e.Hashes {
 			if forced != nil && *forced != h.Alg {
-				return usage.Errorf("%s records %s for %s, not %s", name, h.Alg, e.Path, *forced)
+				return e, false, usage.Errorf("%s records %s for %s, not %s", name, h.Alg, e.Path, *forced)
 			}
-			exps = append(exps, expectation{path: rel, alg: h.Alg, hash: h.Value, size: e.Size, rec: r})
 		}
+		e.Path = rel
+		return e, true, nil
+	})
+	if err != nil {
+		if errors.Is(err, manifest.ErrCorrupt) {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return err
 	}
-	slices.SortStableFunc(exps, func(a, b expectation) int { return strings.Compare(a.path, b.path) })
+	r := &verifyRecord{kind: recordClassic, path: name, close: list.Close}
 	r.expected = func(yield func(expectation, error) bool) {
-		for _, e := range exps {
-			if !yield(e, nil) {
+		for e, err := range list.Entries() {
+			if err != nil {
+				yield(expectation{}, err)
 				return
+			}
+			if e.SizeOnly {
+				if !yield(expectation{path: e.Path, size: e.Size, sizeOnly: true, rec: r}, nil) {
+					return
+				}
+				continue
+			}
+			for _, h := range e.Hashes {
+				if !yield(expectation{path: e.Path, alg: h.Alg, hash: h.Value, size: e.Size, rec: r}, nil) {
+					return
+				}
 			}
 		}
 	}
