@@ -54,7 +54,9 @@ type Generation struct {
 	Process     string
 	// Files are the file entries, in file order.
 	Files []Entry
-	// Dirs are the relative paths of the directory entries.
+	// Dirs are the relative paths of the directory entries, in file
+	// order (ParseGeneration, ReadHistory); nil for a generation
+	// OpenHistory read, which keeps them in a temporary file.
 	Dirs []string
 	// References are the generations of child histories this one
 	// references.
