@@ -21,13 +21,7 @@ func TestPowerCutSmallBatch(t *testing.T) {
 	requireFUSE(t)
 	work := workDir(t, 64<<20)
 	srcs := &cutSources{tree: filepath.Join(work, "tree")}
-	for d := range 4 {
-		for i := range 40 {
-			size := int64(1+(d*40+i)*997%8192) + 1
-			writeRandom(t, filepath.Join(srcs.tree, fmt.Sprintf("d%d", d), fmt.Sprintf("f%03d.dat", i)), size, uint64(d*100+i))
-		}
-	}
-	srcs.treeWant = treeFiles(t, srcs.tree)
+	srcs.treeWant = smallFileTree(t, srcs.tree, 4, 40)
 
 	scs := []cutScenario{{mode: "transfer", jobs: 64}}
 	if fullRun() {
@@ -94,4 +88,17 @@ func countSyncs(t *testing.T, srcs *cutSources, sc cutScenario) map[string]int {
 		got[k] += n
 	}
 	return got
+}
+
+// smallFileTree writes dirs directories of files small files each (2 B
+// to 8 KiB of random data) under root and returns the tree (treeFiles).
+func smallFileTree(t *testing.T, root string, dirs, files int) map[string]string {
+	t.Helper()
+	for d := range dirs {
+		for i := range files {
+			size := int64(1+(d*files+i)*997%8192) + 1
+			writeRandom(t, filepath.Join(root, fmt.Sprintf("d%d", d), fmt.Sprintf("f%03d.dat", i)), size, uint64(d*100+i))
+		}
+	}
+	return treeFiles(t, root)
 }

@@ -26,13 +26,7 @@ func TestBlockPowerCut(t *testing.T) {
 	if fullRun() {
 		dirs, files = 4, 40
 	}
-	for d := range dirs {
-		for i := range files {
-			size := int64(1+(d*files+i)*997%8192) + 1
-			writeRandom(t, filepath.Join(srcs.tree, fmt.Sprintf("d%d", d), fmt.Sprintf("f%03d.dat", i)), size, uint64(d*100+i))
-		}
-	}
-	srcs.treeWant = treeFiles(t, srcs.tree)
+	srcs.treeWant = smallFileTree(t, srcs.tree, dirs, files)
 	scs := []cutScenario{{mode: "transfer", jobs: 64}}
 	if fullRun() {
 		scs = append(scs,
