@@ -177,6 +177,6 @@ func copyAction(c *cli.Context) error {
 	opts.Printer = func() ui.Output {
 		return newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, opts.JSON, opts.Quiet)
 	}
-	opts.Seams = copier.Seams{Copy: engineCopy, SyncDir: syncDir}
+	opts.Seams = copier.Seams{Copy: engineCopy, SyncDir: syncDir, SyncFS: syncFS, DetectFS: detectFS}
 	return copier.Run(c.Context, opts, c.App.Writer, c.App.ErrWriter, args[0], dests)
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
@@ -17,7 +18,8 @@ import (
 // new names exactly once (not once per file), and every directory once more
 // at the end, when its mode and mtime are set; a file copy does so through
 // its own commit, --no-fsync fsyncs nothing, and a failed directory fsync
-// fails the files in that directory on that destination only.
+// fails the files in that directory on that destination only. That is
+// where syncfs does not make names durable (plan.DestFS.SyncFS).
 func TestTreeDirSync(t *testing.T) {
 	files := map[string]string{}
 	for i := range 5 {
@@ -38,7 +40,15 @@ func TestTreeDirSync(t *testing.T) {
 		}
 		return d.Sync()
 	}
-	t.Cleanup(func() { syncDir = (*atomicfile.Dir).Sync })
+	// The per-directory fsyncs of a filesystem where syncfs is not
+	// trusted for names (tmpfs, FUSE, ext4 without a journal), whatever
+	// the temporary directory's is: TestTreeSyncFS tests the other path.
+	detectFS = func(path string) (plan.DestFS, error) {
+		d, err := plan.DetectFS(path)
+		d.SyncFS = false
+		return d, err
+	}
+	t.Cleanup(func() { syncDir, detectFS = (*atomicfile.Dir).Sync, plan.DetectFS })
 
 	for _, eng := range testEngines(t) {
 		t.Run(eng, func(t *testing.T) {

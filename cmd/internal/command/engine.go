@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cvv-project/cvv"
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
 	"github.com/cvv-project/cvv/fallback"
 	"github.com/cvv-project/cvv/internal/atomicfile"
@@ -104,4 +105,9 @@ var (
 	}
 	// syncDir fsyncs a destination directory.
 	syncDir = (*atomicfile.Dir).Sync
+	// syncFS syncs a destination's filesystem (names of a tree copy,
+	// where the filesystem is trusted for it).
+	syncFS = (*atomicfile.Dir).SyncFS
+	// detectFS classifies a destination's filesystem.
+	detectFS = plan.DetectFS
 )

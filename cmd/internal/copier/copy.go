@@ -355,6 +355,9 @@ type runner struct {
 	// write below it is made from there (atomicfile.Dir), nil for a destination
 	// dropped before the copy.
 	roots []*atomicfile.Dir
+	// nameSync[i] makes names durable on destination i with syncfs where
+	// its filesystem is trusted for it, nil elsewhere (namesync.go).
+	nameSync []*fsSyncer
 	// blocked[i][d] is why directory d of the tree (index into tree.Dirs)
 	// could not be made or reached on destination i (a symlink in its
 	// place, a file), nil when it is there; nil for a file source.

@@ -24,8 +24,12 @@ func (r *runner) detectDests() {
 	r.noXattrs = make([]atomic.Bool, n)
 	r.noHardLinks = make([]atomic.Bool, n)
 	r.refused = make([]map[string]error, n)
+	detect := r.opts.Seams.DetectFS
+	if detect == nil {
+		detect = plan.DetectFS
+	}
 	for i, d := range r.plan.Dests {
-		dfs, err := plan.DetectFS(d.Root(r.plan.IsDir))
+		dfs, err := detect(d.Root(r.plan.IsDir))
 		if err != nil {
 			continue
 		}

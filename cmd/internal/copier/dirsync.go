@@ -55,6 +55,11 @@ func syncPath(path string, syncDir func(*atomicfile.Dir) error) error {
 // Directories that got new subdirectories or symlinks are fsynced by
 // syncCreated, before any file is copied, so that the path to every file
 // reported is durable too.
+//
+// On a destination whose filesystem is trusted for it, a syncfs shared by
+// all the directories waiting takes the place of each directory's fsync
+// (namesync.go): a directory fsync there can return success for names the
+// filesystem lost.
 type dirSyncs struct {
 	r  *runner
 	mu sync.Mutex
@@ -68,6 +73,10 @@ type dirSyncs struct {
 	// is when the oldest was queued.
 	waiting [][]heldReport
 	since   []time.Time
+	// fs[i], where destination i's filesystem is trusted for it, makes
+	// names durable there with syncfs instead of directory fsyncs
+	// (namesync.go); nil entries fsync.
+	fs []*fsSyncer
 }
 
 // heldReport is a file whose report waits for its directory's fsync.
@@ -102,7 +111,7 @@ func newDirSyncs(r *runner) *dirSyncs {
 func newDirSyncsFor(r *runner, fjs iter.Seq2[int, *fileJob]) *dirSyncs {
 	n := len(r.plan.Dests)
 	s := &dirSyncs{r: r, left: make([][]int32, n), dirty: make([][]bool, n),
-		waiting: make([][]heldReport, len(r.tree.Dirs)), since: make([]time.Time, len(r.tree.Dirs))}
+		waiting: make([][]heldReport, len(r.tree.Dirs)), since: make([]time.Time, len(r.tree.Dirs)), fs: r.nameSyncers()}
 	for i := range n {
 		s.left[i] = make([]int32, len(r.tree.Dirs))
 		s.dirty[i] = make([]bool, len(r.tree.Dirs))
@@ -136,13 +145,18 @@ func (s *dirSyncs) linked(i, d int) {
 }
 
 // syncCreated fsyncs every directory that got a new subdirectory or
-// symlink. It is called before the copy.
+// symlink (one syncfs for them all where syncfs makes names durable). It
+// is called before the copy.
 func (s *dirSyncs) syncCreated() {
 	for i := range s.dirty {
+		synced := false
 		for d := range s.dirty[i] {
 			if s.dirty[i][d] {
 				s.dirty[i][d] = false
-				s.sync(i, d, nil)
+				if !synced {
+					s.sync(i, d, nil)
+					synced = s.fs[i] != nil
+				}
 			}
 		}
 	}
@@ -237,15 +251,22 @@ func (s *dirSyncs) finish() {
 	}
 }
 
-// sync fsyncs directory d on destination i. On failure, every file of the
-// batch written there fails with the error: its rename may be lost.
+// sync makes the names in directory d on destination i durable: a fsync
+// of d, or a syncfs shared with the other directories waiting where the
+// filesystem is trusted for it. On failure, every file of the batch
+// written there fails with the error: its rename may be lost.
 func (s *dirSyncs) sync(i, d int, batch []heldReport) {
 	r := s.r
 	target := r.plan.Target(i, r.tree.Dirs[d].Rel)
-	dir, err := r.roots[i].OpenDir(r.tree.Dirs[d].Rel)
-	if err == nil {
-		err = r.syncDir(dir)
-		dir.Close()
+	var err error
+	if s.fs[i] != nil {
+		err = s.fs[i].sync()
+	} else {
+		var dir *atomicfile.Dir
+		if dir, err = r.roots[i].OpenDir(r.tree.Dirs[d].Rel); err == nil {
+			err = r.syncDir(dir)
+			dir.Close()
+		}
 	}
 	if err == nil {
 		return

@@ -73,4 +73,10 @@ type Seams struct {
 	Copy func(ctx context.Context, eng cvv.Engine, job cvv.Job) (*cvv.Result, error)
 	// SyncDir fsyncs a destination directory ((*atomicfile.Dir).Sync).
 	SyncDir func(d *atomicfile.Dir) error
+	// SyncFS syncs a destination's filesystem through its root, where a
+	// tree copy makes names durable that way ((*atomicfile.Dir).SyncFS,
+	// namesync.go).
+	SyncFS func(root *atomicfile.Dir) error
+	// DetectFS classifies a destination's filesystem (plan.DetectFS).
+	DetectFS func(path string) (plan.DestFS, error)
 }

@@ -118,7 +118,8 @@ func mountCrashImages(t testing.TB, k DiskFS, cut BlockCut) (map[string]string, 
 // the last flush survived; blocks overwritten in place and written out to
 // the disk but not flushed are lost when none survived, kept when all did,
 // and kept or lost one by one in the random subsets; and a sync after the
-// cut fails, a syncfs every time.
+// cut fails, a syncfs every time, while a second directory fsync returns
+// success.
 func TestBlockFS(t *testing.T) {
 	for _, k := range []DiskFS{Ext4, XFS} {
 		t.Run(string(k), func(t *testing.T) { testBlockFS(t, k) })
@@ -155,6 +156,16 @@ func testBlockFS(t *testing.T, k DiskFS) {
 
 	overwriteUnflushed(t, overwritten, strings.Repeat("B", 16*BlockSize))
 
+	// Descriptors opened before the cut, as cvv's destination root and
+	// the directories it keeps open (xfs refuses opens once shut down).
+	root, err := os.Open(d.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirFile, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cut, err := d.FS.Cut()
 	if err != nil {
 		t.Fatal(err)
@@ -169,14 +180,29 @@ func testBlockFS(t *testing.T, k DiskFS) {
 		t.Errorf("%s: an fdatasync after the cut succeeded", k)
 	}
 	f.Close()
-	// A syncfs keeps failing once the filesystem lost a write (a second
-	// directory fsync returns success on both ext4 and xfs, Linux 6.18):
-	// what a batch of syncs could rest on.
+	// The directory whose renames the cut lost: a directory fsync
+	// reports it at most once, a second one returns success (on both
+	// ext4 and xfs, Linux 6.18), so cvv cannot rest on directory fsyncs
+	// to make names durable there...
+	first, second := dirFile.Sync(), dirFile.Sync()
+	t.Logf("%s: directory fsyncs after the cut: %v, then %v", k, first, second)
+	if second != nil {
+		t.Errorf("%s: a second directory fsync after the cut failed (%v): the kernel now reports the lost write every time; cvv's names syncfs (copier/namesync.go) was needed because it did not", k, second)
+	}
+	// ...while a syncfs keeps failing once the filesystem lost a write,
+	// from a descriptor opened before the cut (as cvv's destination root)
+	// as well as after (on xfs the open fails): what cvv makes names
+	// durable with there.
 	for range 2 {
+		if err := syncFSFd(int(root.Fd())); err == nil {
+			t.Errorf("%s: a syncfs after the cut, on a descriptor opened before it, succeeded", k)
+		}
 		if err := syncFS(d.Dir); err == nil {
 			t.Errorf("%s: a syncfs after the cut succeeded", k)
 		}
 	}
+	dirFile.Close()
+	root.Close()
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +296,9 @@ func checkOverwritten(t *testing.T, what, path, name string) {
 		t.Errorf("%s: %d blocks of the overwritten file kept, %d lost after the cut", what, kept, lost)
 	}
 }
+
+// syncFSFd is syncfs(2) on the descriptor fd.
+func syncFSFd(fd int) error { return unix.Syncfs(fd) }
 
 // syncFS is syncfs(2) of the filesystem holding dir.
 func syncFS(dir string) error {

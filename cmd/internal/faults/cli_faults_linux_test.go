@@ -112,10 +112,23 @@ func forEachSmallFS(t *testing.T, size int64, f func(t *testing.T, dir string)) 
 // through a loop device on a new directory, and unmounts it at cleanup.
 func mountLoopExt4(t *testing.T, size int64) string {
 	t.Helper()
-	requireRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skipf("needs mkfs.ext4: %v", err)
+	// No reserved blocks and no lazy init, so the free space is what it
+	// says from the start.
+	dir := mountLoopFS(t, Ext4, size, "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0")
+	if err := os.Remove(filepath.Join(dir, "lost+found")); err != nil {
+		t.Fatal(err)
 	}
+	return dir
+}
+
+// mountLoopFS makes a filesystem of kind k and size bytes in a file, with
+// the extra mkfs arguments, mounts it through a loop device on a new
+// directory, and unmounts it at cleanup.
+func mountLoopFS(t *testing.T, k DiskFS, size int64, extra ...string) string {
+	t.Helper()
+	requireRoot(t)
+	mkfs := "mkfs." + string(k)
+	requireTool(t, mkfs)
 	base := t.TempDir()
 	img, dir := filepath.Join(base, "fs.img"), filepath.Join(base, "mnt")
 	mkdirs(t, dir)
@@ -129,22 +142,21 @@ func mountLoopExt4(t *testing.T, size int64) string {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// No reserved blocks and no lazy init, so the free space is what it
-	// says from the start.
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=0,lazy_journal_init=0", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	force := "-F"
+	if k == XFS {
+		force = "-f"
+	}
+	if out, err := exec.Command(mkfs, append(append([]string{"-q", force}, extra...), img)...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", mkfs, err, out)
 	}
 	if out, err := exec.Command("mount", "-o", "loop", img, dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot loop-mount ext4: %v\n%s", err, out)
+		t.Skipf("cannot loop-mount %s: %v\n%s", k, err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v\n%s", dir, err, out)
 		}
 	})
-	if err := os.Remove(filepath.Join(dir, "lost+found")); err != nil {
-		t.Fatal(err)
-	}
 	return dir
 }
 

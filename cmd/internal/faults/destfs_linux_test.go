@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
 )
 
 // mountImage mounts a fresh filesystem image of kind and size bytes on a
@@ -266,6 +268,35 @@ func TestCLIFinalNameOnExFAT(t *testing.T) {
 				if strings.Contains(l, "FAIL") && (strings.Contains(l, local) || strings.Contains(l, "other.wav")) {
 					t.Errorf("unexpected failure: %s", l)
 				}
+			}
+		})
+	}
+}
+
+// TestDestFSSyncFS: cvv trusts syncfs to make names durable
+// (plan.DestFS.SyncFS) on ext4 with its journal and on xfs, not on ext4
+// without a journal (its syncfs writes the directory blocks after its
+// cache flush), tmpfs or FUSE.
+func TestDestFSSyncFS(t *testing.T) {
+	requireFUSE(t)
+	for _, tc := range []struct {
+		name string
+		dir  func(t *testing.T) string
+		want bool
+	}{
+		{"ext4", func(t *testing.T) string { return mountLoopFS(t, Ext4, Ext4.MinSize()) }, true},
+		{"ext4-nojournal", func(t *testing.T) string { return mountLoopFS(t, Ext4, Ext4.MinSize(), "-O", "^has_journal") }, false},
+		{"xfs", func(t *testing.T) string { return mountLoopFS(t, XFS, XFS.MinSize()) }, true},
+		{"tmpfs", func(t *testing.T) string { return mountTmpfs(t, 1<<20) }, false},
+		{"fuse", func(t *testing.T) string { return mountErrorFS(t, ErrorFSOptions{}).Mountpoint }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dfs, err := plan.DetectFS(tc.dir(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dfs.SyncFS != tc.want {
+				t.Errorf("%s: DestFS %+v, want SyncFS %v", tc.name, dfs, tc.want)
 			}
 		})
 	}

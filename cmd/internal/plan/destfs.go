@@ -70,6 +70,15 @@ type DestFS struct {
 	// NoModes says the filesystem keeps no permission bits (FAT, exFAT): a
 	// copy's mode is neither set nor checked there.
 	NoModes bool
+	// SyncFS says one syncfs(2) of the filesystem makes every write and
+	// rename made before it durable, and fails when the filesystem lost
+	// any write since the descriptor it is called on was opened: a local
+	// journaling filesystem (ext4 with its journal, xfs, btrfs) on Linux
+	// 5.8 or later, where syncfs reports writeback errors. Not FUSE, a
+	// network filesystem, tmpfs, FAT or exFAT, nor ext4 without a journal
+	// (its syncfs writes the directory blocks after its cache flush). A
+	// tree copy makes names durable there with syncfs (copier/namesync.go).
+	SyncFS bool
 }
 
 // Restricted reports whether names on fs need checking at all.

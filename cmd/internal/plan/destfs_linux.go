@@ -30,20 +30,27 @@ func DetectFS(path string) (DestFS, error) {
 	if err := unix.Stat(path, &st); err != nil {
 		return DestFS{}, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	mnt := findMount(st.Dev)
-	switch uint32(sfs.Type) {
+	d := detectType(uint32(sfs.Type), findMount(st.Dev))
+	d.SyncFS = syncFSTrusted(uint32(sfs.Type), st.Dev)
+	return d, nil
+}
+
+// detectType is DetectFS for a filesystem of statfs type fsType mounted
+// as mnt.
+func detectType(fsType uint32, mnt mount) DestFS {
+	switch fsType {
 	case unix.MSDOS_SUPER_MAGIC:
-		return kernelFAT(mnt.fstype), nil
+		return kernelFAT(mnt.fstype)
 	case unix.EXFAT_SUPER_MAGIC:
-		return kernelExFAT(mnt.options), nil
+		return kernelExFAT(mnt.options)
 	case ntfsSuperMagic:
-		return ntfsFS(orDefault(mnt.fstype, "ntfs"), mnt.options), nil
+		return ntfsFS(orDefault(mnt.fstype, "ntfs"), mnt.options)
 	case unix.EXT4_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC, unix.TMPFS_MAGIC:
-		return DestFS{Type: orDefault(mnt.fstype, "ext4"), Casefold: true}, nil
+		return DestFS{Type: orDefault(mnt.fstype, "ext4"), Casefold: true}
 	case unix.FUSE_SUPER_MAGIC:
-		return fuseFS(mnt), nil
+		return fuseFS(mnt)
 	}
-	return DestFS{Type: mnt.fstype}, nil
+	return DestFS{Type: mnt.fstype}
 }
 
 func orDefault(s, def string) string {

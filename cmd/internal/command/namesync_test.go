@@ -1,0 +1,126 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/atomicfile"
+)
+
+// TestTreeSyncFS: where a destination's filesystem is trusted to make
+// names durable with syncfs (plan.DestFS.SyncFS: forced here, whatever
+// the temporary directory's filesystem), a tree copy makes them durable
+// with a few syncfs calls shared by its directories instead of a fsync of
+// each; the directories are still fsynced at the end with their mode and
+// mtime. A failing syncfs fails every file on that destination only, and
+// once one failed every later one counts as failed (a syncfs reports a
+// lost write once per descriptor): files whose reports wait on a later
+// syncfs that succeeds fail too.
+func TestTreeSyncFS(t *testing.T) {
+	files := map[string]string{}
+	for i := range 5 {
+		files[fmt.Sprintf("a/f%d", i)] = strings.Repeat("a", i*100)
+		files[fmt.Sprintf("b/c/g%d", i)] = strings.Repeat("b", i*7+1)
+	}
+	files["top"] = "top"
+	var mu sync.Mutex
+	var dirCalls, fsCalls map[string]int
+	var failFS string
+	var failCall int // the syncfs call of failFS that fails, 0 for all
+	syncDir = func(d *atomicfile.Dir) error {
+		mu.Lock()
+		dirCalls[d.Path()]++
+		mu.Unlock()
+		return d.Sync()
+	}
+	syncFS = func(d *atomicfile.Dir) error {
+		mu.Lock()
+		fsCalls[d.Path()]++
+		fail := d.Path() == failFS && (failCall == 0 || fsCalls[d.Path()] == failCall)
+		mu.Unlock()
+		if fail {
+			return &os.PathError{Op: "syncfs", Path: d.Path(), Err: syscall.EIO}
+		}
+		return d.SyncFS()
+	}
+	detectFS = func(path string) (plan.DestFS, error) {
+		d, err := plan.DetectFS(path)
+		d.SyncFS = true
+		return d, err
+	}
+	t.Cleanup(func() {
+		syncDir, syncFS, detectFS = (*atomicfile.Dir).Sync, (*atomicfile.Dir).SyncFS, plan.DetectFS
+	})
+	for _, eng := range testEngines(t) {
+		t.Run(eng, func(t *testing.T) {
+			src := footage(t, files, "empty")
+			out := t.TempDir()
+			d1, d2 := filepath.Join(out, "d1"), filepath.Join(out, "d2")
+			dirCalls, fsCalls, failFS = map[string]int{}, map[string]int{}, ""
+			if code, _, stderr := runCLI(t, "--engine", eng, "-j", "3", src, d1, d2); code != ExitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, d := range []string{d1, d2} {
+				// One syncfs for the new subdirectories, then one per
+				// batch of names at most (a, b/c and the root's top),
+				// shared where they wait at once.
+				if n := fsCalls[d]; n < 2 || n > 4 {
+					t.Errorf("%s: %d syncfs calls, want 2 to 4 (all: %v)", d, n, fsCalls)
+				}
+				// Each directory is fsynced once, at the end, with its mode
+				// and mtime.
+				for _, dir := range []string{d, filepath.Join(d, "a"), filepath.Join(d, "b"), filepath.Join(d, "b", "c"), filepath.Join(d, "empty")} {
+					if dirCalls[dir] != 1 {
+						t.Errorf("%s fsynced %d times, want 1 (all: %v)", dir, dirCalls[dir], dirCalls)
+					}
+				}
+			}
+			for _, fc := range []int{0, 2} {
+				f1, f2 := filepath.Join(out, fmt.Sprintf("f1-%d", fc)), filepath.Join(out, fmt.Sprintf("f2-%d", fc))
+				fsCalls, dirCalls, failFS, failCall = map[string]int{}, map[string]int{}, f2, fc
+				code, stdout, stderr := runCLI(t, "--engine", eng, "--json", src, f1, f2)
+				if code != ExitFailure {
+					t.Fatalf("failing syncfs %d of %s: exit %d, want %d: %s", fc, f2, code, ExitFailure, stderr)
+				}
+				checkFailedSyncFS(t, fmt.Sprintf("syncfs %d of %s failing", fc, f2), stdout, files, f1)
+			}
+		})
+	}
+}
+
+// checkFailedSyncFS checks a run of TestTreeSyncFS where a syncfs of its
+// second destination failed: an error event names it, every file failed
+// there (the first syncfs, of the new directories, is before any file;
+// every file's report waits on a later one), and the first destination
+// holds them all.
+func checkFailedSyncFS(t *testing.T, what, stdout string, files map[string]string, ok string) {
+	t.Helper()
+	if !strings.Contains(stdout, "are not durable") || !strings.Contains(stdout, "input/output error") {
+		t.Errorf("%s: no error event naming the syncfs:\n%s", what, stdout)
+	}
+	var sum struct {
+		FilesFailed int `json:"files_failed"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if strings.Contains(line, `"event":"summary"`) {
+			if err := json.Unmarshal([]byte(line), &sum); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if sum.FilesFailed != len(files) {
+		t.Errorf("%s: summary: %d files failed, want %d", what, sum.FilesFailed, len(files))
+	}
+	for rel, data := range files {
+		if b, err := os.ReadFile(filepath.Join(ok, rel)); err != nil || string(b) != data {
+			t.Errorf("%s: %s on the other destination: %v, or not the source", what, rel, err)
+		}
+	}
+}
