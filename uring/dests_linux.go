@@ -3,6 +3,7 @@
 package uring
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -23,8 +24,8 @@ import (
 func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destination {
 	dests := make([]*destination, len(job.Dests))
 	stx := make([]unix.Statx_t, len(job.Dests))
-	var reqs []iouring.PrepRequest
-	var who []int // the destination of each request
+	var ops []metaOp
+	var who []int // the destination of each operation
 	for i, p := range job.Dests {
 		pf, err := createTemp(job.Root(i), p, 0)
 		if err != nil {
@@ -33,21 +34,26 @@ func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destina
 		}
 		pf.SyncFile = e.syncFile
 		dests[i] = &destination{final: p, pf: pf, f: pf.File, fd: int(pf.File.Fd()), align: 1, mode: "buffered"}
+		fd := dests[i].fd
 		if prealloc > 0 {
-			reqs = append(reqs, iouring.Fallocate(dests[i].fd, 0, 0, prealloc))
+			ops = append(ops, metaOp{iouring.Fallocate(fd, 0, 0, prealloc),
+				func() int { return errnoResult(0, unix.Fallocate(fd, 0, 0, prealloc)) }})
 			who = append(who, i)
 		}
 		if job.WritePath(i) != cvv.WriteBuffered {
-			req, err := iouring.Statx(dests[i].fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, &stx[i])
+			st := &stx[i]
+			req, err := iouring.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, st)
 			if err != nil {
-				stx[i].Mask = 0 // cannot happen: "" is a valid path
+				st.Mask = 0 // cannot happen: "" is a valid path
 			} else {
-				reqs = append(reqs, req)
+				ops = append(ops, metaOp{req, func() int {
+					return errnoResult(0, unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_DIOALIGN, st))
+				}})
 				who = append(who, -1-i)
 			}
 		}
 	}
-	res, err := e.metaAll(reqs)
+	res, err := e.metaAll(ops)
 	for k, i := range who {
 		switch {
 		case i < 0:
@@ -85,10 +91,10 @@ func (e *Engine) deadDest(d *destination, err error) {
 }
 
 // metaAll is meta for any number of operations, a ring's worth at a time.
-func (e *Engine) metaAll(reqs []iouring.PrepRequest) ([]int, error) {
+func (e *Engine) metaAll(ops []metaOp) ([]int, error) {
 	var all []int
-	for start := 0; start < len(reqs); start += ringEntries {
-		res, err := e.meta(reqs[start:min(len(reqs), start+ringEntries)])
+	for start := 0; start < len(ops); start += ringEntries {
+		res, err := e.meta(ops[start:min(len(ops), start+ringEntries)])
 		if err != nil {
 			return nil, err
 		}
@@ -153,11 +159,11 @@ func dropAfterSync(sync func(f *os.File, full bool) error) func(f *os.File, full
 func (e *Engine) syncFile(f *os.File, full bool) error {
 	fd := int(f.Fd())
 	for {
-		req := iouring.Fdatasync(fd)
+		op := metaOp{iouring.Fdatasync(fd), func() int { return errnoResult(0, unix.Fdatasync(fd)) }}
 		if full {
-			req = iouring.Fsync(fd)
+			op = metaOp{iouring.Fsync(fd), func() int { return errnoResult(0, unix.Fsync(fd)) }}
 		}
-		res, err := e.meta([]iouring.PrepRequest{req})
+		res, err := e.meta([]metaOp{op})
 		if err != nil {
 			return err
 		}
@@ -170,4 +176,17 @@ func (e *Engine) syncFile(f *os.File, full bool) error {
 			return errno
 		}
 	}
+}
+
+// errnoResult is a system call's outcome as a ring operation's result: n,
+// or the negative errno of err.
+func errnoResult(n int, err error) int {
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return n
+	case errors.As(err, &errno):
+		return -int(errno)
+	}
+	return -int(syscall.EIO)
 }

@@ -182,6 +182,7 @@ func probeKernel() error {
 		{iouring_syscall.IORING_OP_FSYNC, "FSYNC"},
 		{iouring_syscall.IORING_OP_FALLOCATE, "FALLOCATE"},
 		{iouring_syscall.IORING_OP_STATX, "STATX"},
+		{iouring_syscall.IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
 	} {
 		if op.code > p.lastOp || p.ops[op.code].flags&opSupported == 0 {
 			return fmt.Errorf("%w: io_uring lacks IORING_OP_%s", cvv.ErrNotHandled, op.name)

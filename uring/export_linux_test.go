@@ -2,8 +2,13 @@ package uring
 
 import (
 	"os"
+	"reflect"
+	"time"
+	"unsafe"
 
 	"github.com/iceber/iouring-go"
+	iouring_syscall "github.com/iceber/iouring-go/syscall"
+	"golang.org/x/sys/unix"
 )
 
 // Completion is the test view of a completed ring operation.
@@ -75,3 +80,41 @@ const (
 	WriteBehindWindow = behindWindow
 	WriteBehindLag    = behindLag
 )
+
+// SetMetaGrace sets how long a metadata operation may go without completing
+// before it is cancelled if it has not started.
+func SetMetaGrace(d time.Duration) (restore func()) {
+	old := metaGrace
+	metaGrace = d
+	return func() { metaGrace = old }
+}
+
+// MetaRescued is how many metadata operations e took back from the kernel
+// unstarted and ran directly.
+func (e *Engine) MetaRescued() int64 { return e.mq.rescued.Load() }
+
+// LimitWorkers limits the kernel's io-wq worker pools of e's ring to n
+// workers for bounded work (regular files) and n for the rest
+// (IORING_REGISTER_IOWQ_MAX_WORKERS, Linux 5.15).
+func (e *Engine) LimitWorkers(n uint32) error {
+	fd := reflect.ValueOf(e.ring).Elem().FieldByName("fd").Int()
+	counts := [2]uint32{n, n}
+	const registerIOWQMaxWorkers = 19
+	return iouring_syscall.IOURingRegister(int(fd), registerIOWQMaxWorkers, unsafe.Pointer(&counts[0]), 2)
+}
+
+// FallocateAndStat runs a fallocate of n bytes of f and a statx of g
+// through e's ring as one metadata call, and returns their results.
+func (e *Engine) FallocateAndStat(f, g *os.File, n int64, stx *unix.Statx_t) ([]int, error) {
+	ffd, gfd := int(f.Fd()), int(g.Fd())
+	st, err := iouring.Statx(gfd, "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, stx)
+	if err != nil {
+		return nil, err
+	}
+	return e.meta([]metaOp{
+		{iouring.Fallocate(ffd, 0, 0, n), func() int { return errnoResult(0, unix.Fallocate(ffd, 0, 0, n)) }},
+		{st, func() int {
+			return errnoResult(0, unix.Statx(gfd, "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS, stx))
+		}},
+	})
+}
