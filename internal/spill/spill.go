@@ -3,7 +3,7 @@
 // it in an unlinked temporary file in $TMPDIR, and read back in order as
 // a stream, as many times as needed. It is how a copy keeps what it knows
 // about each file of a tree without holding it (the tree's entries, the
-// hashes its manifests need). It never writes anywhere but $TMPDIR, and
+// hashes its manifests need; Table: its state, by index). It never writes anywhere but $TMPDIR, and
 // the file goes away with its descriptor, whatever happens to the
 // process.
 package spill
@@ -72,13 +72,9 @@ func (f *File) Append(rec []byte) error {
 // spill moves the records held in memory to the temporary file.
 func (f *File) spill() error {
 	if f.file == nil {
-		t, err := os.CreateTemp("", "cvv-spill-*")
+		t, err := tempFile()
 		if err != nil {
-			return fmt.Errorf("spill: %w", err)
-		}
-		if err := os.Remove(t.Name()); err != nil {
-			t.Close()
-			return fmt.Errorf("spill: %w", err)
+			return err
 		}
 		f.file, f.w = t, bufio.NewWriterSize(t, 64<<10)
 	}
@@ -92,6 +88,20 @@ func (f *File) spill() error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	return nil
+}
+
+// tempFile creates an unlinked temporary file in $TMPDIR: it goes away
+// with its descriptor.
+func tempFile() (*os.File, error) {
+	t, err := os.CreateTemp("", "cvv-spill-*")
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	if err := os.Remove(t.Name()); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return t, nil
 }
 
 // Records yields the records in the order they were appended. A record
