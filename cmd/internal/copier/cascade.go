@@ -266,7 +266,7 @@ func (r *runner) settleCascade(fj *fileJob, c cascadeInfo) {
 // against the source hash.
 func (r *runner) apartSource(i int, h plan.HardLink) string {
 	if r.isCascade(i) && r.released != 0 {
-		return r.targetAt(&r.files[h.File], i, h.First)
+		return r.targetAt(r.peek(h.File), i, h.First)
 	}
 	return r.tree.Path(h.Rel)
 }

@@ -106,7 +106,7 @@ func (r *runner) recheckCascade(ctx context.Context, fj *fileJob, idx []int) ([]
 		if err == nil && h.Hash == fj.hash() && h.Size == fj.size() {
 			fj.states()[i] = dsOK
 			fj.setDestHash(i, h.Hash)
-			if !fj.hashReused {
+			if !fj.hashReused() {
 				r.writeRecord(fj, i, paths[k], r.record(fj, plan.LevelFull))
 			}
 			continue

@@ -38,280 +38,6 @@ const (
 	dsFailed  = ui.Failed  // copy or verification failed
 )
 
-// fileJob is one source file and its fate on every destination.
-//
-// It is kept for every file of the tree until the end of the run, so it
-// is small and holds no pointer but what it must (see the memory bound in
-// docs/USAGE.md): the file jobs of a run are one array, their actions and
-// states are found through one shared jobTable by index, their entries
-// (path, size, mode, mtime) stay in the tree's FileList, out of memory,
-// and what only some files need (errors, hashes re-read from the
-// destinations) hangs off x, allocated on demand and released once the
-// file is reported. The source hash (h) is released then too: a manifest
-// finds it in the run's hash log (runner.hashLog).
-type fileJob struct {
-	// t holds the file's actions and states (actions, states). Its source
-	// and target paths are computed when needed (runner.source,
-	// runner.target): a tree of a million files keeps no path strings.
-	t *jobTable
-	x *fileExtra
-	// h is the source hash and what it was taken of, nil when not known
-	// or released.
-	h *fileHash
-
-	// k is the file's index in t.
-	k int32
-	// dir is the index in runner.tree.Dirs of the file's directory.
-	dir      int32
-	srcState srcStatus
-	verified bool
-	wrote    bool // at least one destination was written by this run
-	// hashReused: hash is the source hash the verification records of
-	// the destinations hold (reusableHash), not a read of the source.
-	hashReused bool
-	// logged: h went to the run's hash log (runner.logHash).
-	logged bool
-}
-
-// fileHash is the source hash of a file and what it was taken of.
-type fileHash struct {
-	hash     string // in-flight source hash
-	size     int64
-	modTime  int64 // source mtime seen by the copy, Unix nanoseconds
-	hashDate int64 // when hash was taken, Unix nanoseconds; 0 for a reused hash
-}
-
-// hash returns fj's source hash, "" when not known or released.
-func (fj *fileJob) hash() string {
-	if fj.h == nil {
-		return ""
-	}
-	return fj.h.hash
-}
-
-// size returns the size fj's source hash was taken of.
-func (fj *fileJob) size() int64 {
-	if fj.h == nil {
-		return 0
-	}
-	return fj.h.size
-}
-
-// modTime returns the source mtime the copy saw, Unix nanoseconds.
-func (fj *fileJob) modTime() int64 {
-	if fj.h == nil {
-		return 0
-	}
-	return fj.h.modTime
-}
-
-// jobTable is what the file jobs of a run share: the action and state
-// of file k of the tree on destination i are actions[k*n+i] and
-// states[k*n+i] (n destinations), one allocation each for the whole
-// tree rather than two slices per file; entries[k] is its entry while
-// a pass over the tree's files is at it (runner.jobs) or while it is
-// worked on (pin), and only then: the entries stay in the tree's
-// FileList, out of memory.
-type jobTable struct {
-	actions []plan.Action
-	states  []destState
-	n       int
-	mu      sync.Mutex
-	entries map[int32]*plan.Entry
-}
-
-// attach makes e the entry of file k unless it has one.
-func (t *jobTable) attach(k int32, e *plan.Entry) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if _, ok := t.entries[k]; ok {
-		return false
-	}
-	t.entries[k] = e
-	return true
-}
-
-// detach drops the entry of file k if it is e (not pinned meanwhile).
-func (t *jobTable) detach(k int32, e *plan.Entry) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.entries[k] == e {
-		delete(t.entries, k)
-	}
-}
-
-// entry returns fj's entry in the walked tree. It is there only inside a
-// pass over the files (runner.jobs) or while fj is pinned: nil otherwise.
-func (fj *fileJob) entry() *plan.Entry {
-	fj.t.mu.Lock()
-	defer fj.t.mu.Unlock()
-	return fj.t.entries[fj.k]
-}
-
-// pin keeps fj's entry, which a pass over the files (runner.jobs) is at,
-// until fj is released: for a file handed to a worker.
-func (fj *fileJob) pin() {
-	fj.t.mu.Lock()
-	defer fj.t.mu.Unlock()
-	if e := fj.t.entries[fj.k]; e != nil {
-		c := *e
-		fj.t.entries[fj.k] = &c
-	}
-}
-
-// unpin drops fj's entry.
-func (fj *fileJob) unpin() {
-	fj.t.mu.Lock()
-	defer fj.t.mu.Unlock()
-	delete(fj.t.entries, fj.k)
-}
-
-// actions returns what to do with fj on each destination (a window of
-// the shared array: writes go to it).
-func (fj *fileJob) actions() []plan.Action {
-	n := fj.t.n
-	k := int(fj.k) * n
-	return fj.t.actions[k : k+n : k+n]
-}
-
-// states returns fj's state on each destination (a window of the shared
-// array: writes go to it).
-func (fj *fileJob) states() []destState {
-	n := fj.t.n
-	k := int(fj.k) * n
-	return fj.t.states[k : k+n : k+n]
-}
-
-// srcStatus is what a re-read of a file's source found (ui.SourceState).
-type srcStatus = ui.SourceState
-
-const (
-	srcNotRead = ui.NotRead       // not re-read
-	srcOK      = ui.SourceOK      // re-read and matched
-	srcChanged = ui.SourceChanged // re-read and differs, or its size or mtime changed
-	srcError   = ui.SourceError   // could not be read
-)
-
-// fileExtra is the part of a fileJob that only some files need, or need
-// only while they are worked on.
-type fileExtra struct {
-	// errs[i] is why destination i failed; nil until a destination fails.
-	errs []error
-	// srcErr is why the source could not be copied or verified.
-	srcErr error
-	// destHash[i] is the hash re-read from destination i (full mode and
-	// rechecks); nil until one is read, released once reported.
-	destHash []string
-	// temps[i] is the temp file holding the copy to destination i until it
-	// is verified (seal.go); nil until a copy is held.
-	temps []string
-	// conflicts[i] is how a conflict on destination i was resolved (the
-	// copy's other name, or what it replaces); nil if there was none.
-	conflicts []conflictFate
-	// readBack is what the engine read back behind the copy (readback.go):
-	// the source, then each destination; nil where it did not.
-	readBack []*cvv.ReadBack
-	// elapsed is the time the engine took for the copy.
-	elapsed time.Duration
-	// reported is the number of bytes counted in the progress so far.
-	reported atomic.Int64
-}
-
-// extra returns fj.x, allocated if need be.
-func (fj *fileJob) extra() *fileExtra {
-	if fj.x == nil {
-		fj.x = &fileExtra{}
-	}
-	return fj.x
-}
-
-// sourceErr returns why fj's source could not be copied or verified, nil
-// if it could.
-func (fj *fileJob) sourceErr() error {
-	if fj.x == nil {
-		return nil
-	}
-	return fj.x.srcErr
-}
-
-// elapsed returns the time the engine took to copy fj, 0 if not copied.
-func (fj *fileJob) elapsed() time.Duration {
-	if fj.x == nil {
-		return 0
-	}
-	return fj.x.elapsed
-}
-
-// err returns why destination i failed, nil if it did not.
-func (fj *fileJob) err(i int) error {
-	if fj.x == nil || fj.x.errs == nil {
-		return nil
-	}
-	return fj.x.errs[i]
-}
-
-// destHashOf returns the hash re-read from destination i, "" if none.
-func (fj *fileJob) destHashOf(i int) string {
-	if fj.x == nil || fj.x.destHash == nil {
-		return ""
-	}
-	return fj.x.destHash[i]
-}
-
-func (fj *fileJob) setDestHash(i int, h string) {
-	fj.extra()
-	if fj.x.destHash == nil {
-		fj.x.destHash = make([]string, len(fj.states()))
-	}
-	fj.x.destHash[i] = h
-}
-
-// release drops what is no longer needed once fj is reported: its
-// entry, the hashes re-read from the destinations, the copy's timing,
-// and the source hash unless keepHash. Only the errors are kept.
-func (fj *fileJob) release(keepHash bool) {
-	fj.unpin()
-	if x := fj.x; x != nil {
-		// Sealed copies leave their temps empty: nothing to keep.
-		temps := x.temps
-		if !slices.ContainsFunc(temps, func(t string) bool { return t != "" }) {
-			temps = nil
-		}
-		if x.errs == nil && x.srcErr == nil && temps == nil && x.conflicts == nil {
-			fj.x = nil
-		} else {
-			fj.x = &fileExtra{errs: x.errs, srcErr: x.srcErr, temps: temps, conflicts: x.conflicts}
-		}
-	}
-	if !keepHash {
-		fj.h = nil
-	}
-}
-
-func unixTime(ns int64) time.Time { return time.Unix(0, ns) }
-
-func (fj *fileJob) needsCopy() bool {
-	for _, a := range fj.actions() {
-		if a != plan.Skip {
-			return true
-		}
-	}
-	return false
-}
-
-func (fj *fileJob) failed() bool {
-	return fj.sourceErr() != nil || slices.Contains(fj.states(), dsFailed)
-}
-
-func (fj *fileJob) fail(i int, err error) {
-	fj.states()[i] = dsFailed
-	fj.extra()
-	if fj.x.errs == nil {
-		fj.x.errs = make([]error, len(fj.states()))
-	}
-	fj.x.errs[i] = err
-}
-
 // runner is one copy run.
 type runner struct {
 	opts   Options
@@ -370,9 +96,9 @@ type runner struct {
 	interrupted bool
 	report      *transferReport // nil without a report to write
 	start       time.Time
-	// files are the file jobs, in the order of the tree's files (one
-	// allocation; jobs yields pointers to them).
-	files []fileJob
+	// files is what the run keeps for each file of the tree, in the
+	// order of the tree's files (jobs yields views of them).
+	files *jobTable
 	// reused are the source hashes decide took from the destinations'
 	// verification records (hashSkipped), in the order of the files,
 	// until the copy reaches them (copyFeed); hashLog the source hashes
@@ -445,6 +171,7 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		}
 		r.reused.Close()
 		r.hashLog.Close()
+		r.files.close()
 	}()
 	if err := r.planRun(ctx, src, dests); err != nil {
 		return err
@@ -599,7 +326,7 @@ func (r *runner) execute(ctx context.Context) error {
 		r.finishDests(ctx, nil)
 	}
 	r.releaseSource()
-	if err := errors.Join(r.tree.Files.Err(), r.reused.Err(), r.hashLog.Err()); err != nil {
+	if err := errors.Join(r.tree.Files.Err(), r.reused.Err(), r.hashLog.Err(), r.files.err()); err != nil {
 		// A pass over the files stopped short: the run cannot say all
 		// is well.
 		r.failures.Add(1)
@@ -635,25 +362,28 @@ func (r *runner) decide(ctx context.Context) error {
 		}
 		r.linkFirst[int32(h.File)] = true
 	}
-	// One allocation each for all file jobs and their per-destination
-	// state, sized exactly.
+	// One allocation each for the flags of all files and their
+	// per-destination state, sized exactly.
 	nf := r.tree.Files.Len()
 	if nf > math.MaxInt32 {
 		return fmt.Errorf("%d files in one tree: at most %d", nf, math.MaxInt32)
 	}
-	jobs := make([]fileJob, nf)
-	t := &jobTable{actions: make([]plan.Action, nf*n), states: make([]destState, nf*n), n: n, entries: make(map[int32]*plan.Entry)}
-	r.files = jobs[:0]
+	t, err := newJobTable(nf, n)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r.files != t {
+			t.close()
+		}
+	}()
+	seen := 0
+	var dc dirCache
 	for k, e := range r.tree.Files.All() {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fj := &jobs[k]
-		fj.t, fj.k = t, int32(k)
-		t.attach(fj.k, &e)
-		if r.tree.IsDir {
-			fj.dir = int32(r.dirIndex(filepath.Dir(e.Rel)))
-		}
+		fj := r.view(t, k, &e, &dc)
 		for i := range n {
 			if err := r.refusal(i, e.Rel); err != nil {
 				// The destination cannot hold it: it fails there alone.
@@ -679,33 +409,76 @@ func (r *runner) decide(ctx context.Context) error {
 		if fj.needsCopy() {
 			r.bytesTotal += e.Size
 		}
-		t.detach(fj.k, &e)
-		r.files = jobs[:k+1]
+		t.keep(fj)
+		seen = k + 1
 	}
 	if err := r.tree.Files.Err(); err != nil {
 		return err
 	}
-	if len(r.files) != nf {
-		return fmt.Errorf("file list: %d of %d files read back", len(r.files), nf)
+	if seen != nf {
+		return fmt.Errorf("file list: %d of %d files read back", seen, nf)
 	}
+	r.files = t
 	return nil
 }
 
-// jobs yields the index and the job of each file of the run, in the
+// view returns a view of file k of table t, whose entry e is; dc is the
+// pass's cache of the directory index (the files of a directory come
+// together).
+func (r *runner) view(t *jobTable, k int, e *plan.Entry, dc *dirCache) *fileJob {
+	fj := t.view(int32(k), e)
+	if r.tree.IsDir {
+		fj.dir = r.dirOf(dc, e.Rel)
+	}
+	return fj
+}
+
+// dirCache is the last directory a pass over the files looked up.
+type dirCache struct {
+	rel string
+	idx int32
+	ok  bool
+}
+
+// dirOf returns the index in r.tree.Dirs of the directory of the file at
+// rel, through c.
+func (r *runner) dirOf(c *dirCache, rel string) int32 {
+	d := ""
+	if i := strings.LastIndexByte(rel, filepath.Separator); i >= 0 {
+		d = rel[:i]
+	}
+	if !c.ok || d != c.rel {
+		c.rel, c.idx, c.ok = d, int32(r.dirIndex(d)), true
+	}
+	return c.idx
+}
+
+// peek returns a view of file k without its entry, to read what the run
+// knows of it (its states, hash, errors) out of a pass over the files:
+// what is written to it may be lost.
+func (r *runner) peek(k int) *fileJob { return r.files.view(int32(k), nil) }
+
+// jobs yields the index and a view of each file of the run, in the
 // order of the tree, with its entry (read back from the tree's
-// FileList) while it is yielded. A pass that hands a file to another
-// goroutine pins it (fileJob.pin).
+// FileList), until a record cannot be read back. A pass that hands a file to another goroutine pins it
+// (fileJob.pin); the table keeps what an unpinned view was given when
+// the pass moves on.
 func (r *runner) jobs() iter.Seq2[int, *fileJob] {
 	return func(yield func(int, *fileJob) bool) {
+		var dc dirCache
 		for k, e := range r.tree.Files.All() {
-			if k >= len(r.files) {
+			if k >= r.files.len() {
 				return
 			}
-			fj := &r.files[k]
-			attached := fj.t.attach(fj.k, &e)
+			fj := r.view(r.files, k, &e, &dc)
+			if r.files.err() != nil {
+				// Its record may not be what the run decided: the pass
+				// stops short, and the run fails (execute).
+				return
+			}
 			ok := yield(k, fj)
-			if attached {
-				fj.t.detach(fj.k, &e)
+			if !fj.pinned {
+				r.files.keep(fj)
 			}
 			if !ok {
 				return
@@ -722,7 +495,7 @@ func (r *runner) copyFeed() iter.Seq[*fileJob] {
 		next, stop := iter.Pull(r.reused.Records())
 		defer stop()
 		for _, fj := range r.jobs() {
-			if fj.hashReused && fj.h == nil {
+			if fj.hashReused() && fj.h == nil {
 				rec, ok := next()
 				if !ok {
 					r.reused.Fail(errors.New("reused hashes: fewer than the files that reuse one"))
@@ -1440,9 +1213,9 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		}
 		fj.extra().srcErr = err
 		if errors.Is(err, cvv.ErrSourceChanged) {
-			fj.srcState = srcChanged
+			fj.setSrcState(srcChanged)
 		} else {
-			fj.srcState = srcError
+			fj.setSrcState(srcError)
 		}
 		for _, i := range idx {
 			fj.fail(i, err)
@@ -1451,7 +1224,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 	}
 	fj.h = &fileHash{hash: res.SourceHash, size: res.Size, modTime: res.ModTime.UnixNano(), hashDate: time.Now().UnixNano()}
 	x.elapsed = res.Elapsed
-	fj.hashReused = false // the copy read the source
+	fj.set(flagHashReused, false) // the copy read the source
 	for k, i := range idx {
 		if derr := res.Dests[k].Err; derr != nil {
 			fj.fail(i, derr)
@@ -1488,7 +1261,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 	}
 	if errs[0] != nil {
 		fj.extra().srcErr = errs[0]
-		fj.srcState = srcError
+		fj.setSrcState(srcError)
 		for i := range fj.states() {
 			if fj.states()[i] != dsSkipped {
 				fj.fail(i, errs[0])
@@ -1497,9 +1270,10 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 		return nil
 	}
 	fj.h = &fileHash{hash: hs[0].Hash, size: hs[0].Size, modTime: fj.entry().ModTime.UnixNano(), hashDate: time.Now().UnixNano()}
-	fj.srcState, fj.hashReused = srcOK, reused
+	fj.setSrcState(srcOK)
+	fj.set(flagHashReused, reused)
 	if reused {
-		fj.srcState = srcNotRead
+		fj.setSrcState(srcNotRead)
 	}
 	for k, i := range idx {
 		if errs[k+1] == nil && hs[k+1].Hash == hs[0].Hash && hs[k+1].Size == hs[0].Size {
@@ -1655,20 +1429,20 @@ func (r *runner) compareCopies(fj *fileJob, idx []int, hs []cvv.HashResult, errs
 func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []int) bool {
 	var err error
 	if herr != nil {
-		fj.srcState = srcError
+		fj.setSrcState(srcError)
 		err = fmt.Errorf("re-reading the source: %w", herr)
 	} else {
 		fi, serr := os.Stat(r.source(fj))
 		switch {
 		case serr != nil:
-			fj.srcState = srcError
+			fj.setSrcState(srcError)
 			err = fmt.Errorf("re-reading the source: %w", serr)
 		case h.Hash != fj.hash() || h.Size != fj.size() || fi.Size() != fj.size() || fi.ModTime().UnixNano() != fj.modTime():
-			fj.srcState = srcChanged
+			fj.setSrcState(srcChanged)
 			err = fmt.Errorf("%w: %s (copied %d bytes, %s %s, mtime %s; now %d bytes, %s %s, mtime %s)", cvv.ErrSourceChanged, r.source(fj),
 				fj.size(), r.opts.Alg, fj.hash(), unixTime(fj.modTime()).Format(time.RFC3339Nano), fi.Size(), r.opts.Alg, h.Hash, fi.ModTime().Format(time.RFC3339Nano))
 		default:
-			fj.srcState = srcOK
+			fj.setSrcState(srcOK)
 			return true
 		}
 	}
@@ -1805,8 +1579,8 @@ func countState(states []destState, st destState) int {
 // countVerified counts fj as verified, once: its verification completed
 // (whatever it found).
 func (r *runner) countVerified(fj *fileJob) {
-	if !fj.verified {
-		fj.verified = true
+	if !fj.verified() {
+		fj.set(flagVerified, true)
 		r.verifyDone.Add(1)
 	}
 }

@@ -42,7 +42,7 @@ func (r *runner) makeHardLinks(ctx context.Context, only func(i int) bool) {
 			if ctx.Err() != nil {
 				return
 			}
-			fj := &r.files[h.File]
+			fj := r.peek(h.File)
 			if fj.states()[i] != dsOK && fj.states()[i] != dsSkipped {
 				if fj.states()[i] == dsFailed {
 					r.failures.Add(1)
@@ -158,7 +158,7 @@ func (r *runner) copyApart(ctx context.Context, i int, h plan.HardLink) error {
 	if err == nil && got.Hash != res.SourceHash {
 		err = fmt.Errorf("%w: %s reads back as %s, the source was %s", cvv.ErrVerifyMismatch, target, got.Hash, res.SourceHash)
 	}
-	if fj := &r.files[h.File]; err == nil && fj.hash() != "" && res.SourceHash != fj.hash() {
+	if fj := r.peek(h.File); err == nil && fj.hash() != "" && res.SourceHash != fj.hash() {
 		err = fmt.Errorf("%w: %s was copied from bytes that hash to %s, the source was %s", cvv.ErrVerifyMismatch, target, res.SourceHash, fj.hash())
 	}
 	if err != nil {

@@ -42,6 +42,10 @@ type hashRecord struct {
 // exactly this (manifest.Current), it is not written again: a re-run adds
 // no ASC MHL generation that only repeats the newest, and says so.
 func (r *runner) writeHashFiles(only func(i int) bool) error {
+	if err := r.files.err(); err != nil {
+		// The files' fates cannot all be read back: no list may say them.
+		return fmt.Errorf("hash lists not written: %w", err)
+	}
 	if r.shard != nil {
 		return r.shardHashFiles()
 	}
@@ -174,13 +178,13 @@ func (r *runner) spoolError(rec hashRecord, err error) error {
 // there.
 func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
 	unchanged = true
-	for k := range r.files {
-		fj := &r.files[k]
-		unchanged = unchanged && fj.hashReused && fj.states()[i] == dsSkipped
+	for k := range r.files.len() {
+		fj := r.peek(k)
+		unchanged = unchanged && fj.hashReused() && fj.states()[i] == dsSkipped
 	}
 	r.hashedFiles(func(k int, rel string, h *fileHash) {
-		fj := &r.files[k]
-		if fj.err(i) != nil && !isVerifyFailure(fj.err(i)) || fj.states()[i] == dsSkipped && !fj.hashReused {
+		fj := r.peek(k)
+		if fj.err(i) != nil && !isVerifyFailure(fj.err(i)) || fj.states()[i] == dsSkipped && !fj.hashReused() {
 			return
 		}
 		// Action is left to manifest.Write, which records "original" for
@@ -197,7 +201,7 @@ func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifes
 		}
 		add(r.seq(k), f)
 	})
-	r.linkFiles(i, root, func(k int, f manifest.File) { add(r.seq(len(r.files)+k), f) })
+	r.linkFiles(i, root, func(k int, f manifest.File) { add(r.seq(r.files.len()+k), f) })
 	return unchanged && !r.linksMade
 }
 
@@ -216,17 +220,17 @@ func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 			err = rec.Spool.Add(f)
 		}
 	}
-	for k := range r.files {
-		fj := &r.files[k]
-		rec.unchanged = rec.unchanged && fj.hashReused && !fj.failed()
+	for k := range r.files.len() {
+		fj := r.peek(k)
+		rec.unchanged = rec.unchanged && fj.hashReused() && !fj.failed()
 	}
 	r.hashedFiles(func(k int, rel string, h *fileHash) {
-		fj := &r.files[k]
-		if fj.srcState == srcError {
+		fj := r.peek(k)
+		if fj.srcState() == srcError {
 			return
 		}
 		f := manifest.File{Path: r.relIn(root, r.tree.Path(rel), rel), Size: h.size, ModTime: unixTime(h.modTime), Hash: h.hash, HashDate: h.time()}
-		if fj.srcState == srcChanged {
+		if fj.srcState() == srcChanged {
 			f.Action = "failed"
 		}
 		add(f)
@@ -248,7 +252,7 @@ func (h *fileHash) time() time.Time {
 // once fj is settled: the manifests read them from there at the end of
 // the run (hashedFiles), and fj lets go of it.
 func (r *runner) logHash(fj *fileJob) {
-	if !r.opts.hashFilesWanted() || fj.h == nil || fj.h.hash == "" || fj.logged {
+	if !r.opts.hashFilesWanted() || fj.h == nil || fj.h.hash == "" || fj.logged() {
 		return
 	}
 	h := fj.h
@@ -260,7 +264,7 @@ func (r *runner) logHash(fj *fileJob) {
 	b = binary.AppendVarint(b, h.hashDate)
 	// An error is the log's (Err): the run fails at its end.
 	r.hashLog.Append(b)
-	fj.logged = true
+	fj.set(flagLogged, true)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -274,15 +278,15 @@ func appendString(b []byte, s string) []byte {
 func (r *runner) hashedFiles(fn func(k int, rel string, h *fileHash)) {
 	for rec := range r.hashLog.Records() {
 		k, rel, h, err := decodeHash(rec)
-		if err != nil || k >= len(r.files) {
+		if err != nil || k >= r.files.len() {
 			r.hashLog.Fail(fmt.Errorf("hash log: a record does not decode (%v)", err))
 			return
 		}
 		fn(k, rel, &h)
 	}
-	unlogged := func(fj *fileJob) bool { return fj.h != nil && fj.h.hash != "" && !fj.logged }
-	for k := range r.files {
-		if unlogged(&r.files[k]) {
+	unlogged := func(fj *fileJob) bool { return fj.h != nil && fj.h.hash != "" && !fj.logged() }
+	for k := range r.files.len() {
+		if unlogged(r.peek(k)) {
 			// One more pass, for their paths.
 			for k, fj := range r.jobsWhere(unlogged) {
 				fn(k, fj.entry().Rel, fj.h)
@@ -346,7 +350,7 @@ func (r *runner) hashSkipped(fj *fileJob) {
 			// Kept out of memory until the copy reaches fj
 			// (runner.copyFeed).
 			r.reused.Append([]byte(h.Hash))
-			fj.hashReused = true
+			fj.set(flagHashReused, true)
 			return
 		}
 	}
@@ -387,10 +391,10 @@ func (o Options) hashFilesWanted() bool { return len(o.HashFiles.Formats) > 0 }
 // read. Each has the hash of the file it is a link of.
 func (r *runner) linkFiles(i int, root string, add func(k int, f manifest.File)) {
 	for k, h := range r.tree.HardLinks {
-		fj := &r.files[h.File]
+		fj := r.peek(h.File)
 		path := r.tree.Path(h.Rel)
 		switch {
-		case fj.hash() == "" || fj.srcState == srcError:
+		case fj.hash() == "" || fj.srcState() == srcError:
 			continue
 		case i >= 0 && (r.linked == nil || !r.linked[i][k]):
 			continue

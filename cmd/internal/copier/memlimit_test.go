@@ -1,6 +1,7 @@
 package copier
 
 import (
+	"errors"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -8,19 +9,72 @@ import (
 	"unsafe"
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
+	"github.com/cvv-project/cvv/internal/spill"
 )
 
-// TestPerFileState guards the memory bound documented in docs/USAGE.md: the
-// state kept for every file of a tree. A field added to fileJob must fit
-// or move to fileExtra (only while the file is worked on, or only for
-// failures); plan.Entry is held for the files in flight only (the tree's
-// entries stay in its FileList) but is copied around.
+// TestPerFileState guards the memory bound documented in docs/USAGE.md:
+// the record kept for every file of a tree (one byte of flags and one
+// byte of action and one of state per destination) is in a spill.Table,
+// out of memory past its bound; what only some files need (a fileSlot)
+// is kept only while it holds something or the file is pinned. Views
+// share a pinned file's record, and its changes reach the table when it
+// is released. plan.Entry is held for the files in flight only (the
+// tree's entries stay in its FileList) but is copied around.
 func TestPerFileState(t *testing.T) {
-	if s := unsafe.Sizeof(fileJob{}); s > 40 {
-		t.Errorf("fileJob is %d bytes, want <= 40", s)
+	if s := unsafe.Sizeof(fileFlags(0)) + unsafe.Sizeof(plan.Action(0)) + unsafe.Sizeof(destState(0)); s > 3 {
+		t.Errorf("flags, action and state take %d bytes, want <= 3", s)
 	}
 	if s := unsafe.Sizeof(plan.Entry{}); s > 56 {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)
+	}
+	t.Cleanup(spill.SetMemoryForTest(0)) // the records in the temporary file
+	tab, err := newJobTable(3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tab.close()
+	// A file that gets nothing but flags, actions and states keeps no slot.
+	fj := tab.view(0, nil)
+	fj.states()[1] = dsOK
+	fj.actions()[0] = plan.Recheck
+	fj.set(flagWrote, true)
+	tab.keep(fj)
+	// A failed one keeps its errors; another view of it finds them.
+	fj = tab.view(1, nil)
+	fj.fail(0, errors.New("lost"))
+	tab.keep(fj)
+	// A pinned one keeps its slot and shares its record until released,
+	// then what is left.
+	fj = tab.view(2, nil)
+	fj.pin()
+	fj.h = &fileHash{hash: "h"}
+	other := tab.view(2, nil)
+	other.states()[0] = dsCopied
+	if other.hash() != "h" || fj.states()[0] != dsCopied {
+		t.Errorf("views of a pinned file: hash %q, state %v: not shared", other.hash(), fj.states()[0])
+	}
+	tab.keep(other)
+	fj.states()[1] = dsFailed
+	fj.release(false)
+	if len(tab.slots) != 1 || tab.slots[1] == nil {
+		t.Errorf("slots kept: %v, want only the failed file's", tab.slots)
+	}
+	if fj := tab.view(2, nil); fj.states()[0] != dsCopied || fj.states()[1] != dsFailed {
+		t.Errorf("pinned file's states after release: %v", fj.states())
+	}
+	if fj := tab.view(1, nil); fj.err(0) == nil || !fj.failed() {
+		t.Error("the failed file's error is lost")
+	}
+	if fj := tab.view(0, nil); fj.states()[1] != dsOK || fj.actions()[0] != plan.Recheck || !fj.wrote() || fj.verified() {
+		t.Errorf("file 0: actions %v, states %v, wrote %v, verified %v", fj.actions(), fj.states(), fj.wrote(), fj.verified())
+	}
+	fj = tab.view(0, nil)
+	fj.setSrcState(srcChanged)
+	if fj.srcState() != srcChanged || !fj.wrote() {
+		t.Errorf("source state %v, wrote %v: the flags mix", fj.srcState(), fj.wrote())
+	}
+	if err := tab.err(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -27,7 +27,7 @@ func (r *runner) startOutput() {
 		Source: r.plan.Source, SourceIsDir: r.plan.IsDir,
 		Mode: r.opts.Mode.String(), Hash: r.opts.Alg.String(), Engine: r.eng.Name(),
 		Jobs: r.opts.Jobs, VerifyAfter: r.opts.VerifyAfter,
-		Files: len(r.files), Dirs: len(r.tree.Dirs), Symlinks: len(r.tree.Links),
+		Files: r.files.len(), Dirs: len(r.tree.Dirs), Symlinks: len(r.tree.Links),
 		Bytes: r.tree.Bytes, FilesToCopy: toCopy, BytesToCopy: r.bytesTotal,
 	}
 	for i, d := range r.plan.Dests {
@@ -123,7 +123,7 @@ func (r *runner) uiFile(fj *fileJob, states []destState) ui.File {
 	f := ui.File{
 		Rel: fj.entry().Rel, Source: r.source(fj), Size: fj.entry().Size, Bytes: fj.size(), Elapsed: fj.elapsed(),
 		Mode: r.opts.Mode.String(), Alg: r.opts.Alg.String(), Hash: fj.hash(),
-		SourceState: fj.srcState, SourceErr: fj.sourceErr(), Verified: fj.verified, HashReused: fj.hashReused,
+		SourceState: fj.srcState(), SourceErr: fj.sourceErr(), Verified: fj.verified(), HashReused: fj.hashReused(),
 		Dests: make([]ui.Dest, len(states)),
 	}
 	for i, st := range states {
@@ -149,7 +149,7 @@ func (r *runner) snapshot() ui.Snapshot {
 		BytesTotal:  r.bytesTotal,
 		FilesDone:   r.filesDone.Load(),
 		Verified:    r.verifyDone.Load(),
-		FilesTotal:  len(r.files),
+		FilesTotal:  r.files.len(),
 		ETA:         -1,
 		Verifies:    r.opts.Mode != plan.LevelTransfer,
 		VerifyDone:  r.verifyBytes.Load(),
@@ -190,7 +190,7 @@ type fileCounts struct {
 func (r *runner) countFiles() fileCounts {
 	var c fileCounts
 	for _, fj := range r.jobs() {
-		if fj.hashReused {
+		if fj.hashReused() {
 			c.hashReused++
 		}
 		switch {
@@ -199,13 +199,13 @@ func (r *runner) countFiles() fileCounts {
 		case slices.Contains(fj.states(), dsCopied):
 			// Copied (maybe given its name) but not verified.
 			c.notVerified++
-			if fj.wrote {
+			if fj.wrote() {
 				c.copied++
 			}
 		case slices.Contains(fj.states(), dsPending):
 			// Not copied, or its check not done: the run stopped first.
 			c.notStarted++
-		case fj.wrote:
+		case fj.wrote():
 			c.copied++
 		default:
 			c.skipped++
@@ -227,7 +227,7 @@ func (r *runner) summary() {
 	}
 	r.out.Summary(ui.Summary{
 		SourceReleased: released, ShowRelease: r.casc != nil,
-		Files:       len(r.files),
+		Files:       r.files.len(),
 		FilesCopied: c.copied, FilesSkipped: c.skipped, FilesFailed: c.failed,
 		FilesNotVerified: c.notVerified, FilesNotStarted: c.notStarted, FilesHashReused: c.hashReused,
 		FilesVerified: r.verifyDone.Load(), Symlinks: int64(len(r.tree.Links)), Dirs: len(r.tree.Dirs),

@@ -185,7 +185,7 @@ func (r *runner) sealCopy(fj *fileJob, i int, tmp string) {
 // placed follows the rename of fj's copy into place on destination i:
 // check checks it under its final name, then the conflict's notice.
 func (r *runner) placed(fj *fileJob, i int, check func()) {
-	fj.wrote = true
+	fj.set(flagWrote, true)
 	if err := testhook.AfterPlace(fj.entry().Rel, r.target(fj, i)); err != nil {
 		r.warn(fj.entry().Rel, fmt.Sprintf("test hook: %v", err))
 	}

@@ -111,7 +111,7 @@ func (r *runner) shardKey(fingerprint string) string {
 }
 
 // seq returns the place of the run's entry k (a file of r.files, then
-// len(r.files) plus a hard link's index) in the order of the whole tree.
+// r.files.len() plus a hard link's index) in the order of the whole tree.
 func (r *runner) seq(k int) int {
 	if r.shard == nil {
 		return k

@@ -80,7 +80,7 @@ func (r *runner) reportFile(fj *fileJob) {
 	if r.report == nil {
 		return
 	}
-	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash(), Source: fj.srcState.String()}
+	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash(), Source: fj.srcState().String()}
 	if err := fj.sourceErr(); err != nil {
 		row.Error = err.Error()
 	}
@@ -153,7 +153,7 @@ func (r *runner) reportSummary(interrupted bool) report.Summary {
 	c := r.countFiles()
 	copied, skipped, failed := c.copied, c.skipped, c.failed
 	sum := report.Summary{
-		End: time.Now(), Files: len(r.files), Copied: copied, Skipped: skipped, Failed: failed,
+		End: time.Now(), Files: r.files.len(), Copied: copied, Skipped: skipped, Failed: failed,
 		Bytes: r.tree.Bytes, BytesMoved: r.bytesRead.Load(),
 		Failures: r.failures.Load(), Warnings: r.warnings.Load(), Interrupted: interrupted,
 	}
