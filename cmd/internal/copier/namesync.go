@@ -1,6 +1,7 @@
 package copier
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/cvv-project/cvv/internal/atomicfile"
@@ -103,6 +104,13 @@ func (s *fsSyncer) sync() error {
 	return s.err
 }
 
+// failed reports whether a syncfs of the destination has failed.
+func (s *fsSyncer) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
+}
+
 // nameSyncers returns the fsSyncer of each destination whose filesystem is
 // trusted to make names durable with syncfs, nil for the others, made the
 // first time: the same for the whole run, so that a failure stays.
@@ -117,4 +125,27 @@ func (r *runner) nameSyncers() []*fsSyncer {
 		}
 	}
 	return r.nameSync
+}
+
+// syncNamesLast makes durable, with one last syncfs of each destination
+// trusted for it, what the run wrote there after its files: hash lists,
+// hard links, the directories' modes and mtimes, the transfer report, and
+// a single file's name. Those rest on directory fsyncs, which need not
+// report a lost write (above); a syncfs that fails here fails the run on
+// that destination, since what was reported done there may not be
+// durable.
+func (r *runner) syncNamesLast() {
+	if r.opts.NoFsync {
+		return
+	}
+	for i, s := range r.nameSyncers() {
+		if s == nil || s.failed() {
+			continue // a failure there is reported already
+		}
+		if err := s.sync(); err != nil {
+			target := r.plan.Target(i, "")
+			r.failures.Add(1)
+			r.out.Fail("", target, fmt.Errorf("what this run wrote into %s may not be durable: %w", target, err))
+		}
+	}
 }

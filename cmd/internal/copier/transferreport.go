@@ -145,6 +145,7 @@ func (r *runner) finish(interrupted bool) {
 		// The report may have been written into a destination root.
 		r.finishRoots()
 	}
+	r.syncNamesLast()
 	r.summary()
 }
 
