@@ -40,24 +40,13 @@ func TestTreeSyncFS(t *testing.T) {
 		mu.Unlock()
 		return d.Sync()
 	}
-	syncFS = func(d *atomicfile.Dir) error {
+	trustSyncFS(t, func(path string) bool {
 		mu.Lock()
-		fsCalls[d.Path()]++
-		fail := d.Path() == failFS && (failCall == 0 || fsCalls[d.Path()] == failCall)
-		mu.Unlock()
-		if fail {
-			return &os.PathError{Op: "syncfs", Path: d.Path(), Err: syscall.EIO}
-		}
-		return d.SyncFS()
-	}
-	detectFS = func(path string) (plan.DestFS, error) {
-		d, err := plan.DetectFS(path)
-		d.SyncFS = true
-		return d, err
-	}
-	t.Cleanup(func() {
-		syncDir, syncFS, detectFS = (*atomicfile.Dir).Sync, (*atomicfile.Dir).SyncFS, plan.DetectFS
+		defer mu.Unlock()
+		fsCalls[path]++
+		return path == failFS && (failCall == 0 || fsCalls[path] == failCall)
 	})
+	t.Cleanup(func() { syncDir = (*atomicfile.Dir).Sync })
 	for _, eng := range testEngines(t) {
 		t.Run(eng, func(t *testing.T) {
 			src := footage(t, files, "empty")
@@ -94,6 +83,25 @@ func TestTreeSyncFS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trustSyncFS makes every destination's filesystem trusted for syncfs
+// (the DetectFS seam, whatever the temporary directory's filesystem) and
+// each syncfs of a destination root fail with EIO where fail says, until
+// the end of the test.
+func trustSyncFS(t *testing.T, fail func(root string) bool) {
+	syncFS = func(d *atomicfile.Dir) error {
+		if fail(d.Path()) {
+			return &os.PathError{Op: "syncfs", Path: d.Path(), Err: syscall.EIO}
+		}
+		return d.SyncFS()
+	}
+	detectFS = func(path string) (plan.DestFS, error) {
+		d, err := plan.DetectFS(path)
+		d.SyncFS = true
+		return d, err
+	}
+	t.Cleanup(func() { syncFS, detectFS = (*atomicfile.Dir).SyncFS, plan.DetectFS })
 }
 
 // checkFailedSyncFS checks a run of TestTreeSyncFS where a syncfs of its
@@ -139,25 +147,15 @@ func TestSyncFSLast(t *testing.T) {
 	var calls int
 	failAfter := -1 // calls on the failing destination that succeed; -1: none fails
 	var failDest string
-	syncFS = func(d *atomicfile.Dir) error {
+	trustSyncFS(t, func(path string) bool {
 		mu.Lock()
-		fail := false
-		if strings.HasPrefix(d.Path(), failDest) && failDest != "" {
-			calls++
-			fail = failAfter >= 0 && calls > failAfter
+		defer mu.Unlock()
+		if failDest == "" || !strings.HasPrefix(path, failDest) {
+			return false
 		}
-		mu.Unlock()
-		if fail {
-			return &os.PathError{Op: "syncfs", Path: d.Path(), Err: syscall.EIO}
-		}
-		return d.SyncFS()
-	}
-	detectFS = func(path string) (plan.DestFS, error) {
-		d, err := plan.DetectFS(path)
-		d.SyncFS = true
-		return d, err
-	}
-	t.Cleanup(func() { syncFS, detectFS = (*atomicfile.Dir).SyncFS, plan.DetectFS })
+		calls++
+		return failAfter >= 0 && calls > failAfter
+	})
 	for _, eng := range testEngines(t) {
 		t.Run(eng, func(t *testing.T) {
 			src := footage(t, files)
