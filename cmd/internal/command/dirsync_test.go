@@ -21,12 +21,7 @@ import (
 // fails the files in that directory on that destination only. That is
 // where syncfs does not make names durable (plan.DestFS.SyncFS).
 func TestTreeDirSync(t *testing.T) {
-	files := map[string]string{}
-	for i := range 5 {
-		files[fmt.Sprintf("a/f%d", i)] = strings.Repeat("a", i*100)
-		files[fmt.Sprintf("b/c/g%d", i)] = strings.Repeat("b", i*7+1)
-	}
-	files["top"] = "top"
+	files := syncTestFiles()
 	var mu sync.Mutex
 	var calls map[string]int
 	var failDir string
@@ -123,4 +118,15 @@ func TestTreeDirSync(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncTestFiles is the tree of TestTreeDirSync and TestTreeSyncFS: files
+// in a directory, in a nested one, and at the root.
+func syncTestFiles() map[string]string {
+	files := map[string]string{"top": "top"}
+	for i := range 5 {
+		files[fmt.Sprintf("a/f%d", i)] = strings.Repeat("a", i*100)
+		files[fmt.Sprintf("b/c/g%d", i)] = strings.Repeat("b", i*7+1)
+	}
+	return files
 }

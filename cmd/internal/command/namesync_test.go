@@ -24,12 +24,7 @@ import (
 // lost write once per descriptor): files whose reports wait on a later
 // syncfs that succeeds fail too.
 func TestTreeSyncFS(t *testing.T) {
-	files := map[string]string{}
-	for i := range 5 {
-		files[fmt.Sprintf("a/f%d", i)] = strings.Repeat("a", i*100)
-		files[fmt.Sprintf("b/c/g%d", i)] = strings.Repeat("b", i*7+1)
-	}
-	files["top"] = "top"
+	files := syncTestFiles()
 	var mu sync.Mutex
 	var dirCalls, fsCalls map[string]int
 	var failFS string
