@@ -137,7 +137,9 @@ func compileExclude(p string) (excludeRule, error) {
 			i++
 			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
+			// A byte of the pattern, not string(c): that would make
+			// each byte of a UTF-8 name a character of its own.
+			b.WriteString(regexp.QuoteMeta(p[i : i+1]))
 		}
 	}
 	b.WriteString("$")

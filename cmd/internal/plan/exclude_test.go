@@ -4,7 +4,7 @@ import "testing"
 
 func TestExcludesMatch(t *testing.T) {
 	x, err := NewExcludes(append(append([]string{}, DefaultExcludes...),
-		"*.tmp", "/top.txt", "Clip/*.xml", "cache/", "**/proxy/**", "a/**/b.mov", "!keep.tmp", "[Tt]est?.wav", `\!bang`))
+		"*.tmp", "/top.txt", "Clip/*.xml", "cache/", "**/proxy/**", "a/**/b.mov", "!keep.tmp", "[Tt]est?.wav", `\!bang`, "é*", "Clip/ü?.wav"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +44,9 @@ func TestExcludesMatch(t *testing.T) {
 		{"Test12.wav", false, false, "? is one character"},
 		{"!bang", false, true, "escaped !"},
 		{"clip.mov", false, false, "nothing"},
+		{"x/été.mov", false, true, "a name that is not ASCII"},
+		{"Clip/üb.wav", false, true, "anchored, not ASCII"},
+		{"Clip/übb.wav", false, false, "? is one character, not one byte"},
 	} {
 		if got := x.Match(tc.rel, tc.dir); got != tc.want {
 			t.Errorf("%s: Match(%q, dir=%v) = %v, want %v", tc.label, tc.rel, tc.dir, got, tc.want)
@@ -59,3 +62,4 @@ func TestExcludesMatch(t *testing.T) {
 		}
 	}
 }
+
