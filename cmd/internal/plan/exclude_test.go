@@ -1,6 +1,9 @@
 package plan
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestExcludesMatch(t *testing.T) {
 	x, err := NewExcludes(append(append([]string{}, DefaultExcludes...),
@@ -63,3 +66,29 @@ func TestExcludesMatch(t *testing.T) {
 	}
 }
 
+// TestExcludeNameMatcher checks that a pattern matched on the last path
+// element only says what its regular expression says of the whole path.
+func TestExcludeNameMatcher(t *testing.T) {
+	paths := []string{"a", ".DS_Store", "x/.DS_Store", "x/.DS_Store/y", "._f", "d/._f", "d._f", "a.tmp", "b/c/a.tmp", "a.tmpx",
+		"Thumbs.db", "x/Thumbs.dbx", "a*b", "x/a*b", "axb", "a?", "ab", "x/ab/c", "*", "a/b", "a\\b", "x y", "é", "d/é.mov"}
+	for _, p := range append(slices.Clone(DefaultExcludes), "*.tmp", "a?", `a\*b`, "*", "a*", "é*", "x y", "!*.tmp", "a?/", "*.db") {
+		r, err := compileExclude(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.name == nil {
+			t.Fatalf("%q is matched on whole paths", p)
+		}
+		for _, rel := range paths {
+			full := r.re.MatchString(rel)
+			if got := r.matches(rel); got != full {
+				t.Errorf("%q on %q: %v, its regular expression says %v", p, rel, got, full)
+			}
+		}
+	}
+	for _, p := range []string{"a/b", "/a", "**/a", "a/**", "[ab]", "a[!b]c"} {
+		if r, err := compileExclude(p); err != nil || r.name != nil {
+			t.Errorf("%q: matched by name (%v)", p, err)
+		}
+	}
+}
