@@ -48,6 +48,10 @@ type generationScan struct {
 	creator    *xmlCreator
 	process    *xmlProcess
 	references xmlReferences
+
+	// hash and path are what decodeHash decodes into.
+	hash xmlHash
+	path xmlPath
 }
 
 // scanVisitor is what scanGeneration hands the entries of a hash list
@@ -67,14 +71,21 @@ type scanVisitor struct {
 // the generation without its Files and Dirs, and its root hash (nil when
 // none is recorded). Errors wrap ErrCorrupt, except an error from v,
 // which is returned as it is.
+//
+// The document is read with an xmlLexer, which accepts what encoding/xml's
+// Decoder in Strict mode accepts, and each file's <hash> is decoded by
+// hand (decodeHash) as Decoder.DecodeElement would into an xmlHash: a
+// hash list is mostly <hash> elements, and the Decoder read them at about
+// 10 MB/s. The elements read once per generation (creatorinfo,
+// processinfo, references) and the directory hashes are read by the
+// Decoder, from their bytes as the lexer read them (decodeCaptured).
 func scanGeneration(r io.Reader, v scanVisitor) (*Generation, *xmlDirSum, error) {
-	d := xml.NewDecoder(r)
-	d.Strict = true
+	l := newXMLLexer(r)
 	var s generationScan
-	if err := s.read(d, v); err != nil {
+	if err := s.read(l, v); err != nil {
 		return nil, nil, err
 	}
-	if err := checkTrailer(d); err != nil {
+	if err := lexTrailer(l); err != nil {
 		return nil, nil, err
 	}
 	return s.generation()
@@ -86,51 +97,50 @@ type errFromFile struct{ err error }
 func (e errFromFile) Error() string { return e.err.Error() }
 func (e errFromFile) Unwrap() error { return e.err }
 
-// read decodes the root element, handing each <hash> to file.
-func (s *generationScan) read(d *xml.Decoder, v scanVisitor) error {
-	root, err := rootElement(d)
-	if err != nil {
+// read reads the root element, handing each <hash> to v.
+func (s *generationScan) read(l *xmlLexer, v scanVisitor) error {
+	if err := lexRoot(l); err != nil {
 		return err
 	}
-	if root.Name.Space != mhlNamespace || root.Name.Local != "hashlist" {
-		return fmt.Errorf("%w: expected element <hashlist> in name space %s but have <%s> in %q", ErrCorrupt, mhlNamespace, root.Name.Local, root.Name.Space)
+	if space := l.rootSpace(l.prefix, true); space != mhlNamespace || string(l.local) != "hashlist" {
+		return fmt.Errorf("%w: expected element <hashlist> in name space %s but have <%s> in %q", ErrCorrupt, mhlNamespace, l.local, space)
 	}
-	for _, a := range root.Attr {
-		if a.Name.Local == "version" && a.Name.Space == "" {
-			s.version = a.Value
+	for _, a := range l.attrs {
+		if string(a.local) == "version" && l.rootSpace(a.prefix, false) == "" {
+			s.version = string(a.value)
 		}
 	}
 	if s.version != "2.0" {
 		return fmt.Errorf("%w: hashlist version %q, want 2.0", ErrCorrupt, s.version)
 	}
-	return eachChild(d, func(t xml.StartElement) error {
-		switch t.Name.Local {
+	return lexEachChild(l, func() error {
+		switch string(l.local) {
 		case "creatorinfo":
 			if s.creator == nil {
 				s.creator = &xmlCreator{}
 			}
-			return d.DecodeElement(s.creator, &t)
+			return l.decodeCaptured(s.creator)
 		case "processinfo":
 			if s.process == nil {
 				s.process = &xmlProcess{}
 			}
-			return d.DecodeElement(s.process, &t)
+			return l.decodeCaptured(s.process)
 		case "hashes":
-			return eachChild(d, func(t xml.StartElement) error { return s.hashesChild(d, t, v) })
+			return lexEachChild(l, func() error { return s.hashesChild(l, v) })
 		case "references":
-			return d.DecodeElement(&s.references, &t)
+			return l.decodeCaptured(&s.references)
 		}
-		return d.Skip()
+		return l.skip()
 	})
 }
 
-// hashesChild decodes one element of <hashes>: a file's <hash> or a
-// <directoryhash>, handed to v.
-func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, v scanVisitor) error {
-	switch t.Name.Local {
+// hashesChild reads one element of <hashes>, whose start was read last:
+// a file's <hash> or a <directoryhash>, handed to v.
+func (s *generationScan) hashesChild(l *xmlLexer, v scanVisitor) error {
+	switch string(l.local) {
 	case "hash":
-		var xh xmlHash
-		if err := d.DecodeElement(&xh, &t); err != nil {
+		xh, err := s.decodeHash(l)
+		if err != nil {
 			return err
 		}
 		e, err := xh.entry()
@@ -143,10 +153,10 @@ func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, v scanV
 		return nil
 	case "directoryhash":
 		if v.dir == nil {
-			return d.Skip()
+			return l.skip()
 		}
 		var dh xmlDirHash
-		if err := d.DecodeElement(&dh, &t); err != nil {
+		if err := l.decodeCaptured(&dh); err != nil {
 			return err
 		}
 		p, err := dh.checked()
@@ -158,7 +168,229 @@ func (s *generationScan) hashesChild(d *xml.Decoder, t xml.StartElement, v scanV
 		}
 		return nil
 	}
-	return d.Skip()
+	return l.skip()
+}
+
+// decodeHash decodes the <hash> whose start was read last as
+// Decoder.DecodeElement decodes it into an xmlHash: each known child
+// element (another of the same name decodes into the same value: its
+// text replaces the text, its attributes the attributes it has), the
+// text directly in it, unknown elements and attributes skipped. The
+// xmlHash returned is valid until the next call.
+func (s *generationScan) decodeHash(l *xmlLexer) (*xmlHash, error) {
+	h := &s.hash
+	*h = xmlHash{}
+	for {
+		k, err := l.next()
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case lexEnd:
+			return h, nil
+		case lexStart:
+		default:
+			continue
+		}
+		if string(l.local) == "path" {
+			if h.Path == nil {
+				s.path = xmlPath{}
+				h.Path = &s.path
+			}
+			for _, a := range l.attrs {
+				switch string(a.local) {
+				case "size":
+					h.Path.Size = string(a.value)
+				case "lastmodificationdate":
+					h.Path.LastMod = string(a.value)
+				}
+			}
+			if h.Path.Value, err = l.elementText(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var slot **xmlHashValue
+		switch string(l.local) {
+		case "c4":
+			slot = &h.C4
+		case "md5":
+			slot = &h.MD5
+		case "sha1":
+			slot = &h.SHA1
+		case "xxh128":
+			slot = &h.XXH128
+		case "xxh3":
+			slot = &h.XXH3
+		case "xxh64":
+			slot = &h.XXH64
+		default:
+			if err := l.skip(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if *slot == nil {
+			*slot = &xmlHashValue{}
+		}
+		x := *slot
+		for _, a := range l.attrs {
+			switch string(a.local) {
+			case "action":
+				x.Action = hashAction(a.value)
+			case "hashdate":
+				x.HashDate = string(a.value)
+			}
+		}
+		if x.Value, err = l.elementText(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// hashAction is string(b) without an allocation for the actions ASC MHL
+// defines.
+func hashAction(b []byte) string {
+	for _, a := range []string{"original", "verified", "failed"} {
+		if string(b) == a {
+			return a
+		}
+	}
+	return string(b)
+}
+
+// elementText reads the rest of the element whose start was read last
+// and returns the text directly in it (not in its child elements), as
+// DecodeElement does for a chardata field.
+func (l *xmlLexer) elementText() (string, error) {
+	var text []byte
+	n := 0
+	for {
+		k, err := l.next()
+		if err != nil {
+			return "", err
+		}
+		switch k {
+		case lexText:
+			if n == 0 {
+				text = append(l.textAcc[:0], l.text...)
+			} else {
+				text = append(text, l.text...)
+			}
+			n++
+		case lexStart:
+			if err := l.skip(); err != nil {
+				return "", err
+			}
+		case lexEnd:
+			if n > 0 {
+				l.textAcc = text
+			}
+			return string(text), nil
+		}
+	}
+}
+
+// decodeCaptured decodes the element whose start was read last into v
+// with encoding/xml, as DecodeElement would have.
+func (l *xmlLexer) decodeCaptured(v any) error {
+	l.startCapture()
+	if err := l.skip(); err != nil {
+		l.capturing = false
+		return err
+	}
+	d := xml.NewDecoder(bytes.NewReader(l.endCapture()))
+	d.Strict = true
+	return d.Decode(v)
+}
+
+// rootSpace is the name space of the root element's (element) or an
+// attribute's name prefix, as the Decoder translates it, declared by the
+// root element's attributes.
+func (l *xmlLexer) rootSpace(prefix []byte, element bool) string {
+	p := string(prefix)
+	switch {
+	case p == "xmlns":
+		return p
+	case p == "" && !element:
+		return ""
+	case p == "xml":
+		return "http://www.w3.org/XML/1998/namespace"
+	case p == "" && string(l.local) == "xmlns":
+		return ""
+	}
+	space, declared := "", false
+	for _, a := range l.attrs {
+		if p != "" && string(a.prefix) == "xmlns" && string(a.local) == p ||
+			p == "" && len(a.prefix) == 0 && string(a.local) == "xmlns" {
+			space, declared = string(a.value), true
+		}
+	}
+	if declared || p == "" {
+		return space
+	}
+	return p
+}
+
+// lexRoot reads up to the root element's start, skipping what precedes
+// it.
+func lexRoot(l *xmlLexer) error {
+	for {
+		k, err := l.next()
+		if err != nil {
+			return corruptXML(err)
+		}
+		if k == lexStart {
+			return nil
+		}
+	}
+}
+
+// lexEachChild calls f after the start of each child element of the
+// element whose start was read last, until its end; f must read the
+// child to its end. Text between children is ignored.
+func lexEachChild(l *xmlLexer, f func() error) error {
+	for {
+		k, err := l.next()
+		if err != nil {
+			return corruptXML(err)
+		}
+		switch k {
+		case lexStart:
+			if err := f(); err != nil {
+				var ff errFromFile
+				if errors.As(err, &ff) || errors.Is(err, ErrCorrupt) {
+					return err
+				}
+				return corruptXML(err)
+			}
+		case lexEnd:
+			return nil
+		}
+	}
+}
+
+// lexTrailer reports anything but white space, comments or processing
+// instructions after the root element.
+func lexTrailer(l *xmlLexer) error {
+	for {
+		k, err := l.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		switch k {
+		case lexText:
+			if len(bytes.TrimSpace(l.text)) != 0 {
+				return fmt.Errorf("%w: text after the root element", ErrCorrupt)
+			}
+		case lexComment, lexProcInst:
+		default:
+			return fmt.Errorf("%w: content after the root element", ErrCorrupt)
+		}
+	}
 }
 
 // checked checks a <directoryhash> and returns its path.
