@@ -43,8 +43,10 @@ type xmlLexer struct {
 	text          []byte
 	// textAcc is elementText's buffer.
 	textAcc []byte
-	// scratch holds the current token's names and attribute values.
+	// scratch holds the current token's names and attribute values,
+	// spans where a start element's attributes are in it.
 	scratch []byte
+	spans   []span
 
 	// closeNext: the start element just returned was empty (<a/>); its
 	// end element comes next.
@@ -256,26 +258,31 @@ func (l *xmlLexer) orError(err error, msg string) error {
 	return err
 }
 
-// startElement reads a start element after its '<'.
+// span is where a name or value of the current token is in scratch:
+// scratch[from:to].
+type span struct{ from, to int }
+
+// nameSpans reads a name into scratch as nsname does and returns where
+// its prefix and local part are.
+func (l *xmlLexer) nameSpans() (prefix, local span, err error) {
+	from := len(l.scratch)
+	var p, lp []byte
+	if err := l.nsname(&p, &lp); err != nil {
+		return span{}, span{}, err
+	}
+	end := len(l.scratch)
+	return span{from, from + len(p)}, span{end - len(lp), end}, nil
+}
+
+// startElement reads a start element after its '<'. Names and values
+// go to scratch, which may move as it grows: their places are kept as
+// spans until the element is read.
 func (l *xmlLexer) startElement() error {
 	l.scratch = l.scratch[:0]
 	l.attrs = l.attrs[:0]
-	// Names and values go to scratch, which may move as it grows: their
-	// places are kept as offsets until the element is read.
-	type span struct{ from, to int }
-	var name [2]span
-	var spans [][3]span
-	nameAt := func(prefix, local *[]byte) ([2]span, error) {
-		from := len(l.scratch)
-		if err := l.nsname(prefix, local); err != nil {
-			return [2]span{}, err
-		}
-		p := span{from, from + len(*prefix)}
-		lf := from + len(l.scratch[from:]) - len(*local)
-		return [2]span{p, {lf, lf + len(*local)}}, nil
-	}
-	var err error
-	if name, err = nameAt(&l.prefix, &l.local); err != nil {
+	l.spans = l.spans[:0]
+	np, nl, err := l.nameSpans()
+	if err != nil {
 		return l.orError(err, "expected element name after <")
 	}
 	empty := false
@@ -299,41 +306,45 @@ func (l *xmlLexer) startElement() error {
 			break
 		}
 		l.ungetc()
-		var a lexAttr
-		an, err := nameAt(&a.prefix, &a.local)
+		ap, al, err := l.nameSpans()
 		if err != nil {
 			return l.orError(err, "expected attribute name in element")
 		}
-		l.space()
-		if b, err = l.mustgetc(); err != nil {
-			return err
-		}
-		if b != '=' {
-			return l.syntaxError("attribute name without = in element")
-		}
-		l.space()
-		if b, err = l.mustgetc(); err != nil {
-			return err
-		}
-		if b != '"' && b != '\'' {
-			return l.syntaxError("unquoted or missing attribute value in element")
-		}
-		// The value is read into text, then appended to scratch.
-		if err := l.readText(int(b), false); err != nil {
+		if err := l.attrValue(); err != nil {
 			return err
 		}
 		from := len(l.scratch)
 		l.scratch = append(l.scratch, l.text...)
-		spans = append(spans, [3]span{an[0], an[1], {from, len(l.scratch)}})
+		l.spans = append(l.spans, ap, al, span{from, len(l.scratch)})
 	}
 	at := func(s span) []byte { return l.scratch[s.from:s.to:s.to] }
-	l.prefix, l.local = at(name[0]), at(name[1])
-	for _, s := range spans {
-		l.attrs = append(l.attrs, lexAttr{at(s[0]), at(s[1]), at(s[2])})
+	l.prefix, l.local = at(np), at(nl)
+	for i := 0; i < len(l.spans); i += 3 {
+		l.attrs = append(l.attrs, lexAttr{at(l.spans[i]), at(l.spans[i+1]), at(l.spans[i+2])})
 	}
 	l.pushElement()
 	l.closeNext = empty
 	return nil
+}
+
+// attrValue reads "= value" after an attribute's name into text.
+func (l *xmlLexer) attrValue() error {
+	l.space()
+	b, err := l.mustgetc()
+	if err != nil {
+		return err
+	}
+	if b != '=' {
+		return l.syntaxError("attribute name without = in element")
+	}
+	l.space()
+	if b, err = l.mustgetc(); err != nil {
+		return err
+	}
+	if b != '"' && b != '\'' {
+		return l.syntaxError("unquoted or missing attribute value in element")
+	}
+	return l.readText(int(b), false)
 }
 
 // pushElement records the current element as open.
