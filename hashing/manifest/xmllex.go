@@ -596,16 +596,29 @@ func (l *xmlLexer) charRef() (text string, ok bool, err error) {
 			return "", false, err
 		}
 	}
-	if b != ';' {
-		l.ungetc()
-		return "", false, nil
-	}
+	l.ungetc()
 	s := string(l.text[start:])
-	l.text = append(l.text, ';')
+	if semi, err := l.semicolon(); !semi || err != nil {
+		return "", false, err
+	}
 	if n, err := strconv.ParseUint(s, base, 64); err == nil && n <= unicode.MaxRune {
 		return string(rune(n)), true, nil
 	}
 	return "", false, nil
+}
+
+// semicolon reads the ';' that ends a reference, appended to text, and
+// reports whether it was there (if not, the byte read is put back).
+func (l *xmlLexer) semicolon() (bool, error) {
+	b, err := l.mustgetc()
+	if err != nil || b != ';' {
+		if err == nil {
+			l.ungetc()
+		}
+		return false, err
+	}
+	l.text = append(l.text, ';')
+	return true, nil
 }
 
 // entityRef reads an entity reference after its '&' (text[before]),
@@ -624,15 +637,10 @@ func (l *xmlLexer) entityRef(before int) (text string, ok bool, err error) {
 		}
 		l.text = append(l.text, b)
 	}
-	if b, err = l.mustgetc(); err != nil {
+	name := l.text[before+1:]
+	if semi, err := l.semicolon(); !semi || err != nil {
 		return "", false, err
 	}
-	if b != ';' {
-		l.ungetc()
-		return "", false, nil
-	}
-	name := l.text[before+1:]
-	l.text = append(l.text, ';')
 	if len(name) == 0 || !isXMLName(name) {
 		return "", false, nil
 	}
