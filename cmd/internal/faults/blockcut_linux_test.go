@@ -3,10 +3,12 @@ package faults
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBlockPowerCut cuts the power under a real ext4 with its journal
@@ -27,24 +29,121 @@ func TestBlockPowerCut(t *testing.T) {
 	srcs.treeWant = smallFileTree(t, srcs.tree, dirs, files)
 	for _, k := range []DiskFS{Ext4, XFS} {
 		for _, sc := range blockCutScenarios(k) {
-			// Each trial in its own subtest, so that its mounts and
-			// images go at its end.
-			total := -1
-			t.Run(fmt.Sprintf("%s/%v/uncut", k, sc), func(t *testing.T) { total = blockCutTrial(t, k, srcs, sc, 0).Flushes })
-			if total < 0 {
-				continue // not run: -run selected other trials
-			}
-			cuts := blockCuts(k, total)
-			t.Logf("%s %v: an uncut run makes %d flushes; cuts at %v", k, sc, total, cuts)
-			if len(cuts) < 3 {
-				t.Fatalf("%s %v: an uncut run makes %d flushes, too few to cut", k, sc, total)
-			}
-			for _, n := range cuts {
-				t.Run(fmt.Sprintf("%s/%v/flush%d", k, sc, n), func(t *testing.T) { blockCutTrial(t, k, srcs, sc, n) })
-			}
-			t.Run(fmt.Sprintf("%s/%v/end", k, sc), func(t *testing.T) { blockCutTrial(t, k, srcs, sc, -1) })
+			blockCutRuns(t, k, srcs, sc, func(total int) []int { return blockCuts(k, total) })
 		}
 	}
+}
+
+// blockCutRuns makes the trials of sc on a filesystem of kind k: an uncut
+// run, which counts the flushes, a cut at each of the flushes cuts picks
+// from that count, and a cut after the run.
+func blockCutRuns(t *testing.T, k DiskFS, srcs *cutSources, sc cutScenario, cuts func(total int) []int) {
+	// Each trial in its own subtest, so that its mounts and images go at
+	// its end.
+	total := -1
+	t.Run(fmt.Sprintf("%s/%v/uncut", k, sc), func(t *testing.T) { total = blockCutTrial(t, k, srcs, sc, 0).Flushes })
+	if total < 0 {
+		return // not run: -run selected other trials
+	}
+	at := cuts(total)
+	t.Logf("%s %v: an uncut run makes %d flushes; cuts at %v", k, sc, total, at)
+	if len(at) < 3 {
+		t.Fatalf("%s %v: an uncut run makes %d flushes, too few to cut", k, sc, total)
+	}
+	for _, n := range at {
+		t.Run(fmt.Sprintf("%s/%v/flush%d", k, sc, n), func(t *testing.T) { blockCutTrial(t, k, srcs, sc, n) })
+	}
+	t.Run(fmt.Sprintf("%s/%v/end", k, sc), func(t *testing.T) { blockCutTrial(t, k, srcs, sc, -1) })
+}
+
+// TestBlockPowerCutLast cuts the power, as TestBlockPowerCut does, under
+// what a run writes after its files, which the run's last syncfs makes
+// durable (copier.syncNamesLast): a single file's name, and a tree's hash
+// lists (sums and xxh lists, ASC MHL generation and chain), hard links
+// and its directories' modes and mtimes. Cut after the run, each image must
+// hold all of it, the lists whole and listing every file with its xxh3
+// (cvv verify checks the tree against them); cut at one of the last
+// flushes of the run, a list under its final name must be whole and
+// correct; and a re-run must leave every list whole and complete.
+func TestBlockPowerCutLast(t *testing.T) {
+	requireTool(t, "xmllint")
+	work := workDir(t, 64<<20)
+	srcs := &cutSources{tree: filepath.Join(work, "tree"), file: filepath.Join(work, "single", "clip.mov")}
+	srcs.treeWant = linkedTree(t, srcs.tree)
+	writeRandom(t, srcs.file, 3<<20+17, 7)
+	srcs.fileWant = map[string]string{"clip.mov": fileHash(t, srcs.file)}
+	srcs.treeXXH, srcs.fileXXH = xxh3Files(t, srcs.tree), xxh3Files(t, srcs.file)
+	for _, k := range []DiskFS{Ext4, XFS} {
+		for _, sc := range lastCutScenarios(k) {
+			blockCutRuns(t, k, srcs, sc, func(total int) []int { return lastCuts(sc, total) })
+		}
+	}
+}
+
+// linkedTree writes a small tree under root with two hard links and
+// directories of odd modes and old mtimes, and returns it (treeFiles).
+func linkedTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	smallFileTree(t, root, 2, 10)
+	for old, link := range map[string]string{"d0/f000.dat": "d1/link-f000.dat", "d0/f001.dat": "d0/link-f001.dat"} {
+		if err := os.Link(filepath.Join(root, old), filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-30 * time.Hour).Truncate(time.Second).Add(123456789)
+	for dir, mode := range map[string]os.FileMode{"d0": 0o750, "d1": 0o755, "": 0o705} {
+		p := filepath.Join(root, dir)
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return treeFiles(t, root)
+}
+
+// lastCutScenarios returns the runs TestBlockPowerCutLast makes on a
+// filesystem of kind k: a single file and a tree with hash lists on ext4
+// in the quick run; with CVV_FAULTS=full, each with both engines, on ext4
+// and xfs.
+func lastCutScenarios(k DiskFS) []cutScenario {
+	quick := []cutScenario{{file: true, mode: "transfer"}, {mode: "transfer", hashFiles: true}}
+	switch {
+	case !fullRun() && k == Ext4:
+		return quick
+	case !fullRun():
+		return nil
+	}
+	return []cutScenario{
+		{file: true, mode: "transfer"}, {file: true, mode: "transfer", fallback: true},
+		{file: true, mode: "full", hashFiles: true},
+		{mode: "transfer", hashFiles: true}, {mode: "transfer", hashFiles: true, fallback: true},
+	}
+}
+
+// lastCuts returns the flushes TestBlockPowerCutLast cuts at, of an
+// uncut run of sc that makes total flushes: every one with
+// CVV_FAULTS=full. The quick run cuts where the run writes after its
+// files: at each of the last 4 of a single file's (of 7 on ext4: its
+// fdatasync, the directory fsync after its rename, the last syncfs) and
+// at every other one of the last 23 of a tree's, its hard links, hash
+// lists, directory attributes and transfer report (the first 25 to 30 of
+// its 45 to 65 on ext4 copy the files), each time ending on the last.
+func lastCuts(sc cutScenario, total int) []int {
+	from, step := 1, 1
+	switch {
+	case fullRun():
+	case sc.file:
+		from = max(total-3, 1)
+	default:
+		from, step = max(total-22, 1), 2
+	}
+	var cuts []int
+	for c := from; c <= total; c += step {
+		cuts = append(cuts, c)
+	}
+	return cuts
 }
 
 // blockCutScenarios returns the runs TestBlockPowerCut makes on a
@@ -129,14 +228,29 @@ func blockCutTrial(t *testing.T, k DiskFS, srcs *cutSources, sc cutScenario, n i
 	}
 	mounts, problems := mountCrashImages(t, k, cut)
 	for name, root := range mounts {
-		c := &cutCheck{t: t, want: want, old: map[string]string{}, mnt: d.Dir, durable: root}
-		c.finalFiles(filepath.Join(root, "dst"))
+		dst := filepath.Join(root, "dst")
+		c := &cutCheck{t: t, want: want, xxh: srcs.xxh(sc), old: map[string]string{}, mnt: d.Dir, durable: root}
+		c.finalFiles(dst)
 		if name == "none" {
-			t.Logf("%s %v, cut %s: %d files reported done, %d under their final names after the cut", k, sc, cutName(n), doneFiles(events), len(treeFiles(t, filepath.Join(root, "dst"))))
+			t.Logf("%s %v, cut %s: %d files reported done, %d under their final names after the cut", k, sc, cutName(n), doneFiles(events), len(treeFiles(t, dst)))
 		}
 		c.reported(events)
+		// A run that exits 0 promises that what it wrote after its files
+		// is durable too (copier.syncNamesLast), even where the cut came
+		// before its end: the cut's failed flush must have failed it.
+		ended := r.Code == 0
+		if ended {
+			c.complete(dst)
+			if !sc.file {
+				c.dirAttrs(src, dst)
+				c.hardLinks(src, dst)
+			}
+		}
+		if sc.hashFiles {
+			c.hashLists(dst, ended)
+		}
 		if name != "all" || fullRun() {
-			c.rerun(sc, src, filepath.Join(root, "dst"))
+			c.rerun(sc, src, dst)
 		}
 		for _, p := range c.problems {
 			problems = append(problems, fmt.Sprintf("image %s: %s", name, p))

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +29,7 @@ type cutScenario struct {
 	mode        string // transfer, source or full
 	verifyAfter bool
 	replace     bool   // older versions exist and --overwrite replaces them
-	hashFiles   bool   // --hash-file sums,mhl
+	hashFiles   bool   // --hash-file sums,xxh,mhl
 	fallback    bool   // --engine fallback
 	directIO    bool   // the FUSE mount uses FOPEN_DIRECT_IO
 	write       string // --write direct or buffered; "" leaves auto's choice
@@ -63,7 +66,7 @@ func (s cutScenario) args(src, dst string) []string {
 		args = append(args, "--overwrite")
 	}
 	if s.hashFiles {
-		args = append(args, "--hash-file", "sums,mhl")
+		args = append(args, "--hash-file", "sums,xxh,mhl")
 	}
 	if s.fallback {
 		args = append(args, "--engine", "fallback")
@@ -81,10 +84,12 @@ func (s cutScenario) args(src, dst string) []string {
 }
 
 // cutSources is the data the trials copy: a tree and a single file, with
-// the sha256 of each file by its path relative to the destination root.
+// the sha256 of each file by its path relative to the destination root
+// and, where set, its xxh3 (what the hash lists must say).
 type cutSources struct {
 	tree, file         string
 	treeWant, fileWant map[string]string
+	treeXXH, fileXXH   map[string]string
 }
 
 func (c *cutSources) src(s cutScenario) (string, map[string]string) {
@@ -92,6 +97,53 @@ func (c *cutSources) src(s cutScenario) (string, map[string]string) {
 		return c.file, c.fileWant
 	}
 	return c.tree, c.treeWant
+}
+
+// xxh returns the xxh3 of the files of s's source, nil if not set.
+func (c *cutSources) xxh(s cutScenario) map[string]string {
+	if s.file {
+		return c.fileXXH
+	}
+	return c.treeXXH
+}
+
+// xxh3Files maps the relative path (slash-separated; for a file, its
+// name) of every regular file of src, a tree or a file, to its xxh3.
+func xxh3Files(t testing.TB, src string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	fi, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := src
+	if !fi.IsDir() {
+		root = filepath.Dir(src)
+	}
+	err = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := hashing.XXH3.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		m[filepath.ToSlash(rel)] = h.Hex()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // cutTrialCount is the number of power cuts TestPowerCut makes.
@@ -119,6 +171,7 @@ func TestPowerCut(t *testing.T) {
 	srcs.treeWant = buildTree(t, srcs.tree, treeSpec{Large: 2, LargeSize: 3 << 20, Small: 30})
 	writeRandom(t, srcs.file, 8<<20+17, 77)
 	srcs.fileWant = map[string]string{"clip.mov": fileHash(t, srcs.file)}
+	srcs.treeXXH, srcs.fileXXH = xxh3Files(t, srcs.tree), xxh3Files(t, srcs.file)
 
 	// The window the cuts land in: one uncut run of each shape, throttled
 	// so that a run lasts long enough for the cut to land anywhere in it.
@@ -331,10 +384,10 @@ func cutTrial(t *testing.T, srcs *cutSources, sc cutScenario, env []string, when
 		t.Logf("%v: cut at %v (running %v): %s", sc, when, running, counts)
 	}
 	durable := filepath.Join(p.Durable, "dst")
-	c := &cutCheck{t: t, want: want, old: old, mnt: p.Mountpoint, durable: p.Durable}
+	c := &cutCheck{t: t, want: want, xxh: srcs.xxh(sc), old: old, mnt: p.Mountpoint, durable: p.Durable}
 	c.finalFiles(durable)
 	c.reported(out.events())
-	c.hashLists(durable, sc.file)
+	c.hashLists(durable, false)
 	if ended && !sc.file {
 		c.dirAttrs(src, durable)
 	}
@@ -366,6 +419,7 @@ func writeOlderVersions(t testing.TB, want map[string]string, dst string) map[st
 type cutCheck struct {
 	t        testing.TB
 	want     map[string]string // sha256 of the source files by relative path
+	xxh      map[string]string // their xxh3, which the hash lists must say; nil: not checked
 	old      map[string]string // sha256 of the older versions replaced
 	mnt      string
 	durable  string
@@ -421,6 +475,55 @@ func (c *cutCheck) reported(events []cutEvent) {
 	}
 }
 
+// complete: every file of the source is under its final name and equal to
+// it (after a run that finished).
+func (c *cutCheck) complete(root string) {
+	got := treeFiles(c.t, root)
+	for rel, w := range c.want {
+		if got[rel] != w {
+			c.addf("lost after the end of the run: %s missing or not the source", rel)
+		}
+	}
+}
+
+// hardLinks: after a run that ended before the cut, the paths of each
+// hard-linked file of src are one file under root too.
+func (c *cutCheck) hardLinks(src, root string) {
+	groups := map[uint64][]string{}
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Nlink > 1 {
+			rel, err := filepath.Rel(src, p)
+			groups[st.Ino] = append(groups[st.Ino], rel)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		c.addf("walking %s: %v", src, err)
+	}
+	for _, paths := range groups {
+		var first os.FileInfo
+		for _, rel := range paths {
+			fi, err := os.Stat(filepath.Join(root, rel))
+			switch {
+			case err != nil:
+				c.addf("hard link lost after the end of the run: %v", err)
+			case first == nil:
+				first = fi
+			case !os.SameFile(first, fi):
+				c.addf("hard link lost after the end of the run: %s is not %s", rel, paths[0])
+			}
+		}
+	}
+}
+
 // dirAttrs: after a run that ended before the cut, every directory has its
 // source directory's mode and mtime: cvv sets them at the end of the run,
 // and what it set must survive the cut.
@@ -461,33 +564,115 @@ func (c *cutCheck) durablePath(p string) string {
 	return filepath.Join(c.durable, rel)
 }
 
-// hashLists: an MHL history is absent, or complete and schema-valid; a
-// sums list is absent or lists only files that are there and equal to the
-// source.
-func (c *cutCheck) hashLists(root string, file bool) {
+// hashLists: each hash list under root (the sums and xxh lists of xxh3,
+// the ASC MHL history) is absent, or whole: it parses to its end (an ASC
+// MHL generation and chain schema-valid and matching), and lists only
+// files that are there and equal to the source, with the source's xxh3
+// (where c.xxh is set); the sums and xxh lists list the same files. With
+// complete set (a run that finished), every list is there and lists every
+// file of the source, and cvv verify finds the tree matching its ASC MHL
+// history.
+func (c *cutCheck) hashLists(root string, complete bool) {
 	if err := validateMHL(root); err != nil {
 		c.addf("MHL history incomplete or invalid: %v", err)
 	}
-	sums := manifest.FileName(root, manifest.Sums, hashing.XXH3)
-	f, err := os.Open(sums)
-	if errors.Is(err, os.ErrNotExist) {
+	var lists [][]string
+	for _, f := range []manifest.Format{manifest.Sums, manifest.XXH} {
+		name := manifest.FileName(root, f, hashing.XXH3)
+		if listed, ok := c.sumsList(name, complete); ok {
+			lists = append(lists, listed)
+		}
+	}
+	if len(lists) == 2 && !slices.Equal(lists[0], lists[1]) {
+		c.addf("the sums and xxh lists list different files: %d and %d", len(lists[0]), len(lists[1]))
+	}
+	h, err := manifest.ReadHistory(root)
+	switch {
+	case errors.Is(err, manifest.ErrNoHistory):
+		if complete && c.xxh != nil {
+			c.addf("ASC MHL history missing after the run: %v", err)
+		}
+		return
+	case err != nil:
+		return // said by validateMHL
+	}
+	defer h.Close()
+	if c.xxh == nil {
 		return
 	}
-	if err != nil {
-		c.addf("sums list: %v", err)
-		return
+	g := h.Generations[len(h.Generations)-1]
+	var listed []string
+	for _, e := range g.Files {
+		listed = append(listed, e.Path)
+		if h, err := hashFile(filepath.Join(root, filepath.FromSlash(e.Path))); err != nil || h != c.want[e.Path] {
+			c.addf("ASC MHL generation %s lists %s, which is missing or not the source after the cut (%v)", filepath.Base(g.File), e.Path, err)
+		}
+		for _, hh := range e.Hashes {
+			if hh.Alg == hashing.XXH3 && !strings.EqualFold(hh.Value, c.xxh[e.Path]) {
+				c.addf("ASC MHL generation %s lists %s with xxh3 %s, the source's is %q", filepath.Base(g.File), e.Path, hh.Value, c.xxh[e.Path])
+			}
+		}
 	}
-	defer f.Close()
+	if complete {
+		c.listsAll(filepath.Base(g.File), listed)
+		if r := runCVV(c.t, runOpts{}, "verify", "--no-record", root); r.Code != 0 {
+			c.addf("cvv verify against the ASC MHL history after the run: %v", r)
+		}
+	}
+}
+
+// sumsList checks the sums or xxh list name, if it is there (or must be:
+// complete), and returns the paths it lists, sorted, and whether it is
+// there.
+func (c *cutCheck) sumsList(name string, complete bool) ([]string, bool) {
+	data, err := os.ReadFile(name)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && complete && c.xxh != nil:
+		c.addf("hash list %s missing after the run", filepath.Base(name))
+		return nil, false
+	case errors.Is(err, os.ErrNotExist):
+		return nil, false
+	case err != nil:
+		c.addf("hash list %s: %v", filepath.Base(name), err)
+		return nil, false
+	}
+	root := filepath.Dir(name)
 	alg := hashing.XXH3
-	list, err := manifest.ParseSums(f, &alg)
-	if err != nil {
-		c.addf("sums list incomplete or invalid: %v", err)
-		return
+	list, err := manifest.ParseSums(bytes.NewReader(data), &alg)
+	if err == nil && !bytes.HasSuffix(data, []byte("\n")) {
+		err = errors.New("its last line has no end")
 	}
+	if err != nil {
+		c.addf("hash list %s cut short or invalid (%d bytes): %v", filepath.Base(name), len(data), err)
+		return nil, true
+	}
+	var listed []string
 	for _, s := range list.Sums {
+		listed = append(listed, s.Path)
 		h, err := hashFile(filepath.Join(root, filepath.FromSlash(s.Path)))
 		if err != nil || h != c.want[s.Path] {
-			c.addf("sums list lists %s, which is missing or not the source after the cut (%v)", s.Path, err)
+			c.addf("%s lists %s, which is missing or not the source after the cut (%v)", filepath.Base(name), s.Path, err)
+		}
+		if c.xxh != nil && !strings.EqualFold(s.Hash, c.xxh[s.Path]) {
+			c.addf("%s lists %s with xxh3 %s, the source's is %q", filepath.Base(name), s.Path, s.Hash, c.xxh[s.Path])
+		}
+	}
+	slices.Sort(listed)
+	if complete {
+		c.listsAll(filepath.Base(name), listed)
+	}
+	return listed, true
+}
+
+// listsAll: a hash list of a finished run lists every file of the source
+// (c.xxh).
+func (c *cutCheck) listsAll(name string, listed []string) {
+	if c.xxh == nil {
+		return
+	}
+	for rel := range c.xxh {
+		if !slices.Contains(listed, rel) {
+			c.addf("%s does not list %s after the run (%d files listed of %d)", name, rel, len(listed), len(c.xxh))
 		}
 	}
 }
@@ -541,8 +726,10 @@ func (c *cutCheck) rerun(sc cutScenario, src, dst string) {
 		}
 	}
 	if sc.hashFiles {
-		if err := validateMHL(dst); err != nil {
-			c.addf("re-run: MHL history: %v", err)
+		n := len(c.problems)
+		c.hashLists(dst, true)
+		for i := n; i < len(c.problems); i++ {
+			c.problems[i] = "re-run: " + c.problems[i]
 		}
 	}
 }
