@@ -229,16 +229,12 @@ func (b *Builder) eachRow(fn func(raw []byte) error) error {
 
 // decodeRow reads back a stored row.
 func decodeRow(raw []byte, nDests int) (Row, error) {
-	var a []json.RawMessage
-	if err := json.Unmarshal(raw, &a); err != nil || len(a) != 6 {
-		return Row{}, errors.Join(errors.New("report: bad stored row"), err)
-	}
 	var r Row
 	var st []string
-	for i, dst := range []any{&r.Path, &r.Size, &r.Hash, &r.Source, &st, &r.Error} {
-		if err := json.Unmarshal(a[i], dst); err != nil {
-			return Row{}, fmt.Errorf("report: bad stored row: %w", err)
-		}
+	// One pass: an interface holding a pointer is decoded into.
+	a := []any{&r.Path, &r.Size, &r.Hash, &r.Source, &st, &r.Error}
+	if err := json.Unmarshal(raw, &a); err != nil || len(a) != 6 {
+		return Row{}, errors.Join(errors.New("report: bad stored row"), err)
 	}
 	for _, s := range st {
 		r.Dests = append(r.Dests, Dest{Status: s})

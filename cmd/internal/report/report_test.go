@@ -199,3 +199,26 @@ func TestInterrupted(t *testing.T) {
 		t.Error("an interrupted run's report claims exit status 0")
 	}
 }
+
+// TestDecodeRow reads back rows as they are stored, and refuses rows of
+// another shape.
+func TestDecodeRow(t *testing.T) {
+	for _, r := range []Row{
+		{Path: "a/b <&>\"é\n.mov", Size: 1 << 40, Hash: "0123456789abcdef", Source: "ok", Dests: []Dest{{Status: "ok"}, {Status: "failed"}}, Error: "x: <no space>"},
+		{Path: "c", Dests: []Dest{{Status: "skipped"}}},
+	} {
+		raw, err := json.Marshal(rowJSON(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRow(raw, len(r.Dests))
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(r) {
+			t.Errorf("decodeRow(%s) = %+v, %v; want %+v", raw, got, err, r)
+		}
+	}
+	for _, bad := range []string{`["a",1,"h","ok",["ok"]]`, `["a",1,"h","ok",["ok"],"",1]`, `[1,1,"h","ok",["ok"],""]`, `{}`, `["a","1","h","ok",["ok"],""]`} {
+		if r, err := decodeRow([]byte(bad), 1); err == nil {
+			t.Errorf("decodeRow(%s) = %+v, want an error", bad, r)
+		}
+	}
+}
