@@ -225,3 +225,22 @@ func TestDirOpenFile(t *testing.T) {
 		t.Errorf("read through NamePath: %q, %v, want \"in\"", b, err)
 	}
 }
+
+// TestDirCloseOnce checks that a directory's descriptor is closed once
+// even when close(2) returns EINTR: on Linux it is gone by then, and a
+// second close could close another goroutine's new descriptor.
+func TestDirCloseOnce(t *testing.T) {
+	calls := 0
+	old := closeFD
+	closeFD = func(int) error {
+		calls++
+		if calls == 1 {
+			return unix.EINTR
+		}
+		return nil
+	}
+	defer func() { closeFD = old }()
+	if err := (dirSys{fd: -1}).close(); err != nil || calls != 1 {
+		t.Fatalf("close: %v after %d close calls, want nil after 1", err, calls)
+	}
+}

@@ -21,7 +21,18 @@ const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 // an fcntl at every open and buy nothing here.
 type dirSys struct{ fd int }
 
-func (s dirSys) close() error { return ignoringEINTR(func() error { return unix.Close(s.fd) }) }
+// close closes the descriptor once, as os.File.Close does: after EINTR
+// the descriptor may already be gone (on Linux it always is), and a
+// second close could close one another goroutine has just opened.
+func (s dirSys) close() error {
+	if err := closeFD(s.fd); err != unix.EINTR {
+		return err
+	}
+	return nil
+}
+
+// closeFD is close(2); the tests replace it.
+var closeFD = unix.Close
 
 func (s dirSys) stat() (os.FileInfo, error) {
 	var st unix.Stat_t
