@@ -148,8 +148,8 @@ func (b *Builder) failuresHTML(h *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(h, "<h2>Failed files</h2>\n")
-	if b.rows > 0 && len(b.failures) == maxFailures {
-		fmt.Fprintf(h, "<p>The first %d; the table below and the CSV have them all.</p>\n", maxFailures)
+	if more := b.failed - len(b.failures); more > 0 {
+		fmt.Fprintf(h, "<p>The first %d of %d; %d more are not listed here: the table below and the CSV have them all.</p>\n", len(b.failures), b.failed, more)
 	}
 	h.WriteString("<table id=\"failures\">" + b.headRow() + "\n")
 	for _, r := range b.failures {

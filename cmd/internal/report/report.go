@@ -108,7 +108,9 @@ type Builder struct {
 	err      error // the first error writing the temp file
 	dests    []destStats
 	failures []Row
-	samples  samples
+	// failed counts the failed rows, listed or not.
+	failed  int
+	samples samples
 }
 
 // New starts the report of job; its rows go to a temp file in dir
@@ -163,8 +165,11 @@ func (b *Builder) Add(r Row) {
 			s.bytes += r.Size
 		}
 	}
-	if r.failed() && len(b.failures) < maxFailures {
-		b.failures = append(b.failures, r)
+	if r.failed() {
+		b.failed++
+		if len(b.failures) < maxFailures {
+			b.failures = append(b.failures, r)
+		}
 	}
 	if b.err == nil {
 		b.err = b.enc.Encode(rowJSON(r))

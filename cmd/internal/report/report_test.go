@@ -131,6 +131,43 @@ func TestRowsNotInMemory(t *testing.T) {
 	t.Logf("%d rows: %d-byte report, heap +%d bytes while collecting", n, fi.Size(), grew)
 }
 
+// TestFailuresBounded: the report lists the first maxFailures failed
+// files at its top, says how many more there are, and keeps no more of
+// them in memory.
+func TestFailuresBounded(t *testing.T) {
+	b, err := New(testJob(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n = maxFailures + 234
+	for i := range n {
+		b.Add(Row{Path: fmt.Sprintf("clip%05d.mov", i), Size: 1, Source: "ok", Dests: []Dest{{"failed", false}, {"ok", true}},
+			Error: "open: input/output error"})
+		b.Add(Row{Path: fmt.Sprintf("fine%05d.mov", i), Size: 1, Source: "ok", Dests: []Dest{{"ok", true}, {"ok", true}}})
+	}
+	if len(b.failures) != maxFailures {
+		t.Errorf("%d failed rows kept in memory, want %d", len(b.failures), maxFailures)
+	}
+	path := filepath.Join(t.TempDir(), "r.html")
+	if err := b.Write(Summary{End: time.Now(), Files: 2 * n, Failed: n, Failures: n}, path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	want := fmt.Sprintf("The first %d of %d; 234 more are not listed here", maxFailures, n)
+	if !strings.Contains(html, want) {
+		t.Errorf("report does not say %q", want)
+	}
+	top, _, _ := strings.Cut(html, `<table id="files">`)
+	if strings.Contains(top, fmt.Sprintf("clip%05d.mov", maxFailures)) || !strings.Contains(top, fmt.Sprintf("clip%05d.mov", maxFailures-1)) {
+		t.Errorf("the list of failures does not stop at the first %d", maxFailures)
+	}
+}
+
 func TestSamplesBounded(t *testing.T) {
 	var s samples
 	t0 := time.Unix(0, 0)
