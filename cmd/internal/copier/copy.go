@@ -368,7 +368,7 @@ func (r *runner) decide(ctx context.Context) error {
 	if nf > math.MaxInt32 {
 		return fmt.Errorf("%d files in one tree: at most %d", nf, math.MaxInt32)
 	}
-	t, err := newJobTable(nf, n)
+	t, err := newJobTable(nf, r.dropped)
 	if err != nil {
 		return err
 	}
@@ -1116,7 +1116,7 @@ func (r *runner) settle(fj *fileJob) {
 	if r.cascadePending(fj) {
 		// cascadeAll settles it; until then it keeps its hash and what
 		// its report needs, not what was just reported.
-		fj.release(true)
+		fj.release(true, true)
 		return
 	}
 	r.account(fj)
@@ -1137,7 +1137,7 @@ func (r *runner) account(fj *fileJob) {
 	r.logHash(fj)
 	// The hash of a hard link's first path is kept for its links'
 	// records (linkFiles).
-	fj.release(r.opts.hashFilesWanted() && r.linkFirst[fj.k])
+	fj.release(r.opts.hashFilesWanted() && r.linkFirst[fj.k], false)
 }
 
 // copyFile copies fj to the destinations that need it. It returns an error
@@ -1211,7 +1211,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fj.extra().srcErr = err
+		fj.failSource(err)
 		if errors.Is(err, cvv.ErrSourceChanged) {
 			fj.setSrcState(srcChanged)
 		} else {
@@ -1260,7 +1260,7 @@ func (r *runner) recheck(ctx context.Context, fj *fileJob, idx []int) error {
 		hs[0], errs[0] = src, nil
 	}
 	if errs[0] != nil {
-		fj.extra().srcErr = errs[0]
+		fj.failSource(errs[0])
 		fj.setSrcState(srcError)
 		for i := range fj.states() {
 			if fj.states()[i] != dsSkipped {
@@ -1446,7 +1446,7 @@ func (r *runner) checkSource(fj *fileJob, h cvv.HashResult, herr error, idx []in
 			return true
 		}
 	}
-	fj.extra().srcErr = err
+	fj.failSource(err)
 	for _, i := range idx {
 		fj.fail(i, err)
 	}

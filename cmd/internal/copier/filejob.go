@@ -21,8 +21,9 @@ import (
 //
 // What is kept for every file of the tree until the end of the run is
 // its record in the run's jobTable, by the file's index: one byte of
-// flags (fileFlags), and one byte of action and one of state per
-// destination, in a spill.Table (out of memory but for the pages the
+// flags (fileFlags), one byte of action and one of state per
+// destination, and one bit per destination that says a failure there
+// leaves the file out of its manifests (unlisted), in a spill.Table (out of memory but for the pages the
 // passes are at). A view holds a copy of the record (rec), written back
 // when the pass moves on (jobTable.keep); a file worked on (pin) shares
 // its record through its slot until it is released. The entry (path,
@@ -30,10 +31,11 @@ import (
 // view holds it while a pass is at the file, or while the file is
 // worked on. What only some files need (errors, temps, the source hash,
 // hashes re-read from the destinations) is the file's fileSlot, which
-// the table keeps only while it holds something: a file settled and
-// well holds nothing else. The source hash is released once the file
-// is reported: a manifest finds it in the run's hash log
-// (runner.hashLog).
+// the table keeps only while it holds something: a file settled holds
+// nothing else, be it well or failed (its errors go once it is
+// reported: the record says where it failed). The source hash is
+// released once the file is reported: a manifest finds it in the run's
+// hash log (runner.hashLog).
 type fileJob struct {
 	// fileSlot is shared by every view of the file: the one the table
 	// keeps, or a new one, which the table keeps if the view fills it
@@ -41,7 +43,7 @@ type fileJob struct {
 	*fileSlot
 	t *jobTable
 	// rec is the file's record (jobTable): flags, then the actions, then
-	// the states; the slot's while the file is pinned, else a copy, of
+	// the states, then the unlisted bits; the slot's while the file is pinned, else a copy, of
 	// which orig is the record as read.
 	rec, orig []byte
 	// e is the file's entry, nil in a view made without it (runner.peek).
@@ -84,6 +86,10 @@ const (
 	// flagLogged: the source hash went to the run's hash log
 	// (runner.logHash).
 	flagLogged fileFlags = 1 << 5
+	// flagSourceFailed: the source could not be copied or verified
+	// (fileJob.failSource); the error itself goes once the file is
+	// reported.
+	flagSourceFailed fileFlags = 1 << 6
 )
 
 // fileHash is the source hash of a file and what it was taken of.
@@ -95,23 +101,35 @@ type fileHash struct {
 }
 
 // jobTable is what a run keeps for every file: the record of file k of
-// the tree (1+2n bytes for n destinations: its flags, its action on each
-// destination, its state on each) is record k of recs; slots[k] is its
-// fileSlot while that holds something or the file is pinned.
+// the tree (recordSize(n) bytes for n destinations: its flags, its
+// action on each destination, its state on each, a bit for each) is
+// record k of recs; slots[k] is its fileSlot while that holds something
+// or the file is pinned.
 type jobTable struct {
 	recs  *spill.Table
 	n     int
 	mu    sync.Mutex
 	slots map[int32]*fileSlot
+	// dropped[i] is why destination i was given up before the copy
+	// (runner.dropped): every file fails there with it, which is held
+	// once here rather than once per file.
+	dropped []error
 }
 
-// newJobTable returns the table of nf files on n destinations.
-func newJobTable(nf, n int) (*jobTable, error) {
-	recs, err := spill.NewTable(nf, 1+2*n)
+// recordSize is the size of a file's record for n destinations: its
+// flags, n actions, n states and n unlisted bits.
+func recordSize(n int) int { return 1 + 2*n + (n+7)/8 }
+
+// newJobTable returns the table of nf files on the destinations of which
+// dropped says why each was given up (nil while it takes part; the table
+// reads it as it is then).
+func newJobTable(nf int, dropped []error) (*jobTable, error) {
+	n := len(dropped)
+	recs, err := spill.NewTable(nf, recordSize(n))
 	if err != nil {
 		return nil, err
 	}
-	return &jobTable{recs: recs, n: n, slots: make(map[int32]*fileSlot)}, nil
+	return &jobTable{recs: recs, n: n, slots: make(map[int32]*fileSlot), dropped: dropped}, nil
 }
 
 // len returns the number of files in t.
@@ -153,7 +171,7 @@ func (t *jobTable) view(k int32, e *plan.Entry) *fileJob {
 	}
 	fj := &fileJob{fileSlot: s, t: t, e: e, k: k, rec: rec}
 	if rec == nil {
-		m := 1 + 2*t.n
+		m := recordSize(t.n)
 		buf := make([]byte, 2*m)
 		fj.rec, fj.orig = buf[:m:m], buf[m:]
 		t.recs.Get(int(k), fj.rec)
@@ -254,6 +272,22 @@ func (fj *fileJob) wrote() bool { return fj.has(flagWrote) }
 // destinations' verification records hold.
 func (fj *fileJob) hashReused() bool { return fj.has(flagHashReused) }
 
+// unlisted reports whether fj failed on destination i other than by its
+// verification (a copy that is there and differs, or a source that
+// changed): the manifests of destination i leave it out.
+func (fj *fileJob) unlisted(i int) bool {
+	return fj.rec[1+2*fj.t.n+i/8]&(1<<(i%8)) != 0
+}
+
+func (fj *fileJob) setUnlisted(i int, on bool) {
+	b := &fj.rec[1+2*fj.t.n+i/8]
+	if on {
+		*b |= 1 << (i % 8)
+	} else {
+		*b &^= 1 << (i % 8)
+	}
+}
+
 // logged reports whether fj's source hash went to the run's hash log.
 func (fj *fileJob) logged() bool { return fj.has(flagLogged) }
 
@@ -325,7 +359,7 @@ func (fj *fileJob) extra() *fileExtra {
 }
 
 // sourceErr returns why fj's source could not be copied or verified, nil
-// if it could.
+// if it could or once fj is reported (failed says it failed).
 func (fj *fileJob) sourceErr() error {
 	if fj.x == nil {
 		return nil
@@ -341,12 +375,17 @@ func (fj *fileJob) elapsed() time.Duration {
 	return fj.x.elapsed
 }
 
-// err returns why destination i failed, nil if it did not.
+// err returns why destination i failed, nil if it did not, or once fj
+// is reported (its state and unlisted say how it failed) unless the
+// destination was given up before the copy.
 func (fj *fileJob) err(i int) error {
-	if fj.x == nil || fj.x.errs == nil {
-		return nil
+	if fj.x != nil && fj.x.errs != nil && fj.x.errs[i] != nil {
+		return fj.x.errs[i]
 	}
-	return fj.x.errs[i]
+	if fj.states()[i] == dsFailed && fj.t.dropped != nil {
+		return fj.t.dropped[i]
+	}
+	return nil
 }
 
 // destHashOf returns the hash re-read from destination i, "" if none.
@@ -366,20 +405,28 @@ func (fj *fileJob) setDestHash(i int, h string) {
 }
 
 // release drops what is no longer needed once fj is reported: the
-// hashes re-read from the destinations, the copy's timing, and the
-// source hash unless keepHash. Only the errors are kept (and the table
-// keeps nothing but the flags, actions and states of a file without).
-func (fj *fileJob) release(keepHash bool) {
+// hashes re-read from the destinations, the copy's timing, the source
+// hash unless keepHash, and its errors unless keepErrs (a report still
+// to come needs them). Only the temps of copies still held and the
+// conflicts' other names are kept (and the table keeps nothing but the
+// record of a file without): a failed file's record says where it
+// failed, so no list of failures grows with the run.
+func (fj *fileJob) release(keepHash, keepErrs bool) {
 	if x := fj.x; x != nil {
 		// Sealed copies leave their temps empty: nothing to keep.
 		temps := x.temps
 		if !slices.ContainsFunc(temps, func(t string) bool { return t != "" }) {
 			temps = nil
 		}
-		if x.errs == nil && x.srcErr == nil && temps == nil && x.conflicts == nil {
+		var errs []error
+		var srcErr error
+		if keepErrs {
+			errs, srcErr = x.errs, x.srcErr
+		}
+		if errs == nil && srcErr == nil && temps == nil && x.conflicts == nil {
 			fj.x = nil
 		} else {
-			fj.x = &fileExtra{errs: x.errs, srcErr: x.srcErr, temps: temps, conflicts: x.conflicts}
+			fj.x = &fileExtra{errs: errs, srcErr: srcErr, temps: temps, conflicts: x.conflicts}
 		}
 	}
 	if !keepHash {
@@ -403,14 +450,31 @@ func (fj *fileJob) needsCopy() bool {
 }
 
 func (fj *fileJob) failed() bool {
-	return fj.sourceErr() != nil || slices.Contains(fj.states(), dsFailed)
+	return fj.has(flagSourceFailed) || slices.Contains(fj.states(), dsFailed)
 }
 
+// fail records that destination i failed with err. The error of a
+// destination given up before the copy is the table's, not held per
+// file.
 func (fj *fileJob) fail(i int, err error) {
 	fj.states()[i] = dsFailed
+	fj.setUnlisted(i, !isVerifyFailure(err))
+	if d := fj.t.dropped; d != nil && err != nil && err == d[i] {
+		if fj.x != nil && fj.x.errs != nil {
+			fj.x.errs[i] = nil
+		}
+		return
+	}
 	fj.extra()
 	if fj.x.errs == nil {
 		fj.x.errs = make([]error, len(fj.states()))
 	}
 	fj.x.errs[i] = err
+}
+
+// failSource records that fj's source could not be copied or verified,
+// with err.
+func (fj *fileJob) failSource(err error) {
+	fj.extra().srcErr = err
+	fj.set(flagSourceFailed, true)
 }

@@ -184,7 +184,7 @@ func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifes
 	}
 	r.hashedFiles(func(k int, rel string, h *fileHash) {
 		fj := r.peek(k)
-		if fj.err(i) != nil && !isVerifyFailure(fj.err(i)) || fj.states()[i] == dsSkipped && !fj.hashReused() {
+		if fj.unlisted(i) || fj.states()[i] == dsSkipped && !fj.hashReused() {
 			return
 		}
 		// Action is left to manifest.Write, which records "original" for

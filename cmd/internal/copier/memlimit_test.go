@@ -2,21 +2,26 @@ package copier
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/internal/spill"
 )
 
 // TestPerFileState guards the memory bound documented in docs/USAGE.md:
-// the record kept for every file of a tree (one byte of flags and one
-// byte of action and one of state per destination) is in a spill.Table,
-// out of memory past its bound; what only some files need (a fileSlot)
-// is kept only while it holds something or the file is pinned. Views
+// the record kept for every file of a tree (one byte of flags, one byte
+// of action and one of state per destination, one bit per destination)
+// is in a spill.Table, out of memory past its bound; what only some
+// files need (a fileSlot) is kept only while it holds something or the
+// file is pinned. A failed file keeps its errors until it is reported,
+// then only its record says where and how it failed; a file failed on a
+// destination given up before the copy holds nothing of its own. Views
 // share a pinned file's record, and its changes reach the table when it
 // is released. plan.Entry is held for the files in flight only (the
 // tree's entries stay in its FileList) but is copied around.
@@ -28,11 +33,15 @@ func TestPerFileState(t *testing.T) {
 		t.Errorf("plan.Entry is %d bytes, want <= 56", s)
 	}
 	t.Cleanup(spill.SetMemoryForTest(0)) // the records in the temporary file
-	tab, err := newJobTable(3, 2)
+	dropped := make([]error, 2)
+	tab, err := newJobTable(5, dropped)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tab.close()
+	if m := len(tab.view(0, nil).rec); m != 6 {
+		t.Errorf("record of 2 destinations: %d bytes, want 6", m)
+	}
 	// A file that gets nothing but flags, actions and states keeps no slot.
 	fj := tab.view(0, nil)
 	fj.states()[1] = dsOK
@@ -55,7 +64,7 @@ func TestPerFileState(t *testing.T) {
 	}
 	tab.keep(other)
 	fj.states()[1] = dsFailed
-	fj.release(false)
+	fj.release(false, false)
 	if len(tab.slots) != 1 || tab.slots[1] == nil {
 		t.Errorf("slots kept: %v, want only the failed file's", tab.slots)
 	}
@@ -72,6 +81,36 @@ func TestPerFileState(t *testing.T) {
 	fj.setSrcState(srcChanged)
 	if fj.srcState() != srcChanged || !fj.wrote() {
 		t.Errorf("source state %v, wrote %v: the flags mix", fj.srcState(), fj.wrote())
+	}
+	// Once reported, a failed file keeps nothing but its record: that it
+	// failed, where, and whether the manifests list it.
+	fj = tab.view(3, nil)
+	fj.pin()
+	fj.failSource(errors.New("unreadable"))
+	fj.fail(0, errors.New("lost"))
+	fj.fail(1, fmt.Errorf("re-read: %w", cvv.ErrVerifyMismatch))
+	if fj.sourceErr() == nil || fj.err(0) == nil || fj.err(1) == nil {
+		t.Error("a failed file's errors are lost before it is reported")
+	}
+	fj.release(false, false)
+	if tab.slots[3] != nil {
+		t.Errorf("a reported failed file keeps its slot: %+v", tab.slots[3].x)
+	}
+	fj = tab.view(3, nil)
+	if !fj.failed() || fj.sourceErr() != nil || fj.err(0) != nil || !fj.unlisted(0) || fj.unlisted(1) {
+		t.Errorf("reported failed file: failed %v, source error %v, error 0 %v, unlisted %v %v, want failed, no errors, unlisted on 0 only",
+			fj.failed(), fj.sourceErr(), fj.err(0), fj.unlisted(0), fj.unlisted(1))
+	}
+	// A destination given up before the copy: its error is the table's.
+	dropped[1] = errors.New("no space")
+	fj = tab.view(4, nil)
+	fj.fail(1, dropped[1])
+	tab.keep(fj)
+	if tab.slots[4] != nil {
+		t.Error("a file failed on a dropped destination keeps a slot")
+	}
+	if fj := tab.view(4, nil); fj.err(1) != dropped[1] || fj.err(0) != nil || !fj.unlisted(1) {
+		t.Errorf("file failed on a dropped destination: errors %v, %v, unlisted %v", fj.err(0), fj.err(1), fj.unlisted(1))
 	}
 	if err := tab.err(); err != nil {
 		t.Fatal(err)
