@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cvv-project/cvv"
@@ -76,7 +77,23 @@ func (e *symlinkConflict) Unwrap() error { return cvv.ErrSymlink }
 // directory fsync waits for them.
 func (r *runner) blockFiles() {
 	changed := false
+	// One error for the files of each directory that could not be made
+	// (jobTable.notCopied): a destination that fails early makes no
+	// error per file.
+	notCopied := make([][]error, len(r.blocked))
 	for i, blocked := range r.blocked {
+		if !slices.ContainsFunc(blocked, func(err error) bool { return err != nil }) {
+			continue
+		}
+		notCopied[i] = make([]error, len(blocked))
+		for d, err := range blocked {
+			if err != nil {
+				notCopied[i][d] = fmt.Errorf("not copied: %w", err)
+			}
+		}
+	}
+	r.files.notCopied = notCopied
+	for i, blocked := range notCopied {
 		if blocked == nil {
 			continue
 		}
@@ -89,7 +106,7 @@ func (r *runner) blockFiles() {
 				r.dirSync.left[i][fj.dir]--
 			}
 			fj.actions()[i] = plan.Skip
-			fj.fail(i, fmt.Errorf("not copied: %w", err))
+			fj.fail(i, err)
 			changed = true
 		}
 	}

@@ -114,6 +114,10 @@ type jobTable struct {
 	// (runner.dropped): every file fails there with it, which is held
 	// once here rather than once per file.
 	dropped []error
+	// notCopied[i][d] is why the files of directory d of the tree are
+	// not copied to destination i (blockFiles), nil when they are; held
+	// once for the directory, not once per file.
+	notCopied [][]error
 }
 
 // recordSize is the size of a file's record for n destinations: its
@@ -375,15 +379,31 @@ func (fj *fileJob) elapsed() time.Duration {
 	return fj.x.elapsed
 }
 
-// err returns why destination i failed, nil if it did not, or once fj
-// is reported (its state and unlisted say how it failed) unless the
-// destination was given up before the copy.
+// err returns why destination i failed, nil if it did not. Once fj is
+// reported its own error is gone (its state and unlisted say how it
+// failed); one the table holds for many files (sharedErr) stays.
 func (fj *fileJob) err(i int) error {
 	if fj.x != nil && fj.x.errs != nil && fj.x.errs[i] != nil {
 		return fj.x.errs[i]
 	}
-	if fj.states()[i] == dsFailed && fj.t.dropped != nil {
-		return fj.t.dropped[i]
+	if fj.states()[i] == dsFailed {
+		return fj.sharedErr(i)
+	}
+	return nil
+}
+
+// sharedErr returns the error the table holds for every file of fj's
+// kind that fails on destination i, nil if there is none: that the
+// destination was given up before the copy, or that fj's directory could
+// not be made there. fj must have been made with its entry (its
+// directory).
+func (fj *fileJob) sharedErr(i int) error {
+	t := fj.t
+	if t.dropped != nil && t.dropped[i] != nil {
+		return t.dropped[i]
+	}
+	if t.notCopied != nil && t.notCopied[i] != nil {
+		return t.notCopied[i][fj.dir]
 	}
 	return nil
 }
@@ -453,13 +473,12 @@ func (fj *fileJob) failed() bool {
 	return fj.has(flagSourceFailed) || slices.Contains(fj.states(), dsFailed)
 }
 
-// fail records that destination i failed with err. The error of a
-// destination given up before the copy is the table's, not held per
-// file.
+// fail records that destination i failed with err. An error the table
+// holds for many files (sharedErr) is not held per file.
 func (fj *fileJob) fail(i int, err error) {
 	fj.states()[i] = dsFailed
 	fj.setUnlisted(i, !isVerifyFailure(err))
-	if d := fj.t.dropped; d != nil && err != nil && err == d[i] {
+	if err != nil && err == fj.sharedErr(i) {
 		if fj.x != nil && fj.x.errs != nil {
 			fj.x.errs[i] = nil
 		}
