@@ -11,6 +11,7 @@ package cvv
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/cvv-project/cvv/hashing"
@@ -37,10 +38,11 @@ import (
 //   - Atomic destinations. Data goes to a temp file (TempName) in the
 //     destination's directory, created and committed through atomicfile.PendingFile.
 //     Only a complete, synced copy is renamed onto the final name (unless
-//     Job.NoFsync, the order is write, fdatasync, rename, fsync of the
-//     directory). On any failure the temp file is removed and the final
-//     name is untouched. With Job.Hold the engine stops before the rename
-//     and hands each complete temp file over.
+//     Job.NoFsync, the order is write, fdatasync (or Job.SyncData's hook
+//     in its place), rename, fsync of the directory). On any failure the
+//     temp file is removed and the final name is untouched. With Job.Hold
+//     the engine stops before the rename and hands each complete temp
+//     file over.
 //   - Beneath the root. With Job.Roots, nothing is reached through a
 //     symlink below a destination root (see atomicfile.Dir): such a destination fails
 //     with an error wrapping ErrSymlink, and nothing outside the root is
@@ -105,10 +107,21 @@ type Job struct {
 	NoFsync bool
 	// DeferDirSync leaves the fsync of each destination's directory to the
 	// caller, who must call atomicfile.SyncDir on it before it reports the copy
-	// durable. The data is still fdatasynced before the rename, so a crash
-	// can lose the new name, never leave wrong bytes under it. A tree copy
-	// uses it to fsync each directory once instead of once per file.
+	// durable. The data is still synced (fdatasync, or SyncData) before
+	// the rename, so a crash can lose the new name, never leave wrong
+	// bytes under it. A tree copy uses it to fsync each directory once
+	// instead of once per file.
 	DeferDirSync bool
+	// SyncData, if set, has one entry per Dests: a non-nil SyncData[i]
+	// makes destination i's data (and attributes) durable in place of the
+	// fdatasync (fsync) of its temp file. The engine calls it after the
+	// temp file's last write and attributes, where it would sync, and
+	// renames (or holds) the file only once it has returned nil; an error
+	// fails that destination as a failed fdatasync would. It is how a tree
+	// copy shares one syncfs among the files of a destination (a group
+	// commit) where the filesystem is trusted for it. Ignored with
+	// NoFsync; it may be called from several goroutines at once.
+	SyncData []func() error
 	// NoPreserve skips copying the source's mode, modification time,
 	// owner and extended attributes.
 	NoPreserve bool
@@ -154,6 +167,17 @@ func (j *Job) Root(i int) *atomicfile.Dir {
 	return j.Roots[i]
 }
 
+// SyncFile returns what replaces the fdatasync (fsync) of destination i's
+// temp file (atomicfile.PendingFile.SyncFile), nil for the engine's own
+// sync: Job.SyncData[i], if any.
+func (j *Job) SyncFile(i int) func(f *os.File, full bool) error {
+	if i >= len(j.SyncData) || j.SyncData[i] == nil {
+		return nil
+	}
+	sync := j.SyncData[i]
+	return func(*os.File, bool) error { return sync() }
+}
+
 // WritePath returns how destination i is to be written (WriteAuto without
 // Job.Write).
 func (j *Job) WritePath(i int) WritePath {
@@ -173,6 +197,9 @@ func (j *Job) Validate() error {
 	}
 	if j.Roots != nil && len(j.Roots) != len(j.Dests) {
 		return fmt.Errorf("%w: %d roots for %d destinations", ErrInvalidJob, len(j.Roots), len(j.Dests))
+	}
+	if j.SyncData != nil && len(j.SyncData) != len(j.Dests) {
+		return fmt.Errorf("%w: %d data syncs for %d destinations", ErrInvalidJob, len(j.SyncData), len(j.Dests))
 	}
 	if j.Write != nil && len(j.Write) != len(j.Dests) {
 		return fmt.Errorf("%w: %d write paths for %d destinations", ErrInvalidJob, len(j.Write), len(j.Dests))

@@ -56,6 +56,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 	t.Run("Sparse", func(t *testing.T) { testSparse(t, open) })
 	t.Run("Xattrs", func(t *testing.T) { testXattrs(t, open) })
 	t.Run("Beneath", func(t *testing.T) { testBeneath(t, open) })
+	t.Run("SyncData", func(t *testing.T) { testSyncData(t, open) })
 }
 
 // Data returns n reproducible pseudo-random bytes.

@@ -126,6 +126,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 		dests[i] = d
 		if d.pf, d.err = copyfile.CreateTemp(atomicfile.CreatePending, job.Root(i), p, prealloc); d.err == nil {
 			d.f = d.pf.File
+			d.pf.SyncFile = job.SyncFile(i)
 		}
 	}
 	// Whatever happens below, no temp file outlives a failure.

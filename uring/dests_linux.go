@@ -33,6 +33,9 @@ func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destina
 			continue
 		}
 		pf.SyncFile = e.syncFile
+		if s := job.SyncFile(i); s != nil {
+			pf.SyncFile = s // wrapped by dropAfterSync below, if buffered
+		}
 		dests[i] = &destination{final: p, pf: pf, f: pf.File, fd: int(pf.File.Fd()), align: 1, mode: "buffered"}
 		fd := dests[i].fd
 		if prealloc > 0 {

@@ -195,6 +195,10 @@ func (p *PendingFile) Finish(attrs *SourceAttrs, sync Sync) (err error) {
 				op = "fsync"
 			}
 			serr = p.SyncFile(p.File, attrs != nil)
+			var pe *os.PathError
+			if errors.As(serr, &pe) {
+				op = pe.Op // a syncfs in its place, say
+			}
 		case attrs != nil:
 			op, serr = "fsync", p.File.Sync()
 		default:
