@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,11 +54,11 @@ func TestTreeSyncFS(t *testing.T) {
 			}
 			for _, d := range []string{d1, d2} {
 				// One syncfs for the new subdirectories, then one per
-				// batch of names at most (a, b/c and the root's top),
-				// shared where they wait at once, and the last one
-				// (TestSyncFSLast).
-				if n := fsCalls[d]; n < 3 || n > 5 {
-					t.Errorf("%s: %d syncfs calls, want 3 to 5 (all: %v)", d, n, fsCalls)
+				// file's data at most and one per batch of names at
+				// most (a, b/c and the root's top), shared where they
+				// wait at once, and the last one (TestSyncFSLast).
+				if n := fsCalls[d]; n < 3 || n > len(files)+5 {
+					t.Errorf("%s: %d syncfs calls, want 3 to %d (all: %v)", d, n, len(files)+5, fsCalls)
 				}
 				// Each directory is fsynced once, at the end, with its mode
 				// and mtime.
@@ -74,7 +75,7 @@ func TestTreeSyncFS(t *testing.T) {
 				if code != ExitFailure {
 					t.Fatalf("failing syncfs %d of %s: exit %d, want %d: %s", fc, f2, code, ExitFailure, stderr)
 				}
-				checkFailedSyncFS(t, fmt.Sprintf("syncfs %d of %s failing", fc, f2), stdout, files, f1)
+				checkFailedSyncFS(t, fmt.Sprintf("syncfs %d of %s failing", fc, f2), stdout, files, f1, f2)
 			}
 		})
 	}
@@ -100,14 +101,20 @@ func trustSyncFS(t *testing.T, fail func(root string) bool) {
 }
 
 // checkFailedSyncFS checks a run of TestTreeSyncFS where a syncfs of its
-// second destination failed: an error event names it, every file failed
-// there (the first syncfs, of the new directories, is before any file;
-// every file's report waits on a later one), and the first destination
-// holds them all.
-func checkFailedSyncFS(t *testing.T, what, stdout string, files map[string]string, ok string) {
+// second destination (root failed) failed: an error event names
+// it, every file failed there (the first syncfs, of the new directories,
+// is before any file; every file's data waits on a later one), none of
+// them was renamed into place there (its data was never made durable),
+// and the first destination holds them all.
+func checkFailedSyncFS(t *testing.T, what, stdout string, files map[string]string, ok, failed string) {
 	t.Helper()
-	if !strings.Contains(stdout, "are not durable") || !strings.Contains(stdout, "input/output error") {
+	if !strings.Contains(stdout, "syncfs") || !strings.Contains(stdout, "input/output error") {
 		t.Errorf("%s: no error event naming the syncfs:\n%s", what, stdout)
+	}
+	for rel := range files {
+		if _, err := os.Lstat(filepath.Join(failed, rel)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: %s is in place on the destination whose syncfs failed (%v): renamed before its data was durable", what, rel, err)
+		}
 	}
 	var sum struct {
 		FilesFailed int `json:"files_failed"`
@@ -142,6 +149,10 @@ func TestSyncFSLast(t *testing.T) {
 	var calls int
 	failAfter := -1 // calls on the failing destination that succeed; -1: none fails
 	var failDest string
+	// failOnce, if set, fails the syncfs calls once it exists: a tree's
+	// hash list, written after every file was reported. How many syncfs
+	// calls a tree's files make depends on how their data syncs group.
+	var failOnce string
 	trustSyncFS(t, func(path string) bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -149,6 +160,10 @@ func TestSyncFSLast(t *testing.T) {
 			return false
 		}
 		calls++
+		if failOnce != "" {
+			_, err := os.Lstat(failOnce)
+			return err == nil
+		}
 		return failAfter >= 0 && calls > failAfter
 	})
 	for _, eng := range testEngines(t) {
@@ -159,21 +174,25 @@ func TestSyncFSLast(t *testing.T) {
 				name string
 				src  string
 				args []string
+				sums string // the hash list, written after the files
 			}{
-				{"file", single, nil},
-				{"tree", src, []string{"--hash-file", "sums"}},
+				{"file", single, nil, ""},
+				{"tree", src, []string{"--hash-file", "sums"}, "copy.xxh3"},
 			} {
 				// A clean run counts the syncfs calls on the destination;
 				// a second run into a new one fails only the call after.
 				// (Calls are matched by directory: a file's root is the
 				// one it is copied into.)
-				failDest, calls, failAfter = t.TempDir(), 0, -1
+				failDest, calls, failAfter, failOnce = t.TempDir(), 0, -1, ""
 				args := append(append([]string{"--engine", eng, "--json"}, tc.args...), tc.src, filepath.Join(failDest, "copy"))
 				if code, _, stderr := runCLI(t, args...); code != ExitOK {
 					t.Fatalf("%s: clean run: exit %d: %s", tc.name, code, stderr)
 				}
 				n := calls
 				failDest, calls, failAfter = t.TempDir(), 0, n-1
+				if tc.sums != "" {
+					failOnce = filepath.Join(failDest, "copy", tc.sums)
+				}
 				args[len(args)-1] = filepath.Join(failDest, "copy")
 				code, stdout, _ := runCLI(t, args...)
 				if code != ExitFailure || !strings.Contains(stdout, "may not be durable") {

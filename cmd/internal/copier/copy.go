@@ -1185,6 +1185,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		NoFsync: r.opts.NoFsync,
 		// A tree copy fsyncs each directory once (dirSyncs).
 		DeferDirSync: r.dirSync != nil,
+		SyncData:     r.dataSyncs(idx),
 		NoPreserve:   r.opts.NoPreserve,
 		NoXattrs:     r.opts.NoXattrs,
 		// Only a verified copy gets its name (seal.go).

@@ -25,9 +25,12 @@ import (
 // directory: one syncfs makes the names of every directory of the
 // destination durable, and is shared by every batch waiting at that moment
 // (a group commit per destination). syncfs also writes out the dirty data
-// of the whole filesystem, which a directory fsync does not; a copy's own
-// data is synced already (fdatasync before the rename), so that costs
-// only where other writers keep the filesystem dirty.
+// of the whole filesystem, which a directory fsync does not: a tree
+// copy's files wait on the same fsSyncer for their data before their
+// rename (dataSyncs), in place of an fdatasync each, so that one syncfs
+// commits the data of every file waiting then and the names of every
+// batch; where other writers keep the filesystem dirty, each syncfs
+// writes their data out too.
 //
 // Why a success can be trusted, given that syncfs reports a writeback
 // error once per open file description (f_sb_err sampled at open, advanced
@@ -50,7 +53,9 @@ import (
 //     rerun finishes.
 //
 // A failure fails the files whose reports waited on it on that destination
-// only (dirSyncs.sync): each destination has its own fsSyncer.
+// only (dirSyncs.sync), and the files whose data waited on it there: the
+// engine removes their temp files, so they never get their names
+// (dataSyncs). Each destination has its own fsSyncer.
 
 // fsSyncer runs the syncfs calls of one destination, one at a time, each
 // shared by every caller waiting when it starts.
@@ -125,6 +130,31 @@ func (r *runner) nameSyncers() []*fsSyncer {
 		}
 	}
 	return r.nameSync
+}
+
+// dataSyncs returns the cvv.Job.SyncData of a copy to the destinations
+// idx: on each destination trusted for syncfs, in a tree copy with fsync,
+// the file's data is made durable by that destination's fsSyncer instead
+// of an fdatasync of its own. One syncfs then commits the data of every
+// file waiting on that destination at that moment, where an fdatasync per
+// file is a journal commit and a cache flush each. The file is renamed
+// only after it (the engine's order stays data, sync, rename), and its
+// name waits for a later syncfs (dirSyncs). Nil where no destination is
+// trusted.
+func (r *runner) dataSyncs(idx []int) []func() error {
+	if r.opts.NoFsync || r.dirSync == nil {
+		return nil
+	}
+	var out []func() error
+	for k, i := range idx {
+		if i < len(r.nameSync) && r.nameSync[i] != nil {
+			if out == nil {
+				out = make([]func() error, len(idx))
+			}
+			out[k] = r.nameSync[i].sync
+		}
+	}
+	return out
 }
 
 // syncNamesLast makes durable, with one last syncfs of each destination
