@@ -173,15 +173,24 @@ func TestPowerCut(t *testing.T) {
 	srcs.fileWant = map[string]string{"clip.mov": fileHash(t, srcs.file)}
 	srcs.treeXXH, srcs.fileXXH = xxh3Files(t, srcs.tree), xxh3Files(t, srcs.file)
 
-	// The window the cuts land in: one uncut run of each shape, throttled
-	// so that a run lasts long enough for the cut to land anywhere in it.
+	// The window the cuts land in: one uncut run of each shape and mode,
+	// throttled so that a run lasts long enough for the cut to land
+	// anywhere in it. Each mode has its own: a transfer ends long before
+	// a full run, and cuts aimed at the full run's window missed half of
+	// the transfers (2 of the 6 cuts of the quick run landed on a quiet
+	// machine).
 	env := []string{"CVV_TEST_THROTTLE=2ms"}
-	span := map[bool]time.Duration{}
-	for _, file := range []bool{false, true} {
-		sc := cutScenario{file: file, mode: "full", hashFiles: true}
-		span[file] = calibrateCut(t, srcs, sc, env)
+	type shape struct {
+		file bool
+		mode string
 	}
-	t.Logf("an uncut run takes %v (tree), %v (file)", span[false], span[true])
+	span := map[shape]time.Duration{}
+	for _, file := range []bool{false, true} {
+		for _, mode := range []string{"transfer", "source", "full"} {
+			span[shape{file, mode}] = calibrateCut(t, srcs, cutScenario{file: file, mode: mode}, env)
+		}
+	}
+	t.Logf("an uncut run takes %v", span)
 
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 10))
@@ -200,11 +209,12 @@ func TestPowerCut(t *testing.T) {
 			sc.write = []string{"buffered", "direct", ""}[k/3%3]
 		}
 		// (--verify-after needs a mode that reads something.)
-		delay := time.Duration(rng.Int64N(int64(span[sc.file] * 11 / 10)))
+		sh := shape{sc.file, sc.mode}
+		delay := time.Duration(rng.Int64N(int64(span[sh] * 11 / 10)))
 		running, elapsed, problems := cutTrial(t, srcs, sc, env, cutMoment{delay: delay})
-		if !running && elapsed < span[sc.file] {
+		if !running && elapsed < span[sh] {
 			// The machine is shared: aim at the fastest run seen.
-			span[sc.file] = elapsed
+			span[sh] = elapsed
 		}
 		if running {
 			midRun++
