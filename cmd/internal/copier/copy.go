@@ -132,7 +132,7 @@ type runner struct {
 	// the start; 0 until then.
 	released time.Duration
 
-	bytesTotal int64        // source bytes to copy
+	bytesTotal atomic.Int64 // source bytes to copy (read by the progress feed)
 	bytesDone  atomic.Int64 // source bytes copied
 	bytesRead  atomic.Int64 // bytes the engine moved (for throughput)
 	filesDone  atomic.Int64 // files finished (copied or kept)
@@ -407,7 +407,7 @@ func (r *runner) decide(ctx context.Context) error {
 			}
 		}
 		if fj.needsCopy() {
-			r.bytesTotal += e.Size
+			r.bytesTotal.Add(e.Size)
 		}
 		t.keep(fj)
 		seen = k + 1
@@ -618,12 +618,13 @@ func (r *runner) drop(i int) {
 
 // countBytes sets bytesTotal to the bytes still to copy.
 func (r *runner) countBytes() {
-	r.bytesTotal = 0
+	var n int64
 	for _, fj := range r.jobs() {
 		if fj.needsCopy() {
-			r.bytesTotal += fj.entry().Size
+			n += fj.entry().Size
 		}
 	}
+	r.bytesTotal.Store(n)
 }
 
 // source returns the source path of fj.

@@ -28,7 +28,7 @@ func (r *runner) startOutput() {
 		Mode: r.opts.Mode.String(), Hash: r.opts.Alg.String(), Engine: r.eng.Name(),
 		Jobs: r.opts.Jobs, VerifyAfter: r.opts.VerifyAfter,
 		Files: r.files.len(), Dirs: len(r.tree.Dirs), Symlinks: len(r.tree.Links),
-		Bytes: r.tree.Bytes, FilesToCopy: toCopy, BytesToCopy: r.bytesTotal,
+		Bytes: r.tree.Bytes, FilesToCopy: toCopy, BytesToCopy: r.bytesTotal.Load(),
 	}
 	for i, d := range r.plan.Dests {
 		ev.Dests = append(ev.Dests, d.Path)
@@ -146,7 +146,7 @@ func (r *runner) snapshot() ui.Snapshot {
 	s := ui.Snapshot{
 		Phase:       r.phase.Load().(string),
 		BytesDone:   r.bytesDone.Load(),
-		BytesTotal:  r.bytesTotal,
+		BytesTotal:  r.bytesTotal.Load(),
 		FilesDone:   r.filesDone.Load(),
 		Verified:    r.verifyDone.Load(),
 		FilesTotal:  r.files.len(),
