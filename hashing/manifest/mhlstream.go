@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bufio"
 	"crypto/sha512"
 	"errors"
 	"fmt"
@@ -130,7 +129,8 @@ func scanGenerationFile(p string, v scanVisitor, sums *dirSums) (*Generation, st
 		}
 		return file(e)
 	}
-	g, root, err := scanGeneration(bufio.NewReaderSize(io.TeeReader(f, h), 64<<10), v)
+	// (No bufio: the lexer reads in 64 KiB chunks of its own.)
+	g, root, err := scanGeneration(io.TeeReader(f, h), v)
 	if err != nil {
 		return nil, "", err
 	}
