@@ -263,8 +263,7 @@ func hashAction(b []byte) string {
 // and returns the text directly in it (not in its child elements), as
 // DecodeElement does for a chardata field.
 func (l *xmlLexer) elementText() (string, error) {
-	var text []byte
-	n := 0
+	l.textAcc = l.textAcc[:0]
 	for {
 		k, err := l.next()
 		if err != nil {
@@ -272,21 +271,13 @@ func (l *xmlLexer) elementText() (string, error) {
 		}
 		switch k {
 		case lexText:
-			if n == 0 {
-				text = append(l.textAcc[:0], l.text...)
-			} else {
-				text = append(text, l.text...)
-			}
-			n++
+			l.textAcc = append(l.textAcc, l.text...)
 		case lexStart:
 			if err := l.skip(); err != nil {
 				return "", err
 			}
 		case lexEnd:
-			if n > 0 {
-				l.textAcc = text
-			}
-			return string(text), nil
+			return string(l.textAcc), nil
 		}
 	}
 }
