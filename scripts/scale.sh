@@ -14,15 +14,21 @@
 #   cvv-rerun    the same again into the finished DST: everything skipped
 #   cvv-verify   cvv verify DST (against the ASC MHL history just written)
 #   cvv-hash     cvv hash SRC > /dev/null
+# (CVV_RUNS, default "rerun verify hash", picks the runs after the copy.)
 #   cp           cp -a SRC DST
 #   rsync        rsync -a SRC/ DST/ (incremental recursion: the memory anchor)
 # A destination is removed as soon as its measurements are done.
 #
 # Storage: as root a tmpfs of TMPFS_SIZE (default 60% of RAM) mounted for
 # the run and unmounted at the end; otherwise WORK (default
-# bench/results/tmp). Environment: FILES, MIN_FILE, MAX_FILE, MODES, TOOLS
-# (default "cvv cp rsync"), CVV (binary; default: make build, bin/cvv),
-# CVV_FLAGS, WORK, OUT, SEED, TMPFS_SIZE.
+# bench/results/tmp). SRC puts the source elsewhere and keeps it: it is
+# generated there unless SRC.cvv-scale (beside it) says it already holds this
+# FILES/MIN_FILE/MAX_FILE/SEED workload (two trees of 10M files do not fit
+# in a tmpfs of 24 GiB of RAM: each empty file costs about 1 KiB of kernel
+# memory; keep the source on a disk and the copies on the tmpfs).
+# Environment: FILES, MIN_FILE, MAX_FILE, MODES, TOOLS (default "cvv cp
+# rsync"), CVV_RUNS, CVV (binary; default: make build, bin/cvv), CVV_FLAGS, SRC, WORK,
+# OUT, SEED, TMPFS_SIZE.
 #
 # Output: bench/results/<UTC date>-scale/report.md (one row per run: files,
 # wall s, files/s, user and sys CPU s, peak RSS MiB, exit status),
@@ -41,6 +47,7 @@ MIN_FILE=${MIN_FILE:-0}
 MAX_FILE=${MAX_FILE:-0}
 MODES=${MODES:-transfer}
 TOOLS=${TOOLS:-cvv cp rsync}
+CVV_RUNS=${CVV_RUNS:-rerun verify hash}
 SEED=${SEED:-1}
 CVV_FLAGS=${CVV_FLAGS:-}
 stamp=$(date -u +%Y%m%d-%H%M%S)
@@ -72,10 +79,22 @@ if [ -z "${CVV:-}" ]; then
 	CVV=$repo/bin/cvv
 fi
 RUSAGE=$WORK/bin/rusage
-src=$data/src
-log "generating $FILES files of $MIN_FILE to $MAX_FILE bytes in $src"
-"$WORK/bin/genworkload" -kind scale -files "$FILES" -min-file "$MIN_FILE" -max-file "$MAX_FILE" \
-	-seed "$SEED" -out "$src" -stats "$OUT/workload.json"
+src=${SRC:-$data/src}
+want="files=$FILES min=$MIN_FILE max=$MAX_FILE seed=$SEED"
+if [ -n "${SRC:-}" ] && [ -d "$src" ] && [ -f "$src.cvv-scale" ] && [ "$(cat "$src.cvv-scale")" = "$want" ]; then
+	log "reusing the source in $src ($want)"
+	cp "$src.cvv-scale.json" "$OUT/workload.json"
+else
+	rm -rf "$src"
+	log "generating $FILES files of $MIN_FILE to $MAX_FILE bytes in $src"
+	"$WORK/bin/genworkload" -kind scale -files "$FILES" -min-file "$MIN_FILE" -max-file "$MAX_FILE" \
+		-seed "$SEED" -out "$src" -stats "$OUT/workload.json"
+	if [ -n "${SRC:-}" ]; then
+		# Beside the tree, not in it: the runs copy SRC whole.
+		cp "$OUT/workload.json" "$src.cvv-scale.json"
+		echo "$want" >"$src.cvv-scale"
+	fi
+fi
 
 failed=0
 # run LABEL COMMAND: one timed run, recorded in rusage.jsonl.
@@ -95,10 +114,14 @@ for tool in $TOOLS; do
 		for mode in $MODES; do
 			rm -rf "$dst"
 			run "cvv-$mode" "$CVV -q -m $mode --hash-file sums,xxh,mhl $CVV_FLAGS $src $dst"
-			run "cvv-$mode-rerun" "$CVV -q -m $mode --hash-file sums,xxh,mhl $CVV_FLAGS $src $dst"
-			run "cvv-verify-$mode" "$CVV verify $CVV_FLAGS $dst > /dev/null"
+			case " $CVV_RUNS " in *" rerun "*)
+				run "cvv-$mode-rerun" "$CVV -q -m $mode --hash-file sums,xxh,mhl $CVV_FLAGS $src $dst" ;;
+			esac
+			case " $CVV_RUNS " in *" verify "*)
+				run "cvv-verify-$mode" "$CVV verify $CVV_FLAGS $dst > /dev/null" ;;
+			esac
 		done
-		run cvv-hash "$CVV hash $src > /dev/null"
+		case " $CVV_RUNS " in *" hash "*) run cvv-hash "$CVV hash $src > /dev/null" ;; esac
 		;;
 	cp) run cp "cp -a $src $dst" ;;
 	rsync) run rsync "rsync -a $src/ $dst/" ;;
@@ -111,7 +134,7 @@ files=$(sed -n 's/.*"files":\([0-9]*\).*/\1/p' "$OUT/workload.json")
 {
 	echo "# Scale: $files files of $MIN_FILE to $MAX_FILE bytes"
 	echo
-	echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the end, on $([ -n "$mnt" ] && echo tmpfs || echo "$data")."
+	echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the end; copies on $([ -n "$mnt" ] && echo tmpfs || echo "$data"), source in $src."
 	echo
 	echo "| run | wall s | files/s | user s | sys s | peak RSS MiB | exit |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
