@@ -3,11 +3,15 @@
 package command
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSymlinkAtVerify: between the copy and the verification of
@@ -59,6 +63,64 @@ mv "$DST/CLIP" "$DST/CLIP.hold" && ln -s ../victim "$DST/CLIP"`
 				}
 				if !strings.Contains(stdout+stderr, "symlink") {
 					t.Errorf("no line names the symlink:\n%s%s", stdout, stderr)
+				}
+				if b, err := os.ReadFile(filepath.Join(dst, "AUDIO", "A001.WAV")); err != nil || string(b) != "audio" {
+					t.Errorf("the rest was not copied: %q, %v", b, err)
+				}
+			})
+		}
+	}
+}
+
+// TestMovedAtVerify: between the copy and the verification of
+// CLIP/C0001.MP4, the destination's CLIP directory (which holds the copy
+// under its temp name, and which the root keeps open from the copy) is
+// moved out of the destination. In transfer and source modes one opening
+// of the directory serves the size check, the record, the rename and the
+// checks of the final name; it must still check, before any of them, that
+// the directory is where the root's path leads: the file fails, and
+// nothing is written in the moved directory (no final name, no record, the
+// temp file as the copy left it).
+func TestMovedAtVerify(t *testing.T) {
+	for _, eng := range testEngines(t) {
+		for _, mode := range []string{"transfer", "source", "full"} {
+			t.Run(eng+"/"+mode, func(t *testing.T) {
+				src := footage(t, map[string]string{"CLIP/C0001.MP4": "card clip", "CLIP/C0002.MP4": "second clip", "AUDIO/A001.WAV": "audio"})
+				out := t.TempDir()
+				moved, dst := filepath.Join(out, "moved"), filepath.Join(out, "dst")
+				hook := `[ "$CVV_TEST_FILE" = CLIP/C0002.MP4 ] || exit 0
+mv "$DST/CLIP" "$MOVED"`
+				t.Setenv("CVV_TEST_BEFORE_VERIFY", hook)
+				t.Setenv("MOVED", moved)
+				t.Setenv("DST", dst)
+				// One file at a time: C0001 is placed before C0002 is
+				// copied, through the same kept directory.
+				code, stdout, stderr := runCLI(t, "--engine", eng, "-j", "1", "--mode", mode, src, dst)
+				if code != ExitFailure {
+					t.Errorf("exit %d, want %d:\n%s%s", code, ExitFailure, stdout, stderr)
+				}
+				ents, err := os.ReadDir(moved)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				// C0001.MP4 was placed before the move; C0002.MP4 must not
+				// be: its copy stays under its temp name, untouched.
+				if len(names) != 2 || !strings.HasPrefix(names[0], ".cvv-") || names[1] != "C0001.MP4" {
+					t.Fatalf("in the moved directory: %v, want C0001.MP4 and the temp file of C0002.MP4\n%s%s", names, stdout, stderr)
+				}
+				tmp := filepath.Join(moved, names[0])
+				if n, err := unix.Lgetxattr(tmp, "user.cvv.verified", nil); err == nil || n > 0 {
+					t.Errorf("the temp file in the moved directory got a record (%d bytes, %v)", n, err)
+				}
+				if b, err := os.ReadFile(tmp); err != nil || string(b) != "second clip" {
+					t.Errorf("the temp file in the moved directory: %q, %v", b, err)
+				}
+				if _, err := os.Lstat(filepath.Join(dst, "CLIP")); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("the destination's CLIP came back: %v", err)
 				}
 				if b, err := os.ReadFile(filepath.Join(dst, "AUDIO", "A001.WAV")); err != nil || string(b) != "audio" {
 					t.Errorf("the rest was not copied: %q, %v", b, err)

@@ -1353,7 +1353,9 @@ func (r *runner) hashAll(ctx context.Context, paths []string, progress func(int6
 }
 
 // verifyFile checks the destinations fj was copied to, as the mode says.
-// It returns an error only when the run is cancelled.
+// In transfer and source modes it also seals the copies it verified, or
+// removes those it failed (checkAndSeal); seal does it in full mode. It
+// returns an error only when the run is cancelled.
 func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	var idx []int
 	for i, s := range fj.states() {
@@ -1379,7 +1381,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 	}
 	switch r.opts.Mode {
 	case plan.LevelTransfer:
-		r.checkSizes(fj, idx)
+		r.checkAndSeal(fj, idx)
 		r.countVerified(fj)
 		return nil
 	case plan.LevelSource:
@@ -1388,7 +1390,7 @@ func (r *runner) verifyFile(ctx context.Context, fj *fileJob) error {
 			return err
 		}
 		if r.checkSource(fj, hs[0], errs[0], idx) {
-			r.checkSizes(fj, idx)
+			r.checkAndSeal(fj, idx)
 		}
 		r.countVerified(fj)
 		return nil
@@ -1462,17 +1464,26 @@ func (r *runner) checkSizes(fj *fileJob, idx []int) {
 			continue
 		}
 		fi, err := r.lstatCopy(i, r.copyPath(fj, i))
-		switch {
-		case err != nil:
-			fj.fail(i, err)
-		case !fi.Mode().IsRegular():
-			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: the copy is not a regular file (%v)", cvv.ErrVerifyMismatch, fi.Mode().Type())})
-		case fi.Size() != fj.size():
-			fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size())})
-		default:
-			fj.states()[i] = dsOK
-		}
+		r.sizeChecked(fj, i, fi, err)
 	}
+}
+
+// sizeChecked settles fj's copy on destination i by its Lstat (fi, or the
+// error err): verified if it is a regular file of the source's size,
+// failed otherwise. It returns whether the copy was verified.
+func (r *runner) sizeChecked(fj *fileJob, i int, fi fs.FileInfo, err error) bool {
+	switch {
+	case err != nil:
+		fj.fail(i, err)
+	case !fi.Mode().IsRegular():
+		fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: the copy is not a regular file (%v)", cvv.ErrVerifyMismatch, fi.Mode().Type())})
+	case fi.Size() != fj.size():
+		fj.fail(i, &os.PathError{Op: "verify", Path: r.target(fj, i), Err: fmt.Errorf("%w: destination has %d bytes, source %d", cvv.ErrVerifyMismatch, fi.Size(), fj.size())})
+	default:
+		fj.states()[i] = dsOK
+		return true
+	}
+	return false
 }
 
 // verifiedBytes counts n bytes read by a verification.

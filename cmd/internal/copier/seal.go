@@ -116,12 +116,18 @@ func (r *runner) seal(fj *fileJob) {
 			r.sealCopy(fj, i, tmp)
 		case dsFailed:
 			fj.x.temps[i] = ""
-			if err := r.removeCopy(i, tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				fj.x.errs[i] = fmt.Errorf("%w; its copy could not be removed: %v", fj.x.errs[i], err)
-			} else {
-				fj.x.errs[i] = fmt.Errorf("%w; the copy was removed", fj.x.errs[i])
-			}
+			r.dropCopy(fj, i, r.removeCopy(i, tmp))
 		}
+	}
+}
+
+// dropCopy tells, in the failure of fj's copy on destination i, whether
+// its held copy was removed (err, the removal's error).
+func (r *runner) dropCopy(fj *fileJob, i int, err error) {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fj.x.errs[i] = fmt.Errorf("%w; its copy could not be removed: %v", fj.x.errs[i], err)
+	} else {
+		fj.x.errs[i] = fmt.Errorf("%w; the copy was removed", fj.x.errs[i])
 	}
 }
 
@@ -161,24 +167,72 @@ func (r *runner) sealCopy(fj *fileJob, i int, tmp string) {
 	}
 	fj.x.temps[i] = ""
 	err := r.at(i, tmp, func(dir *atomicfile.Dir, tmpName string) error {
-		r.writeRecordIn(fj, dir, tmpName, tmp, r.record(fj, r.opts.Mode))
-		if !r.opts.NoPreserve {
-			// As in place: the source's mtime again, after the
-			// verification.
-			if err := dir.Chtimes(tmpName, unixTime(fj.modTime())); err != nil {
-				dir.Remove(tmpName)
-				return err
-			}
-		}
-		name := filepath.Base(final)
-		if err := dir.Place(tmpName, name, r.syncMode()); err != nil {
-			return err
-		}
-		r.placed(fj, i, func() { r.checkPlacedIn(fj, i, dir, name) })
-		return nil
+		return r.sealIn(fj, i, dir, tmpName, tmp, nil)
 	})
 	if err != nil {
 		fj.fail(i, cvv.DestError(err))
+	}
+}
+
+// sealIn is sealCopy in dir, the directory of fj's verified copy tmp
+// (tmpName in it) and of its final name, already open. checked, if not
+// nil, is what an Lstat of tmpName just gave, through the same opening
+// of dir: the source's mtime is not set again when the copy already has
+// it.
+func (r *runner) sealIn(fj *fileJob, i int, dir *atomicfile.Dir, tmpName, tmp string, checked fs.FileInfo) error {
+	r.writeRecordIn(fj, dir, tmpName, tmp, r.record(fj, r.opts.Mode))
+	if !r.opts.NoPreserve && (checked == nil || checked.ModTime().UnixNano() != fj.modTime()) {
+		// As in place: the source's mtime again, after the
+		// verification.
+		if err := dir.Chtimes(tmpName, unixTime(fj.modTime())); err != nil {
+			dir.Remove(tmpName)
+			return err
+		}
+	}
+	name := filepath.Base(r.target(fj, i))
+	if err := dir.Place(tmpName, name, r.syncMode()); err != nil {
+		return err
+	}
+	r.placed(fj, i, func() { r.checkPlacedIn(fj, i, dir, name) })
+	return nil
+}
+
+// checkAndSeal is checkSizes then seal for the copies idx of fj, each
+// from one opening of its directory (r.at: the root's path and the
+// directory's place checked once) instead of two: the size check, then,
+// at once, the record, the rename and the checks of the final name, or
+// the removal of a copy of the wrong size. Nothing is written through the
+// directory but right after the check, as with two openings: the Lstat is
+// all that runs between the check and what sealIn writes. A copy whose
+// temp file is not in its final name's directory (a test seam) is checked
+// as checkSizes does and left to seal.
+func (r *runner) checkAndSeal(fj *fileJob, idx []int) {
+	for _, i := range idx {
+		tmp := fj.held(i)
+		if fj.states()[i] != dsCopied || tmp == "" || filepath.Dir(tmp) != filepath.Dir(r.target(fj, i)) {
+			r.checkSizes(fj, []int{i})
+			continue
+		}
+		ran := false
+		err := r.at(i, tmp, func(dir *atomicfile.Dir, tmpName string) error {
+			ran = true
+			fj.x.temps[i] = ""
+			fi, err := dir.Lstat(tmpName)
+			if !r.sizeChecked(fj, i, fi, err) {
+				r.dropCopy(fj, i, dir.Remove(tmpName))
+				return nil
+			}
+			return r.sealIn(fj, i, dir, tmpName, tmp, fi)
+		})
+		switch {
+		case err == nil:
+		case ran:
+			fj.fail(i, cvv.DestError(err))
+		default:
+			// Not reached: as checkSizes, the copy fails; seal tries to
+			// remove it.
+			fj.fail(i, err)
+		}
 	}
 }
 
