@@ -42,43 +42,45 @@ func (c OnConflict) String() string {
 // decideDest decides what to do with fj on destination i, conflicts
 // included: the one place where what a destination holds becomes an
 // action. A conflict that is not resolved fails fj there (Skip with the
-// state failed).
-func (r *runner) decideDest(fj *fileJob, i int) plan.Action {
-	a, fi, err := r.decideAt(i, r.target(fj, i), *fj.entry())
+// state failed). It also returns what is there under the name fj takes
+// (its record with it), for an action Skip or Recheck.
+func (r *runner) decideDest(fj *fileJob, i int) (plan.Action, plan.Existing) {
+	a, ex, err := r.decideAt(i, r.target(fj, i), *fj.entry())
 	if err != nil {
 		// Cannot look: copy, and let the copy report what is wrong.
-		return plan.Copy
+		return plan.Copy, plan.Existing{}
 	}
 	if a != plan.Conflict {
-		return a
+		return a, ex
 	}
+	fi := ex.Info
 	switch {
 	case r.opts.OnConflict == ConflictRename:
-		alt, a, err := r.freeName(fj, i)
+		alt, a, ex, err := r.freeName(fj, i)
 		if err != nil {
 			fj.fail(i, fmt.Errorf("%w; and no other name: %v", r.conflictError(fj, i, fi), err))
-			return plan.Skip
+			return plan.Skip, plan.Existing{}
 		}
 		fj.setConflict(i, alt, "")
-		return a
+		return a, ex
 	case fi.IsDir():
 		// A directory is never replaced by a file: that would delete a tree.
 		fj.fail(i, r.conflictError(fj, i, fi))
-		return plan.Skip
+		return plan.Skip, plan.Existing{}
 	case r.opts.OnConflict == ConflictOverwrite:
 		fj.setConflict(i, "", describeEntry(fi))
-		return plan.Copy
+		return plan.Copy, plan.Existing{}
 	}
 	fj.fail(i, fmt.Errorf("%w (--on-conflict overwrite replaces it, --on-conflict rename keeps both)", r.conflictError(fj, i, fi)))
-	return plan.Skip
+	return plan.Skip, plan.Existing{}
 }
 
 // freeName returns the name "NAME (k).EXT" (k = 2, 3, ...) that fj takes
 // on destination i with --on-conflict rename, and the action there: the
 // first name that is free (Copy) or that holds this source file from an
-// earlier run (Skip or Recheck, like any resumed copy). A name that a
-// source file of this run has is never taken.
-func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
+// earlier run (Skip or Recheck, like any resumed copy), with what is there.
+// A name that a source file of this run has is never taken.
+func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, plan.Existing, error) {
 	final := r.target(fj, i)
 	dir, base := filepath.Split(final)
 	ext := filepath.Ext(base)
@@ -92,15 +94,15 @@ func (r *runner) freeName(fj *fileJob, i int) (string, plan.Action, error) {
 		if _, err := os.Lstat(filepath.Join(filepath.Dir(r.source(fj)), name)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		a, _, err := r.decideAt(i, cand, *fj.entry())
+		a, ex, err := r.decideAt(i, cand, *fj.entry())
 		if err != nil {
-			return "", 0, err
+			return "", 0, plan.Existing{}, err
 		}
 		if a != plan.Conflict {
-			return cand, a, nil
+			return cand, a, ex, nil
 		}
 	}
-	return "", 0, fmt.Errorf("%s (2) to (999) are all taken", stem)
+	return "", 0, plan.Existing{}, fmt.Errorf("%s (2) to (999) are all taken", stem)
 }
 
 // conflictError says why fj is not copied onto what destination i holds
@@ -187,7 +189,7 @@ func (c *lookDir) close() {
 // root's descriptor with no symlink followed (the one opened last on that
 // destination, while it is the same). Without open roots (a dry run) the
 // directory is opened by its path.
-func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, fs.FileInfo, error) {
+func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, plan.Existing, error) {
 	if r.looks == nil {
 		r.looks = make([]lookDir, len(r.plan.Dests))
 	}
@@ -203,9 +205,9 @@ func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, fs.F
 	}
 	switch {
 	case errors.Is(c.err, fs.ErrNotExist):
-		return plan.Copy, nil, nil // a directory this run makes
+		return plan.Copy, plan.Existing{}, nil // a directory this run makes
 	case c.err != nil:
-		return plan.Copy, nil, c.err
+		return plan.Copy, plan.Existing{}, c.err
 	}
 	return plan.DecideIn(c.dir, filepath.Base(target), e, r.policy(i))
 }

@@ -379,12 +379,15 @@ func (r *runner) decide(ctx context.Context) error {
 	}()
 	seen := 0
 	var dc dirCache
+	// found[i] is what destination i holds under the file's name.
+	found := make([]plan.Existing, n)
 	for k, e := range r.tree.Files.All() {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		fj := r.view(t, k, &e, &dc)
 		for i := range n {
+			found[i] = plan.Existing{}
 			if err := r.refusal(i, e.Rel); err != nil {
 				// The destination cannot hold it: it fails there alone.
 				fj.actions()[i] = plan.Skip
@@ -393,13 +396,13 @@ func (r *runner) decide(ctx context.Context) error {
 			}
 			a := plan.Copy
 			if !fresh[i] {
-				a = r.decideDest(fj, i)
+				a, found[i] = r.decideDest(fj, i)
 			}
 			fj.actions()[i] = a
 		}
 		if r.opts.hashFilesWanted() {
 			// A manifest lists every file with its hash.
-			r.hashSkipped(fj)
+			r.hashSkipped(fj, found)
 		}
 		for i, a := range fj.actions() {
 			if a == plan.Skip && fj.states()[i] == dsPending {
@@ -1305,17 +1308,18 @@ func (r *runner) reusableHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
 	if !r.opts.Policy.VerifyExisting || len(idx) != len(fj.actions()) {
 		return cvv.HashResult{}, false
 	}
-	return r.recordsHash(fj, idx)
+	return r.recordsHash(fj, idx, func(i int) (plan.Record, bool) { return plan.ReadRecord(r.target(fj, i)) })
 }
 
 // recordsHash returns the source hash the verification records of fj's
 // destinations in idx agree on, when each record proves a verification of
 // this source file (size and mtime) at least as strict as the run asks,
-// with the run's hash algorithm.
-func (r *runner) recordsHash(fj *fileJob, idx []int) (cvv.HashResult, bool) {
+// with the run's hash algorithm. record returns the record of
+// destination i (ok false: none).
+func (r *runner) recordsHash(fj *fileJob, idx []int, record func(i int) (plan.Record, bool)) (cvv.HashResult, bool) {
 	var hash string
 	for _, i := range idx {
-		rec, ok := plan.ReadRecord(r.target(fj, i))
+		rec, ok := record(i)
 		if !ok || rec.Alg != r.opts.Alg.String() || !rec.Covers(*fj.entry(), r.policy(i)) || hash != "" && rec.Hash != hash {
 			return cvv.HashResult{}, false
 		}

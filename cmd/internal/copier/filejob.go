@@ -90,6 +90,11 @@ const (
 	// (fileJob.failSource); the error itself goes once the file is
 	// reported.
 	flagSourceFailed fileFlags = 1 << 6
+	// flagSkipTimesExact: fj is skipped on every destination with the
+	// hash of its records (flagHashReused), and each copy's mtime was the
+	// source's to the nanosecond when decide looked at it: its manifest
+	// entry there takes that time without another stat.
+	flagSkipTimesExact fileFlags = 1 << 7
 )
 
 // fileHash is the source hash of a file and what it was taken of.

@@ -193,8 +193,13 @@ func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifes
 		// is said here.
 		target := r.targetAt(fj, i, rel)
 		f := manifest.File{Path: r.relIn(root, target, rel), Size: h.size, ModTime: unixTime(h.modTime), Hash: h.hash, HashDate: h.time()}
-		if fi, err := os.Stat(target); err == nil {
-			f.ModTime = fi.ModTime()
+		if fj.states()[i] != dsSkipped || !fj.has(flagSkipTimesExact) {
+			// The copy's own mtime (a coarser one where the filesystem
+			// keeps less); a file skipped with its source's exact time,
+			// as decide saw it, has it already (h.modTime).
+			if fi, err := os.Stat(target); err == nil {
+				f.ModTime = fi.ModTime()
+			}
 		}
 		if fj.states()[i] == dsFailed {
 			f.Action = "failed"
@@ -334,9 +339,12 @@ func decodeHash(b []byte) (k int, rel string, h fileHash, err error) {
 // where it is skipped: the hash of its verification records when every
 // destination skips it and their records agree (recordsHash), so that
 // nothing is read; otherwise the destinations that skip it re-check it
-// (hash both sides), as with --verify-existing.
-func (r *runner) hashSkipped(fj *fileJob) {
-	var skip []int
+// (hash both sides), as with --verify-existing. found[i] is what decide
+// found on destination i, the record it read there with it: none is read
+// again.
+func (r *runner) hashSkipped(fj *fileJob, found []plan.Existing) {
+	var buf [4]int
+	skip := buf[:0]
 	for i, a := range fj.actions() {
 		if a == plan.Skip && fj.err(i) == nil {
 			skip = append(skip, i)
@@ -346,11 +354,14 @@ func (r *runner) hashSkipped(fj *fileJob) {
 		return
 	}
 	if len(skip) == len(fj.actions()) {
-		if h, ok := r.recordsHash(fj, skip); ok {
+		if h, ok := r.recordsHash(fj, skip, func(i int) (plan.Record, bool) { return found[i].Record, found[i].HasRecord }); ok {
 			// Kept out of memory until the copy reaches fj
 			// (runner.copyFeed).
 			r.reused.Append([]byte(h.Hash))
 			fj.set(flagHashReused, true)
+			fj.set(flagSkipTimesExact, !slices.ContainsFunc(found, func(ex plan.Existing) bool {
+				return ex.Info == nil || !ex.Info.ModTime().Equal(fj.entry().ModTime)
+			}))
 			return
 		}
 	}

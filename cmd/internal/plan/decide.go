@@ -72,28 +72,42 @@ func Decide(target string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
 		return Copy, nil, err
 	}
 	defer dir.Close()
-	return DecideIn(dir, name, e, pol)
+	a, ex, err := DecideIn(dir, name, e, pol)
+	return a, ex.Info, err
+}
+
+// Existing is what a destination holds under a file's name, as DecideIn
+// found it.
+type Existing struct {
+	// Info is from lstat, nil when nothing is there.
+	Info fs.FileInfo
+	// Record is the verification record of a regular file there, valid
+	// when HasRecord is set (there is one cvv wrote and can read).
+	Record    Record
+	HasRecord bool
 }
 
 // DecideIn is Decide for the entry name in dir, a destination directory
 // opened below its root (atomicfile.Dir): the lstat and the record are read from
 // dir's descriptor, so nothing above dir is resolved again and no symlink
-// is followed.
-func DecideIn(dir *atomicfile.Dir, name string, e Entry, pol Policy) (Action, fs.FileInfo, error) {
+// is followed. It returns what it found there, the record too: a caller
+// that needs the record takes it from here rather than reading it again.
+func DecideIn(dir *atomicfile.Dir, name string, e Entry, pol Policy) (Action, Existing, error) {
 	fi, err := dir.Lstat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Copy, nil, nil
+			return Copy, Existing{}, nil
 		}
-		return Copy, nil, err
+		return Copy, Existing{}, err
 	}
+	ex := Existing{Info: fi}
 	var rec *Record
 	if fi.Mode().IsRegular() {
-		if r, ok := ReadRecord(dir.NamePath(name)); ok {
-			rec = &r
+		if ex.Record, ex.HasRecord = ReadRecord(dir.NamePath(name)); ex.HasRecord {
+			rec = &ex.Record
 		}
 	}
-	return Classify(fi, rec, e, pol), fi, nil
+	return Classify(fi, rec, e, pol), ex, nil
 }
 
 // Classify decides what to do with the source file e where the
