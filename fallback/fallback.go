@@ -107,12 +107,12 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (res *cvv.Result, err er
 	}
 	defer src.Close()
 	size := fi.Size()
-	copyfile.AdviseSequential(src)
-	layout := copyfile.NewLayout(src, fi)
-	prealloc := size
-	if layout.Sparse() {
-		prealloc = 0 // only the data gets blocks
+	if size > int64(e.opts.BlockSize) {
+		// One read takes a smaller file whole: no read-ahead to ask for.
+		copyfile.AdviseSequential(src)
 	}
+	layout := copyfile.NewLayout(src, fi)
+	prealloc := layout.Prealloc(e.opts.BlockSize)
 
 	res = &cvv.Result{
 		Source:  job.Source,
