@@ -169,9 +169,32 @@ func TestDirCacheConcurrent(t *testing.T) {
 }
 
 func openFDs(t *testing.T) int {
+	procFDDir() // the process keeps it open: counted before and after alike
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	return len(ents)
+}
+
+// BenchmarkLend: OpenParent of a directory the root keeps open, and its
+// Close: the lend's check of where the directory is.
+func BenchmarkLend(b *testing.B) {
+	base := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(base, "root", "a", "b"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	root, err := OpenRoot(filepath.Join(base, "root"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	final := filepath.Join(base, "root", "a", "b", "f")
+	for b.Loop() {
+		d, _, err := OpenParent(root, final)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+	}
 }
