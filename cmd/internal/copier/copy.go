@@ -381,11 +381,19 @@ func (r *runner) decide(ctx context.Context) error {
 	var dc dirCache
 	// found[i] is what destination i holds under the file's name.
 	found := make([]plan.Existing, n)
+	// One view, made again for each file (jobTable.viewIn): decide
+	// keeps what it decided in t and holds no view.
+	var fj *fileJob
+	var ent plan.Entry
 	for k, e := range r.tree.Files.All() {
 		if k%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fj := r.view(t, k, &e, &dc)
+		ent = e
+		fj = t.viewIn(fj, int32(k), &ent)
+		if r.tree.IsDir {
+			fj.dir = r.dirOf(&dc, e.Rel)
+		}
 		for i := range n {
 			found[i] = plan.Existing{}
 			if err := r.refusal(i, e.Rel); err != nil {
@@ -425,17 +433,6 @@ func (r *runner) decide(ctx context.Context) error {
 	return nil
 }
 
-// view returns a view of file k of table t, whose entry e is; dc is the
-// pass's cache of the directory index (the files of a directory come
-// together).
-func (r *runner) view(t *jobTable, k int, e *plan.Entry, dc *dirCache) *fileJob {
-	fj := t.view(int32(k), e)
-	if r.tree.IsDir {
-		fj.dir = r.dirOf(dc, e.Rel)
-	}
-	return fj
-}
-
 // dirCache is the last directory a pass over the files looked up.
 type dirCache struct {
 	rel string
@@ -461,27 +458,65 @@ func (r *runner) dirOf(c *dirCache, rel string) int32 {
 // what is written to it may be lost.
 func (r *runner) peek(k int) *fileJob { return r.files.view(int32(k), nil) }
 
+// records yields the index and a view of each file of the run without
+// its entry (peekIn: one view, made again for each), for a pass that
+// only reads what the run decided and did for each file (its actions,
+// states and flags): the tree's file list is not read back.
+func (r *runner) records() iter.Seq2[int, *fileJob] {
+	return func(yield func(int, *fileJob) bool) {
+		var fj *fileJob
+		for k := range r.files.len() {
+			if fj = r.peekIn(fj, k); r.files.err() != nil || !yield(k, fj) {
+				return
+			}
+		}
+	}
+}
+
+// peekIn is peek made in the storage of prev, a view peekIn returned
+// before that nobody holds any more (nil: none): a pass that only reads
+// the files it peeks at allocates nothing for most of them.
+func (r *runner) peekIn(prev *fileJob, k int) *fileJob { return r.files.viewIn(prev, int32(k), nil) }
+
 // jobs yields the index and a view of each file of the run, in the
 // order of the tree, with its entry (read back from the tree's
 // FileList), until a record cannot be read back. A pass that hands a file to another goroutine pins it
 // (fileJob.pin); the table keeps what an unpinned view was given when
 // the pass moves on.
+//
+// The view of a file the pass moved on from, unpinned, is made again for
+// the next (jobTable.viewIn), with its entry: a pass allocates nothing
+// for a file that is not pinned and has no slot.
 func (r *runner) jobs() iter.Seq2[int, *fileJob] {
 	return func(yield func(int, *fileJob) bool) {
 		var dc dirCache
+		// spare is the view of the file before, which nobody holds.
+		var spare *fileJob
 		for k, e := range r.tree.Files.All() {
 			if k >= r.files.len() {
 				return
 			}
-			fj := r.view(r.files, k, &e, &dc)
+			var fj *fileJob
+			if spare != nil {
+				*spare.e = e
+				fj = r.files.viewIn(spare, int32(k), spare.e)
+			} else {
+				ent := e
+				fj = r.files.view(int32(k), &ent)
+			}
+			if r.tree.IsDir {
+				fj.dir = r.dirOf(&dc, e.Rel)
+			}
 			if r.files.err() != nil {
 				// Its record may not be what the run decided: the pass
 				// stops short, and the run fails (execute).
 				return
 			}
 			ok := yield(k, fj)
+			spare = nil
 			if !fj.pinned {
 				r.files.keep(fj)
+				spare = fj
 			}
 			if !ok {
 				return
@@ -584,7 +619,7 @@ func (r *runner) spaceNeeds() (fss []*plan.Filesystem, any bool, err error) {
 	}
 	// A file to recheck exists already and is copied again only if it
 	// differs: it needs no new space in the common case.
-	for _, fj := range r.jobs() {
+	for _, fj := range r.records() {
 		if any = slices.Contains(fj.actions(), plan.Copy); any {
 			break
 		}
@@ -1606,7 +1641,7 @@ func (r *runner) countVerified(fj *fileJob) {
 // verified (declined or interrupted), failed ones aside.
 func (r *runner) unverified() int {
 	n := 0
-	for _, fj := range r.jobs() {
+	for _, fj := range r.records() {
 		if !fj.failed() && slices.Contains(fj.states(), dsCopied) {
 			n++
 		}

@@ -55,6 +55,9 @@ type fileJob struct {
 	dir int32
 	// pinned: the view was handed to a worker, which releases it.
 	pinned bool
+	// newSlot: the view made its slot (the table kept none for the
+	// file), which no other view shares unless the table keeps it.
+	newSlot bool
 }
 
 // fileSlot is what only some files need, or need only while they are
@@ -167,7 +170,15 @@ func (t *jobTable) close() {
 
 // view returns a view of file k with its entry e (nil when not at hand),
 // its record and its slot: the one t keeps, or a new empty one.
-func (t *jobTable) view(k int32, e *plan.Entry) *fileJob {
+func (t *jobTable) view(k int32, e *plan.Entry) *fileJob { return t.viewIn(nil, k, e) }
+
+// viewIn is view, made in the storage of old when old is not nil: a
+// view of t that nobody holds any more (its pass moved on from it, it
+// was not pinned, and t.keep took what it had to keep). Its record
+// buffers are used again, and its slot when that holds nothing (t does
+// not keep it then): a pass over every file allocates nothing for a
+// file that has no slot of its own.
+func (t *jobTable) viewIn(old *fileJob, k int32, e *plan.Entry) *fileJob {
 	t.mu.Lock()
 	s := t.slots[k]
 	var rec []byte
@@ -175,14 +186,32 @@ func (t *jobTable) view(k int32, e *plan.Entry) *fileJob {
 		rec = s.rec
 	}
 	t.mu.Unlock()
-	if s == nil {
-		s = &fileSlot{}
+	fj := old
+	if fj == nil {
+		fj = &fileJob{}
 	}
-	fj := &fileJob{fileSlot: s, t: t, e: e, k: k, rec: rec}
+	var recBuf, origBuf []byte
+	if old != nil && old.orig != nil {
+		// Its own copy of the record (below), not a slot's.
+		recBuf, origBuf = old.rec, old.orig
+	}
+	newSlot := s == nil
+	if newSlot {
+		if old != nil && old.newSlot && old.x == nil && old.h == nil && old.fileSlot.rec == nil {
+			// Empty, so the table did not keep it: only old had it.
+			s = old.fileSlot
+		} else {
+			s = &fileSlot{}
+		}
+	}
+	*fj = fileJob{fileSlot: s, t: t, e: e, k: k, rec: rec, newSlot: newSlot}
 	if rec == nil {
-		m := recordSize(t.n)
-		buf := make([]byte, 2*m)
-		fj.rec, fj.orig = buf[:m:m], buf[m:]
+		if recBuf == nil {
+			m := recordSize(t.n)
+			buf := make([]byte, 2*m)
+			recBuf, origBuf = buf[:m:m], buf[m:]
+		}
+		fj.rec, fj.orig = recBuf, origBuf
 		t.recs.Get(int(k), fj.rec)
 		copy(fj.orig, fj.rec)
 	}

@@ -178,12 +178,13 @@ func (r *runner) spoolError(rec hashRecord, err error) error {
 // there.
 func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifest.File)) (unchanged bool) {
 	unchanged = true
+	var fj *fileJob
 	for k := range r.files.len() {
-		fj := r.peek(k)
+		fj = r.peekIn(fj, k)
 		unchanged = unchanged && fj.hashReused() && fj.states()[i] == dsSkipped
 	}
 	r.hashedFiles(func(k int, rel string, h *fileHash) {
-		fj := r.peek(k)
+		fj = r.peekIn(fj, k)
 		if fj.unlisted(i) || fj.states()[i] == dsSkipped && !fj.hashReused() {
 			return
 		}
@@ -225,12 +226,13 @@ func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 			err = rec.Spool.Add(f)
 		}
 	}
+	var fj *fileJob
 	for k := range r.files.len() {
-		fj := r.peek(k)
+		fj = r.peekIn(fj, k)
 		rec.unchanged = rec.unchanged && fj.hashReused() && !fj.failed()
 	}
 	r.hashedFiles(func(k int, rel string, h *fileHash) {
-		fj := r.peek(k)
+		fj = r.peekIn(fj, k)
 		if fj.srcState() == srcError {
 			return
 		}
@@ -290,8 +292,9 @@ func (r *runner) hashedFiles(fn func(k int, rel string, h *fileHash)) {
 		fn(k, rel, &h)
 	}
 	unlogged := func(fj *fileJob) bool { return fj.h != nil && fj.h.hash != "" && !fj.logged() }
+	var fj *fileJob
 	for k := range r.files.len() {
-		if unlogged(r.peek(k)) {
+		if fj = r.peekIn(fj, k); unlogged(fj) {
 			// One more pass, for their paths.
 			for k, fj := range r.jobsWhere(unlogged) {
 				fn(k, fj.entry().Rel, fj.h)

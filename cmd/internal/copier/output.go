@@ -18,7 +18,7 @@ func displayName(s string) string { return ui.DisplayName(s) }
 // feed.
 func (r *runner) startOutput() {
 	toCopy := 0
-	for _, fj := range r.jobs() {
+	for _, fj := range r.records() {
 		if fj.needsCopy() {
 			toCopy++
 		}
@@ -189,7 +189,7 @@ type fileCounts struct {
 
 func (r *runner) countFiles() fileCounts {
 	var c fileCounts
-	for _, fj := range r.jobs() {
+	for _, fj := range r.records() {
 		if fj.hashReused() {
 			c.hashReused++
 		}
@@ -245,7 +245,7 @@ func (r *runner) destSummaries() []ui.DestSummary {
 	for i, d := range r.plan.Dests {
 		ds[i] = ui.DestSummary{Path: d.Path, Name: d.Arg, Error: ui.ErrString(r.dropped[i])}
 	}
-	for _, fj := range r.jobs() {
+	for _, fj := range r.records() {
 		for i, st := range fj.states() {
 			switch st {
 			case dsOK:
