@@ -322,8 +322,10 @@ func FileName(root string, f Format, alg hashing.Algorithm) string {
 // tool's "ascmhl" ignore pattern matches) or a sums or xxh list named after
 // root. Verification skips them.
 func IsManifest(root, rel string) bool {
-	if slices.Contains(strings.Split(rel, "/"), HistoryDir) {
-		return true
+	for el := range strings.SplitSeq(rel, "/") {
+		if el == HistoryDir {
+			return true
+		}
 	}
 	if strings.Contains(rel, "/") {
 		return false
@@ -468,7 +470,7 @@ func checkPath(p string) error {
 	case strings.HasPrefix(p, "/"):
 		return fmt.Errorf("absolute path %q", p)
 	}
-	for _, el := range strings.Split(p, "/") {
+	for el := range strings.SplitSeq(p, "/") {
 		switch el {
 		case "..":
 			return fmt.Errorf("path %q escapes the root", p)
