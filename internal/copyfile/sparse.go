@@ -32,14 +32,15 @@ func NewLayout(f *os.File, fi os.FileInfo) *Layout {
 func (l *Layout) Sparse() bool { return l.sparse }
 
 // Prealloc returns how many bytes to preallocate for each copy of the
-// file, written block bytes at a time: its size, or 0 where
-// preallocation buys nothing. A sparse file's copy gets blocks for its
-// data only. A file of one block or less is written by one write, which
-// allocates it in one piece anyway (delayed allocation, or the one
-// O_DIRECT write); the free space was checked before the copy, and a
-// write that finds the filesystem full fails as a fallocate would. For
-// a tree of small files that is one system call (or ring operation, an
-// io_uring worker's wake-up) less per file and destination.
+// file written through the page cache, block bytes at a time: its size,
+// or 0 where preallocation buys nothing. A sparse file's copy gets
+// blocks for its data only. A file of one block or less is written by
+// one write, which delayed allocation allocates in one piece anyway; the
+// free space was checked before the copy, and a write that finds the
+// filesystem full fails as a fallocate would. For a tree of small files
+// that is one system call less per file and destination. (O_DIRECT
+// writes are another matter: on ext4 one past the end of a file with no
+// blocks cost more than the fallocate, so the io_uring engine keeps it.)
 func (l *Layout) Prealloc(block int) int64 {
 	if l.sparse || l.size <= int64(block) {
 		return 0
