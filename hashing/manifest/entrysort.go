@@ -344,14 +344,16 @@ func (s *sortedEntries) close() error {
 	return s.file.Close()
 }
 
-// writeEntry encodes e; errors surface at the writer's Flush.
+// writeEntry encodes e; errors surface at the writer's Flush. The
+// numbers are encoded in w's own free space (AvailableBuffer): nothing
+// is allocated per entry.
 func writeEntry(w *bufio.Writer, e Entry) {
 	writeString(w, e.Path)
-	w.Write(binary.AppendVarint(nil, e.Size))
+	w.Write(binary.AppendVarint(w.AvailableBuffer(), e.Size))
 	writeTime(w, e.ModTime)
-	w.Write(binary.AppendUvarint(nil, uint64(len(e.Hashes))))
+	w.Write(binary.AppendUvarint(w.AvailableBuffer(), uint64(len(e.Hashes))))
 	for _, h := range e.Hashes {
-		w.Write(binary.AppendUvarint(nil, uint64(h.Alg)))
+		w.Write(binary.AppendUvarint(w.AvailableBuffer(), uint64(h.Alg)))
 		writeString(w, h.Value)
 		writeString(w, h.Action)
 		writeTime(w, h.Date)
@@ -359,13 +361,19 @@ func writeEntry(w *bufio.Writer, e Entry) {
 }
 
 func writeString(w *bufio.Writer, s string) {
-	w.Write(binary.AppendUvarint(nil, uint64(len(s))))
+	w.Write(binary.AppendUvarint(w.AvailableBuffer(), uint64(len(s))))
 	w.WriteString(s)
 }
 
 func writeTime(w *bufio.Writer, t time.Time) {
-	b, _ := t.MarshalBinary() // fails only for offsets not in whole minutes
-	writeString(w, string(b))
+	// Its length in one byte (a time takes 15 to 18), then the time.
+	b, err := t.AppendBinary(append(w.AvailableBuffer(), 0))
+	if err != nil {
+		// Only for offsets not in whole minutes: written as no time.
+		b = b[:1]
+	}
+	b[0] = byte(len(b) - 1)
+	w.Write(b)
 }
 
 // readEntry decodes an entry writeEntry wrote; io.EOF at the end.
@@ -407,6 +415,16 @@ func readString(r *bufio.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if n <= uint64(r.Size()) {
+		// One allocation, the string's, not a buffer besides.
+		b, err := r.Peek(int(n))
+		if err != nil {
+			return "", io.ErrUnexpectedEOF
+		}
+		s := string(b)
+		_, err = r.Discard(int(n))
+		return s, err
+	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
 		return "", io.ErrUnexpectedEOF
@@ -414,14 +432,27 @@ func readString(r *bufio.Reader) (string, error) {
 	return string(b), nil
 }
 
+// readTime decodes a time writeTime wrote, from r's buffer where it is
+// held whole (as it always is: 15 to 17 bytes).
 func readTime(r *bufio.Reader) (time.Time, error) {
-	s, err := readString(r)
+	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var t time.Time
-	if s == "" {
+	if n == 0 {
 		return t, nil
 	}
-	return t, t.UnmarshalBinary([]byte(s))
+	if n > uint64(r.Size()) {
+		return t, errors.New("corrupt time")
+	}
+	b, err := r.Peek(int(n))
+	if err != nil {
+		return t, io.ErrUnexpectedEOF
+	}
+	if err := t.UnmarshalBinary(b); err != nil {
+		return t, err
+	}
+	_, err = r.Discard(int(n))
+	return t, err
 }
