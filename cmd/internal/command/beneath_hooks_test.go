@@ -99,6 +99,11 @@ mv "$DST/CLIP" "$MOVED"`
 				if code != ExitFailure {
 					t.Errorf("exit %d, want %d:\n%s%s", code, ExitFailure, stdout, stderr)
 				}
+				// The held copy is still in the moved directory: the
+				// failure must not say it was removed.
+				if strings.Contains(stdout+stderr, "the copy was removed") {
+					t.Errorf("the failure says the copy was removed; it is still in the moved directory:\n%s%s", stdout, stderr)
+				}
 				ents, err := os.ReadDir(moved)
 				if err != nil {
 					t.Fatal(err)

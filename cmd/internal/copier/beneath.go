@@ -134,9 +134,20 @@ func (r *runner) at(i int, p string, f func(dir *atomicfile.Dir, name string) er
 	return f(dir, name)
 }
 
-// removeCopy removes p (a held copy given up) on destination i.
+// removeCopy removes p (a held copy given up) on destination i. An error
+// on the way to p's directory (moved out of the root, say, with the copy
+// in it) is not the copy's absence: it never wraps fs.ErrNotExist, so
+// the copy is not said to be gone (dropCopy).
 func (r *runner) removeCopy(i int, p string) error {
-	return r.at(i, p, func(dir *atomicfile.Dir, name string) error { return dir.Remove(name) })
+	reached := false
+	err := r.at(i, p, func(dir *atomicfile.Dir, name string) error {
+		reached = true
+		return dir.Remove(name)
+	})
+	if err != nil && !reached {
+		return fmt.Errorf("its directory cannot be reached: %v", err)
+	}
+	return err
 }
 
 // lstatCopy returns the file information of p on destination i, not
