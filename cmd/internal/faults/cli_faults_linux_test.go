@@ -229,6 +229,45 @@ dd if=/dev/zero of=%[2]s/filler bs=64k 2>/dev/null || true
 	checkComplete(t, want, d3)
 }
 
+// TestCLIDiskFullSmallFiles: the disk fills while a tree of small files
+// is copied by the portable engine, which does not preallocate a file of
+// one block or less (Layout.Prealloc): the space each one needs is found
+// missing by its write or its sync, not by a fallocate. The run fails
+// saying so, leaves no temp file, every file under its final name on the
+// full filesystem has the source's bytes, and the other destinations are
+// complete.
+func TestCLIDiskFullSmallFiles(t *testing.T) {
+	forEachSmallFS(t, 16<<20, func(t *testing.T, small string) {
+		work := workDir(t, 128<<20)
+		src := filepath.Join(work, "src")
+		want := buildTree(t, src, treeSpec{Small: 40})
+		d1 := filepath.Join(work, "d1")
+		flag := filepath.Join(work, "filled")
+		hook := writeHook(t, fmt.Sprintf(`[ -e %[1]s ] && exit 0
+touch %[1]s
+dd if=/dev/zero of=%[2]s/filler bs=4k 2>/dev/null || true
+`, flag, small))
+		r := runCVV(t, runOpts{Env: []string{hook}}, "--engine", "fallback", "-j", "1", src, d1, small)
+		if _, err := os.Stat(flag); err != nil {
+			t.Fatalf("the hook never ran: %v\n%v", err, r)
+		}
+		if r.Code != 1 {
+			t.Errorf("exit %d, want 1", r.Code)
+		}
+		expectOutput(t, r, "no space left on device")
+		if err := os.Remove(filepath.Join(small, "filler")); err != nil {
+			t.Error(err)
+		}
+		if tmp := tempFiles(t, small); len(tmp) > 0 {
+			t.Errorf("temp files left on the full filesystem: %q", tmp)
+		}
+		if n := checkFinalFiles(t, want, small); n >= len(want) {
+			t.Errorf("%d of %d files on the full filesystem: it never filled", n, len(want))
+		}
+		checkComplete(t, want, d1)
+	})
+}
+
 // TestCLISourceReadEIO: one source file (on a FUSE filesystem) fails to
 // read with EIO part-way. That file fails on every destination, named with
 // the errno; every other file completes everywhere.
