@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"os"
@@ -109,24 +110,46 @@ func normalized(rec Record) Record {
 
 // mhlCurrent reports whether the newest generation of rec.Root's history
 // records rec (see Current). rec is normalized: its files in path order.
-// The history is read as a stream (OpenHistory), one entry at a time
-// beside rec's (Files, or its Spool read as a stream).
+//
+// The newest generation is read once (currentScan): as its C4 ID is taken
+// and its structure checked, each entry is compared with rec's next file
+// and folded into the directory hashes its directories must record, which
+// are compared with the recorded ones once it is read. The older ones are
+// read as OpenHistory reads them. Where the newest generation file is not
+// the newest committed one (an interrupted commit left it), or lists its
+// files out of path order (another tool's), or records directory hashes
+// in another algorithm, the history is read again by mhlCurrentRead.
 func mhlCurrent(rec Record) bool {
+	c := &currentScan{rec: rec}
+	defer c.close()
+	hist, err := readHistory(rec.Root, func(dir string, ents []os.DirEntry) (map[int]*Generation, error) {
+		return openGenerationsWith(dir, ents, c.read)
+	})
+	if err != nil {
+		return false
+	}
+	defer hist.Close()
+	g := hist.Generations[len(hist.Generations)-1]
+	if g != c.g || c.unsorted {
+		return mhlCurrentRead(rec)
+	}
+	current, sure := c.current()
+	if !sure {
+		return mhlCurrentRead(rec)
+	}
+	return current
+}
+
+// mhlCurrentRead is mhlCurrent reading the history as OpenHistory does,
+// then the newest generation again, beside rec's files.
+func mhlCurrentRead(rec Record) bool {
 	hist, err := OpenHistory(rec.Root)
 	if err != nil {
 		return false
 	}
 	defer hist.Close()
 	g := hist.Generations[len(hist.Generations)-1]
-	if len(g.References) > 0 {
-		return false
-	}
-	for _, p := range rec.Ignore {
-		if !slices.Contains(g.Ignore, p) {
-			return false
-		}
-	}
-	if !dirsMatch(rec, g) {
+	if !newestMatches(rec, g) || !dirsMatch(rec, g) {
 		return false
 	}
 	next, stop := iter.Pull2(rec.files())
@@ -142,6 +165,165 @@ func mhlCurrent(rec Record) bool {
 	}
 	_, _, more := next()
 	return !more
+}
+
+// newestMatches reports whether g, the newest generation, has no child
+// histories and every ignore pattern of rec.
+func newestMatches(rec Record, g *Generation) bool {
+	if len(g.References) > 0 {
+		return false
+	}
+	for _, p := range rec.Ignore {
+		if !slices.Contains(g.Ignore, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// currentScan is the one pass of mhlCurrent over the newest generation
+// file: openGeneration's reading and checks, with each entry compared with
+// rec's next file while they agree, and folded into the directory hashes
+// in rec.Alg of rec's directories (computed), as a walk of rec's files
+// and directories visits them (dirMatch's check of child histories too).
+type currentScan struct {
+	rec Record
+	g   *Generation
+	// unsorted is set when g's entries are not in path order.
+	unsorted bool
+	// matching is true while every entry so far is rec's next file.
+	matching bool
+	next     func() (File, error, bool)
+	stop     func()
+	walk     *dirWalk
+	fold     *dirFold
+	root     dirHash
+	computed *entrySorter
+}
+
+// read reads and checks the generation file p (openGeneration's checks,
+// but the directory hashes: current compares them).
+func (c *currentScan) read(p string) (*Generation, error) {
+	order := pathOrder{sorted: true}
+	sums := newDirSums()
+	c.next, c.stop = iter.Pull2(c.rec.files())
+	c.computed = newDirSorter(func(p string) error { return fmt.Errorf("directory %q hashed twice", p) })
+	c.fold = &dirFold{alg: c.rec.Alg, stack: []*openDir{{}}, done: func(d string, h dirHash) error {
+		if d == "" {
+			c.root = h
+			return nil
+		}
+		return c.computed.add(dirEntry(d+"/", h))
+	}}
+	c.walk = newDirWalk(dirKeys(c.rec.Dirs), childCheck{root: c.rec.Root, dirFold: c.fold})
+	c.matching = true
+	g, id, err := scanGenerationFile(p, scanVisitor{file: func(e Entry) error {
+		if order.see(e.Path) {
+			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
+		}
+		if c.matching {
+			return c.match(e)
+		}
+		return nil
+	}, dir: sums.add}, sums)
+	if err == nil {
+		err = sums.finish()
+	}
+	if err != nil {
+		sums.close()
+		return nil, err
+	}
+	g.File, g.C4, g.dirSums = p, id, sums
+	c.g, c.unsorted = g, !order.sorted
+	return g, nil
+}
+
+// match compares e with rec's next file and, while they agree, hands it
+// to the walk. A difference ends the matching, not the scan: a generation
+// that turns out not to be in path order may still list rec's files. An
+// error from the walk (a child history found) ends the scan: rec is not
+// current then, whatever the generation holds.
+func (c *currentScan) match(e Entry) error {
+	f, ferr, ok := c.next()
+	if ferr != nil || !ok || e.Path != f.Path || e.Size != f.Size || !recordsHash(e, f, c.rec.Alg) {
+		c.matching = false
+		return nil
+	}
+	i := slices.IndexFunc(e.Hashes, func(h Hash) bool { return h.Alg == c.rec.Alg })
+	return c.walk.file(File{Path: e.Path, Hash: e.Hashes[i].Value})
+}
+
+// childCheck is the dirVisitor of currentScan's walk: the fold of the
+// directory hashes, which first finds no history folder in a directory
+// (as dirMatch).
+type childCheck struct {
+	root string
+	*dirFold
+}
+
+func (v childCheck) open(d string) error {
+	if st, err := os.Lstat(filepath.Join(v.root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
+		return errNotCurrent
+	}
+	return v.dirFold.open(d)
+}
+
+// current reports whether the scanned generation, the newest committed,
+// records rec; sure is false where mhlCurrentRead must tell.
+func (c *currentScan) current() (current, sure bool) {
+	g, sums := c.g, c.g.dirSums
+	if !c.matching || !newestMatches(c.rec, g) {
+		return false, true
+	}
+	if _, _, more := c.next(); more {
+		return false, true
+	}
+	if err := c.walk.end(); err != nil {
+		return false, true
+	}
+	computed, err := c.computed.finish()
+	c.computed = nil
+	if err != nil {
+		return false, true
+	}
+	defer computed.close()
+	// As openGeneration checks them: cvv's own directory hashes, in
+	// each algorithm they are recorded in.
+	check := g.Tool == ToolName
+	if check && slices.ContainsFunc(sums.algs, func(a hashing.Algorithm) bool { return a != c.rec.Alg }) {
+		return false, false
+	}
+	if check && sums.root != nil && compareDirSum("", c.rec.Alg, sums.digests(sums.root), c.root) != nil {
+		return false, true
+	}
+	// The directories recorded are those of rec (dirsMatch), with the
+	// hashes rec's files give them.
+	next, stop := iter.Pull2(computed.all())
+	defer stop()
+	for e, err := range sums.list.all() {
+		h, herr, ok := next()
+		if err != nil || herr != nil || !ok || h.Path != e.Path {
+			return false, true
+		}
+		if check && compareDirSum(strings.TrimSuffix(e.Path, "/"), c.rec.Alg, e.Hashes, entryDirHash(h)) != nil {
+			return false, true
+		}
+	}
+	_, _, more := next()
+	return !more, true
+}
+
+// close releases what the scan holds.
+func (c *currentScan) close() {
+	if c.stop != nil {
+		c.stop()
+	}
+	if c.walk != nil {
+		c.walk.stop()
+	}
+	if c.computed != nil {
+		c.computed.close()
+	}
 }
 
 // dirsMatch reports whether the directory entries a generation of rec

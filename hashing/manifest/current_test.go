@@ -1,12 +1,16 @@
 package manifest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvv-project/cvv/hashing"
+	"github.com/cvv-project/cvv/hashing/manifest/c4"
 )
 
 // TestCurrent: a record just written is current in every format it was
@@ -104,4 +108,120 @@ func currentBoth(t *testing.T, rec Record, formats []Format) bool {
 		t.Errorf("Current with the files in a Spool: %v, with Files: %v", c, got)
 	}
 	return got
+}
+
+// TestCurrentChecksNewestOnce: the one pass over the newest generation
+// keeps every check of a history read whole. A directory or root hash
+// edited (the chain forged to match), a generation edited behind the
+// chain's back, an older generation damaged: not current. The same
+// generation in another order (another tool's), or a later one that an
+// interrupted commit left: still current, as read whole.
+func TestCurrentChecksNewestOnce(t *testing.T) {
+	files := map[string]string{"a.mov": "aaa", "b/b.mov": "bbb", "b.txt": "t"}
+	for i := range 20 {
+		files[fmt.Sprintf("many/f%02d", i)] = fmt.Sprint(i)
+	}
+	setup := func(t *testing.T) Record {
+		_, rec := tree(t, "footage", hashing.XXH64, files, "empty")
+		first := rec
+		first.Files = rec.Files[1:]
+		for _, r := range []Record{first, rec} {
+			if _, err := Write(r, []Format{MHL}); err != nil {
+				t.Fatal(err)
+			}
+			rec.Start = rec.Start.Add(time.Hour)
+		}
+		if !currentBoth(t, rec, []Format{MHL}) {
+			t.Fatal("a record just written is not current")
+		}
+		return rec
+	}
+	digest := func(t *testing.T, g, re string) string {
+		m := regexp.MustCompile(re).FindStringSubmatch(g)
+		if m == nil {
+			t.Fatalf("no %s in\n%s", re, g)
+		}
+		return m[1]
+	}
+	zeroed := func(t *testing.T, re string) func(string) string {
+		return func(g string) string {
+			return strings.Replace(g, digest(t, g, re), strings.Repeat("0", 16), 1)
+		}
+	}
+	for name, c := range map[string]struct {
+		damage  func(t *testing.T, root string)
+		current bool
+	}{
+		"directory content hash": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 2, true, zeroed(t, `(?s)<path[^>]*>many</path>\s*<content>\s*<xxh64[^>]*>([0-9a-f]+)<`))
+		}, false},
+		"directory structure hash": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 2, true, zeroed(t, `(?s)<path[^>]*>b</path>\s*<content>.*?<structure>\s*<xxh64[^>]*>([0-9a-f]+)<`))
+		}, false},
+		"root hash": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 2, true, zeroed(t, `(?s)<roothash>\s*<content>\s*<xxh64[^>]*>([0-9a-f]+)<`))
+		}, false},
+		"a directory less": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 2, true, func(g string) string {
+				return regexp.MustCompile(`(?s)    <directoryhash>\s*<path[^>]*>empty</path>.*?</directoryhash>\n`).ReplaceAllString(g, "")
+			})
+		}, false},
+		"edited, chain not": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 2, false, func(g string) string { return strings.Replace(g, "<hostname>", "<hostname>x", 1) })
+		}, false},
+		"older generation edited": {func(t *testing.T, root string) {
+			forgeGeneration(t, root, 1, false, func(g string) string { return strings.Replace(g, "<hostname>", "<hostname>x", 1) })
+		}, false},
+		"another order": {func(t *testing.T, root string) { rewriteGeneration(t, root, 2, reverseHashes) }, true},
+		"uncommitted later generation": {func(t *testing.T, root string) {
+			gens, _ := filepath.Glob(filepath.Join(root, HistoryDir, "0001_*.mhl"))
+			b, err := os.ReadFile(gens[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, HistoryDir, "0003_footage_interrupted.mhl"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := setup(t)
+			c.damage(t, rec.Root)
+			if got := currentBoth(t, rec, []Format{MHL}); got != c.current {
+				t.Errorf("current %v, want %v", got, c.current)
+			}
+		})
+	}
+}
+
+// forgeGeneration edits generation n of root's history in place, cvv's
+// still, and with chain set updates the chain's C4 ID to match.
+func forgeGeneration(t *testing.T, root string, n int, chain bool, edit func(string) string) {
+	t.Helper()
+	gens, _ := filepath.Glob(filepath.Join(root, HistoryDir, fmt.Sprintf("%04d_*.mhl", n)))
+	if len(gens) != 1 {
+		t.Fatalf("generation %d: %v", n, gens)
+	}
+	old, err := os.ReadFile(gens[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := edit(string(old))
+	if data == string(old) {
+		t.Fatal("the edit changed nothing")
+	}
+	if err := os.WriteFile(gens[0], []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !chain {
+		return
+	}
+	p := filepath.Join(root, HistoryDir, ChainFile)
+	c, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(c), c4.Sum(old), c4.Sum([]byte(data)), 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -42,47 +42,75 @@ type dirVisitor interface {
 // so it is opened and closed once, and the directories are opened in the
 // order of compareDirKeys.
 func walkDirs(files iter.Seq2[File, error], dirs iter.Seq2[string, error], v dirVisitor) error {
-	w := dirStack{v: v, open: []string{""}}
-	next, stop := iter.Pull2(dirs)
-	defer stop()
-	d, derr, more := next()
-	enterDirs := func(before func(d string) bool) error {
-		for ; more; d, derr, more = next() {
-			if derr != nil {
-				return derr
-			}
-			if !before(d) {
-				return nil
-			}
-			if d != "" && d != "." {
-				if err := w.enter(d); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
+	w := newDirWalk(dirs, v)
+	defer w.stop()
 	for f, err := range files {
 		if err == nil {
-			err = enterDirs(func(d string) bool { return dirKeyBefore(d, f.Path) })
-		}
-		if err == nil {
-			err = w.enter(parentDir(f.Path))
-		}
-		if err == nil {
-			err = v.file(f)
+			err = w.file(f)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if err := enterDirs(func(string) bool { return true }); err != nil {
+	return w.end()
+}
+
+// dirWalk is walkDirs handed its files one at a time (file), by a caller
+// that reads them from elsewhere, then ended (end); stop releases it.
+type dirWalk struct {
+	w    dirStack
+	next func() (string, error, bool)
+	stop func()
+	d    string
+	derr error
+	more bool
+}
+
+func newDirWalk(dirs iter.Seq2[string, error], v dirVisitor) *dirWalk {
+	w := &dirWalk{w: dirStack{v: v, open: []string{""}}}
+	w.next, w.stop = iter.Pull2(dirs)
+	w.d, w.derr, w.more = w.next()
+	return w
+}
+
+// enterDirs opens the listed directories that come before.
+func (w *dirWalk) enterDirs(before func(d string) bool) error {
+	for ; w.more; w.d, w.derr, w.more = w.next() {
+		if w.derr != nil {
+			return w.derr
+		}
+		if !before(w.d) {
+			return nil
+		}
+		if w.d != "" && w.d != "." {
+			if err := w.w.enter(w.d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// file visits f, the next file in path order.
+func (w *dirWalk) file(f File) error {
+	if err := w.enterDirs(func(d string) bool { return dirKeyBefore(d, f.Path) }); err != nil {
 		return err
 	}
-	if err := w.enter(""); err != nil {
+	if err := w.w.enter(parentDir(f.Path)); err != nil {
 		return err
 	}
-	return v.close("")
+	return w.w.v.file(f)
+}
+
+// end visits the directories left and closes them, the root last.
+func (w *dirWalk) end() error {
+	if err := w.enterDirs(func(string) bool { return true }); err != nil {
+		return err
+	}
+	if err := w.w.enter(""); err != nil {
+		return err
+	}
+	return w.w.v.close("")
 }
 
 // dirKeys yields dirs in the order walkDirs takes them (compareDirKeys),

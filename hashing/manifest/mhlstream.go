@@ -46,6 +46,18 @@ func (h *History) Close() error {
 // openGenerations reads and checks every generation file among ents, the
 // entries of the history directory dir, without keeping their files.
 func openGenerations(dir string, ents []os.DirEntry) (map[int]*Generation, error) {
+	return openGenerationsWith(dir, ents, nil)
+}
+
+// openGenerationsWith is openGenerations with newest, unless nil, reading
+// the generation file with the highest number instead of openGeneration.
+func openGenerationsWith(dir string, ents []os.DirEntry, newest func(p string) (*Generation, error)) (map[int]*Generation, error) {
+	top := -1
+	for _, e := range ents {
+		if n, ok := generationNumber(e.Name()); ok {
+			top = max(top, n)
+		}
+	}
 	byNum := map[int]*Generation{}
 	fail := func(err error) (map[int]*Generation, error) {
 		for _, g := range byNum {
@@ -63,7 +75,11 @@ func openGenerations(dir string, ents []os.DirEntry) (map[int]*Generation, error
 			return fail(fmt.Errorf("%w: %s: generation %d exists twice", ErrCorrupt, dir, n))
 		}
 		p := filepath.Join(dir, e.Name())
-		g, err := openGeneration(p)
+		open := openGeneration
+		if n == top && newest != nil {
+			open = newest
+		}
+		g, err := open(p)
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", p, err))
 		}
