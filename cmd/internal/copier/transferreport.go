@@ -80,7 +80,8 @@ func (r *runner) reportFile(fj *fileJob) {
 	if r.report == nil {
 		return
 	}
-	row := report.Row{Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash(), Source: fj.srcState().String()}
+	// The tree is walked in path order: k is the file's place in it.
+	row := report.Row{Seq: int64(fj.k), Path: fj.entry().Rel, Size: fj.entry().Size, Hash: fj.hash(), Source: fj.srcState().String()}
 	if err := fj.sourceErr(); err != nil {
 		row.Error = err.Error()
 	}

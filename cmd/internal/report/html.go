@@ -27,7 +27,7 @@ svg text{font:11px sans-serif;fill:#444}
 
 // writeHTML writes the whole page: head, summary, destinations, chart,
 // failures, and the per-file table with its rows inlined as JSON.
-func (b *Builder) writeHTML(w io.Writer, sum Summary) error {
+func (b *Builder) writeHTML(w io.Writer, sum Summary, csvName string) error {
 	var h strings.Builder
 	status := sum.Status()
 	fmt.Fprintf(&h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>cvv report: %s</title>\n<style>%s</style></head><body>\n",
@@ -41,7 +41,7 @@ func (b *Builder) writeHTML(w io.Writer, sum Summary) error {
 	if _, err := io.WriteString(w, h.String()); err != nil {
 		return err
 	}
-	return b.tableHTML(w)
+	return b.tableHTML(w, csvName)
 }
 
 func esc(s string) string { return html.EscapeString(s) }
@@ -149,7 +149,11 @@ func (b *Builder) failuresHTML(h *strings.Builder) {
 	}
 	fmt.Fprintf(h, "<h2>Failed files</h2>\n")
 	if more := b.failed - len(b.failures); more > 0 {
-		fmt.Fprintf(h, "<p>The first %d of %d; %d more are not listed here: the table below and the CSV have them all.</p>\n", len(b.failures), b.failed, more)
+		have := "the table below and the CSV have them all"
+		if b.failed > maxPageRows {
+			have = "the CSV has them all"
+		}
+		fmt.Fprintf(h, "<p>The first %d of %d; %d more are not listed here: %s.</p>\n", len(b.failures), b.failed, more, have)
 	}
 	h.WriteString("<table id=\"failures\">" + b.headRow() + "\n")
 	for _, r := range b.failures {

@@ -13,7 +13,7 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +37,10 @@ type Job struct {
 
 // Row is the result of one file.
 type Row struct {
+	// Seq is the row's place in path order (a copy's walk is): past
+	// maxPageRows rows, the page lists the failed ones first, then the
+	// others by Seq.
+	Seq  int64
 	Path string
 	Size int64
 	Hash string
@@ -103,7 +107,7 @@ type Builder struct {
 	mu       sync.Mutex
 	tmp      *os.File
 	buf      *bufio.Writer
-	enc      *json.Encoder
+	rec      []byte // the row being stored
 	rows     int
 	err      error // the first error writing the temp file
 	dests    []destStats
@@ -111,6 +115,8 @@ type Builder struct {
 	// failed counts the failed rows, listed or not.
 	failed  int
 	samples samples
+	// shown are the keys of the rows the page lists (pageRows).
+	shown shownRows
 }
 
 // New starts the report of job; its rows go to a temp file in dir
@@ -126,20 +132,8 @@ func New(job Job, dir string) (*Builder, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	b := &Builder{job: job, tmp: f, buf: bufio.NewWriterSize(f, 64<<10), dests: make([]destStats, len(job.Dests))}
-	b.enc = json.NewEncoder(b.buf)
-	b.enc.SetEscapeHTML(true) // the rows are inlined in a <script> element
 	b.samples.add(job.Start, 0)
 	return b, nil
-}
-
-// rowJSON is a row as stored and inlined: an array, to keep 100,000 rows
-// small: [path, size, hash, source, [dest statuses], error].
-func rowJSON(r Row) []any {
-	st := make([]string, len(r.Dests))
-	for i, d := range r.Dests {
-		st[i] = d.Status
-	}
-	return []any{r.Path, r.Size, r.Hash, r.Source, st, r.Error}
 }
 
 // Add records the result of one file.
@@ -171,8 +165,11 @@ func (b *Builder) Add(r Row) {
 			b.failures = append(b.failures, r)
 		}
 	}
+	b.shown.add(rowKey(&r))
 	if b.err == nil {
-		b.err = b.enc.Encode(rowJSON(r))
+		b.rec = appendRow(b.rec[:0], &r)
+		b.buf.Write(binary.AppendUvarint(b.buf.AvailableBuffer(), uint64(len(b.rec))))
+		_, b.err = b.buf.Write(b.rec)
 	}
 	b.rows++
 }
@@ -209,9 +206,10 @@ func (b *Builder) Close() error {
 	return err
 }
 
-// eachRow calls fn with each stored row, as JSON, in the order they were
-// added.
-func (b *Builder) eachRow(fn func(raw []byte) error) error {
+// eachRow calls fn with each stored row, in the order they were added.
+// The Row, its Dests and the record it was read from are reused for the
+// next one.
+func (b *Builder) eachRow(fn func(r *Row, rec []byte) error) error {
 	if b.err != nil {
 		return fmt.Errorf("report: storing rows: %w", b.err)
 	}
@@ -222,29 +220,100 @@ func (b *Builder) eachRow(fn func(raw []byte) error) error {
 		return err
 	}
 	defer b.tmp.Seek(0, io.SeekEnd)
-	sc := bufio.NewScanner(b.tmp)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	for sc.Scan() {
-		if err := fn(sc.Bytes()); err != nil {
+	br := bufio.NewReaderSize(b.tmp, 64<<10)
+	var r Row
+	var rec []byte
+	for {
+		n, err := binary.ReadUvarint(br)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil || n > 64<<20 {
+			return errors.Join(errBadRow, err)
+		}
+		rec = slicesGrow(rec, int(n))
+		if _, err := io.ReadFull(br, rec); err != nil {
+			return errors.Join(errBadRow, err)
+		}
+		if err := decodeRow(rec, &r); err != nil {
+			return err
+		}
+		if err := fn(&r, rec); err != nil {
 			return err
 		}
 	}
-	return sc.Err()
 }
 
-// decodeRow reads back a stored row.
-func decodeRow(raw []byte, nDests int) (Row, error) {
-	var r Row
-	var st []string
-	// One pass: an interface holding a pointer is decoded into.
-	a := []any{&r.Path, &r.Size, &r.Hash, &r.Source, &st, &r.Error}
-	if err := json.Unmarshal(raw, &a); err != nil || len(a) != 6 {
-		return Row{}, errors.Join(errors.New("report: bad stored row"), err)
+// slicesGrow returns b with length n, its array reused when it can hold
+// them.
+func slicesGrow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
 	}
-	for _, s := range st {
-		r.Dests = append(r.Dests, Dest{Status: s})
+	return b[:n]
+}
+
+var errBadRow = errors.New("report: bad stored row")
+
+// appendRow appends r as stored: its place, path, size, hash, source,
+// each destination's status and its error, strings with their length
+// first.
+func appendRow(b []byte, r *Row) []byte {
+	b = binary.AppendVarint(b, r.Seq)
+	b = appendField(b, r.Path)
+	b = binary.AppendVarint(b, r.Size)
+	b = appendField(b, r.Hash)
+	b = appendField(b, r.Source)
+	b = binary.AppendUvarint(b, uint64(len(r.Dests)))
+	for _, d := range r.Dests {
+		b = appendField(b, d.Status)
 	}
-	return r, nil
+	return appendField(b, r.Error)
+}
+
+func appendField(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeRow reads back into r a row appendRow stored (its Dests reused).
+func decodeRow(rec []byte, r *Row) error {
+	ok := true
+	str := func() string {
+		n, k := binary.Uvarint(rec)
+		if !ok || k <= 0 || uint64(len(rec)-k) < n {
+			ok = false
+			return ""
+		}
+		s := string(rec[k : k+int(n)])
+		rec = rec[k+int(n):]
+		return s
+	}
+	seq, k := binary.Varint(rec)
+	if ok = k > 0; ok {
+		rec = rec[k:]
+	}
+	r.Seq = seq
+	r.Path = str()
+	size, k := binary.Varint(rec)
+	if ok = ok && k > 0; ok {
+		rec = rec[k:]
+	}
+	r.Size = size
+	r.Hash, r.Source = str(), str()
+	n, k := binary.Uvarint(rec)
+	if ok = ok && k > 0 && n <= uint64(len(rec)); ok {
+		rec = rec[k:]
+	}
+	r.Dests = r.Dests[:0]
+	for i := uint64(0); ok && i < n; i++ {
+		r.Dests = append(r.Dests, Dest{Status: str()})
+	}
+	r.Error = str()
+	if !ok || len(rec) != 0 {
+		return errBadRow
+	}
+	return nil
 }
 
 // fileNameRE matches the names FileName makes.

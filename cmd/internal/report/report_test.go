@@ -95,8 +95,9 @@ func checkCSV(t *testing.T, path string) {
 	}
 }
 
-// TestRowsNotInMemory adds 100,000 rows and checks the heap did not grow
-// with them: they are in the temp file.
+// TestRowsNotInMemory adds 300,000 rows and checks the heap did not grow
+// with them: they are in the temp file; what is held to choose the rows
+// of the page stops growing at maxPageRows.
 func TestRowsNotInMemory(t *testing.T) {
 	b, err := New(testJob(), t.TempDir())
 	if err != nil {
@@ -110,15 +111,21 @@ func TestRowsNotInMemory(t *testing.T) {
 		return ms.HeapAlloc
 	}
 	before := heap()
-	const n = 100_000
+	const n = 3 * maxPageRows
+	var half uint64
 	for i := range n {
-		b.Add(Row{Path: fmt.Sprintf("day1/card%02d/clip%06d.mov", i%7, i), Size: int64(i), Hash: "0123456789abcdef",
+		if i == n/2 {
+			half = heap()
+		}
+		b.Add(Row{Seq: int64(i), Path: fmt.Sprintf("day1/card%02d/clip%06d.mov", i%7, i), Size: int64(i), Hash: "0123456789abcdef",
 			Source: "ok", Dests: []Dest{{"ok", true}, {"ok", true}}})
 	}
-	grew := int64(heap()) - int64(before)
-	// Held in memory, the rows would take well over 10 MB.
-	if grew > 2<<20 {
-		t.Errorf("heap grew by %d bytes for %d rows", grew, n)
+	after := heap()
+	grew, late := int64(after)-int64(before), int64(after)-int64(half)
+	// Held in memory, the rows would take well over 30 MB; the keys of
+	// the page's rows take 800 KB.
+	if grew > 2<<20 || late > 512<<10 {
+		t.Errorf("heap grew by %d bytes for %d rows, %d for the last %d", grew, n, late, n/2)
 	}
 	path := filepath.Join(t.TempDir(), "big.html")
 	if err := b.Write(Summary{End: time.Now(), Files: n}, path); err != nil {
@@ -237,25 +244,110 @@ func TestInterrupted(t *testing.T) {
 	}
 }
 
-// TestDecodeRow reads back rows as they are stored, and refuses rows of
-// another shape.
+// TestDecodeRow reads back rows as they are stored, refuses a record cut
+// short or too long, and inlines each as encoding/json would.
 func TestDecodeRow(t *testing.T) {
 	for _, r := range []Row{
-		{Path: "a/b <&>\"é\n.mov", Size: 1 << 40, Hash: "0123456789abcdef", Source: "ok", Dests: []Dest{{Status: "ok"}, {Status: "failed"}}, Error: "x: <no space>"},
+		{Seq: 1 << 40, Path: "a/b <&>\"é\n.mov", Size: 1 << 40, Hash: "0123456789abcdef", Source: "ok", Dests: []Dest{{Status: "ok"}, {Status: "failed"}}, Error: "x: <no space>"},
 		{Path: "c", Dests: []Dest{{Status: "skipped"}}},
+		{Path: "bad\xff utf8 \u2028\x01\t\\", Size: -1, Dests: []Dest{}},
+		{Path: "plain/path.dat", Size: 0, Hash: "ef46db3751d8e999", Source: "not_read", Dests: []Dest{{Status: "skipped"}, {Status: "not copied"}}},
 	} {
-		raw, err := json.Marshal(rowJSON(r))
-		if err != nil {
+		rec := appendRow(nil, &r)
+		var got Row
+		if err := decodeRow(rec, &got); err != nil || fmt.Sprint(got) != fmt.Sprint(r) {
+			t.Errorf("decodeRow(appendRow(%+v)) = %+v, %v", r, got, err)
+		}
+		for n := range len(rec) {
+			if err := decodeRow(rec[:n], &got); err == nil {
+				t.Errorf("decodeRow of %d of %d bytes: no error", n, len(rec))
+			}
+		}
+		if err := decodeRow(append(rec, 0), &got); err == nil {
+			t.Error("decodeRow with a byte more: no error")
+		}
+		var want strings.Builder
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(true)
+		st := make([]string, len(r.Dests))
+		for i, d := range r.Dests {
+			st[i] = d.Status
+		}
+		if err := enc.Encode([]any{r.Path, r.Size, r.Hash, r.Source, st, r.Error}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeRow(raw, len(r.Dests))
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(r) {
-			t.Errorf("decodeRow(%s) = %+v, %v; want %+v", raw, got, err, r)
+		if j := string(appendRowJSON(nil, &r)) + "\n"; j != want.String() {
+			t.Errorf("appendRowJSON = %q, encoding/json %q", j, want.String())
 		}
 	}
-	for _, bad := range []string{`["a",1,"h","ok",["ok"]]`, `["a",1,"h","ok",["ok"],"",1]`, `[1,1,"h","ok",["ok"],""]`, `{}`, `["a","1","h","ok",["ok"],""]`} {
-		if r, err := decodeRow([]byte(bad), 1); err == nil {
-			t.Errorf("decodeRow(%s) = %+v, want an error", bad, r)
+}
+
+// TestPageCapped: past maxPageRows rows the page inlines the failed ones
+// first, then the others in path order, maxPageRows in all, and says so;
+// the CSV has every row.
+func TestPageCapped(t *testing.T) {
+	dir := t.TempDir()
+	b, err := New(testJob(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const n, failed = maxPageRows + 20_000, 7
+	for i := range n {
+		// Nearly in path order, as a copy settles them, with a few
+		// failed late in path order.
+		k := i ^ 3
+		r := Row{Seq: int64(k), Path: fmt.Sprintf("d/f%07d", k), Size: int64(k), Hash: "00", Source: "ok", Dests: []Dest{{"ok", true}, {"ok", true}}}
+		if k >= n-failed {
+			r.Dests[1].Status, r.Error = "failed", "pwrite: no space left on device"
 		}
+		b.Add(r)
+	}
+	path := filepath.Join(dir, "r.html")
+	if err := b.Write(Summary{End: time.Now(), Files: n, Failed: failed, Failures: failed}, path); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	want := fmt.Sprintf("This page lists %d of the %d files: the failed ones first, then the others in path order. <code>r.csv</code> beside it has every row.", maxPageRows, n)
+	if !strings.Contains(html, want) {
+		t.Errorf("the page does not say %q", want)
+	}
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="rows">(.*?)</script>`).FindStringSubmatch(html)
+	if m == nil {
+		t.Fatal("no inlined rows")
+	}
+	var rows [][]any
+	if err := json.Unmarshal([]byte(m[1]), &rows); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, r := range rows {
+		got[r[0].(string)] = true
+	}
+	if len(rows) != maxPageRows || len(got) != maxPageRows {
+		t.Fatalf("%d rows inlined (%d paths), want %d", len(rows), len(got), maxPageRows)
+	}
+	for k := range maxPageRows - failed {
+		if p := fmt.Sprintf("d/f%07d", k); !got[p] {
+			t.Fatalf("%s is not on the page", p)
+		}
+	}
+	for k := n - failed; k < n; k++ {
+		if p := fmt.Sprintf("d/f%07d", k); !got[p] {
+			t.Fatalf("the failed %s is not on the page", p)
+		}
+	}
+	f, err := os.Open(CSVName(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) != n+1 {
+		t.Fatalf("CSV: %d records, %v; want %d rows and the head", len(recs), err, n)
 	}
 }

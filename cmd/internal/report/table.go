@@ -32,27 +32,37 @@ draw()})();`
 
 // tableHTML writes the per-file table: controls, an empty body the
 // script fills page by page, and the rows, streamed from the temp file
-// into a JSON array.
-func (b *Builder) tableHTML(w io.Writer) error {
+// into a JSON array: every row, or past maxPageRows the failed ones
+// first, then the others in path order (shownRows), said so with the
+// name of the CSV, csvName, that has them all.
+func (b *Builder) tableHTML(w io.Writer, csvName string) error {
+	left := ""
+	if b.shown.dropped {
+		left = fmt.Sprintf("<p id=\"capped\">This page lists %d of the %d files: the failed ones first, then the others in path order. <code>%s</code> beside it has every row.</p>\n",
+			min(b.rows, len(b.shown.keys)), b.rows, esc(csvName))
+	}
 	head := fmt.Sprintf(`<h2>Files</h2>
-<div id="controls"><input id="q" type="search" placeholder="filter by path"><select id="st"><option value="">all files</option><option value="failed">failed</option><option value="ok">not failed</option></select></div>
+%s<div id="controls"><input id="q" type="search" placeholder="filter by path"><select id="st"><option value="">all files</option><option value="failed">failed</option><option value="ok">not failed</option></select></div>
 <div id="pager"><button id="prev">&larr; previous</button><span id="info"></span><button id="next">next &rarr;</button></div>
 <noscript><p>The per-file table needs JavaScript; the CSV beside this report has every row.</p></noscript>
 <table id="files">%s<tbody id="body"></tbody></table>
-<script type="application/json" id="rows">[`, b.headRow())
+<script type="application/json" id="rows">[`, left, b.headRow())
 	if _, err := io.WriteString(w, head); err != nil {
 		return err
 	}
-	first := true
-	err := b.eachRow(func(raw []byte) error {
-		if !first {
-			if _, err := io.WriteString(w, ",\n"); err != nil {
-				return err
-			}
+	shown := 0
+	var buf []byte
+	err := b.eachRow(func(r *Row, _ []byte) error {
+		if !b.shown.shows(rowKey(r), shown) {
+			return nil
 		}
-		first = false
-		// raw ends in a newline (json.Encoder); it is valid JSON either way.
-		_, err := w.Write(raw)
+		buf = buf[:0]
+		if shown > 0 {
+			buf = append(buf, ",\n"...)
+		}
+		shown++
+		buf = appendRowJSON(buf, r)
+		_, err := w.Write(buf)
 		return err
 	})
 	if err != nil {

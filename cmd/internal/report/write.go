@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -21,7 +22,7 @@ func (b *Builder) Write(sum Summary, path string) error {
 	if b.tmp == nil {
 		return errors.New("report: closed")
 	}
-	if err := writeFile(path, func(w io.Writer) error { return b.writeHTML(w, sum) }); err != nil {
+	if err := writeFile(path, func(w io.Writer) error { return b.writeHTML(w, sum, filepath.Base(CSVName(path))) }); err != nil {
 		return err
 	}
 	return writeFile(CSVName(path), b.writeCSV)
@@ -58,11 +59,7 @@ func (b *Builder) writeCSV(w io.Writer) error {
 		return err
 	}
 	rec := make([]string, len(head))
-	err := b.eachRow(func(raw []byte) error {
-		r, err := decodeRow(raw, len(b.job.Dests))
-		if err != nil {
-			return err
-		}
+	err := b.eachRow(func(r *Row, _ []byte) error {
 		rec = rec[:0]
 		rec = append(rec, r.Path, strconv.FormatInt(r.Size, 10), r.Hash, r.Source)
 		for i := range b.job.Dests {
