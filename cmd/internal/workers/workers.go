@@ -15,6 +15,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"sync/atomic"
 )
 
 // Each calls f(k) for every k in [0, count), from at most n goroutines at
@@ -29,19 +30,51 @@ func Each(ctx context.Context, n, count int, f func(k int) error) error {
 // EachOf is Each over the items of seq, which it draws one at a time, only
 // when a goroutine is free: a walk feeding it is never further ahead than
 // the work.
+//
+// The goroutines are started as items come, up to n, and each runs items
+// until seq ends: a goroutine per item would cost its start and the growth
+// of its stack every time (a run of 200,000 skipped files spent 8% of its
+// CPU growing stacks).
 func EachOf[I any](ctx context.Context, n int, seq iter.Seq[I], f func(it I) error) error {
 	p := newPool(ctx, n)
+	items := make(chan I)
+	run := func(it I) {
+		if p.stopped() {
+			return // drawn before the stop: not started
+		}
+		if err := f(it); err != nil {
+			p.fail(err)
+		}
+	}
+	worker := func(first I) {
+		run(first)
+		for it := range items {
+			run(it)
+		}
+	}
+	started := 0
 	for it := range seq {
-		if !p.acquire() {
+		if p.stopped() {
 			break
 		}
-		p.wg.Go(func() {
-			defer p.release()
-			if err := f(it); err != nil {
-				p.fail(err)
-			}
-		})
+		select {
+		case items <- it: // an idle goroutine takes it
+			continue
+		default:
+		}
+		if started < cap(p.slots) {
+			started++
+			p.wg.Go(func() { worker(it) })
+			continue
+		}
+		select {
+		case items <- it:
+			continue
+		case <-ctx.Done():
+		}
+		break
 	}
+	close(items)
 	p.wg.Wait()
 	return p.err()
 }
@@ -75,18 +108,41 @@ func OrderedOf[I, T any](ctx context.Context, n int, seq iter.Seq[I], work func(
 	p := newPool(ctx, n)
 	// The queue holds the started items in seq's order; a slot bounds it.
 	queue := make(chan item, n)
+	// At most n goroutines work, each on item after item: a slot is free
+	// only once its item's result was handed over, so a goroutine is
+	// always free (or about to be) for the item a slot admits.
+	jobs := make(chan item)
+	run := func(it item) {
+		v, err := work(it.it)
+		it.out <- result{v, err}
+	}
+	worker := func(first item) {
+		run(first)
+		for it := range jobs {
+			run(it)
+		}
+	}
+	started := 0
 	go func() {
 		defer close(queue)
+		defer close(jobs)
 		for x := range seq {
 			if !p.acquire() {
 				return
 			}
 			it := item{x, make(chan result, 1)}
 			queue <- it
-			p.wg.Go(func() {
-				v, err := work(x)
-				it.out <- result{v, err}
-			})
+			select {
+			case jobs <- it:
+				continue
+			default:
+			}
+			if started < cap(p.slots) {
+				started++
+				p.wg.Go(func() { worker(it) })
+				continue
+			}
+			jobs <- it
 		}
 	}()
 	for it := range queue {
@@ -120,6 +176,9 @@ type pool struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	first error
+	// failedOnce is set with first: what each item checks, without the
+	// lock.
+	failedOnce atomic.Bool
 }
 
 func newPool(ctx context.Context, n int) *pool {
@@ -152,15 +211,12 @@ func (p *pool) fail(err error) {
 	defer p.mu.Unlock()
 	if p.first == nil {
 		p.first = err
+		p.failedOnce.Store(true)
 	}
 }
 
 // failed reports whether an item failed.
-func (p *pool) failed() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.first != nil
-}
+func (p *pool) failed() bool { return p.failedOnce.Load() }
 
 // stopped reports whether an item failed or ctx is done.
 func (p *pool) stopped() bool { return p.failed() || p.ctx.Err() != nil }

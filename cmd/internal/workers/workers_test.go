@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,5 +246,46 @@ func TestOfDrawsLazily(t *testing.T) {
 	}
 	if a := ahead.Load(); a > n+1 {
 		t.Errorf("EachOf drew %d items ahead of the work, want at most %d", a, n+1)
+	}
+}
+
+// created returns how many goroutines the process has created so far.
+func created() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestGoroutinesReused checks that a run starts at most n goroutines, not
+// one per item: each item's goroutine would grow its stack again.
+func TestGoroutinesReused(t *testing.T) {
+	const n, count = 4, 2000
+	before := created()
+	var sum atomic.Int64
+	if err := Each(context.Background(), n, count, func(k int) error {
+		sum.Add(int64(k))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := created() - before; got > n+2 {
+		t.Errorf("Each: %d goroutines created for %d items on %d workers", got, count, n)
+	}
+	before = created()
+	next := 0
+	if err := Ordered(context.Background(), n, count, func(k int) (int, error) { return k, nil }, func(k, v int, err error) error {
+		if k != next || v != k {
+			t.Fatalf("Ordered: item %d (value %d) handed over, want %d", k, v, next)
+		}
+		next++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := created() - before; got > n+2 {
+		t.Errorf("Ordered: %d goroutines created for %d items on %d workers", got, count, n)
+	}
+	if next != count || sum.Load() != count*(count-1)/2 {
+		t.Errorf("items done: Ordered %d, Each sum %d", next, sum.Load())
 	}
 }
