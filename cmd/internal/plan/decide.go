@@ -103,7 +103,7 @@ func DecideIn(dir *atomicfile.Dir, name string, e Entry, pol Policy) (Action, Ex
 	ex := Existing{Info: fi}
 	var rec *Record
 	if fi.Mode().IsRegular() {
-		if ex.Record, ex.HasRecord = ReadRecord(dir.NamePath(name)); ex.HasRecord {
+		if ex.Record, ex.HasRecord = ReadRecordIn(dir, name); ex.HasRecord {
 			rec = &ex.Record
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 
+	"github.com/cvv-project/cvv/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -12,6 +13,18 @@ import (
 func ReadRecord(path string) (rec Record, ok bool) {
 	var buf [256]byte
 	n, err := unix.Lgetxattr(path, RecordAttr, buf[:])
+	if err != nil || n <= 0 {
+		return Record{}, false
+	}
+	return ParseRecord(string(buf[:n]))
+}
+
+// ReadRecordIn is ReadRecord for name in dir, read from dir's descriptor
+// (atomicfile.Dir.Lgetxattr): no path is walked again, no symlink
+// followed.
+func ReadRecordIn(dir *atomicfile.Dir, name string) (rec Record, ok bool) {
+	var buf [256]byte
+	n, err := dir.Lgetxattr(name, RecordAttr, buf[:])
 	if err != nil || n <= 0 {
 		return Record{}, false
 	}

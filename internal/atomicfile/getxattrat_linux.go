@@ -1,0 +1,71 @@
+package atomicfile
+
+import (
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lgetxattr reads the extended attribute attr of name in d into dest and
+// returns its length, as lgetxattr(2) on d's path joined with name, but
+// reached from d's descriptor with no path walked again: getxattrat(2)
+// (Linux 6.13) with AT_SYMLINK_NOFOLLOW, so that, as with NamePath and
+// lgetxattr, nothing above d is resolved and a symlink under name is
+// read itself, never followed. name is a single component. Where the
+// kernel lacks getxattrat (or a seccomp filter refuses it) it is
+// lgetxattr on NamePath(name).
+func (d *Dir) Lgetxattr(name, attr string, dest []byte) (int, error) {
+	if !noGetxattrat.Load() {
+		n, err := getxattrat(d.fd(), name, attr, dest)
+		switch err {
+		case unix.ENOSYS, unix.EPERM, unix.EINVAL:
+			// Reading a user.* attribute gives none of them where the
+			// call exists: the call is missing or filtered.
+			noGetxattrat.Store(true)
+		default:
+			return n, err
+		}
+	}
+	return unix.Lgetxattr(d.NamePath(name), attr, dest)
+}
+
+// noGetxattrat is set once getxattrat was found missing: Lgetxattr walks
+// the path from then on (tests set it to take the call away).
+var noGetxattrat atomic.Bool
+
+// xattrArgs is the kernel's struct xattr_args.
+type xattrArgs struct {
+	value uint64 // __aligned_u64: the buffer's address
+	size  uint32
+	flags uint32
+}
+
+// getxattrat is getxattrat(2) of attr on name in the directory fd, not
+// following a symlink: the length of the value read into dest.
+func getxattrat(fd int, name, attr string, dest []byte) (int, error) {
+	p0, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return 0, err
+	}
+	p1, err := unix.BytePtrFromString(attr)
+	if err != nil {
+		return 0, err
+	}
+	args := xattrArgs{size: uint32(len(dest))}
+	if len(dest) > 0 {
+		args.value = uint64(uintptr(unsafe.Pointer(&dest[0])))
+	}
+	// Nothing between here and the system call may move dest: it is on
+	// the heap, or on this goroutine's stack, which only the goroutine
+	// itself grows (unix.Syscall6 runs no Go code that could) and the
+	// collector does not shrink at an asynchronous preemption.
+	n, _, errno := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(fd), uintptr(unsafe.Pointer(p0)),
+		unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(p1)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+	runtime.KeepAlive(dest)
+	if errno != 0 {
+		return int(n), errno // -1, as unix.Lgetxattr gives it
+	}
+	return int(n), nil
+}
