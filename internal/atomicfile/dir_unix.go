@@ -192,6 +192,18 @@ func lstatat(d *Dir, name string) (os.FileInfo, error) {
 	return &statInfo{name: name, st: st}, nil
 }
 
+// LstatAt returns the file information of name in the open directory fd,
+// not following a symlink (fstatat with AT_SYMLINK_NOFOLLOW): for a walk
+// that holds the directory it lists, which then resolves no path again.
+// Its Sys is a *unix.Stat_t.
+func LstatAt(fd int, name string) (os.FileInfo, error) {
+	var st unix.Stat_t
+	if err := ignoringEINTR(func() error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
+		return nil, err
+	}
+	return &statInfo{name: name, st: st}, nil
+}
+
 func ignoringEINTR(f func() error) error {
 	for {
 		if err := f(); err != unix.EINTR {

@@ -12,6 +12,10 @@ import (
 
 // fileID returns the device and inode of fi, an os.Stat of path.
 func fileID(_ string, fi fs.FileInfo) FileID {
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		// From the walk (atomicfile.LstatAt).
+		return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
 }
@@ -58,5 +62,8 @@ func dirAncestry(dir string) ([]FileID, error) {
 
 // links returns fi's link count.
 func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*unix.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
 	return uint64(fi.Sys().(*syscall.Stat_t).Nlink)
 }

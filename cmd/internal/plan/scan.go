@@ -33,7 +33,9 @@ type Found struct {
 //
 // Scan holds the entries of the directories it is in (one listing per
 // level of depth), never the tree: memory is proportional to the depth
-// times the size of a directory, not to the number of files. An error
+// times the size of a directory, not to the number of files. It holds
+// those directories open too, up to heldDirs levels: each entry's lstat
+// is taken from its directory's descriptor, never by its path. An error
 // from visit, or ctx done, stops the walk and is returned.
 func Scan(ctx context.Context, root string, o WalkOptions, visit func(*Found) error) (excluded int, err error) {
 	fi, err := os.Stat(root)
@@ -44,7 +46,7 @@ func Scan(ctx context.Context, root string, o WalkOptions, visit func(*Found) er
 	if err := s.visit(&Found{Entry: EntryOf("", fi), Info: fi}); err != nil {
 		return 0, err
 	}
-	err = s.dir("")
+	err = s.dir("", 0)
 	return s.excluded, err
 }
 
@@ -56,14 +58,21 @@ type scanner struct {
 	excluded int
 }
 
-// dir visits what the directory at rel holds, descending into each
-// subdirectory where its name falls in path order.
-func (s *scanner) dir(rel string) error {
+// heldDirs bounds the directories a Scan holds open, one a level: below
+// that depth, a directory is closed before the walk descends from it,
+// and the rest of its entries are looked up by path.
+const heldDirs = 64
+
+// dir visits what the directory at rel, depth levels below the root,
+// holds, descending into each subdirectory where its name falls in path
+// order.
+func (s *scanner) dir(rel string, depth int) error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
 	dir := filepath.Join(s.root, rel)
-	des, err := os.ReadDir(dir)
+	l, des, err := openListing(dir)
+	defer l.close()
 	if err != nil {
 		// What could be read is still visited.
 		if err := s.visit(&Found{Entry: Entry{Rel: rel}, Err: err}); err != nil {
@@ -81,7 +90,7 @@ func (s *scanner) dir(rel string) error {
 			s.excluded++
 			continue
 		}
-		f, err := s.found(dir, r, de)
+		f, err := s.found(l, dir, r, de)
 		if err == nil {
 			err = s.visit(f)
 		}
@@ -89,7 +98,10 @@ func (s *scanner) dir(rel string) error {
 			return err
 		}
 		if f.Err == nil && f.Kind == Dir {
-			if err := s.dir(r); err != nil {
+			if depth >= heldDirs {
+				l.close()
+			}
+			if err := s.dir(r, depth+1); err != nil {
 				return err
 			}
 		}
@@ -97,9 +109,10 @@ func (s *scanner) dir(rel string) error {
 	return nil
 }
 
-// found describes the entry de of the directory dir, at rel.
-func (s *scanner) found(dir, rel string, de fs.DirEntry) (*Found, error) {
-	fi, err := de.Info()
+// found describes the entry de of the directory dir (listed in l), at
+// rel.
+func (s *scanner) found(l *listing, dir, rel string, de fs.DirEntry) (*Found, error) {
+	fi, err := l.lstat(de)
 	if err != nil {
 		return &Found{Entry: Entry{Rel: rel}, Err: err}, nil
 	}
