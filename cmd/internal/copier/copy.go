@@ -1075,12 +1075,50 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.BigJobs < r.opts.Jobs {
 		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.EachOf(ctx, r.opts.Jobs, r.copyFeed(), func(fj *fileJob) error { return r.doFile(ctx, fj) })
+	err := workers.EachOf(ctx, r.opts.Jobs, r.copyWork(ctx), func(fj *fileJob) error { return r.doFile(ctx, fj) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
 	}
 	return err
+}
+
+// copyWork yields the jobs of copyFeed that have something to do on a
+// destination. A file skipped on every one is done by the pass itself
+// (doSkipped), without a worker: handing it over would cost more than
+// what is left to do for it. Once ctx is done the pass stops, as a
+// worker would not start the file.
+func (r *runner) copyWork(ctx context.Context) iter.Seq[*fileJob] {
+	return func(yield func(*fileJob) bool) {
+		for fj := range r.copyFeed() {
+			if fj.needsCopy() {
+				if !yield(fj) {
+					return
+				}
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			r.doSkipped(fj)
+		}
+	}
+}
+
+// doSkipped is doFile for fj, skipped on every destination (or failed
+// there before the copy): nothing to copy, verify or seal, and its
+// states are final. Its file event tells them, and its report waits for
+// its directory as any file's does (dirSyncs).
+func (r *runner) doSkipped(fj *fileJob) {
+	r.filesDone.Add(1)
+	if r.dirSync != nil {
+		// No copy may change the states the event tells: they are not
+		// copied.
+		r.dirSync.fileDone(fj, fj.states(), true)
+		return
+	}
+	r.out.Copied(r.uiFile(fj, fj.states()))
+	r.settle(fj)
 }
 
 func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
