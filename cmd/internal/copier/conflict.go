@@ -46,6 +46,12 @@ func (c OnConflict) String() string {
 // (its record with it), for an action Skip or Recheck.
 func (r *runner) decideDest(fj *fileJob, i int) (plan.Action, plan.Existing) {
 	a, ex, err := r.decideAt(i, r.target(fj, i), *fj.entry())
+	return r.decideFound(fj, i, a, ex, err)
+}
+
+// decideFound is decideDest from what decideAt gave for fj's name on
+// destination i (a, ex, err), looked at already (lookAhead).
+func (r *runner) decideFound(fj *fileJob, i int, a plan.Action, ex plan.Existing, err error) (plan.Action, plan.Existing) {
 	if err != nil {
 		// Cannot look: copy, and let the copy report what is wrong.
 		return plan.Copy, plan.Existing{}
@@ -193,7 +199,12 @@ func (r *runner) decideAt(i int, target string, e plan.Entry) (plan.Action, plan
 	if r.looks == nil {
 		r.looks = make([]lookDir, len(r.plan.Dests))
 	}
-	c := &r.looks[i]
+	return r.decideWith(&r.looks[i], i, target, e)
+}
+
+// decideWith is decideAt through c, the directory one goroutine looked
+// into last on destination i.
+func (r *runner) decideWith(c *lookDir, i int, target string, e plan.Entry) (plan.Action, plan.Existing, error) {
 	if parent := filepath.Dir(target); c.path != parent {
 		c.close()
 		var root *atomicfile.Dir

@@ -381,6 +381,8 @@ func (r *runner) decide(ctx context.Context) error {
 	var dc dirCache
 	// found[i] is what destination i holds under the file's name.
 	found := make([]plan.Existing, n)
+	ahead := r.lookAhead(ctx, fresh)
+	defer ahead.stop()
 	// One view, made again for each file (jobTable.viewIn): decide
 	// keeps what it decided in t and holds no view.
 	var fj *fileJob
@@ -394,6 +396,7 @@ func (r *runner) decide(ctx context.Context) error {
 		if r.tree.IsDir {
 			fj.dir = r.dirOf(&dc, e.Rel)
 		}
+		looks := ahead.file(k)
 		for i := range n {
 			found[i] = plan.Existing{}
 			if err := r.refusal(i, e.Rel); err != nil {
@@ -403,7 +406,12 @@ func (r *runner) decide(ctx context.Context) error {
 				continue
 			}
 			a := plan.Copy
-			if !fresh[i] {
+			switch {
+			case fresh[i]:
+			case looks != nil:
+				l := &looks[i]
+				a, found[i] = r.decideFound(fj, i, l.a, l.ex, l.err)
+			default:
 				a, found[i] = r.decideDest(fj, i)
 			}
 			fj.actions()[i] = a
