@@ -204,8 +204,6 @@ type currentScan struct {
 // read reads and checks the generation file p (openGeneration's checks,
 // but the directory hashes: current compares them).
 func (c *currentScan) read(p string) (*Generation, error) {
-	order := pathOrder{sorted: true}
-	sums := newDirSums()
 	c.next, c.stop = iter.Pull2(c.rec.files())
 	c.computed = newDirSorter(func(p string) error { return fmt.Errorf("directory %q hashed twice", p) })
 	c.fold = &dirFold{alg: c.rec.Alg, stack: []*openDir{{}}, done: func(d string, h dirHash) error {
@@ -217,24 +215,16 @@ func (c *currentScan) read(p string) (*Generation, error) {
 	}}
 	c.walk = newDirWalk(dirKeys(c.rec.Dirs), childCheck{root: c.rec.Root, dirFold: c.fold})
 	c.matching = true
-	g, id, err := scanGenerationFile(p, scanVisitor{file: func(e Entry) error {
-		if order.see(e.Path) {
-			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
-		}
+	g, sorted, err := scanChecked(p, func(e Entry) error {
 		if c.matching {
 			return c.match(e)
 		}
 		return nil
-	}, dir: sums.add}, sums)
-	if err == nil {
-		err = sums.finish()
-	}
+	})
 	if err != nil {
-		sums.close()
 		return nil, err
 	}
-	g.File, g.C4, g.dirSums = p, id, sums
-	c.g, c.unsorted = g, !order.sorted
+	c.g, c.unsorted = g, !sorted
 	return g, nil
 }
 

@@ -94,23 +94,12 @@ func openGenerationsWith(dir string, ents []os.DirEntry, newest func(p string) (
 // them), its directory entries (kept, sorted, in bounded memory) and, for
 // one cvv wrote, its directory hashes.
 func openGeneration(p string) (*Generation, error) {
-	order := pathOrder{sorted: true}
-	sums := newDirSums()
-	g, id, err := scanGenerationFile(p, scanVisitor{file: func(e Entry) error {
-		if order.see(e.Path) {
-			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
-		}
-		return nil
-	}, dir: sums.add}, sums)
-	if err == nil {
-		err = sums.finish()
-	}
+	g, sorted, err := scanChecked(p, nil)
 	if err != nil {
-		sums.close()
 		return nil, err
 	}
-	g.File, g.C4, g.dirSums = p, id, sums
-	if !order.sorted {
+	sums := g.dirSums
+	if !sorted {
 		if g.sorted, err = sortEntries(g.read()); err != nil {
 			sums.close()
 			return nil, err
@@ -125,6 +114,34 @@ func openGeneration(p string) (*Generation, error) {
 		}
 	}
 	return g, nil
+}
+
+// scanChecked reads the generation file p in one pass (scanGenerationFile)
+// and refuses a path recorded twice; each file entry also goes to file,
+// unless it is nil. It returns the generation with its C4 ID and its
+// directory entries (Generation.dirSums) and whether its entries came in
+// path order.
+func scanChecked(p string, file func(Entry) error) (*Generation, bool, error) {
+	order := pathOrder{sorted: true}
+	sums := newDirSums()
+	g, id, err := scanGenerationFile(p, scanVisitor{file: func(e Entry) error {
+		if order.see(e.Path) {
+			return fmt.Errorf("%w: %q recorded twice", ErrCorrupt, e.Path)
+		}
+		if file != nil {
+			return file(e)
+		}
+		return nil
+	}, dir: sums.add}, sums)
+	if err == nil {
+		err = sums.finish()
+	}
+	if err != nil {
+		sums.close()
+		return nil, false, err
+	}
+	g.File, g.C4, g.dirSums = p, id, sums
+	return g, order.sorted, nil
 }
 
 // scanGenerationFile is scanGeneration over the file p; it also returns

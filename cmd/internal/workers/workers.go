@@ -57,14 +57,7 @@ func EachOf[I any](ctx context.Context, n int, seq iter.Seq[I], f func(it I) err
 		if p.stopped() {
 			break
 		}
-		select {
-		case items <- it: // an idle goroutine takes it
-			continue
-		default:
-		}
-		if started < cap(p.slots) {
-			started++
-			p.wg.Go(func() { worker(it) })
+		if hand(p, items, it, &started, worker) {
 			continue
 		}
 		select {
@@ -132,17 +125,9 @@ func OrderedOf[I, T any](ctx context.Context, n int, seq iter.Seq[I], work func(
 			}
 			it := item{x, make(chan result, 1)}
 			queue <- it
-			select {
-			case jobs <- it:
-				continue
-			default:
+			if !hand(p, jobs, it, &started, worker) {
+				jobs <- it
 			}
-			if started < cap(p.slots) {
-				started++
-				p.wg.Go(func() { worker(it) })
-				continue
-			}
-			jobs <- it
 		}
 	}()
 	for it := range queue {
@@ -156,6 +141,24 @@ func OrderedOf[I, T any](ctx context.Context, n int, seq iter.Seq[I], work func(
 	}
 	p.wg.Wait()
 	return p.err()
+}
+
+// hand gives it to a goroutine idle on items, or else, while fewer than
+// the pool's n were started (*started counts them), to a new one running
+// worker(it). It returns false when neither could take it: every
+// goroutine is busy.
+func hand[I any](p *pool, items chan<- I, it I, started *int, worker func(I)) bool {
+	select {
+	case items <- it:
+		return true
+	default:
+	}
+	if *started < cap(p.slots) {
+		*started++
+		p.wg.Go(func() { worker(it) })
+		return true
+	}
+	return false
 }
 
 // indexes yields 0, 1, ... count-1.
