@@ -203,12 +203,26 @@ func testCLIDiskFullMidCopy(t *testing.T, small string) {
 	src := filepath.Join(work, "src")
 	want := buildTree(t, src, treeSpec{Large: 2, LargeSize: 3 << 20})
 	d1, d3 := filepath.Join(work, "d1"), filepath.Join(work, "d3")
+	runFilling(t, work, small, "64k", "-j", "1", src, d1, small, d3)
+	if n := checkFinalFiles(t, want, small); n != 1 {
+		t.Errorf("%d files on the full filesystem, want the 1 copied before it filled", n)
+	}
+	checkComplete(t, want, d1)
+	checkComplete(t, want, d3)
+}
+
+// runFilling runs cvv with args, the filesystem small filled (dd in
+// blocks of bs) by the hook before the first verification, and checks
+// that the run failed saying so; then it frees the space and checks that
+// no temp file was left on small.
+func runFilling(t *testing.T, work, small, bs string, args ...string) {
+	t.Helper()
 	flag := filepath.Join(work, "filled")
 	hook := writeHook(t, fmt.Sprintf(`[ -e %[1]s ] && exit 0
 touch %[1]s
-dd if=/dev/zero of=%[2]s/filler bs=64k 2>/dev/null || true
-`, flag, small))
-	r := runCVV(t, runOpts{Env: []string{hook}}, "-j", "1", src, d1, small, d3)
+dd if=/dev/zero of=%[2]s/filler bs=%[3]s 2>/dev/null || true
+`, flag, small, bs))
+	r := runCVV(t, runOpts{Env: []string{hook}}, args...)
 	if _, err := os.Stat(flag); err != nil {
 		t.Fatalf("the hook never ran (CVV_TEST_BEFORE_VERIFY not honoured?): %v\n%v", err, r)
 	}
@@ -222,11 +236,6 @@ dd if=/dev/zero of=%[2]s/filler bs=64k 2>/dev/null || true
 	if tmp := tempFiles(t, small); len(tmp) > 0 {
 		t.Errorf("temp files left on the full filesystem: %q", tmp)
 	}
-	if n := checkFinalFiles(t, want, small); n != 1 {
-		t.Errorf("%d files on the full filesystem, want the 1 copied before it filled", n)
-	}
-	checkComplete(t, want, d1)
-	checkComplete(t, want, d3)
 }
 
 // TestCLIDiskFullSmallFiles: the disk fills while a tree of small files
@@ -242,25 +251,7 @@ func TestCLIDiskFullSmallFiles(t *testing.T) {
 		src := filepath.Join(work, "src")
 		want := buildTree(t, src, treeSpec{Small: 40})
 		d1 := filepath.Join(work, "d1")
-		flag := filepath.Join(work, "filled")
-		hook := writeHook(t, fmt.Sprintf(`[ -e %[1]s ] && exit 0
-touch %[1]s
-dd if=/dev/zero of=%[2]s/filler bs=4k 2>/dev/null || true
-`, flag, small))
-		r := runCVV(t, runOpts{Env: []string{hook}}, "--engine", "fallback", "-j", "1", src, d1, small)
-		if _, err := os.Stat(flag); err != nil {
-			t.Fatalf("the hook never ran: %v\n%v", err, r)
-		}
-		if r.Code != 1 {
-			t.Errorf("exit %d, want 1", r.Code)
-		}
-		expectOutput(t, r, "no space left on device")
-		if err := os.Remove(filepath.Join(small, "filler")); err != nil {
-			t.Error(err)
-		}
-		if tmp := tempFiles(t, small); len(tmp) > 0 {
-			t.Errorf("temp files left on the full filesystem: %q", tmp)
-		}
+		runFilling(t, work, small, "4k", "--engine", "fallback", "-j", "1", src, d1, small)
 		if n := checkFinalFiles(t, want, small); n >= len(want) {
 			t.Errorf("%d of %d files on the full filesystem: it never filled", n, len(want))
 		}
