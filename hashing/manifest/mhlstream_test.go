@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cvv-project/cvv/hashing"
-	"github.com/cvv-project/cvv/hashing/manifest/c4"
 )
 
 // threeGenerations writes a history of three generations: b.mov fails in
@@ -106,27 +105,9 @@ var hashElement = regexp.MustCompile(`(?s)    <hash>.*?</hash>\n`)
 // the chain's C4 ID so that the history is consistent.
 func rewriteGeneration(t *testing.T, root string, n int, edit func(string) string) {
 	t.Helper()
-	gens, _ := filepath.Glob(filepath.Join(root, HistoryDir, fmt.Sprintf("%04d_*.mhl", n)))
-	if len(gens) != 1 {
-		t.Fatalf("generation %d: %v", n, gens)
-	}
-	old, err := os.ReadFile(gens[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := edit(strings.Replace(string(old), ">cvv</tool>", ">othertool</tool>", 1))
-	chain := filepath.Join(root, HistoryDir, ChainFile)
-	c, err := os.ReadFile(chain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(gens[0], []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c = []byte(strings.Replace(string(c), c4.Sum(old), c4.Sum([]byte(data)), 1))
-	if err := os.WriteFile(chain, c, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	forgeGeneration(t, root, n, true, func(g string) string {
+		return edit(strings.Replace(g, ">cvv</tool>", ">othertool</tool>", 1))
+	})
 }
 
 // reverseHashes lists a generation's files in reverse path order.
