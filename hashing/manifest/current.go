@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cvv-project/cvv/hashing"
 )
@@ -27,25 +28,48 @@ import (
 // is for the caller to know (cvv asks only when every file of the run was
 // skipped with the hash of its verification record).
 func Current(rec Record, formats []Format) bool {
+	return len(formats) > 0 && len(CurrentFormats(rec, formats)) == len(formats)
+}
+
+// CurrentFormats returns those of formats whose manifests in rec.Root
+// already record rec (Current of each alone), in the order of formats.
+// The formats are checked side by side, one goroutine each: every check
+// streams rec's files by itself and holds nothing per file.
+func CurrentFormats(rec Record, formats []Format) []Format {
 	if len(formats) == 0 || rec.Root == "" {
-		return false
+		return nil
 	}
 	rec = normalized(rec)
-	for _, f := range formats {
-		switch f {
-		case Sums, XXH:
-			if !fileHolds(FileName(rec.Root, f, rec.Alg), func(w io.Writer) error { return writeSums(w, rec, f) }) {
-				return false
-			}
-		case MHL:
-			if !mhlCurrent(rec) {
-				return false
-			}
-		default:
-			return false
+	if rec.Spool != nil && rec.Spool.finish() != nil {
+		// Sorted once here, before the checks read it side by side; a
+		// spool that cannot be read records nothing.
+		return nil
+	}
+	current := make([]bool, len(formats))
+	var wg sync.WaitGroup
+	for i, f := range formats {
+		wg.Go(func() { current[i] = currentFormat(rec, f) })
+	}
+	wg.Wait()
+	var out []Format
+	for i, f := range formats {
+		if current[i] {
+			out = append(out, f)
 		}
 	}
-	return true
+	return out
+}
+
+// currentFormat reports whether the manifest of f in rec.Root records
+// rec, normalized.
+func currentFormat(rec Record, f Format) bool {
+	switch f {
+	case Sums, XXH:
+		return fileHolds(FileName(rec.Root, f, rec.Alg), func(w io.Writer) error { return writeSums(w, rec, f) })
+	case MHL:
+		return mhlCurrent(rec)
+	}
+	return false
 }
 
 // fileHolds reports whether the file at p holds exactly what render

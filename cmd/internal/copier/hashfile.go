@@ -101,12 +101,14 @@ type HashRecordOutput interface {
 
 // writeHashRecord writes rec in formats, leaving out, where the run
 // changed nothing, each format whose manifest already records exactly
-// that (manifest.Current), and says so.
+// that (manifest.CurrentFormats, which checks them side by side), and
+// says so.
 func writeHashRecord(rec hashRecord, formats []manifest.Format, out HashRecordOutput) error {
 	all := formats
 	if rec.unchanged {
+		current := manifest.CurrentFormats(rec.Record, formats)
 		formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
-			return manifest.Current(rec.Record, []manifest.Format{f})
+			return slices.Contains(current, f)
 		})
 		if len(formats) < len(all) {
 			out.Notice("", fmt.Sprintf("%s: nothing changed (every file skipped with the hash of its verification record) and the hash lists already record it: %s",
