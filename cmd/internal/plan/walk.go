@@ -231,7 +231,7 @@ func (t *Tree) add(f *Found) error {
 	}
 	switch f.Kind {
 	case File:
-		return t.addFile(f.Entry, t.Path(f.Rel), f.Info)
+		return t.addFile(f.Entry, f.Info)
 	case Dir:
 		t.Dirs = append(t.Dirs, f.Entry)
 		t.dirIDs[fileID(t.Path(f.Rel), f.Info).String()] = f.Rel
@@ -243,12 +243,13 @@ func (t *Tree) add(f *Found) error {
 	return nil
 }
 
-// addFile adds the file e (at path, which is fi) to Files, or to
+// addFile adds the file e (whose lstat is fi) to Files, or to
 // HardLinks when an earlier path of the tree has its inode. Only the
-// files with several links are remembered.
-func (t *Tree) addFile(e Entry, path string, fi fs.FileInfo) error {
+// files with several links are remembered, and only they have their
+// source path made (a join per file was 5% of a walk's CPU).
+func (t *Tree) addFile(e Entry, fi fs.FileInfo) error {
 	if links(fi) > 1 {
-		id := fileID(path, fi)
+		id := fileID(t.Path(e.Rel), fi)
 		if first, ok := t.inodes[id]; ok {
 			t.HardLinks = append(t.HardLinks, HardLink{Entry: e, File: first.k, First: first.rel})
 			return nil
