@@ -533,9 +533,12 @@ func (r *runner) jobs() iter.Seq2[int, *fileJob] {
 	}
 }
 
-// copyFeed yields the jobs of the run (jobs), each pinned, with the
-// source hash decide took from the destinations' records (reused) given
-// back to the files it was taken for.
+// copyFeed yields the jobs of the run (jobs), with the source hash
+// decide took from the destinations' records (reused) given back to the
+// files it was taken for. A file handed to a worker, or held after the
+// pass moved on, must be pinned by whoever keeps it (copyWork,
+// doSkipped): a file skipped everywhere is mostly reported at once, and
+// its view made again for the next file.
 func (r *runner) copyFeed() iter.Seq[*fileJob] {
 	return func(yield func(*fileJob) bool) {
 		next, stop := iter.Pull(r.reused.Records())
@@ -550,7 +553,6 @@ func (r *runner) copyFeed() iter.Seq[*fileJob] {
 				e := fj.entry()
 				fj.h = &fileHash{hash: string(rec), size: e.Size, modTime: e.ModTime.UnixNano()}
 			}
-			fj.pin()
 			if !yield(fj) {
 				return
 			}
@@ -1100,6 +1102,7 @@ func (r *runner) copyWork(ctx context.Context) iter.Seq[*fileJob] {
 	return func(yield func(*fileJob) bool) {
 		for fj := range r.copyFeed() {
 			if fj.needsCopy() {
+				fj.pin()
 				if !yield(fj) {
 					return
 				}
@@ -1117,16 +1120,62 @@ func (r *runner) copyWork(ctx context.Context) iter.Seq[*fileJob] {
 // there before the copy): nothing to copy, verify or seal, and its
 // states are final. Its file event tells them, and its report waits for
 // its directory as any file's does (dirSyncs).
+//
+// fj is the pass's view (copyFeed), not pinned: doSkipped pins it when
+// its report is held after the pass moved on.
 func (r *runner) doSkipped(fj *fileJob) {
 	r.filesDone.Add(1)
-	if r.dirSync != nil {
-		// No copy may change the states the event tells: they are not
-		// copied.
+	if r.dirSync != nil && !r.dirSync.skipped(fj) {
+		// Held for its directory: kept beyond the pass. No copy may
+		// change the states the event tells: they are not copied.
+		fj.pin()
 		r.dirSync.fileDone(fj, fj.states(), true)
 		return
 	}
-	r.out.Copied(r.uiFile(fj, fj.states()))
-	r.settle(fj)
+	r.reportDone(fj, fj.states())
+}
+
+// reportDone writes the file event of fj, which tells the states copied
+// (nil: it was written already), and settles fj, its fate being final.
+// The file is shown once for both when copied are its states now, as
+// for a file skipped everywhere, and not at all for an event the
+// printer does not show (shows).
+func (r *runner) reportDone(fj *fileJob, copied []destState) {
+	if copied == nil {
+		r.settle(fj)
+		return
+	}
+	var f ui.File
+	built := false
+	if r.shows(fj, false) {
+		f, built = r.uiFile(fj, copied), true
+		r.out.Copied(f)
+	}
+	if r.shows(fj, true) {
+		if !built || !slices.Equal(copied, fj.states()) {
+			f = r.uiFile(fj, fj.states())
+		}
+		r.out.Done(f)
+	}
+	r.settled(fj)
+}
+
+// copied writes the file event of fj: its states at the end of its copy.
+func (r *runner) copied(fj *fileJob, states []destState) {
+	if r.shows(fj, false) {
+		r.out.Copied(r.uiFile(fj, states))
+	}
+}
+
+// shows reports whether the printer shows the file event (done false)
+// or the final report (done true) of fj: always for a file that failed
+// somewhere, else as the printer says (ui.FileShows).
+func (r *runner) shows(fj *fileJob, done bool) bool {
+	fs, ok := r.out.(ui.FileShows)
+	if !ok || fj.failed() || fj.sourceErr() != nil || (fj.x != nil && slices.ContainsFunc(fj.x.errs, func(err error) bool { return err != nil })) {
+		return true
+	}
+	return fs.ShowsFile(done, fj.verified())
 }
 
 func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
@@ -1173,7 +1222,7 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 		return nil
 	}
 	// The end of the copy (a copy is under its temp name until verified).
-	r.out.Copied(r.uiFile(fj, fj.states()))
+	r.copied(fj, fj.states())
 	if r.opts.VerifyAfter && slices.Contains(fj.states(), dsCopied) {
 		return nil // verifyAll verifies, seals and settles it
 	}
@@ -1197,7 +1246,14 @@ func (r *runner) engineCopy(ctx context.Context, job cvv.Job) (*cvv.Result, erro
 // settle counts and reports a file whose fate is final, then releases
 // what the report needed.
 func (r *runner) settle(fj *fileJob) {
-	r.out.Done(r.uiFile(fj, fj.states()))
+	if r.shows(fj, true) {
+		r.out.Done(r.uiFile(fj, fj.states()))
+	}
+	r.settled(fj)
+}
+
+// settled counts fj, reported, or leaves it to cascadeAll.
+func (r *runner) settled(fj *fileJob) {
 	if r.cascadePending(fj) {
 		// cascadeAll settles it; until then it keeps its hash and what
 		// its report needs, not what was just reported.

@@ -176,6 +176,25 @@ func (s *dirSyncs) cascadeDone(fj *fileJob, c cascadeInfo) {
 	s.done(heldReport{fj: fj, settle: true, cascade: &c})
 }
 
+// skipped reports whether fj, skipped on every destination, can be
+// reported at once: its directory holds no report and waits for no file
+// and no fsync, so done would flush it with nothing else. Else the
+// caller hands it to fileDone.
+func (s *dirSyncs) skipped(fj *fileJob) bool {
+	d := fj.dir
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.waiting[d]) > 0 {
+		return false
+	}
+	for i := range s.left {
+		if s.left[i][d] > 0 || s.dirty[i][d] {
+			return false
+		}
+	}
+	return true
+}
+
 // done queues the report h on its file's directory and flushes the
 // directory when it is due.
 func (s *dirSyncs) done(h heldReport) {
@@ -230,12 +249,14 @@ func (s *dirSyncs) flushLocked(d int) {
 			r.settleCascade(h.fj, *h.cascade)
 			continue
 		}
-		if h.copied != nil {
-			r.out.Copied(r.uiFile(h.fj, h.copied))
-		}
 		if h.settle {
-			r.settle(h.fj)
-		} else if !slices.Contains(h.fj.states(), dsCopied) {
+			r.reportDone(h.fj, h.copied)
+			continue
+		}
+		if h.copied != nil {
+			r.copied(h.fj, h.copied)
+		}
+		if !slices.Contains(h.fj.states(), dsCopied) {
 			// Nothing left for verifyAll: a failed fsync settled it.
 			r.settle(h.fj)
 		}

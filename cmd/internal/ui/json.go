@@ -177,6 +177,10 @@ type fileEvent struct {
 	HashReused bool `json:"hash_reused"`
 }
 
+// ShowsFile: every file has its "file" event, and a verified one its
+// "verify" event.
+func (p *jsonPrinter) ShowsFile(done, verified bool) bool { return !done || verified }
+
 // Copied prints the "file" event: the states at the end of the copy, the
 // hash re-read at the copy for a kept file, the error of a failed one.
 func (p *jsonPrinter) Copied(f File) {

@@ -240,6 +240,10 @@ func (p *textPrinter) Cascaded(c Cascade) {
 // Copied prints nothing: the result line comes with Done.
 func (p *textPrinter) Copied(File) {}
 
+// ShowsFile: Copied shows nothing, Done the result line unless quiet,
+// and only failures with -q.
+func (p *textPrinter) ShowsFile(done, _ bool) bool { return done && !p.quiet }
+
 // tinyFile is the size below which a file's rate is not shown: it says
 // more about the file's open, sync and rename than about the throughput.
 const tinyFile = 1 << 20

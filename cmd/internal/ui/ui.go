@@ -66,6 +66,18 @@ type CopyPrinter interface {
 	Summary(Summary)
 }
 
+// FileShows is implemented by a copy printer that shows only some of the
+// file events: a run asks it before it builds the File of an event
+// nobody would see (the events of millions of files skipped by a
+// re-run). A printer without it is given every event.
+type FileShows interface {
+	// ShowsFile reports whether Copied (done false) or Done (done true)
+	// shows anything of a file that failed nowhere (no error on its
+	// source or on any destination) and whose verification completed
+	// or not (verified). A failed file's events are always given.
+	ShowsFile(done, verified bool) bool
+}
+
 // VerifyPrinter is what cvv verify reports through.
 type VerifyPrinter interface {
 	Printer
