@@ -185,7 +185,7 @@ func (d *Dir) Mkdir(name string, perm os.FileMode) error {
 	if err := checkName(d, "mkdir", name); err != nil {
 		return err
 	}
-	return wrap("mkdir", d.join(name), mkdirat(d, name, perm))
+	return d.wrapAt("mkdir", name, mkdirat(d, name, perm))
 }
 
 // Lstat returns the file information of name in d, not following a
@@ -195,7 +195,7 @@ func (d *Dir) Lstat(name string) (os.FileInfo, error) {
 		return nil, err
 	}
 	fi, err := lstatat(d, name)
-	return fi, wrap("lstat", d.join(name), err)
+	return fi, d.wrapAt("lstat", name, err)
 }
 
 // OpenFile opens the regular file name in d for reading, not following a
@@ -207,7 +207,7 @@ func (d *Dir) OpenFile(name string) (*os.File, error) {
 	}
 	f, err := openFileAt(d, name)
 	if err != nil {
-		return nil, wrap("open", d.join(name), err)
+		return nil, d.wrapAt("open", name, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
@@ -226,7 +226,7 @@ func (d *Dir) Readlink(name string) (string, error) {
 		return "", err
 	}
 	s, err := readlinkat(d, name)
-	return s, wrap("readlink", d.join(name), err)
+	return s, d.wrapAt("readlink", name, err)
 }
 
 // Symlink creates name in d as a symlink to target.
@@ -234,7 +234,7 @@ func (d *Dir) Symlink(target, name string) error {
 	if err := checkName(d, "symlink", name); err != nil {
 		return err
 	}
-	return wrap("symlink", d.join(name), symlinkat(d, target, name))
+	return d.wrapAt("symlink", name, symlinkat(d, target, name))
 }
 
 // Link creates name in d as a hard link to the file oldName in old (a
@@ -272,7 +272,7 @@ func (d *Dir) Remove(name string) error {
 	if err := checkName(d, "remove", name); err != nil {
 		return err
 	}
-	return wrap("remove", d.join(name), unlinkat(d, name))
+	return d.wrapAt("remove", name, unlinkat(d, name))
 }
 
 // Chtimes sets the access and modification times of name in d to mtime;
@@ -281,7 +281,7 @@ func (d *Dir) Chtimes(name string, mtime time.Time) error {
 	if err := checkName(d, "chtimes", name); err != nil {
 		return err
 	}
-	return wrap("chtimes", d.join(name), lchtimesat(d, name, mtime))
+	return d.wrapAt("chtimes", name, lchtimesat(d, name, mtime))
 }
 
 // Chmod gives name in d the permission bits perm. A symlink is not
@@ -290,7 +290,7 @@ func (d *Dir) Chmod(name string, perm os.FileMode) error {
 	if err := checkName(d, "chmod", name); err != nil {
 		return err
 	}
-	return wrap("chmod", d.join(name), lchmodat(d, name, perm))
+	return d.wrapAt("chmod", name, lchmodat(d, name, perm))
 }
 
 // Stat returns the file information of d itself.
@@ -360,6 +360,15 @@ func (d *Dir) Sync() error {
 		return &os.PathError{Op: "fsync", Path: d.path, Err: fserr.Strip(err)}
 	}
 	return nil
+}
+
+// wrapAt is wrap for name in d: the path of the error is joined only
+// for an error (a decision looks at millions of names that are fine).
+func (d *Dir) wrapAt(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.PathError{Op: op, Path: d.join(name), Err: err}
 }
 
 // wrap returns nil for a nil err, else err as an *os.PathError.

@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -45,11 +46,15 @@ type xattrArgs struct {
 // getxattrat is getxattrat(2) of attr on name in the directory fd, not
 // following a symlink: the length of the value read into dest.
 func getxattrat(fd int, name, attr string, dest []byte) (int, error) {
-	p0, err := unix.BytePtrFromString(name)
+	// The C strings of a name and an attribute of usual length are on
+	// this goroutine's stack, as dest may be (below): nothing is
+	// allocated for the look at each file of a re-run.
+	var nameBuf, attrBuf [256]byte
+	p0, err := cString(nameBuf[:], name)
 	if err != nil {
 		return 0, err
 	}
-	p1, err := unix.BytePtrFromString(attr)
+	p1, err := cString(attrBuf[:], attr)
 	if err != nil {
 		return 0, err
 	}
@@ -68,4 +73,18 @@ func getxattrat(fd int, name, attr string, dest []byte) (int, error) {
 		return int(n), errno // -1, as unix.Lgetxattr gives it
 	}
 	return int(n), nil
+}
+
+// cString returns s as a NUL-terminated string, in buf when it fits, as
+// unix.BytePtrFromString does (EINVAL for a NUL in s).
+func cString(buf []byte, s string) (*byte, error) {
+	if len(s) >= len(buf) {
+		return unix.BytePtrFromString(s)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, unix.EINVAL
+	}
+	n := copy(buf, s)
+	buf[n] = 0
+	return &buf[0], nil
 }

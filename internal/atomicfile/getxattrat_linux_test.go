@@ -57,3 +57,24 @@ func TestLgetxattr(t *testing.T) {
 		})
 	}
 }
+
+// TestCString: a name or attribute is given to getxattrat as
+// unix.BytePtrFromString gives it, from a buffer on the stack when it
+// fits: NUL-terminated, and EINVAL for a NUL inside.
+func TestCString(t *testing.T) {
+	var buf [8]byte
+	for _, s := range []string{"", "a", "1234567", "12345678", "a much longer name"} {
+		p, err := cString(buf[:], s)
+		if err != nil {
+			t.Fatalf("cString(%q): %v", s, err)
+		}
+		if got := unix.BytePtrToString(p); got != s {
+			t.Errorf("cString(%q) = %q", s, got)
+		}
+	}
+	for _, s := range []string{"a\x00b", "a long name with a \x00 inside"} {
+		if _, err := cString(buf[:], s); err != unix.EINVAL {
+			t.Errorf("cString(%q): %v, want EINVAL", s, err)
+		}
+	}
+}

@@ -374,6 +374,20 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecordFields: the record's fields are split as strings.Fields
+// splits them, ASCII or not.
+func TestRecordFields(t *testing.T) {
+	for _, s := range []string{"", "1 full xxh3 ab 1 2", " 1\tfull  xxh3\nab 1 2 ", "1 full xxh3 ab 1", "1 full xxh3 ab 1 2 3",
+		"1\u00a0full xxh3 ab 1 2 3", "1 full xxh3 ab\u2003 1 2", "1 fülle xxh3 ab 1 2", "1 full xxh3 ab 1 2\u0085", "\v\f\r"} {
+		var f [6]string
+		ok := recordFields(s, &f)
+		want := strings.Fields(s)
+		if ok != (len(want) == 6) || ok && !slices.Equal(f[:], want) {
+			t.Errorf("recordFields(%q) = %q, %v; strings.Fields: %q", s, f, ok, want)
+		}
+	}
+}
+
 func TestSameTime(t *testing.T) {
 	src := time.Unix(100, 500)
 	if !SameTime(src, time.Unix(100, 500)) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
@@ -85,8 +86,8 @@ func (rec Record) String() string {
 
 // ParseRecord parses the stored form; ok is false for anything else.
 func ParseRecord(s string) (rec Record, ok bool) {
-	f := strings.Fields(s)
-	if len(f) != 6 || f[0] != recordVersion {
+	var f [6]string
+	if !recordFields(s, &f) || f[0] != recordVersion {
 		return Record{}, false
 	}
 	if rec.Level, ok = ParseLevel(f[1]); !ok {
@@ -102,6 +103,44 @@ func ParseRecord(s string) (rec Record, ok bool) {
 		return Record{}, false
 	}
 	return rec, true
+}
+
+// recordFields splits s around white space as strings.Fields does, into
+// f, without allocating: a re-run parses the record of every file. It
+// reports whether s has exactly len(f) fields.
+func recordFields(s string, f *[6]string) bool {
+	n := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c >= utf8.RuneSelf {
+			// Unicode white space: what strings.Fields says.
+			all := strings.Fields(s)
+			return len(all) == len(f) && copy(f[:], all) == len(f)
+		} else if asciiSpace(c) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] < utf8.RuneSelf && !asciiSpace(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] >= utf8.RuneSelf {
+			all := strings.Fields(s)
+			return len(all) == len(f) && copy(f[:], all) == len(f)
+		}
+		if n == len(f) {
+			return false
+		}
+		f[n] = s[i:j]
+		n++
+		i = j
+	}
+	return n == len(f)
+}
+
+// asciiSpace reports whether c is an ASCII white space character, as
+// unicode.IsSpace says.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // Of reports whether rec describes a copy of the source file e (same size
