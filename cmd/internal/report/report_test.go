@@ -4,10 +4,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +351,26 @@ func TestPageCapped(t *testing.T) {
 	recs, err := csv.NewReader(f).ReadAll()
 	if err != nil || len(recs) != n+1 {
 		t.Fatalf("CSV: %d records, %v; want %d rows and the head", len(recs), err, n)
+	}
+}
+
+// TestShownRowsKeepsSmallest: whatever the order the rows come in, the
+// page keeps the maxPageRows smallest keys, the largest of them on top.
+func TestShownRowsKeepsSmallest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var h shownRows
+	all := make([]int64, maxPageRows+maxPageRows/2)
+	for i := range all {
+		all[i] = rng.Int64N(1 << 40)
+		h.add(all[i])
+	}
+	slices.Sort(all)
+	kept := slices.Clone(h.keys)
+	slices.Sort(kept)
+	if !h.dropped || !slices.Equal(kept, all[:maxPageRows]) {
+		t.Fatalf("dropped %v; kept %d keys, not the %d smallest", h.dropped, len(kept), maxPageRows)
+	}
+	if h.keys[0] != all[maxPageRows-1] {
+		t.Errorf("top %d, want the largest kept, %d", h.keys[0], all[maxPageRows-1])
 	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"container/heap"
 	"encoding/json"
 	"strconv"
 )
@@ -31,26 +30,50 @@ type shownRows struct {
 	dropped bool
 }
 
-func (h *shownRows) Len() int           { return len(h.keys) }
-func (h *shownRows) Less(i, j int) bool { return h.keys[i] > h.keys[j] }
-func (h *shownRows) Swap(i, j int)      { h.keys[i], h.keys[j] = h.keys[j], h.keys[i] }
-func (h *shownRows) Push(x any)         { h.keys = append(h.keys, x.(int64)) }
-func (h *shownRows) Pop() any {
-	k := h.keys[len(h.keys)-1]
-	h.keys = h.keys[:len(h.keys)-1]
-	return k
-}
-
 // add considers the row of key k.
 func (h *shownRows) add(k int64) {
 	if len(h.keys) < maxPageRows {
-		heap.Push(h, k)
+		h.keys = append(h.keys, k)
+		h.up(len(h.keys) - 1)
 		return
 	}
 	h.dropped = true
 	if k < h.keys[0] {
 		h.keys[0] = k
-		heap.Fix(h, 0)
+		h.down(0)
+	}
+}
+
+// up moves the key at i up the heap to its place: container/heap's up,
+// on int64 keys, with no interface call nor a key boxed for each row.
+func (h *shownRows) up(i int) {
+	keys := h.keys
+	for i > 0 {
+		p := (i - 1) / 2
+		if keys[p] >= keys[i] {
+			return
+		}
+		keys[p], keys[i] = keys[i], keys[p]
+		i = p
+	}
+}
+
+// down moves the key at i down the heap to its place.
+func (h *shownRows) down(i int) {
+	keys := h.keys
+	for {
+		c := 2*i + 1
+		if c >= len(keys) {
+			return
+		}
+		if r := c + 1; r < len(keys) && keys[r] > keys[c] {
+			c = r
+		}
+		if keys[i] >= keys[c] {
+			return
+		}
+		keys[i], keys[c] = keys[c], keys[i]
+		i = c
 	}
 }
 
