@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cvv-project/cvv/hashing"
 )
@@ -36,6 +37,12 @@ func Current(rec Record, formats []Format) bool {
 // The formats are checked side by side, one goroutine each: every check
 // streams rec's files by itself and holds nothing per file.
 func CurrentFormats(rec Record, formats []Format) []Format {
+	return currentFormats(rec, formats, nil)
+}
+
+// currentFormats is CurrentFormats, with what ReadAhead found of the ASC
+// MHL history when ahead is not nil.
+func currentFormats(rec Record, formats []Format, ahead *mhlAhead) []Format {
 	if len(formats) == 0 || rec.Root == "" {
 		return nil
 	}
@@ -48,7 +55,7 @@ func CurrentFormats(rec Record, formats []Format) []Format {
 	current := make([]bool, len(formats))
 	var wg sync.WaitGroup
 	for i, f := range formats {
-		wg.Go(func() { current[i] = currentFormat(rec, f) })
+		wg.Go(func() { current[i] = currentFormat(rec, f, ahead) })
 	}
 	wg.Wait()
 	var out []Format
@@ -62,11 +69,16 @@ func CurrentFormats(rec Record, formats []Format) []Format {
 
 // currentFormat reports whether the manifest of f in rec.Root records
 // rec, normalized.
-func currentFormat(rec Record, f Format) bool {
+func currentFormat(rec Record, f Format, ahead *mhlAhead) bool {
 	switch f {
 	case Sums, XXH:
 		return fileHolds(FileName(rec.Root, f, rec.Alg), func(w io.Writer) error { return writeSums(w, rec, f) })
 	case MHL:
+		if ahead != nil {
+			if current, sure := ahead.current(rec); sure {
+				return current
+			}
+		}
 		return mhlCurrent(rec)
 	}
 	return false
@@ -223,6 +235,11 @@ type currentScan struct {
 	fold     *dirFold
 	root     dirHash
 	computed *entrySorter
+	// digest, when set, takes each entry instead of rec's files, which
+	// are not read (ReadAhead): the entries are compared with them at
+	// the end. halt, when set, stops the scan.
+	digest *entryDigest
+	halt   *atomic.Bool
 }
 
 // read reads and checks the generation file p (openGeneration's checks,
@@ -258,6 +275,17 @@ func (c *currentScan) read(p string) (*Generation, error) {
 // error from the walk (a child history found) ends the scan: rec is not
 // current then, whatever the generation holds.
 func (c *currentScan) match(e Entry) error {
+	if c.halt != nil && c.halt.Load() {
+		return errStopped
+	}
+	if c.digest != nil {
+		f, ok := c.digest.add(e, c.rec.Alg)
+		if !ok {
+			c.matching = false
+			return nil
+		}
+		return c.walk.file(f)
+	}
 	f, ferr, ok := c.next()
 	if ferr != nil || !ok || e.Path != f.Path || e.Size != f.Size || !recordsHash(e, f, c.rec.Alg) {
 		c.matching = false
@@ -360,14 +388,18 @@ func dirsMatch(rec Record, g *Generation) bool {
 type dirMatch struct {
 	root string
 	next func() (string, error, bool)
+	// noChildren leaves the child histories to the caller.
+	noChildren bool
 }
 
 // errNotCurrent ends the walk of dirsMatch at the first difference.
 var errNotCurrent = errors.New("not current")
 
 func (m *dirMatch) open(d string) error {
-	if st, err := os.Lstat(filepath.Join(m.root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
-		return errNotCurrent
+	if !m.noChildren {
+		if st, err := os.Lstat(filepath.Join(m.root, filepath.FromSlash(d), HistoryDir)); err == nil && st.IsDir() {
+			return errNotCurrent
+		}
 	}
 	if got, err, ok := m.next(); err != nil || !ok || got != d {
 		return errNotCurrent

@@ -42,7 +42,7 @@ func benchRecord(b *testing.B, n int, formats []Format) Record {
 
 // BenchmarkCurrent is the check of a re-run that changed nothing: the
 // lists of 200,000 files already record the run, in each format alone
-// and in all three.
+// and in all three, whole or with the ASC MHL history read ahead.
 func BenchmarkCurrent(b *testing.B) {
 	all := []Format{Sums, XXH, MHL}
 	rec := benchRecord(b, 200_000, all)
@@ -52,6 +52,24 @@ func BenchmarkCurrent(b *testing.B) {
 				if !Current(rec, fs) {
 					b.Fatal("not current")
 				}
+			}
+		})
+	}
+	// What is left for the end of a run that began the check ahead
+	// (CurrentCheck.ReadAhead, not timed): the lists were just written,
+	// and are stamped with no margin.
+	defer setStampMargin(0)()
+	for _, fs := range [][]Format{{MHL}, all} {
+		b.Run(fmt.Sprint(fs)+"-ahead", func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				c := NewCurrentCheck(rec, fs)
+				c.ReadAhead()
+				b.StartTimer()
+				if len(c.Formats(rec)) != len(fs) {
+					b.Fatal("not current")
+				}
+				c.Close()
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,146 @@ func currentBoth(t *testing.T, rec Record, formats []Format) bool {
 	if c := Current(spooled, formats); c != got {
 		t.Errorf("Current with the files in a Spool: %v, with Files: %v", c, got)
 	}
+	if c := currentAhead(t, spooled, formats); c != got {
+		t.Errorf("CurrentCheck read ahead: %v, Current: %v", c, got)
+	}
 	return got
+}
+
+// currentAhead is Current(rec, formats) through a CurrentCheck that read
+// ahead with no stamp margin (the lists were just written), decided
+// by what it read ahead.
+func currentAhead(t *testing.T, rec Record, formats []Format) bool {
+	t.Helper()
+	defer setStampMargin(0)()
+	c := NewCurrentCheck(rec, formats)
+	defer c.Close()
+	c.ReadAhead()
+	if c.mhl.racy {
+		t.Error("read ahead: racy with no margin")
+	}
+	got := c.Formats(rec)
+	return len(formats) > 0 && len(got) == len(formats)
+}
+
+func setStampMargin(d time.Duration) (restore func()) {
+	old := stampMargin
+	stampMargin = d
+	return func() { stampMargin = old }
+}
+
+// TestCurrentCheckEditedAfterReadAhead: a history or list edited once
+// ReadAhead has read it, while the run goes on, is what Formats judges:
+// a forged generation (its chain updated), an edited sums list, a
+// generation added, a child history made, all not current. What ReadAhead
+// read too recently to stamp is read again at the end.
+func TestCurrentCheckEditedAfterReadAhead(t *testing.T) {
+	files := map[string]string{"a.mov": "aaa", "b/b.mov": "bbb", "b.txt": "t"}
+	for i := range 20 {
+		files[fmt.Sprintf("many/f%02d", i)] = fmt.Sprint(i)
+	}
+	formats := []Format{Sums, MHL}
+	setup := func(t *testing.T) Record {
+		_, rec := tree(t, "footage", hashing.XXH64, files, "empty")
+		if _, err := Write(rec, formats); err != nil {
+			t.Fatal(err)
+		}
+		rec.Start = rec.Start.Add(time.Hour)
+		return rec
+	}
+	zeroed := func(t *testing.T, re string) func(string) string {
+		return func(g string) string {
+			m := regexp.MustCompile(re).FindStringSubmatch(g)
+			if m == nil {
+				t.Fatalf("no %s in\n%s", re, g)
+			}
+			return strings.Replace(g, m[1], strings.Repeat("0", 16), 1)
+		}
+	}
+	for name, c := range map[string]struct {
+		edit func(t *testing.T, rec Record)
+		want []Format
+	}{
+		"nothing": {func(*testing.T, Record) {}, formats},
+		"directory hash forged with the chain": {func(t *testing.T, rec Record) {
+			forgeGeneration(t, rec.Root, 1, true, zeroed(t, `(?s)<path[^>]*>many</path>\s*<content>\s*<xxh64[^>]*>([0-9a-f]+)<`))
+		}, []Format{Sums}},
+		"file hash forged with the chain": {func(t *testing.T, rec Record) {
+			forgeGeneration(t, rec.Root, 1, true, zeroed(t, `(?s)<path[^>]*>a.mov</path>\s*<xxh64[^>]*>([0-9a-f]+)<`))
+		}, []Format{Sums}},
+		"sums list edited": {func(t *testing.T, rec Record) {
+			p := FileName(rec.Root, Sums, rec.Alg)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []Format{MHL}},
+		"generation added": {func(t *testing.T, rec Record) {
+			other := rec
+			other.Files = rec.Files[1:]
+			if _, err := Write(other, []Format{MHL}); err != nil {
+				t.Fatal(err)
+			}
+		}, []Format{Sums}},
+		"generation left out of the chain, in a history reached by a symlink": {func(t *testing.T, rec Record) {
+			hist := filepath.Join(rec.Root, HistoryDir)
+			gens, _ := filepath.Glob(filepath.Join(hist, "0001_*.mhl"))
+			b, err := os.ReadFile(gens[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := os.Readlink(hist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(target, "0000_footage_unlisted.mhl"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []Format{Sums}},
+		"child history made": {func(t *testing.T, rec Record) {
+			if err := os.MkdirAll(filepath.Join(rec.Root, "many", HistoryDir), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, []Format{Sums}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := setup(t)
+			if strings.Contains(name, "symlink") {
+				hist := filepath.Join(rec.Root, HistoryDir)
+				moved := filepath.Join(t.TempDir(), "elsewhere")
+				if err := os.Rename(hist, moved); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(moved, hist); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, margin := range []time.Duration{0, time.Hour} {
+				restore := setStampMargin(margin)
+				ch := NewCurrentCheck(rec, formats)
+				ch.ReadAhead()
+				restore()
+				if margin == 0 && (ch.mhl.verdict != aheadDigest || ch.mhl.racy) {
+					t.Fatalf("read ahead: verdict %v, racy %v; want a digest, not racy", ch.mhl.verdict, ch.mhl.racy)
+				}
+				if margin > 0 && !ch.mhl.racy {
+					t.Fatal("read ahead within the margin: not racy")
+				}
+				if margin == 0 {
+					c.edit(t, rec)
+				}
+				got := ch.Formats(rec)
+				ch.Close()
+				if !slices.Equal(got, c.want) {
+					t.Errorf("margin %v: current %v, want %v", margin, got, c.want)
+				}
+			}
+		})
+	}
 }
 
 // TestCurrentChecksNewestOnce: the one pass over the newest generation

@@ -128,6 +128,8 @@ type runner struct {
 	// mem keeps the soft memory limit above the live heap (memlimit.go),
 	// nil when GOMEMLIMIT is set.
 	mem *memGovernor
+	// lists are the checks of the hash lists begun ahead (hashfile.go).
+	lists *listChecks
 	// released is when the source was released (releaseSource), after
 	// the start; 0 until then.
 	released time.Duration
@@ -195,6 +197,8 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 	// descriptor.
 	r.openRoots()
 	defer r.closeRoots()
+	r.startListChecks()
+	defer r.closeListChecks()
 	if err := r.decide(ctx); err != nil {
 		r.uncreateAll()
 		return err

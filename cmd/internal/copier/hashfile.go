@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvv-project/cvv"
@@ -59,7 +60,7 @@ func (r *runner) writeHashFiles(only func(i int) bool) error {
 	var errs []error
 	write := func(rec hashRecord, err error) {
 		if err == nil {
-			err = writeHashRecord(rec, hf.Formats, r.out)
+			err = writeHashRecord(rec, hf.Formats, r.listCheck(rec.Root), r.out)
 			if cerr := rec.Spool.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("hash list record of %s: %w", rec.Root, cerr)
 			}
@@ -79,6 +80,75 @@ func (r *runner) writeHashFiles(only func(i int) bool) error {
 		write(r.sourceHashRecord(dirs))
 	}
 	return errors.Join(errs...)
+}
+
+// listChecks are the checks of the run's hash lists begun before its
+// files are known (startListChecks), by the root of their lists.
+type listChecks struct {
+	byRoot map[string]*manifest.CurrentCheck
+	// stopped: a file was hashed (logHash), so no list can be current.
+	stopped atomic.Bool
+}
+
+// stop stops the checks begun, once: a run that read a file to hash it
+// changed something, and no list is checked at its end.
+func (l *listChecks) stop() {
+	if l != nil && !l.stopped.Swap(true) {
+		for _, c := range l.byRoot {
+			c.Close()
+		}
+	}
+}
+
+// startListChecks begins, once the destinations are known, the checks
+// of their hash lists (and the source's) that a run which changes nothing
+// makes at its end: in one goroutine beside the copy, one root after
+// another, each reads what the check needs besides the run's record
+// (manifest.CurrentCheck.ReadAhead: the ASC MHL history). The end
+// (writeHashRecord) then only compares the record with it.
+func (r *runner) startListChecks() {
+	hf := r.opts.HashFiles
+	if r.shard != nil || !slices.Contains(hf.Formats, manifest.MHL) {
+		return
+	}
+	dirs := r.manifestDirs()
+	var roots []string
+	if hf.Dest {
+		for i := range r.plan.Dests {
+			if r.live(i) {
+				roots = append(roots, r.plan.Dests[i].Root(r.plan.IsDir))
+			}
+		}
+	}
+	if hf.Source {
+		roots = append(roots, r.sourceRoot())
+	}
+	r.lists = &listChecks{byRoot: map[string]*manifest.CurrentCheck{}}
+	var checks []*manifest.CurrentCheck
+	for _, root := range roots {
+		if r.lists.byRoot[root] == nil {
+			r.lists.byRoot[root] = manifest.NewCurrentCheck(r.listRecord(root, dirs), hf.Formats)
+			checks = append(checks, r.lists.byRoot[root])
+		}
+	}
+	go func() {
+		for _, c := range checks {
+			c.ReadAhead()
+		}
+	}()
+}
+
+// closeListChecks stops the checks begun and releases them.
+func (r *runner) closeListChecks() {
+	r.lists.stop()
+}
+
+// listCheck is the check begun for root, nil when none was.
+func (r *runner) listCheck(root string) *manifest.CurrentCheck {
+	if r.lists == nil || r.lists.stopped.Load() {
+		return nil
+	}
+	return r.lists.byRoot[root]
 }
 
 // manifestDirs are the directories of the tree below the root, as a
@@ -101,12 +171,17 @@ type HashRecordOutput interface {
 
 // writeHashRecord writes rec in formats, leaving out, where the run
 // changed nothing, each format whose manifest already records exactly
-// that (manifest.CurrentFormats, which checks them side by side), and
-// says so.
-func writeHashRecord(rec hashRecord, formats []manifest.Format, out HashRecordOutput) error {
+// that (check, begun before the run's files were known, or else
+// manifest.CurrentFormats), and says so.
+func writeHashRecord(rec hashRecord, formats []manifest.Format, check *manifest.CurrentCheck, out HashRecordOutput) error {
 	all := formats
 	if rec.unchanged {
-		current := manifest.CurrentFormats(rec.Record, formats)
+		var current []manifest.Format
+		if check != nil {
+			current = check.Formats(rec.Record)
+		} else {
+			current = manifest.CurrentFormats(rec.Record, formats)
+		}
 		formats = slices.DeleteFunc(slices.Clone(formats), func(f manifest.Format) bool {
 			return slices.Contains(current, f)
 		})
@@ -159,8 +234,15 @@ func (r *runner) destHashRecord(i int, dirs []string) (hashRecord, error) {
 // spooledRecord is the manifest record of root, without its entries
 // yet: they go to its spool.
 func (r *runner) spooledRecord(root string, dirs []string) hashRecord {
-	return hashRecord{Record: manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer",
-		Ignore: r.opts.Excludes.Patterns(), Spool: manifest.NewFileSpool()}}
+	rec := r.listRecord(root, dirs)
+	rec.Spool = manifest.NewFileSpool()
+	return hashRecord{Record: rec}
+}
+
+// listRecord is the manifest record of root without its files.
+func (r *runner) listRecord(root string, dirs []string) manifest.Record {
+	return manifest.Record{Root: root, Alg: r.opts.Alg, Dirs: dirs, Start: r.start, Process: "transfer",
+		Ignore: r.opts.Excludes.Patterns()}
 }
 
 // spoolError is err, the error of filling rec's spool, with the spool
@@ -216,10 +298,7 @@ func (r *runner) destHashEntries(i int, root string, add func(seq int, f manifes
 // sourceHashRecord is the manifest record of the source root, its
 // entries in a spool (the caller closes it).
 func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
-	root := r.plan.Source
-	if !r.plan.IsDir {
-		root = filepath.Dir(root)
-	}
+	root := r.sourceRoot()
 	rec := r.spooledRecord(root, dirs)
 	rec.unchanged = true
 	var err error
@@ -248,6 +327,14 @@ func (r *runner) sourceHashRecord(dirs []string) (hashRecord, error) {
 	return rec, r.spoolError(rec, err)
 }
 
+// sourceRoot is the root of the source's hash lists.
+func (r *runner) sourceRoot() string {
+	if !r.plan.IsDir {
+		return filepath.Dir(r.plan.Source)
+	}
+	return r.plan.Source
+}
+
 // time is when the hash was taken, zero when not by this run (a reused
 // hash): the manifest then gives the run's start.
 func (h *fileHash) time() time.Time {
@@ -263,6 +350,10 @@ func (h *fileHash) time() time.Time {
 func (r *runner) logHash(fj *fileJob) {
 	if !r.opts.hashFilesWanted() || fj.h == nil || fj.h.hash == "" || fj.logged() {
 		return
+	}
+	if !fj.hashReused() {
+		// Read to be hashed: this run changes the lists.
+		r.lists.stop()
 	}
 	h := fj.h
 	b := binary.AppendUvarint(nil, uint64(fj.k))

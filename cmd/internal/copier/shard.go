@@ -439,7 +439,7 @@ func MergeShards(dir, root string, self plan.Shard, noFsync bool, syncDir func(*
 	}
 	defer rec.Spool.Close()
 	if len(formats) > 0 {
-		if err := writeHashRecord(hashRecord{Record: rec, unchanged: unchanged}, formats, out); err != nil {
+		if err := writeHashRecord(hashRecord{Record: rec, unchanged: unchanged}, formats, nil, out); err != nil {
 			return false, err
 		}
 	}
