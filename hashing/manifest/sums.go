@@ -34,24 +34,31 @@ func renderSums(rec Record, f Format) []byte {
 }
 
 // writeSums writes rec to w as a sums (f == Sums) or xxh (f == XXH) list,
-// line by line.
+// some 32 KiB of lines at a time, rendered into one buffer.
 func writeSums(w io.Writer, rec Record, f Format) error {
+	tag := ""
+	if f == Sums && rec.Alg == hashing.XXH3 {
+		tag = bsdTag(rec.Alg)
+	}
+	var b []byte
 	for file, err := range rec.files() {
 		if err != nil {
 			return err
 		}
-		var line string
-		switch {
-		case f == XXH:
-			p, escaped := escapePath(file.Path)
-			line = strings.ToLower(file.Hash) + " *" + p + "\n"
-			if escaped {
-				line = "\\" + line
-			}
-		default:
-			line = SumLine(rec.Alg, file.Hash, file.Path, rec.Alg == hashing.XXH3)
+		if f == XXH {
+			b = appendXXHLine(b, file.Hash, file.Path)
+		} else {
+			b = appendSumLine(b, tag, file.Hash, file.Path)
 		}
-		if _, err := io.WriteString(w, line); err != nil {
+		if len(b) >= 32<<10 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	if len(b) > 0 {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 	}
@@ -64,19 +71,66 @@ func writeSums(w io.Writer, rec Record, f Format) error {
 // SHA256). A path with a backslash, newline or carriage return is escaped
 // as coreutils does. ParseSums reads both forms.
 func SumLine(alg hashing.Algorithm, hash, path string, tag bool) string {
-	p, escaped := escapePath(path)
-	prefix := ""
-	if escaped {
-		prefix = "\\"
-	}
+	name := ""
 	if tag {
-		for name, a := range bsdTags {
-			if a == alg {
-				return prefix + name + " (" + p + ") = " + strings.ToLower(hash) + "\n"
-			}
+		name = bsdTag(alg)
+	}
+	return string(appendSumLine(nil, name, hash, path))
+}
+
+// bsdTag is the tag of alg's BSD-style lines, "" for none.
+func bsdTag(alg hashing.Algorithm) string {
+	for name, a := range bsdTags {
+		if a == alg {
+			return name
 		}
 	}
-	return prefix + strings.ToLower(hash) + "  " + p + "\n"
+	return ""
+}
+
+// appendSumLine appends SumLine's line, tagged with tag unless it is
+// empty.
+func appendSumLine(b []byte, tag, hash, path string) []byte {
+	p, escaped := escapePath(path)
+	if escaped {
+		b = append(b, '\\')
+	}
+	if tag != "" {
+		b = append(b, tag...)
+		b = append(b, " ("...)
+		b = append(b, p...)
+		b = append(b, ") = "...)
+		b = appendLower(b, hash)
+		return append(b, '\n')
+	}
+	b = appendLower(b, hash)
+	b = append(b, "  "...)
+	b = append(b, p...)
+	return append(b, '\n')
+}
+
+// appendXXHLine appends a line of an xxh list: "hash *path", escaped as
+// SumLine's.
+func appendXXHLine(b []byte, hash, path string) []byte {
+	p, escaped := escapePath(path)
+	if escaped {
+		b = append(b, '\\')
+	}
+	b = appendLower(b, hash)
+	b = append(b, " *"...)
+	b = append(b, p...)
+	return append(b, '\n')
+}
+
+// appendLower appends s in lower case (strings.ToLower's), without a
+// new string where it is lower case already.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	return append(b, s...)
 }
 
 func escapePath(p string) (string, bool) {
