@@ -1,11 +1,13 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -310,6 +312,34 @@ func (d *Dir) SetAttrs(attrs *SourceAttrs) error {
 	}
 	defer f.Close()
 	return ApplyAttrs(f, attrs)
+}
+
+// HoldsAttrs reports whether d itself, which is fi, already has the owner
+// and extended attributes of attrs: SetAttrs would then change nothing but
+// d's ctime. Attributes d has and attrs lacks do not count (SetAttrs
+// removes none); a failure to read d's attributes counts as a difference.
+func (d *Dir) HoldsAttrs(attrs *SourceAttrs, fi os.FileInfo) bool {
+	if attrs.Owner != nil && !ownedBy(fi, *attrs.Owner) {
+		return false
+	}
+	if len(attrs.Xattrs) == 0 {
+		return true
+	}
+	f, err := d.sys.file(d.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	have, err := ReadXattrs(f)
+	if err != nil {
+		return false
+	}
+	for _, x := range attrs.Xattrs {
+		if !slices.ContainsFunc(have, func(h Xattr) bool { return h.Name == x.Name && bytes.Equal(h.Value, x.Value) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // SetModTime sets the access and modification times of d itself to mtime.

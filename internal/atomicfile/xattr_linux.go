@@ -120,6 +120,18 @@ func OwnerOf(fi os.FileInfo) *Owner {
 	return &Owner{Uid: int(st.Uid), Gid: int(st.Gid)}
 }
 
+// ownedBy reports whether fi (from os.Stat or Dir.Stat) belongs to o's
+// owner and group.
+func ownedBy(fi os.FileInfo, o Owner) bool {
+	switch st := fi.Sys().(type) {
+	case *syscall.Stat_t:
+		return int(st.Uid) == o.Uid && int(st.Gid) == o.Gid
+	case *unix.Stat_t:
+		return int(st.Uid) == o.Uid && int(st.Gid) == o.Gid
+	}
+	return false
+}
+
 // euid is the effective user id, asked once: cvv never changes it.
 var euid = sync.OnceValue(os.Geteuid)
 

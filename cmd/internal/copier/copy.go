@@ -1013,27 +1013,45 @@ func (r *runner) finishDir(i int, d plan.Entry, attrs *atomicfile.SourceAttrs) e
 		return err
 	}
 	defer dir.Close()
-	err = dir.SetAttrs(attrs)
-	if errors.Is(err, cvv.ErrNoXattrs) {
-		r.xattrsUnkept(i, err)
-	} else if err != nil {
+	// What the directory has already (a re-run) is not set again: the
+	// same values set again would change its ctime, for backup tools a
+	// change, and make its fsync a journal commit.
+	fi, err := dir.Stat()
+	if err != nil {
 		return err
 	}
-	return r.setDirTimes(i, dir, d)
+	if !dir.HoldsAttrs(attrs, fi) {
+		err = dir.SetAttrs(attrs)
+		if errors.Is(err, cvv.ErrNoXattrs) {
+			r.xattrsUnkept(i, err)
+		} else if err != nil {
+			return err
+		}
+		fi = nil // a chown clears the set-id bits
+	}
+	return r.setDirTimes(i, dir, d, fi)
 }
+
+// dirModeBits are the bits of a directory's mode that setDirTimes sets.
+const dirModeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
 // setDirTimes gives dir, directory d on destination i, its source mode
 // and mtime, and fsyncs it: a directory's own mode and mtime are durable
-// only once it is fsynced.
-func (r *runner) setDirTimes(i int, dir *atomicfile.Dir, d plan.Entry) error {
-	if !r.destFS[i].NoModes {
+// only once it is fsynced. fi is dir's Stat, nil when unknown: a mode or
+// mtime dir has already is not set again (its atime is then left as it
+// is), but dir is fsynced all the same, since what made it may not have
+// been (an interrupted run).
+func (r *runner) setDirTimes(i int, dir *atomicfile.Dir, d plan.Entry, fi fs.FileInfo) error {
+	if !r.destFS[i].NoModes && (fi == nil || fi.Mode()&dirModeBits != d.Mode.Perm()) {
 		if err := dir.SetMode(d.Mode.Perm()); err != nil {
 			return err
 		}
 	}
 	// Both times (Dir.SetModTime): exfat-fuse drops an mtime sent alone.
-	if err := dir.SetModTime(d.ModTime); err != nil {
-		return err
+	if fi == nil || !fi.ModTime().Equal(d.ModTime) {
+		if err := dir.SetModTime(d.ModTime); err != nil {
+			return err
+		}
 	}
 	if r.opts.NoFsync {
 		return nil
@@ -1063,7 +1081,10 @@ func (r *runner) finishRoot(i int) {
 	}
 	dir, err := r.roots[i].OpenDir(d.Rel)
 	if err == nil {
-		err = r.setDirTimes(i, dir, d)
+		var fi fs.FileInfo
+		if fi, err = dir.Stat(); err == nil {
+			err = r.setDirTimes(i, dir, d, fi)
+		}
 		dir.Close()
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
