@@ -67,14 +67,15 @@ func (r *runner) record(fj *fileJob, level plan.Level) plan.Record {
 }
 
 // writeRecord stores rec on path, a copy on destination i, reached from
-// the root's descriptor (atomicfile.Dir.NamePath); a failure costs only a
-// re-verification by a later run, so it is a warning.
+// the root's descriptor (plan.WriteRecordIn from path's directory); a
+// failure costs only a re-verification by a later run, so it is a
+// warning.
 func (r *runner) writeRecord(fj *fileJob, i int, path string, rec plan.Record) {
 	if r.opts.NoPreserve {
 		return // the copy keeps no source mtime: nothing will be skipped
 	}
 	err := r.at(i, path, func(dir *atomicfile.Dir, name string) error {
-		_, err := plan.WriteRecord(dir.NamePath(name), rec)
+		_, err := plan.WriteRecordIn(dir, name, rec)
 		return err
 	})
 	r.recordFailed(fj, path, err)
@@ -86,16 +87,18 @@ func (r *runner) writeRecordIn(fj *fileJob, dir *atomicfile.Dir, name, path stri
 	if r.opts.NoPreserve {
 		return
 	}
-	_, err := plan.WriteRecord(dir.NamePath(name), rec)
+	_, err := plan.WriteRecordIn(dir, name, rec)
 	r.recordFailed(fj, path, err)
 }
 
 // recordFailed warns that the record of fj's copy path could not be
-// written (err; nothing when nil).
+// written (err; nothing when nil). The message names path once: the path
+// of an error that names it again, or names a /proc/self/fd path, is left
+// out.
 func (r *runner) recordFailed(fj *fileJob, path string, err error) {
 	if err != nil {
 		var pe *os.PathError
-		if errors.As(err, &pe) && strings.HasPrefix(pe.Path, "/proc/") {
+		if errors.As(err, &pe) && (pe.Path == path || strings.HasPrefix(pe.Path, "/proc/")) {
 			err = pe.Err
 		}
 		r.warn(fj.entry().Rel, fmt.Sprintf("cannot record the verification of %s (a later run verifies it again): %v", path, err))

@@ -31,11 +31,29 @@ func ReadRecordIn(dir *atomicfile.Dir, name string) (rec Record, ok bool) {
 	return ParseRecord(string(buf[:n]))
 }
 
-// WriteRecord stores rec on path. A filesystem without user extended
-// attributes is not an error (ok false): the file is then known by its
-// name, size and mtime only.
+// WriteRecord stores rec on path (not following a symlink). A filesystem
+// without user extended attributes is not an error (ok false): the file is
+// then known by its name, size and mtime only.
 func WriteRecord(path string, rec Record) (ok bool, err error) {
-	err = unix.Lsetxattr(path, RecordAttr, []byte(rec.String()), 0)
+	ok, err = recordWritten(unix.Lsetxattr(path, RecordAttr, []byte(rec.String()), 0))
+	if err != nil {
+		return false, &os.PathError{Op: "setxattr", Path: path, Err: err}
+	}
+	return ok, nil
+}
+
+// WriteRecordIn is WriteRecord for name in dir, written from dir's
+// descriptor (atomicfile.Dir.Lsetxattr): no path is walked again, no
+// symlink followed. An error is an *os.PathError naming dir's path joined
+// with name.
+func WriteRecordIn(dir *atomicfile.Dir, name string, rec Record) (ok bool, err error) {
+	return recordWritten(dir.Lsetxattr(name, RecordAttr, []byte(rec.String()), 0))
+}
+
+// recordWritten is what the write of a record that gave err means: ok
+// when written, neither ok nor an error when the filesystem keeps no user
+// extended attributes, else err.
+func recordWritten(err error) (ok bool, _ error) {
 	switch {
 	case err == nil:
 		return true, nil
@@ -43,5 +61,5 @@ func WriteRecord(path string, rec Record) (ok bool, err error) {
 		// EPERM: user attributes are refused on this file type or mount.
 		return false, nil
 	}
-	return false, &os.PathError{Op: "setxattr", Path: path, Err: err}
+	return false, err
 }
