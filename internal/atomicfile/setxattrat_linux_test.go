@@ -3,8 +3,11 @@ package atomicfile
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -162,6 +165,73 @@ func TestLsetxattrFiltered(t *testing.T) {
 			t.Errorf("setxattrat giving %v, Lsetxattr(%q): file has %q, want %q", c.sysErr, c.name, xattrOf(base, "file", VerifiedAttr), want)
 		}
 	}
+}
+
+// TestLsetxattrSeccomp is TestLsetxattrFiltered with a real filter: in a
+// child process whose seccomp filter refuses setxattrat with EPERM (as
+// container runtimes that do not know a call may), a symlink still gets
+// lsetxattr's EPERM and setxattrat is kept, then a file gets its record
+// through lsetxattr and setxattrat is given up.
+func TestLsetxattrSeccomp(t *testing.T) {
+	if os.Getenv("CVV_TEST_SETXATTRAT_FILTERED") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLsetxattrSeccomp$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CVV_TEST_SETXATTRAT_FILTERED=1")
+		out, err := cmd.CombinedOutput()
+		switch {
+		case err != nil:
+			t.Fatalf("the filtered child: %v\n%s", err, out)
+		case strings.Contains(string(out), "--- SKIP"):
+			t.Skipf("the filtered child skipped:\n%s", out)
+		case !strings.Contains(string(out), "--- PASS: TestLsetxattrSeccomp"):
+			t.Fatalf("the filtered child ran no test:\n%s", out)
+		}
+		return
+	}
+	base := xattrFixture(t)
+	d, err := OpenRoot(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := setxattrat(d.fd(), "missing", VerifiedAttr, nil, 0); err == unix.ENOSYS {
+		t.Skip("no setxattrat on this kernel")
+	}
+	if err := refuseSetxattrat(); err != nil {
+		t.Skipf("no seccomp filter: %v", err)
+	}
+	if err := setxattrat(d.fd(), "file", VerifiedAttr, []byte("x"), 0); err != unix.EPERM {
+		t.Fatalf("setxattrat under the filter: %v, want EPERM", err)
+	}
+	if err := d.Lsetxattr("link", VerifiedAttr, []byte("new"), 0); errnoOf(err) != unix.EPERM || noSetxattrat.Load() {
+		t.Errorf("Lsetxattr(link) = %v, given up %v; want EPERM, kept", err, noSetxattrat.Load())
+	}
+	if err := d.Lsetxattr("file", VerifiedAttr, []byte("new"), 0); err != nil || !noSetxattrat.Load() {
+		t.Errorf("Lsetxattr(file) = %v, given up %v; want written, given up", err, noSetxattrat.Load())
+	}
+	if got := xattrOf(base, "file", VerifiedAttr); got != "new" {
+		t.Errorf("file has %q, want %q", got, "new")
+	}
+}
+
+// refuseSetxattrat installs, on every thread of the process, a seccomp
+// filter that makes setxattrat fail with EPERM (the architecture is not
+// checked: only this test binary's own calls go through it).
+func refuseSetxattrat() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_SETXATTRAT},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog)))
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // BenchmarkLsetxattr: the record of one file written from its directory's
