@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/internal/atomicfile"
@@ -198,6 +199,52 @@ func TestSyncFSLast(t *testing.T) {
 				if code != ExitFailure || !strings.Contains(stdout, "may not be durable") {
 					t.Errorf("%s: the last of %d syncfs calls failing: exit %d, want %d with an error naming it:\n%s",
 						tc.name, n, code, ExitFailure, stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestSyncFSWaitersShareIt: by default a file whose data waits for a
+// syncfs gives up its place among the 16 jobs, so that more files wait
+// for each syncfs than there are jobs: 480 files and a syncfs that takes
+// 50 ms need fewer than the 30 calls 16 files at a time would at best
+// (in fact 65: a job's next file misses the syncfs its last one waited
+// for). With 16 jobs copying and 112 waiting it is 13. An
+// explicit --jobs is every file in flight: -j 2 makes about one syncfs a
+// file. The copies are all there.
+func TestSyncFSWaitersShareIt(t *testing.T) {
+	files := map[string]string{}
+	for i := range 480 {
+		files[fmt.Sprintf("d/f%02d", i)] = strings.Repeat("x", i)
+	}
+	var mu sync.Mutex
+	calls := map[string]int{}
+	trustSyncFS(t, func(path string) bool {
+		mu.Lock()
+		calls[path]++
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		return false
+	})
+	for _, eng := range testEngines(t) {
+		t.Run(eng, func(t *testing.T) {
+			src := footage(t, files)
+			dst := filepath.Join(t.TempDir(), "d1")
+			mu.Lock()
+			clear(calls)
+			mu.Unlock()
+			if code, _, stderr := runCLI(t, "--engine", eng, "-m", "transfer", src, dst); code != ExitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			// The new directory, the data of the files, their names
+			// (shared with the data's), the last one.
+			if n := calls[dst]; n >= len(files)/16 {
+				t.Errorf("%d syncfs calls for %d files, want fewer than %d: the files waiting hold the jobs' places", n, len(files), len(files)/16)
+			}
+			for rel, data := range files {
+				if b, err := os.ReadFile(filepath.Join(dst, rel)); err != nil || string(b) != data {
+					t.Errorf("%s: %v, or not the source", rel, err)
 				}
 			}
 		})

@@ -113,6 +113,10 @@ type runner struct {
 	dirIdx map[string]int32
 	// big admits the files larger than one block, opts.BigJobs at a time.
 	big chan struct{}
+	// active admits the file jobs that copy or verify, opts.Jobs at a
+	// time, where jobs may wait for a syncfs of their data without a
+	// place (slots.go); nil where every job holds its place throughout.
+	active chan struct{}
 	// dirSync fsyncs the destination directories of a tree copy, nil when
 	// every file's commit fsyncs its own directory (a file source) or
 	// nothing is fsynced (--no-fsync).
@@ -1110,7 +1114,12 @@ func (r *runner) copyAll(ctx context.Context) error {
 	if r.opts.BigJobs < r.opts.Jobs {
 		r.big = make(chan struct{}, r.opts.BigJobs)
 	}
-	err := workers.EachOf(ctx, r.opts.Jobs, r.copyWork(ctx), func(fj *fileJob) error { return r.doFile(ctx, fj) })
+	n := r.opts.Jobs
+	if r.waitsForSyncs() {
+		r.active = make(chan struct{}, r.opts.Jobs)
+		n += r.opts.SyncWaiters
+	}
+	err := workers.EachOf(ctx, n, r.copyWork(ctx), func(fj *fileJob) error { return r.doFile(ctx, fj) })
 	if r.dirSync != nil {
 		// Also when interrupted: the files done are reported.
 		r.dirSync.finish()
@@ -1215,6 +1224,14 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 			return ctx.Err()
 		}
 	}
+	if r.active != nil {
+		sl := takeSlot(ctx, r.active)
+		if sl == nil {
+			return ctx.Err()
+		}
+		defer sl.give()
+		fj.extra().slot = sl
+	}
 	r.inFlight.Store(fj.entry().Rel, struct{}{})
 	defer r.inFlight.Delete(fj.entry().Rel)
 	r.copying.Add(1)
@@ -1222,6 +1239,14 @@ func (r *runner) doFile(ctx context.Context, fj *fileJob) error {
 	r.copying.Add(-1)
 	if err != nil {
 		return err
+	}
+	if fj.x != nil && fj.x.slot != nil && r.opts.Mode != plan.LevelTransfer {
+		// Given up while the data waited for a syncfs: the
+		// verification reads (in transfer mode it only looks at the
+		// sizes, then renames).
+		if err := fj.x.slot.take(ctx); err != nil {
+			return err // keepAllUnverified deals with its held copies
+		}
 	}
 	r.filesDone.Add(1)
 	var reported int64
@@ -1351,7 +1376,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 		NoFsync: r.opts.NoFsync,
 		// A tree copy fsyncs each directory once (dirSyncs).
 		DeferDirSync: r.dirSync != nil,
-		SyncData:     r.dataSyncs(idx),
+		SyncData:     r.dataSyncs(idx, x.slot),
 		NoPreserve:   r.opts.NoPreserve,
 		NoXattrs:     r.opts.NoXattrs,
 		// Only a verified copy gets its name (seal.go).

@@ -386,6 +386,9 @@ type fileExtra struct {
 	elapsed time.Duration
 	// reported is the number of bytes counted in the progress so far.
 	reported atomic.Int64
+	// slot is the job's place among runner.active, nil where there is
+	// none to give up (slots.go).
+	slot *slot
 }
 
 // extra returns fj.x, allocated if need be.

@@ -141,7 +141,7 @@ func (r *runner) nameSyncers() []*fsSyncer {
 // only after it (the engine's order stays data, sync, rename), and its
 // name waits for a later syncfs (dirSyncs). Nil where no destination is
 // trusted.
-func (r *runner) dataSyncs(idx []int) []func() error {
+func (r *runner) dataSyncs(idx []int, sl *slot) []func() error {
 	if r.opts.NoFsync || r.dirSync == nil {
 		return nil
 	}
@@ -151,7 +151,13 @@ func (r *runner) dataSyncs(idx []int) []func() error {
 			if out == nil {
 				out = make([]func() error, len(idx))
 			}
-			out[k] = r.nameSync[i].sync
+			s := r.nameSync[i]
+			out[k] = func() error {
+				// The copy's place goes to another file while this
+				// one waits (slots.go).
+				sl.give()
+				return s.sync()
+			}
 		}
 	}
 	return out

@@ -31,7 +31,10 @@ type Options struct {
 	Jobs    int
 	// BigJobs bounds the files larger than one block among the jobs in
 	// flight (their blocks, not their latency, are what costs).
-	BigJobs     int
+	BigJobs int
+	// SyncWaiters is how many more jobs may be in flight, waiting for a
+	// syncfs of their data without a place among Jobs (slots.go).
+	SyncWaiters int
 	NoFsync     bool
 	NoPreserve  bool
 	NoXattrs    bool // --no-xattrs
