@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -46,9 +47,21 @@ type xattrArgs struct {
 // getxattrat is getxattrat(2) of attr on name in the directory fd, not
 // following a symlink: the length of the value read into dest.
 func getxattrat(fd int, name, attr string, dest []byte) (int, error) {
+	n, err := xattrat(unix.SYS_GETXATTRAT, fd, name, attr, dest, 0)
+	if err != nil {
+		return -1, err // as unix.Lgetxattr gives it
+	}
+	return n, nil
+}
+
+// xattrat is the system call trap (getxattrat or setxattrat) of attr on
+// name in the directory fd, not following a symlink, with buf the value
+// to read into or to write, and flags those of the attribute (struct
+// xattr_args): what the call returns.
+func xattrat(trap uintptr, fd int, name, attr string, buf []byte, flags int) (int, error) {
 	// The C strings of a name and an attribute of usual length are on
-	// this goroutine's stack, as dest may be (below): nothing is
-	// allocated for the look at each file of a re-run.
+	// this goroutine's stack, as buf may be (below): nothing is allocated
+	// for the look at each file of a re-run, or for its record.
 	var nameBuf, attrBuf [256]byte
 	p0, err := cString(nameBuf[:], name)
 	if err != nil {
@@ -58,19 +71,22 @@ func getxattrat(fd int, name, attr string, dest []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	args := xattrArgs{size: uint32(len(dest))}
-	if len(dest) > 0 {
-		args.value = uint64(uintptr(unsafe.Pointer(&dest[0])))
+	if uint64(len(buf)) > math.MaxUint32 {
+		return 0, unix.E2BIG // as the kernel says of any value past 64 KiB
 	}
-	// Nothing between here and the system call may move dest: it is on
+	args := xattrArgs{size: uint32(len(buf)), flags: uint32(flags)}
+	if len(buf) > 0 {
+		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
+	}
+	// Nothing between here and the system call may move buf: it is on
 	// the heap, or on this goroutine's stack, which only the goroutine
 	// itself grows (unix.Syscall6 runs no Go code that could) and the
 	// collector does not shrink at an asynchronous preemption.
-	n, _, errno := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(fd), uintptr(unsafe.Pointer(p0)),
+	n, _, errno := unix.Syscall6(trap, uintptr(fd), uintptr(unsafe.Pointer(p0)),
 		unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(p1)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
-	runtime.KeepAlive(dest)
+	runtime.KeepAlive(buf)
 	if errno != 0 {
-		return int(n), errno // -1, as unix.Lgetxattr gives it
+		return 0, errno
 	}
 	return int(n), nil
 }

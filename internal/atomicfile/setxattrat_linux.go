@@ -1,10 +1,7 @@
 package atomicfile
 
 import (
-	"math"
-	"runtime"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,31 +61,6 @@ var sysSetxattrat = setxattrat
 // setxattrat is setxattrat(2) of attr on name in the directory fd, not
 // following a symlink.
 func setxattrat(fd int, name, attr string, value []byte, flags int) error {
-	// As in getxattrat: the C strings of a name and an attribute of
-	// usual length are on this goroutine's stack.
-	var nameBuf, attrBuf [256]byte
-	p0, err := cString(nameBuf[:], name)
-	if err != nil {
-		return err
-	}
-	p1, err := cString(attrBuf[:], attr)
-	if err != nil {
-		return err
-	}
-	if uint64(len(value)) > math.MaxUint32 {
-		return unix.E2BIG // as the kernel says of any value past 64 KiB
-	}
-	args := xattrArgs{size: uint32(len(value)), flags: uint32(flags)}
-	if len(value) > 0 {
-		args.value = uint64(uintptr(unsafe.Pointer(&value[0])))
-	}
-	// As in getxattrat, nothing between here and the system call may
-	// move value.
-	_, _, errno := unix.Syscall6(unix.SYS_SETXATTRAT, uintptr(fd), uintptr(unsafe.Pointer(p0)),
-		unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(p1)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
-	runtime.KeepAlive(value)
-	if errno != 0 {
-		return errno
-	}
-	return nil
+	_, err := xattrat(unix.SYS_SETXATTRAT, fd, name, attr, value, flags)
+	return err
 }
