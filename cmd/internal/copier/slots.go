@@ -2,7 +2,7 @@ package copier
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 )
 
 // A file of a tree copy to a destination trusted for syncfs waits, after
@@ -24,8 +24,7 @@ import (
 // and verifies, given up while it waits for a syncfs.
 type slot struct {
 	ch   chan struct{}
-	mu   sync.Mutex
-	held bool
+	held atomic.Bool
 }
 
 // takeSlot waits for a place among active; nil when ctx is done first.
@@ -38,12 +37,10 @@ func takeSlot(ctx context.Context, active chan struct{}) *slot {
 }
 
 // take waits for the slot again after give. Only the job's own goroutine
-// calls it, with nothing of the job running elsewhere.
+// calls it, with nothing of the job running elsewhere (no give at the
+// same time).
 func (s *slot) take(ctx context.Context) error {
-	s.mu.Lock()
-	held := s.held
-	s.mu.Unlock()
-	if held {
+	if s.held.Load() {
 		return nil
 	}
 	select {
@@ -51,22 +48,14 @@ func (s *slot) take(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	s.mu.Lock()
-	s.held = true
-	s.mu.Unlock()
+	s.held.Store(true)
 	return nil
 }
 
 // give gives the slot up, if held: the commits of a file's destinations
-// may call it at the same time, once each.
+// may call it at the same time, once each; one of them gives it.
 func (s *slot) give() {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.held {
-		s.held = false
+	if s != nil && s.held.CompareAndSwap(true, false) {
 		<-s.ch
 	}
 }
