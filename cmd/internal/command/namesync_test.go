@@ -210,9 +210,10 @@ func TestSyncFSLast(t *testing.T) {
 // for each syncfs than there are jobs: 480 files and a syncfs that takes
 // 50 ms need fewer than the 30 calls 16 files at a time would at best
 // (in fact 65: a job's next file misses the syncfs its last one waited
-// for). With 16 jobs copying and 112 waiting it is 13. An
-// explicit --jobs is every file in flight: -j 2 makes about one syncfs a
-// file. The copies are all there.
+// for). With 16 jobs copying and 112 waiting it is 13. In full mode a
+// waiting file takes a place again to verify. The copies are all there.
+// (An explicit --jobs is every file in flight: TestCLIDiskFullMidCopy
+// relies on -j 1.)
 func TestSyncFSWaitersShareIt(t *testing.T) {
 	files := map[string]string{}
 	for i := range 480 {
@@ -227,26 +228,36 @@ func TestSyncFSWaitersShareIt(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		return false
 	})
+	src := footage(t, files)
 	for _, eng := range testEngines(t) {
-		t.Run(eng, func(t *testing.T) {
-			src := footage(t, files)
-			dst := filepath.Join(t.TempDir(), "d1")
-			mu.Lock()
-			clear(calls)
-			mu.Unlock()
-			if code, _, stderr := runCLI(t, "--engine", eng, "-m", "transfer", src, dst); code != ExitOK {
-				t.Fatalf("exit %d: %s", code, stderr)
-			}
-			// The new directory, the data of the files, their names
-			// (shared with the data's), the last one.
-			if n := calls[dst]; n >= len(files)/16 {
-				t.Errorf("%d syncfs calls for %d files, want fewer than %d: the files waiting hold the jobs' places", n, len(files), len(files)/16)
-			}
-			for rel, data := range files {
-				if b, err := os.ReadFile(filepath.Join(dst, rel)); err != nil || string(b) != data {
-					t.Errorf("%s: %v, or not the source", rel, err)
-				}
-			}
-		})
+		for _, mode := range []string{"transfer", "full"} {
+			t.Run(eng+"/"+mode, func(t *testing.T) {
+				syncFSWaiters(t, eng, mode, src, files, calls, &mu)
+			})
+		}
+	}
+}
+
+// syncFSWaiters is TestSyncFSWaitersShareIt with one engine and mode.
+func syncFSWaiters(t *testing.T, eng, mode, src string, files map[string]string, calls map[string]int, mu *sync.Mutex) {
+	dst := filepath.Join(t.TempDir(), "d1")
+	mu.Lock()
+	clear(calls)
+	mu.Unlock()
+	if code, _, stderr := runCLI(t, "--engine", eng, "-m", mode, src, dst); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// The new directory, the data of the files, their names (shared with
+	// the data's), the last one.
+	mu.Lock()
+	n := calls[dst]
+	mu.Unlock()
+	if n >= len(files)/16 {
+		t.Errorf("%d syncfs calls for %d files, want fewer than %d: the files waiting hold the jobs' places", n, len(files), len(files)/16)
+	}
+	for rel, data := range files {
+		if b, err := os.ReadFile(filepath.Join(dst, rel)); err != nil || string(b) != data {
+			t.Errorf("%s: %v, or not the source", rel, err)
+		}
 	}
 }
