@@ -101,7 +101,7 @@ func writeReport(d *report.Dataset, out, title, link, reproduce string, stdout i
 		return err
 	}
 	for _, c := range checks {
-		fmt.Fprintf(stdout, "target %d %-5s %-40s %-28s %8s %9s  %s\n", c.Target, c.Status, c.What, c.Scope, c.Measured(), c.Bound(), c.Note)
+		fmt.Fprintf(stdout, "goal %d %-5s %-40s %-28s %8s %9s  %s\n", c.Target, c.Status, c.What, c.Scope, c.Measured(), c.Bound(), c.Note)
 	}
 	fmt.Fprintf(stdout, "report: %s\n", md)
 	return d.Check()

@@ -54,8 +54,8 @@ func TestReport(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "target 2 PASS  cvv transfer / cp (wall)") {
-		t.Errorf("stdout lacks the target 2 verdict:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), "goal 1 PASS  cvv transfer / cp (wall)") {
+		t.Errorf("stdout lacks the goal 1 verdict:\n%s", stdout.String())
 	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil {

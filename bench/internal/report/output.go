@@ -124,7 +124,7 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	p("- Per cell, each contender has its warm-up run(s), then its timed runs back to back; the contender order rotates ")
 	p("from cell to cell. Caches are dropped and destinations removed before every run.\n\n")
 
-	p("## Targets\n\n")
+	p("## Goals\n\n")
 	for i := 1; i < len(TargetTitles); i++ {
 		p("%d. %s\n", i, TargetTitles[i])
 	}
@@ -189,7 +189,7 @@ type SummaryOptions struct {
 // WriteSummary writes a compact Markdown section for the README: machine
 // and storage, one line per target x workload x destination count with the
 // median MB/s of every tool and cvv transfer's time ratios, the target
-// verdicts, and how to reproduce.
+// verdicts tallied per goal, and how to reproduce.
 func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o SummaryOptions) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -208,10 +208,7 @@ func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o Summary
 		p("![source MB/s by workload, destinations and tool](%s)\n\n", o.Chart)
 	}
 	writeSummaryTable(&b, rows)
-	p("\n| # | check | scope | measured | limit | verdict |\n|--:|---|---|--:|--:|---|\n")
-	for _, c := range checks {
-		p("| %d | %s | %s | %s | %s | **%s** |\n", c.Target, c.What, c.Scope, c.Measured(), c.Bound(), c.Status)
-	}
+	writeGoalTally(&b, checks)
 	if o.Report != "" || o.Command != "" {
 		p("\n")
 		if o.Report != "" {
@@ -224,6 +221,33 @@ func WriteSummary(w io.Writer, d *Dataset, rows []Row, checks []Check, o Summary
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeGoalTally writes one line per goal: how many of its checks passed,
+// missed or were not measured, and each miss with its figure.
+func writeGoalTally(b *strings.Builder, checks []Check) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n| goal | checks | pass | miss | n/a | the misses: scope, measured (limit) |\n|--:|--:|--:|--:|--:|---|\n")
+	for g := 1; g < len(TargetTitles); g++ {
+		var n, pass, miss, na int
+		var misses []string
+		for _, c := range checks {
+			if c.Target != g {
+				continue
+			}
+			n++
+			switch c.Status {
+			case Pass:
+				pass++
+			case Miss:
+				miss++
+				misses = append(misses, fmt.Sprintf("%s %s: %s (%s)", c.Scope, c.What, formatUnit(c.Value, c.Unit), c.Bound()))
+			default:
+				na++
+			}
+		}
+		p("| %d | %d | %d | %d | %d | %s |\n", g, n, pass, miss, na, strings.Join(misses, "; "))
+	}
 }
 
 // writeSummaryTable writes the summary's table: one line per target x
