@@ -255,10 +255,14 @@ func (d *Dataset) fioCheck(k Key) Check {
 		c.Status, c.Note = NA, "no fio baseline for "+k.Target
 		return c
 	}
-	c.Value = float64(d.Workloads[k.Workload].Bytes) / Median(cell.Walls) / lim
-	if c.Value >= c.Limit {
+	c.Value = d.row(cell).FIOFraction
+	switch {
+	case math.IsNaN(c.Value):
+		c.Status, c.Note = NA, "no usable samples"
+		return c
+	case c.Value >= c.Limit:
 		c.Status = Pass
-	} else {
+	default:
 		c.Status = Miss
 	}
 	c.Note = runsNote(len(cell.Walls))
@@ -295,27 +299,6 @@ func runsNote(runs int) string {
 		return fmt.Sprintf("n=%d runs (< %d): indicative only", runs, MinRunsForTargets)
 	}
 	return fmt.Sprintf("n=%d runs", runs)
-}
-
-// targetsWhere lists the plan's targets that do (or do not) give each
-// destination its own device.
-func (d *Dataset) targetsWhere(separate bool) []string {
-	var ts []string
-	for _, t := range d.Plan.Targets {
-		if SeparateDevices(t) == separate {
-			ts = append(ts, t)
-		}
-	}
-	return ts
-}
-
-// orNA returns ts, or the single name def when ts is empty so that the check
-// appears in the report as N/A.
-func orNA(ts []string, def string) []string {
-	if len(ts) == 0 {
-		return []string{def}
-	}
-	return ts
 }
 
 func scope(k Key) string {
