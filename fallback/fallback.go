@@ -34,26 +34,26 @@ var (
 // Engine is the portable copy engine. It is safe for concurrent use.
 type Engine struct {
 	opts cvv.Options
-	// pools hands out buffers of opts.BlockSize; shared by all copies.
-	pool sync.Pool
+	// pool hands out buffers of opts.BlockSize; shared by all copies.
+	pool *bufferPool
 }
 
 // New returns a portable engine tuned by opts.
 func New(opts cvv.Options) *Engine {
 	e := &Engine{opts: opts.WithDefaults()}
-	bs := e.opts.BlockSize
-	e.pool.New = func() any {
-		b := make([]byte, bs)
-		return &b
-	}
+	e.pool = &bufferPool{size: e.opts.BlockSize}
 	return e
 }
 
 // Name returns "fallback".
 func (e *Engine) Name() string { return "fallback" }
 
-// Close releases nothing: the engine holds no kernel resources.
-func (e *Engine) Close() error { return nil }
+// Close releases the engine's buffers; those of a copy still running are
+// released as it gives them back.
+func (e *Engine) Close() error {
+	e.pool.close()
+	return nil
+}
 
 // Seams for fault-injection tests. Production code never changes them.
 var (
@@ -285,11 +285,11 @@ func startWriters(dests []*dest, live *atomic.Int32, depth int, behind int64) (f
 // readBlock reads the block of the source at off, up to end, into a pool
 // buffer; the block gives the buffer and a free token back when released.
 func (e *Engine) readBlock(src *os.File, off, end int64, path string, free chan struct{}) (*block, error) {
-	buf := e.pool.Get().(*[]byte)
+	buf := e.pool.get()
 	want := min(int64(len(*buf)), end-off)
 	n, err := readFull(src, (*buf)[:want], off)
 	if err != nil {
-		e.pool.Put(buf)
+		e.pool.put(buf)
 		free <- struct{}{}
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %s shrank to %d bytes while it was read", cvv.ErrSourceChanged, path, off+int64(n))
@@ -298,7 +298,7 @@ func (e *Engine) readBlock(src *os.File, off, end int64, path string, free chan 
 	}
 	b := &block{buf: buf, data: (*buf)[:n], off: off}
 	b.release = func() {
-		e.pool.Put(b.buf)
+		e.pool.put(b.buf)
 		free <- struct{}{}
 	}
 	return b, nil
@@ -440,8 +440,8 @@ func (e *Engine) HashProgress(ctx context.Context, path string, alg hashing.Algo
 // hashData writes f's bytes to h, its holes as zeros without reading them,
 // and returns how many.
 func (e *Engine) hashData(ctx context.Context, f *os.File, layout *copyfile.Layout, h hashing.Hasher, progress func(int64)) (int64, error) {
-	buf := e.pool.Get().(*[]byte)
-	defer e.pool.Put(buf)
+	buf := e.pool.get()
+	defer e.pool.put(buf)
 	var off, end int64
 	for {
 		if err := ctx.Err(); err != nil {

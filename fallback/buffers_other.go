@@ -1,0 +1,9 @@
+//go:build !unix
+
+package fallback
+
+// allocBuffer returns n bytes from the heap.
+func allocBuffer(n int) []byte { return make([]byte, n) }
+
+// freeBuffer leaves b to the collector.
+func freeBuffer([]byte) {}
