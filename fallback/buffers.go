@@ -17,6 +17,11 @@ type bufferPool struct {
 	closed bool
 }
 
+// HeapBuffers reports whether the engine's block buffers come from the Go
+// heap (only where they cannot be mapped outside it), for a caller that
+// sizes the heap's limit.
+func (e *Engine) HeapBuffers() bool { return buffersInHeap }
+
 // get returns a buffer of p.size bytes.
 func (p *bufferPool) get() *[]byte {
 	p.mu.Lock()

@@ -2,6 +2,9 @@
 
 package fallback
 
+// buffersInHeap: allocBuffer takes the buffers from the Go heap.
+const buffersInHeap = true
+
 // allocBuffer returns n bytes from the heap.
 func allocBuffer(n int) []byte { return make([]byte, n) }
 

@@ -4,6 +4,9 @@ package fallback
 
 import "golang.org/x/sys/unix"
 
+// buffersInHeap: allocBuffer maps the buffers outside the Go heap.
+const buffersInHeap = false
+
 // allocBuffer maps n bytes of anonymous memory: outside the Go heap, so they
 // neither count towards the collector's goal nor get scanned, and pages a
 // short file never touches are never resident.

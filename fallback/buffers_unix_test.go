@@ -29,6 +29,9 @@ func TestBuffersOutsideHeap(t *testing.T) {
 	}
 	e := New(cvv.Options{BlockSize: bs})
 	defer e.Close()
+	if e.HeapBuffers() {
+		t.Error("HeapBuffers = true on Unix, where the buffers are mapped")
+	}
 	for run := range 2 {
 		dests := []string{filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")}
 		for _, d := range dests {

@@ -116,12 +116,13 @@ func (g *memGovernor) stop() {
 }
 
 // engineBuffers returns the bytes of block buffers the run's engine takes
-// from the Go heap: the portable engine's blocks are Go slices, up to the
-// queue depth and one per verification read for a big file in flight,
-// about two for a file of one block. The io_uring engine's are not in the
-// Go heap.
+// from the Go heap: the portable engine's blocks where it cannot map them
+// outside it (HeapBuffers), up to the queue depth and one per verification
+// read for a big file in flight, about two for a file of one block. The
+// io_uring engine's are never in the Go heap.
 func (r *runner) engineBuffers() int64 {
-	if r.eng == nil || r.eng.Name() != "fallback" {
+	hb, ok := r.eng.(interface{ HeapBuffers() bool })
+	if !ok || !hb.HeapBuffers() {
 		return 0
 	}
 	o := r.opts.EngineOpts.WithDefaults()

@@ -157,3 +157,31 @@ func TestMemGovernorFollowsLiveHeap(t *testing.T) {
 		t.Errorf("limit after stop %d, want the one before %d", got, before)
 	}
 }
+
+// heapEngine is an engine that says whether its buffers are in the Go heap.
+type heapEngine struct {
+	cvv.Engine
+	heap bool
+}
+
+func (e heapEngine) HeapBuffers() bool { return e.heap }
+
+// TestEngineBuffers: the limit makes room for an engine's block buffers
+// only where they are in the Go heap. The portable engine's are mapped
+// outside it on Unix; counted there, they raised the limit by 72 MiB and
+// the collector ran at twice the live heap.
+func TestEngineBuffers(t *testing.T) {
+	r := &runner{plan: &plan.Plan{Dests: make([]plan.Dest, 3)}, opts: Options{Jobs: 16, BigJobs: 4}}
+	r.eng = heapEngine{heap: true}
+	if got, want := r.engineBuffers(), int64(4*(cvv.DefaultQueueDepth+3+1)+12*2)*cvv.DefaultBlockSize; got != want {
+		t.Errorf("buffers in the heap: %d bytes, want %d", got, want)
+	}
+	r.eng = heapEngine{heap: false}
+	if got := r.engineBuffers(); got != 0 {
+		t.Errorf("buffers outside the heap: %d bytes counted", got)
+	}
+	r.eng = struct{ cvv.Engine }{}
+	if got := r.engineBuffers(); got != 0 {
+		t.Errorf("an engine that does not say: %d bytes counted", got)
+	}
+}
