@@ -42,6 +42,9 @@
 #   cvv-transfer  cvv -m transfer
 #   cvv-full      cvv -m full
 #   cvv-fallback  cvv --engine fallback -m transfer
+#   cvv-uring     cvv --engine uring -m transfer: where auto takes the
+#                 portable engine (source and destinations on tmpfs), what
+#                 io_uring would do (not in the default TOOLS)
 #   cvv-direct    cvv -m transfer --write direct (every destination O_DIRECT)
 #   cvv-buffered  cvv -m transfer --write buffered (every destination through
 #                 the page cache): with cvv-direct, what --write auto chooses
@@ -267,10 +270,12 @@ EOF
 	echo "tools:   $(cp --version | head -1); $(rsync --version | head -1 | awk '{print $1, $2, $3}'); $(hyperfine --version); $(fio --version)"
 	echo "go:      $(go version | awk '{print $3}')"
 	if [ "${DRY_RUN:-0}" = 0 ]; then
-		# Which engine `auto` picks here (cvv-transfer and cvv-full use it).
+		# Which engine `auto` picks here (cvv-transfer and cvv-full use it;
+		# on the tmpfs rig, where the source and destinations are in
+		# memory, it takes the portable engine).
 		head -c 1048576 /dev/urandom >"$WORK/probe.bin"
 		rm -f "$WORK/probe.copy"
-		echo "engine:  auto = $("$CVV" --json -q -m transfer "$WORK/probe.bin" "$WORK/probe.copy" | sed -n 's/.*"event":"start".*"engine":"\([a-z]*\)".*/\1/p')"
+		echo "engine:  auto = $("$CVV" --json -q -m transfer "$WORK/probe.bin" "$WORK/probe.copy" | sed -n 's/.*"event":"start".*"engine":"\([a-z]*\)".*/\1/p') here; the portable engine on tmpfs"
 		rm -f "$WORK/probe.bin" "$WORK/probe.copy"
 	fi
 } >"$raw/machine.txt"
@@ -485,6 +490,7 @@ tool_cmd() {
 	cvv-cascade) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} --cascade ${dsts[$((n - 1))]} >>$cell_dir/events.jsonl" ;;
 	cvv-noslow) c="$CVV -q --json -m full ${CVV_FLAGS:-} $src ${dsts[*]:0:$((n - 1))} >>$cell_dir/events.jsonl" ;;
 	cvv-fallback) c="$cvv --engine fallback -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
+	cvv-uring) c="$cvv --engine uring -m transfer ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
 	cvv-direct) c="$cvv -m transfer --write direct ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
 	cvv-buffered) c="$cvv -m transfer --write buffered ${CVV_FLAGS:-} $src ${dsts[*]}$out" ;;
 	cvv-bs*-qd*)

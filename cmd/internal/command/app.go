@@ -142,7 +142,7 @@ func copyFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-report", Usage: "with --hash-file, do not write the report beside the manifests"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only warnings and errors"},
 		&cli.BoolFlag{Name: "json", Usage: "print newline-delimited JSON events on stdout (schema in docs/JSON.md)"},
-		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available; $CVV_ENGINE overrides auto), uring or fallback"},
+		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available, the portable engine when source and destinations are on tmpfs; $CVV_ENGINE overrides auto), uring or fallback"},
 		&cli.StringFlag{Name: "block-size", Value: "1M", Usage: "read `SIZE` (K, M, G suffixes: 256K, 1M, 4M)"},
 		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "`N` blocks in flight per file"},
 		&cli.StringFlag{Name: "write", Value: "auto", Usage: "how destinations are written (`PATH`): auto (through the page cache on a device shared with the source or another destination, O_DIRECT on a device of its own), direct or buffered"},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/cmd/internal/copier"
 	"github.com/cvv-project/cvv/cmd/internal/plan"
 	"github.com/cvv-project/cvv/cmd/internal/usage"
@@ -163,6 +162,9 @@ func parseCopyOptions(c *cli.Context) (copier.Options, error) {
 		return o, err
 	}
 	o.Version, _ = buildVersion()
-	o.OpenEngine = func() (cvv.Engine, string, error) { return openEngine(kind, o.EngineOpts) }
+	blockSet := c.IsSet("block-size")
+	o.OpenEngine = func(inMemory bool) (copier.OpenedEngine, error) {
+		return openCopyEngine(kind, o.EngineOpts, blockSet, inMemory)
+	}
 	return o, nil
 }

@@ -89,7 +89,9 @@ type runner struct {
 	// place, a file), nil when it is there; nil for a file source.
 	blocked [][]error
 	eng     cvv.Engine
-	out     ui.CopyPrinter
+	// engineWhy says why --engine auto took eng ("" for the default).
+	engineWhy string
+	out       ui.CopyPrinter
 	// feed pushes the progress to out while the run is shown.
 	feed *ui.Feed
 	// interrupted: the run was interrupted (for the summary).
@@ -211,12 +213,13 @@ func (r *runner) run(ctx context.Context, src string, dests []string) (err error
 		r.uncreateAll()
 		return err
 	}
-	eng, note, err := r.opts.OpenEngine()
+	opened, err := r.opts.OpenEngine(r.inMemory())
 	if err != nil {
 		r.uncreateAll()
 		return err
 	}
-	r.eng = eng
+	eng, note := opened.Engine, opened.Warning
+	r.eng, r.engineWhy, r.opts.EngineOpts = eng, opened.Why, opened.Opts
 	r.mem.setBuffers(r.engineBuffers())
 	defer func() {
 		if cerr := eng.Close(); cerr != nil && err == nil {

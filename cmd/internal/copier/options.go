@@ -10,13 +10,27 @@ import (
 	"github.com/cvv-project/cvv/internal/atomicfile"
 )
 
+// OpenedEngine is the engine a run copies with.
+type OpenedEngine struct {
+	cvv.Engine
+	// Opts are the options it was opened with; they replace
+	// Options.EngineOpts for the run.
+	Opts cvv.Options
+	// Why says why --engine auto took it, for the report of how each
+	// destination is written ("" when it took the default).
+	Why string
+	// Warning says why the engine asked for could not be had ("" when it
+	// could).
+	Warning string
+}
+
 // Options are what a copy is asked to do: the parsed flags of cvv SOURCE
 // DEST..., and the few things the command line wires in.
 type Options struct {
-	// OpenEngine opens the engine the command line chose, and says why
-	// it is not the one asked for (a note to print, or ""). The run opens
-	// it once the plan is checked, and closes it.
-	OpenEngine func() (eng cvv.Engine, note string, err error)
+	// OpenEngine opens the engine the command line chose for a run whose
+	// source and destinations are all held in memory (tmpfs) or not. The
+	// run opens it once the plan is checked, and closes it.
+	OpenEngine func(inMemory bool) (OpenedEngine, error)
 	// Printer returns the printer the run reports through; the run calls
 	// it once, after the plan is checked, and closes it.
 	Printer func() ui.Output

@@ -99,11 +99,28 @@ func (r *runner) writeEvents() []ui.Write {
 		out[i] = ui.Write{Dest: d.Path, Path: w.Path.String(), Why: w.Why}
 		if r.eng.Name() == "fallback" {
 			out[i].Path, out[i].Why = "pwrite", "the portable engine writes through the page cache"
+			if r.engineWhy != "" {
+				out[i].Why = r.engineWhy
+			}
 		} else if w.Path == cvv.WriteAuto {
 			out[i].Path = cvv.WriteDirect.String()
 		}
 	}
 	return out
+}
+
+// inMemory reports whether the source and every destination are held in
+// memory (tmpfs, ramfs), where --engine auto takes the portable engine.
+func (r *runner) inMemory() bool {
+	if !plan.InMemory(r.plan.Source) {
+		return false
+	}
+	for _, d := range r.plan.Dests {
+		if !plan.InMemory(d.Path) {
+			return false
+		}
+	}
+	return true
 }
 
 // closeOutput ends the progress feed and the live display.

@@ -35,6 +35,18 @@ func DetectFS(path string) (DestFS, error) {
 	return d, nil
 }
 
+// InMemory reports whether path (or its nearest existing ancestor) is on a
+// filesystem held in memory: tmpfs or ramfs. There is no device to
+// overlap: a read is a copy out of the page cache, which io_uring hands to
+// its worker threads (--engine auto, command/engine.go).
+func InMemory(path string) bool {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(nearestExisting(path), &sfs); err != nil {
+		return false
+	}
+	return uint32(sfs.Type) == unix.TMPFS_MAGIC || uint32(sfs.Type) == unix.RAMFS_MAGIC
+}
+
 // detectType is DetectFS for a filesystem of statfs type fsType mounted
 // as mnt.
 func detectType(fsType uint32, mnt mount) DestFS {
