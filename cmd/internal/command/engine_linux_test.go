@@ -6,11 +6,11 @@ import (
 	"github.com/cvv-project/cvv"
 )
 
-// TestOpenCopyEngine: auto takes the portable engine with 256 KiB blocks
+// TestOpenAutoEngine: auto takes the portable engine with 256 KiB blocks
 // where the source and destinations are in memory, and says why; a block
 // size given, an engine asked for by name or by CVV_ENGINE, or a run not
 // in memory, keep what was asked.
-func TestOpenCopyEngine(t *testing.T) {
+func TestOpenAutoEngine(t *testing.T) {
 	t.Setenv("CVV_ENGINE", "")
 	opts := cvv.Options{BlockSize: 1 << 20, QueueDepth: 8}
 	cases := []struct {
@@ -32,7 +32,7 @@ func TestOpenCopyEngine(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv("CVV_ENGINE", c.env)
-			got, err := openCopyEngine(c.kind, opts, c.blockSet, c.memory)
+			got, err := openAutoEngine(c.kind, opts, c.blockSet, c.memory)
 			if err != nil {
 				if c.engine == "uring" {
 					t.Skipf("io_uring: %v", err)

@@ -15,7 +15,7 @@ import (
 
 // readEngineFlag is --engine of the commands that only read (verify, hash).
 func readEngineFlag() cli.Flag {
-	return &cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto`, uring or fallback"}
+	return &cli.StringFlag{Name: "engine", Value: "auto", Usage: "read engine: `auto` (io_uring when available, the portable engine on tmpfs), uring or fallback"}
 }
 
 // readJobsFlag is --jobs of the commands that only read (verify, hash).

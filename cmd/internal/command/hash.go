@@ -68,10 +68,11 @@ func hashAction(c *cli.Context) error {
 	out := newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, false, false)
 	defer out.Close()
 
-	eng, note, err := openEngine(kind, cvv.Options{})
+	opened, err := openAutoEngine(kind, cvv.Options{}, false, inMemory(c.Args().Slice()...))
 	if err != nil {
 		return err
 	}
+	eng, note := opened.Engine, opened.Warning
 	defer eng.Close()
 	if note != "" {
 		out.Notice("", note)

@@ -164,7 +164,7 @@ func parseCopyOptions(c *cli.Context) (copier.Options, error) {
 	o.Version, _ = buildVersion()
 	blockSet := c.IsSet("block-size")
 	o.OpenEngine = func(inMemory bool) (copier.OpenedEngine, error) {
-		return openCopyEngine(kind, o.EngineOpts, blockSet, inMemory)
+		return openAutoEngine(kind, o.EngineOpts, blockSet, inMemory)
 	}
 	return o, nil
 }

@@ -149,10 +149,11 @@ func verifyAction(c *cli.Context) error {
 		return err
 	}
 	defer in.Close()
-	eng, note, err := openEngine(a.kind, cvv.Options{})
+	opened, err := openAutoEngine(a.kind, cvv.Options{}, false, inMemory(a.root))
 	if err != nil {
 		return err
 	}
+	eng, note := opened.Engine, opened.Warning
 	defer eng.Close()
 
 	vo := newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, c.Bool("json"), c.Bool("quiet"))
