@@ -61,13 +61,13 @@ const memoryBlockSize = 256 << 10
 
 // openAutoEngine opens the engine of a copy, a hash or a verification.
 // Where every path it reads and writes is held in memory (tmpfs), auto
-// takes the portable engine,
-// with memoryBlockSize blocks unless blockSet (--block-size was given):
-// there is no device to overlap, io_uring hands every read of the page
-// cache to its worker threads, and the portable engine was measured faster
-// there in five cells of six of the benchmark matrix with 1 MiB blocks, and
-// in all six with 256 KiB. cvv hash of the 10k-file tree on tmpfs took
-// 0.51-0.55 s with it against 1.24-1.36 with io_uring.
+// takes the portable engine, with memoryBlockSize blocks unless blockSet
+// (--block-size was given): there is no device to overlap, io_uring hands
+// every read of the page cache to its worker threads, and the portable
+// engine was measured faster there in five cells of six of the benchmark
+// matrix with 1 MiB blocks, and in all six with 256 KiB. cvv hash of the
+// 10k-file tree on tmpfs took 0.51-0.55 s with it against 1.24-1.36 with
+// io_uring.
 func openAutoEngine(kind EngineKind, opts cvv.Options, blockSet, inMemory bool) (copier.OpenedEngine, error) {
 	if kind == EngineAuto && inMemory && os.Getenv("CVV_ENGINE") == "" {
 		if !blockSet {
@@ -81,16 +81,6 @@ func openAutoEngine(kind EngineKind, opts cvv.Options, blockSet, inMemory bool) 
 		return copier.OpenedEngine{}, err
 	}
 	return copier.OpenedEngine{Engine: eng, Opts: opts, Warning: note}, nil
-}
-
-// inMemory reports whether every path is on a filesystem held in memory.
-func inMemory(paths ...string) bool {
-	for _, p := range paths {
-		if !plan.InMemory(p) {
-			return false
-		}
-	}
-	return len(paths) > 0
 }
 
 // EngineKind selects an engine: auto, uring or fallback.

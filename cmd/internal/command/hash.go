@@ -68,7 +68,7 @@ func hashAction(c *cli.Context) error {
 	out := newPrinter(c.App.Reader, c.App.Writer, c.App.ErrWriter, false, false)
 	defer out.Close()
 
-	opened, err := openAutoEngine(kind, cvv.Options{}, false, inMemory(c.Args().Slice()...))
+	opened, err := openAutoEngine(kind, cvv.Options{}, false, plan.InMemory(c.Args().Slice()...))
 	if err != nil {
 		return err
 	}

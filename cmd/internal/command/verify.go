@@ -149,7 +149,7 @@ func verifyAction(c *cli.Context) error {
 		return err
 	}
 	defer in.Close()
-	opened, err := openAutoEngine(a.kind, cvv.Options{}, false, inMemory(a.root))
+	opened, err := openAutoEngine(a.kind, cvv.Options{}, false, plan.InMemory(a.root))
 	if err != nil {
 		return err
 	}

@@ -112,15 +112,11 @@ func (r *runner) writeEvents() []ui.Write {
 // inMemory reports whether the source and every destination are held in
 // memory (tmpfs, ramfs), where --engine auto takes the portable engine.
 func (r *runner) inMemory() bool {
-	if !plan.InMemory(r.plan.Source) {
-		return false
-	}
+	paths := []string{r.plan.Source}
 	for _, d := range r.plan.Dests {
-		if !plan.InMemory(d.Path) {
-			return false
-		}
+		paths = append(paths, d.Path)
 	}
-	return true
+	return plan.InMemory(paths...)
 }
 
 // closeOutput ends the progress feed and the live display.

@@ -35,16 +35,21 @@ func DetectFS(path string) (DestFS, error) {
 	return d, nil
 }
 
-// InMemory reports whether path (or its nearest existing ancestor) is on a
-// filesystem held in memory: tmpfs or ramfs. There is no device to
-// overlap: a read is a copy out of the page cache, which io_uring hands to
-// its worker threads (--engine auto, command/engine.go).
-func InMemory(path string) bool {
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(nearestExisting(path), &sfs); err != nil {
-		return false
+// InMemory reports whether every path (or its nearest existing ancestor)
+// is on a filesystem held in memory, tmpfs or ramfs; false for none. There
+// is no device to overlap: a read is a copy out of the page cache, which
+// io_uring hands to its worker threads (--engine auto, command/engine.go).
+func InMemory(paths ...string) bool {
+	for _, p := range paths {
+		var sfs unix.Statfs_t
+		if err := unix.Statfs(nearestExisting(p), &sfs); err != nil {
+			return false
+		}
+		if t := uint32(sfs.Type); t != unix.TMPFS_MAGIC && t != unix.RAMFS_MAGIC {
+			return false
+		}
 	}
-	return uint32(sfs.Type) == unix.TMPFS_MAGIC || uint32(sfs.Type) == unix.RAMFS_MAGIC
+	return len(paths) > 0
 }
 
 // detectType is DetectFS for a filesystem of statfs type fsType mounted

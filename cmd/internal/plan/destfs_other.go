@@ -11,6 +11,6 @@ func DetectFS(path string) (DestFS, error) { return DestFS{}, nil }
 // in it; only Linux tells (FS_CASEFOLD_FL).
 func CaseFolded(dir string) (bool, error) { return false, nil }
 
-// InMemory reports whether path is on a filesystem held in memory; only
-// Linux tells.
-func InMemory(path string) bool { return false }
+// InMemory reports whether every path is on a filesystem held in memory;
+// only Linux tells.
+func InMemory(paths ...string) bool { return false }
