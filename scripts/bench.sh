@@ -459,15 +459,14 @@ run_fio() { # run_fio TARGET OUTDIR
 		# writes into fresh pages of a loop device's or tmpfs's backing
 		# memory pay this VM's balloon faults (a cold mix on the loop rig
 		# measured 982 MB/s one morning and 3215 the same evening).
-		local w
-		for ((w = 0; w < WARMUP; w++)); do
+		local w out
+		for ((w = 0; w <= WARMUP; w++)); do
+			out=/dev/null
+			[ "$w" -eq "$WARMUP" ] && out=$dir/fio-mix-d$n.json
 			drop_caches
-			fio "${common[@]}" "${mix[@]}" >/dev/null
+			fio "${common[@]}" "${mix[@]}" >"$out"
 			for i in $(seq 1 "$n"); do rm -f "${dest_roots[$((i - 1))]}/fio.dat"; done
 		done
-		drop_caches
-		fio "${common[@]}" "${mix[@]}" >"$dir/fio-mix-d$n.json"
-		for i in $(seq 1 "$n"); do rm -f "${dest_roots[$((i - 1))]}/fio.dat"; done
 	done
 	rm -f "$src_root/fio.dat"
 	# Writes: one job per destination device on separate devices, else one.
