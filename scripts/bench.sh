@@ -84,7 +84,9 @@
 # make build, bin/cvv), CVV_FLAGS (extra flags for every cvv run), WORK
 # (scratch directory on the disk target), OUT (results directory), FIO=0
 # (skip the fio baseline), FIO_MIB (fio file size in MiB, default: the
-# largest workload, at most 1024), SEED, DRY_RUN=1
+# largest workload, at most 1024), SEED, PERF=1 (after each cell's timed
+# runs, one more under a whole-machine perf record: CPU by command, hottest
+# symbols and block requests in the cell's perf.txt), DRY_RUN=1
 # (print the plan and the expected duration, measure nothing).
 set -euo pipefail
 
@@ -605,6 +607,56 @@ run_cell() {
 	fi
 	printf 'bench: [%d/%d] %-8s %-4s d%d %-14s %d run(s): %ss\n' "$step" "$total_steps" "$t" "$w" "$n" "$tool" "$RUNS" \
 		"$(sed -n 's/.*"wall_s":\([0-9.]*\).*/\1/p' "$cell/rusage.jsonl" | cut -c1-6 | tr '\n' ' ')" >&2
+	if [ "${PERF:-0}" != 0 ]; then perf_cell "$cell"; fi
+}
+
+# perf_cell CELL: with PERF=1, one more run of the cell's command, after
+# its timed runs and with the same preparation, under a whole-machine
+# perf record (cpu-clock samples with call chains, and every block
+# request issued), summed up in CELL/perf.txt:
+#   - CPU seconds by command over the whole machine: what a tool costs
+#     beyond its own user+sys, such as the kernel's writeback (kworker)
+#     that cp's page-cache writes leave to others, or the loop devices'
+#     workers; swapper is idle time;
+#   - the hottest symbols of the run, by command;
+#   - the block requests by device and direction, with their mean size
+#     and how often a device switched between reading and writing.
+# The perf run is not timed into the results.
+perf_cell() {
+	local cell=$1 ev=(-c 1 -e cpu-clock/period=1000000/)
+	command -v perf >/dev/null || die "PERF=1: perf is not installed (apt-get install linux-perf)"
+	if perf list tracepoint 2>/dev/null | grep -q 'block:block_rq_issue'; then ev+=(-e block:block_rq_issue); fi
+	sh "$cell/prepare.sh" >/dev/null 2>&1
+	if ! perf record -q -a -g "${ev[@]}" -o "$cell/perf.data" -- sh "$cell/cmd.sh" >"$cell/perf-run.log" 2>&1; then
+		cat "$cell/perf-run.log" >&2
+		die "$cell: the run under perf failed"
+	fi
+	# (One cpu-clock sample per CPU millisecond; the report has a section
+	# per event, and only the cpu-clock one is about CPU.)
+	local clock='/^# Samples:/ {on = /cpu-clock/} on'
+	{
+		echo "# $(tail -1 "$cell/cmd.sh")"
+		echo "# CPU seconds by command, whole machine ($(nproc) CPUs; swapper = idle; thread numbers dropped)"
+		perf report -i "$cell/perf.data" --stdio --no-children --sort comm -F sample,comm -g none 2>/dev/null |
+			awk "$clock" | awk '/^#/ || NF < 2 {next} {n = $1; $1 = ""; sub(/^ /, ""); sub(/-[0-9]+$/, ""); c[$0] += n}
+				END {for (k in c) printf "%8.2f s  %s\n", c[k] / 1000, k}' | sort -rn | head -15
+		echo "# hottest symbols (share of all CPU samples, idle included)"
+		perf report -i "$cell/perf.data" --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.7 2>/dev/null |
+			awk "$clock" | grep -v -e '^#' -e '^$' -e swapper | head -40
+		echo "# block requests issued: device, R(ead)/W(rite)/F(lush only), count, MiB, mean KiB, read-write switches on the device"
+		perf script -i "$cell/perf.data" -G 2>/dev/null | awk '
+			{ for (i = 1; i < NF && $i != "block:block_rq_issue:"; i++); if (i >= NF) next }
+			{
+				dev = $(i + 1); rwbs = $(i + 2); op = rwbs; sub(/^F/, "", op); op = substr(op, 1, 1)
+				if (op != "R" && op != "W") { if (rwbs ~ /^F/) op = "F"; else next }
+				k = dev " " op; n[k]++; b[k] += $(i + 3)
+				if (op != "F") { if (last[dev] != "" && op != last[dev]) sw[dev]++; last[dev] = op }
+			}
+			END {
+				for (k in n) { split(k, a, " "); printf "%-8s %s %8d %10.1f %8.1f %8d\n", a[1], a[2], n[k], b[k] / 1048576, b[k] / n[k] / 1024, sw[a[1]] }
+			}' | sort
+	} >"$cell/perf.txt"
+	rm -f "$cell/perf.data"
 }
 
 # --- the run ---------------------------------------------------------------
