@@ -86,7 +86,8 @@
 # (skip the fio baseline), FIO_MIB (fio file size in MiB, default: the
 # largest workload, at most 1024), SEED, PERF=1 (after each cell's timed
 # runs, one more under a whole-machine perf record: CPU by command, hottest
-# symbols and block requests in the cell's perf.txt), DRY_RUN=1
+# symbols and block requests in the cell's perf.txt; the kept fio mix runs
+# under it too, fio-mix-d<N>.perf.txt; PERF=keep keeps perf.data), DRY_RUN=1
 # (print the plan and the expected duration, measure nothing).
 set -euo pipefail
 
@@ -466,7 +467,13 @@ run_fio() { # run_fio TARGET OUTDIR
 			out=/dev/null
 			[ "$w" -eq "$WARMUP" ] && out=$dir/fio-mix-d$n.json
 			drop_caches
-			fio "${common[@]}" "${mix[@]}" >"$out"
+			if [ "$w" -eq "$WARMUP" ] && [ "${PERF:-0}" != 0 ]; then
+				# With PERF=1, what the limit costs the machine.
+				perf_run "$dir/fio-mix-d$n.perf.data" "$dir/fio-mix-d$n.perf.txt" "fio mix: read $src_root, write $n destination(s)" \
+					fio "${common[@]}" "${mix[@]}" >"$out"
+			else
+				fio "${common[@]}" "${mix[@]}" >"$out"
+			fi
 			for i in $(seq 1 "$n"); do rm -f "${dest_roots[$((i - 1))]}/fio.dat"; done
 		done
 	done
@@ -611,40 +618,61 @@ run_cell() {
 }
 
 # perf_cell CELL: with PERF=1, one more run of the cell's command, after
-# its timed runs and with the same preparation, under a whole-machine
-# perf record (cpu-clock samples with call chains, and every block
-# request issued), summed up in CELL/perf.txt:
+# its timed runs and with the same preparation, under perf_run, summed up
+# in CELL/perf.txt. That run is not timed into the results; PERF=keep
+# keeps its perf.data in the cell for perf report.
+perf_cell() {
+	local cell=$1 events=$1/events.jsonl
+	# The event streams (cvv-cascade, cvv-noslow) count the timed runs
+	# only: the perf run's events go to perf-events.jsonl.
+	[ ! -e "$events" ] || mv "$events" "$events.timed"
+	sh "$cell/prepare.sh" >/dev/null 2>&1
+	perf_run "$cell/perf.data" "$cell/perf.txt" "$(tail -1 "$cell/cmd.sh")" sh "$cell/cmd.sh" >"$cell/perf-run.log" 2>&1 ||
+		{ cat "$cell/perf-run.log" >&2; die "$cell: the run under perf failed"; }
+	[ ! -e "$events" ] || mv "$events" "$cell/perf-events.jsonl"
+	[ ! -e "$events.timed" ] || mv "$events.timed" "$events"
+}
+
+# perf_run DATA OUT TITLE COMMAND...: runs COMMAND under a whole-machine
+# perf record (a cpu-clock sample per CPU millisecond, with call chains,
+# and every block request issued) into DATA, and sums it up in OUT:
 #   - CPU seconds by command over the whole machine: what a tool costs
 #     beyond its own user+sys, such as the kernel's writeback (kworker)
 #     that cp's page-cache writes leave to others, or the loop devices'
 #     workers; swapper is idle time;
-#   - the hottest symbols of the run, by command;
+#   - the hottest symbols, by command, and where the time goes with call
+#     chains included;
 #   - the block requests by device and direction, with their mean size
-#     and how often a device switched between reading and writing.
-# The perf run is not timed into the results.
-perf_cell() {
-	local cell=$1 ev=(-c 1 -e cpu-clock/period=1000000/)
+#     and how often a device switched between reading and writing (a
+#     request the driver sent back because its queue was full is counted
+#     again when kblockd issues it anew).
+# DATA is removed unless PERF=keep. COMMAND's output goes to stdout.
+perf_run() {
+	local data=$1 out=$2 title=$3 ev=(-c 1 -e cpu-clock/period=1000000/)
+	shift 3
 	command -v perf >/dev/null || die "PERF=1: perf is not installed (apt-get install linux-perf)"
-	if perf list tracepoint 2>/dev/null | grep -q 'block:block_rq_issue'; then ev+=(-e block:block_rq_issue); fi
-	sh "$cell/prepare.sh" >/dev/null 2>&1
-	if ! perf record -q -a -g "${ev[@]}" -o "$cell/perf.data" -- sh "$cell/cmd.sh" >"$cell/perf-run.log" 2>&1; then
-		cat "$cell/perf-run.log" >&2
-		die "$cell: the run under perf failed"
-	fi
-	# (One cpu-clock sample per CPU millisecond; the report has a section
-	# per event, and only the cpu-clock one is about CPU.)
+	# (grep -c reads all of perf list's output: with grep -q, perf list
+	# could die of SIGPIPE and pipefail would call the event missing.)
+	if [ "$(perf list 2>/dev/null | grep -c 'block:block_rq_issue')" -gt 0 ]; then ev+=(-e block:block_rq_issue); fi
+	perf record -q -a -g "${ev[@]}" -o "$data" -- "$@" || return 1
+	# (The report has a section per event, and only the cpu-clock one is
+	# about CPU. awk 'NR <= n' rather than head: under pipefail, a writer
+	# killed by SIGPIPE when head stops reading would end the whole run.)
 	local clock='/^# Samples:/ {on = /cpu-clock/} on'
 	{
-		echo "# $(tail -1 "$cell/cmd.sh")"
+		echo "# $title"
 		echo "# CPU seconds by command, whole machine ($(nproc) CPUs; swapper = idle; thread numbers dropped)"
-		perf report -i "$cell/perf.data" --stdio --no-children --sort comm -F sample,comm -g none 2>/dev/null |
+		perf report -i "$data" --stdio --no-children --sort comm -F sample,comm -g none 2>/dev/null |
 			awk "$clock" | awk '/^#/ || NF < 2 {next} {n = $1; $1 = ""; sub(/^ /, ""); sub(/-[0-9]+$/, ""); c[$0] += n}
-				END {for (k in c) printf "%8.2f s  %s\n", c[k] / 1000, k}' | sort -rn | head -15
+				END {for (k in c) printf "%8.2f s  %s\n", c[k] / 1000, k}' | sort -rn | awk 'NR <= 15'
 		echo "# hottest symbols (share of all CPU samples, idle included)"
-		perf report -i "$cell/perf.data" --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.7 2>/dev/null |
-			awk "$clock" | grep -v -e '^#' -e '^$' -e swapper | head -40
+		perf report -i "$data" --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.7 2>/dev/null |
+			awk "$clock" | grep -v -e '^#' -e '^$' -e swapper | awk 'NR <= 40'
+		echo "# where the time goes, call chains included (share of all CPU samples, idle included)"
+		perf report -i "$data" --stdio --children --sort comm,sym -g none --percent-limit 2 2>/dev/null |
+			awk "$clock" | grep -v -e '^#' -e '^$' -e swapper | awk 'NR <= 60'
 		echo "# block requests issued: device, R(ead)/W(rite)/F(lush only), count, MiB, mean KiB, read-write switches on the device"
-		perf script -i "$cell/perf.data" -G 2>/dev/null | awk '
+		perf script -i "$data" -G 2>/dev/null | awk '
 			{ for (i = 1; i < NF && $i != "block:block_rq_issue:"; i++); if (i >= NF) next }
 			{
 				dev = $(i + 1); rwbs = $(i + 2); op = rwbs; sub(/^F/, "", op); op = substr(op, 1, 1)
@@ -655,8 +683,8 @@ perf_cell() {
 			END {
 				for (k in n) { split(k, a, " "); printf "%-8s %s %8d %10.1f %8.1f %8d\n", a[1], a[2], n[k], b[k] / 1048576, b[k] / n[k] / 1024, sw[a[1]] }
 			}' | sort
-	} >"$cell/perf.txt"
-	rm -f "$cell/perf.data"
+	} >"$out"
+	[ "${PERF:-0}" = keep ] || rm -f "$data"
 }
 
 # --- the run ---------------------------------------------------------------
