@@ -65,6 +65,8 @@ type readBack struct {
 	// far behind what was written to it a stretch is read back.
 	own *os.File
 	lag int64
+	// readOK is set by the first read back that succeeds.
+	readOK bool
 }
 
 // live reports whether rb is still read back.
@@ -199,6 +201,12 @@ func (t *transfer) completeReadBack(o *op, res int) {
 	switch errno := syscall.Errno(-res); {
 	case res < 0 && (errno == syscall.EINTR || errno == syscall.EAGAIN):
 		t.queueReadBack(rb, c)
+	case res < 0 && rb.own != nil && !rb.readOK && refusesDirect(errno):
+		// The O_DIRECT descriptor of a page-cache destination opened but
+		// cannot read (fusefat: EPERM): no result, the caller verifies
+		// the copy after it, as it does where O_DIRECT is refused.
+		t.free <- c.idx
+		rb.off = true
 	case res < 0:
 		t.free <- c.idx
 		rb.err = &os.PathError{Op: "read back", Path: rb.path, Err: errno}
@@ -206,6 +214,7 @@ func (t *transfer) completeReadBack(o *op, res int) {
 		t.free <- c.idx
 		rb.err = fmt.Errorf("read back %s: it ends at %d bytes, %d were written", rb.path, c.off+int64(c.got), t.size)
 	default:
+		rb.readOK = true
 		t.stats.ReadBacks++
 		if o.fixed {
 			t.stats.FixedReads++
@@ -266,4 +275,10 @@ func readBackResult(rb *readBack) *cvv.ReadBack {
 		return nil
 	}
 	return rb.result
+}
+
+// refusesDirect reports whether errno is how a filesystem refuses an
+// O_DIRECT read on a descriptor it let open with O_DIRECT.
+func refusesDirect(errno syscall.Errno) bool {
+	return errno == syscall.EINVAL || errno == syscall.EPERM || errno == syscall.EOPNOTSUPP
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -181,6 +182,36 @@ func TestCLIMtimeOnFAT(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestCLIWriteBufferedOnFAT: a destination written through the page cache
+// is verified from the media through an O_DIRECT descriptor of its own.
+// fusefat lets that descriptor open and refuses its reads (EPERM): every
+// copy to a FAT drive with --write buffered (and, since small files go
+// through the page cache on any destination, with auto) failed "re-reading
+// the copy" and was removed. The copies are now verified after the copy,
+// as where O_DIRECT is refused, and kept.
+func TestCLIWriteBufferedOnFAT(t *testing.T) {
+	for _, write := range []string{"buffered", "auto"} {
+		t.Run(write, func(t *testing.T) {
+			img := mountImage(t, FATFuse, 64<<20)
+			work := workDir(t, 64<<20)
+			src := filepath.Join(work, "card")
+			mt := time.Date(2025, 6, 7, 8, 9, 12, 0, time.UTC)
+			for i, name := range []string{"a.wav", "b.wav", "sub/c.wav"} {
+				writeFile(t, filepath.Join(src, name), strings.Repeat("y", 3000*i+7), mt)
+			}
+			dst := filepath.Join(img.Dir, "day1")
+			r := runCVV(t, runOpts{Env: []string{"CVV_ENGINE=uring"}}, "--write", write, src, dst)
+			if r.Code != 0 {
+				t.Fatalf("exit %d, want 0:\n%v", r.Code, r)
+			}
+			want := treeFiles(t, src)
+			if got := treeFiles(t, dst); !reflect.DeepEqual(got, want) {
+				t.Errorf("FAT destination holds %v, want %v", got, want)
+			}
+		})
 	}
 }
 
