@@ -145,7 +145,7 @@ func copyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "engine", Value: "auto", Usage: "copy `ENGINE`: auto (io_uring when available, the portable engine when source and destinations are on tmpfs; $CVV_ENGINE overrides auto), uring or fallback"},
 		&cli.StringFlag{Name: "block-size", Value: "1M", Usage: "read `SIZE` (K, M, G suffixes: 256K, 1M, 4M)"},
 		&cli.IntFlag{Name: "queue-depth", Value: 8, Usage: "`N` blocks in flight per file"},
-		&cli.StringFlag{Name: "write", Value: "auto", Usage: "how destinations are written (`PATH`): auto (through the page cache on a device shared with the source or another destination, O_DIRECT on a device of its own), direct or buffered"},
+		&cli.StringFlag{Name: "write", Value: "auto", Usage: "how destinations are written (`PATH`): auto (through the page cache on a device shared with the source or another destination, O_DIRECT on a device of its own for files of 1 MiB and more), direct or buffered"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print how each destination is written and why"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: defaultJobs, Usage: "`N` files in flight at once (by default at most 4 of them larger than one block)"},
 		&cli.BoolFlag{Name: "no-fsync", Usage: "do not fdatasync files and fsync directories (faster, not durable)"},

@@ -210,7 +210,7 @@ func (r *runner) cascadeJob(ctx context.Context, fj *fileJob, src string, idx []
 	for _, i := range idx {
 		job.Dests = append(job.Dests, r.target(fj, i))
 		job.Roots = append(job.Roots, r.roots[i])
-		job.Write = append(job.Write, r.writes[i].Path)
+		job.Write = append(job.Write, r.writes[i].ForFile(fj.size()))
 	}
 	r.destsBusy(idx, (*destProgress).copyingNow, 1)
 	defer r.destsBusy(idx, (*destProgress).copyingNow, -1)

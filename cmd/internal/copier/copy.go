@@ -1363,7 +1363,7 @@ func (r *runner) copyDests(ctx context.Context, fj *fileJob) error {
 			idx = append(idx, i)
 			dests = append(dests, r.target(fj, i))
 			roots = append(roots, r.roots[i])
-			writes = append(writes, r.writes[i].Path)
+			writes = append(writes, r.writes[i].ForFile(fj.size()))
 		}
 	}
 	if len(idx) == 0 {

@@ -55,12 +55,36 @@ type WriteChoice struct {
 	Path cvv.WritePath
 	// Why says what the choice rests on, for -v and the JSON start event.
 	Why string
+	// SmallBuffered sends the files under SmallFile through the page
+	// cache although Path is cvv.WriteDirect (ForFile).
+	SmallBuffered bool
+}
+
+// SmallFile is the size under which a file bound for a destination that
+// auto writes with O_DIRECT goes through the page cache instead. Such a
+// file is read in one block: O_DIRECT saves it little (one copy of less
+// than a block, no dirty memory to speak of), and costs it a lot per file.
+// Its last block is written padded to the alignment, and the ftruncate
+// that cuts the padding makes ext4 read that block back from the media
+// to zero the rest of it (ext4_block_zero_page_range, ext4_read_bh): 5-7%
+// of all CPU samples of a 10,000-file tree on the loop rig
+// (docs/bench/perf-20261203). The page cache writes the exact length,
+// and the fdatasync before the rename still puts it on the media.
+const SmallFile = 1 << 20
+
+// ForFile returns how a file of size bytes is written to the destination.
+func (c WriteChoice) ForFile(size int64) cvv.WritePath {
+	if c.SmallBuffered && size < SmallFile {
+		return cvv.WriteBuffered
+	}
+	return c.Path
 }
 
 // WritePaths chooses how each destination is written when forced is
 // cvv.WriteAuto: through the page cache (cvv.WriteBuffered) when its
 // filesystem is the source's or another destination's, or sits on the
-// same disks; with O_DIRECT (cvv.WriteDirect) on storage of its own. The
+// same disks; with O_DIRECT (cvv.WriteDirect) on storage of its own,
+// except for files under SmallFile (WriteChoice.ForFile). The
 // rule was chosen by measurement (scripts/bench.sh, issue 12): on one
 // shared device O_DIRECT writes alternate with the reads block by block
 // and lose to cp, page-cache writes let writeback send them in bulk; on a
@@ -81,7 +105,7 @@ func (p *Plan) WritePaths(forced cvv.WritePath) []WriteChoice {
 		devs[i+1], disks[i+1] = d.place.existing.Dev, storageDisks(d.place.existing.Dev)
 	}
 	for i := range p.Dests {
-		out[i] = WriteChoice{Path: cvv.WriteDirect, Why: "on storage of its own"}
+		out[i] = WriteChoice{Path: cvv.WriteDirect, Why: "on storage of its own; files under 1 MiB through the page cache", SmallBuffered: true}
 		for j := range devs {
 			if j == i+1 {
 				continue

@@ -498,17 +498,31 @@ func TestWritePaths(t *testing.T) {
 	}}
 	got := p.WritePaths(cvv.WriteAuto)
 	want := []WriteChoice{
-		{cvv.WriteBuffered, "shares its filesystem with the source"},
-		{cvv.WriteDirect, "on storage of its own"},
-		{cvv.WriteBuffered, "shares its filesystem with destination y"},
-		{cvv.WriteBuffered, "shares its filesystem with destination x"},
+		{cvv.WriteBuffered, "shares its filesystem with the source", false},
+		{cvv.WriteDirect, "on storage of its own; files under 1 MiB through the page cache", true},
+		{cvv.WriteBuffered, "shares its filesystem with destination y", false},
+		{cvv.WriteBuffered, "shares its filesystem with destination x", false},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("WritePaths(auto) = %+v, want %+v", got, want)
 	}
+	// On storage of its own, a file that fits in one read block goes
+	// through the page cache; a bigger one is written O_DIRECT.
+	for size, w := range map[int64]cvv.WritePath{0: cvv.WriteBuffered, 12345: cvv.WriteBuffered,
+		SmallFile - 1: cvv.WriteBuffered, SmallFile: cvv.WriteDirect, 8 << 20: cvv.WriteDirect} {
+		if p := got[1].ForFile(size); p != w {
+			t.Errorf("auto, storage of its own, a file of %d bytes: %v, want %v", size, p, w)
+		}
+		if p := got[0].ForFile(size); p != cvv.WriteBuffered {
+			t.Errorf("auto, shared filesystem, a file of %d bytes: %v", size, p)
+		}
+	}
 	for _, c := range p.WritePaths(cvv.WriteDirect) {
-		if c != (WriteChoice{cvv.WriteDirect, "--write direct"}) {
+		if c != (WriteChoice{cvv.WriteDirect, "--write direct", false}) {
 			t.Errorf("forced: %+v", c)
+		}
+		if p := c.ForFile(100); p != cvv.WriteDirect {
+			t.Errorf("--write direct, a small file: %v", p)
 		}
 	}
 	// Two partitions (or volumes) on one disk share it.
