@@ -139,8 +139,9 @@ type FIO struct {
 	// destination device on separate-device targets).
 	WriteJobs []float64
 	// Mix maps a destination count N to the bandwidth of the slowest job
-	// of one fio run that read the source device while writing to N
-	// destinations at once: the limit of a copy to N destinations.
+	// of a fio run that read the source device while writing to N
+	// destinations at once, the median over such runs: the limit of a
+	// copy to N destinations.
 	Mix map[int]float64
 	// Engine and Direct record how fio ran (the script falls back when
 	// io_uring or O_DIRECT is refused and says so).
@@ -470,16 +471,26 @@ func loadFIO(dir string) (f FIO, ok bool, err error) {
 	return f, true, err
 }
 
-// loadFIOMix reads every dir/fio-mix-d<N>.json: one read job and N write
-// jobs that ran at once. The limit is the slowest job.
+// loadFIOMix reads every dir/fio-mix-d<N>.json and its repeats
+// fio-mix-d<N>.<k>.json: one read job and N write jobs that ran at once.
+// The limit of one run is its slowest job; the limit for N is the median
+// over the runs (a single mix of a second or less moved by 30% within a
+// morning on the disk, and by 3x on tmpfs).
 func loadFIOMix(dir string) (map[int]float64, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "fio-mix-d*.json"))
 	if err != nil || len(paths) == 0 {
 		return nil, err
 	}
-	mix := map[int]float64{}
+	runs := map[int][]float64{}
 	for _, p := range paths {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "fio-mix-d"), ".json"))
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "fio-mix-d"), ".json")
+		if i := strings.IndexByte(name, '.'); i >= 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err != nil {
+				continue
+			}
+			name = name[:i]
+		}
+		n, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
@@ -492,8 +503,12 @@ func loadFIOMix(dir string) (map[int]float64, error) {
 			lim = min(lim, j.Read.BWBytes+j.Write.BWBytes)
 		}
 		if len(out.Jobs) > 0 && lim > 0 {
-			mix[n] = lim
+			runs[n] = append(runs[n], lim)
 		}
+	}
+	mix := map[int]float64{}
+	for n, lims := range runs {
+		mix[n] = Median(lims)
 	}
 	return mix, nil
 }

@@ -117,7 +117,7 @@ func WriteMarkdown(w io.Writer, d *Dataset, rows []Row, checks []Check, o Markdo
 	p("- **vs cp**, **vs rsync** are time ratios: median wall of this tool / median wall of cp (rsync) in the same cell. ")
 	p("Below 1.00x the tool is faster. cp and rsync run once per destination, one after the other.\n")
 	p("- **fio** is MB/s as a fraction of the fio limit of the target (`--ioengine=io_uring --direct=1 --bs=1M --iodepth=32`): ")
-	p("the slowest job of one fio run that reads the source device while writing N destinations at once; ")
+	p("the slowest job of a fio run that reads the source device while writing N destinations at once, median over the runs of that mix; ")
 	p("without that run, min(read, write) on separate devices, min(read, write/N) on one device; **fio MB/s** is that limit.\n")
 	p("- **writes** is how cvv wrote each destination, in order: `direct` (O_DIRECT), `buffered` (page cache with write-behind), ")
 	p("`pwrite` (portable engine), as its `--json` start event of an untimed run said.\n")

@@ -649,9 +649,9 @@ func TestRoundRatios(t *testing.T) {
 }
 
 // TestFIOMix checks that the fio run that read the source while writing N
-// destinations at once sets the limit (its slowest job), in place of the
-// separate read and write runs, and that the throttle rig counts as
-// separate devices.
+// destinations at once sets the limit (its slowest job, the median over
+// its repeats), in place of the separate read and write runs, and that
+// without a mix the throttle rig counts as separate devices.
 func TestFIOMix(t *testing.T) {
 	plan := Plan{Runs: 1, Targets: []string{"disk", "throttle"}}
 	r := newRaw(t, plan)
@@ -659,6 +659,15 @@ func TestFIOMix(t *testing.T) {
 	r.fio("throttle", 3e9, 1.2e9, 1.0e9, 0.1e9)
 	r.write("disk/fio-mix-d1.json", `{"jobs":[{"jobname":"read","read":{"bw_bytes":700e6},"write":{"bw_bytes":0}},`+
 		`{"jobname":"write1","read":{"bw_bytes":0},"write":{"bw_bytes":450e6}}]}`)
+	// Three runs of the 3-destination mix: the median of their slowest
+	// jobs (900, 300 and 250 MB/s) is the limit.
+	for k, lim := range map[string]string{"": "900e6", ".2": "300e6", ".3": "250e6"} {
+		r.write("throttle/fio-mix-d3"+k+".json", `{"jobs":[{"jobname":"read","read":{"bw_bytes":2e9},"write":{"bw_bytes":0}},`+
+			`{"jobname":"write1","read":{"bw_bytes":0},"write":{"bw_bytes":`+lim+`}},`+
+			`{"jobname":"write2","read":{"bw_bytes":0},"write":{"bw_bytes":1e9}}]}`)
+	}
+	// Neither a run of its own nor a repeat: not read.
+	r.write("throttle/fio-mix-d3.perf.json", `{"jobs":[{"jobname":"read","read":{"bw_bytes":1},"write":{"bw_bytes":0}}]}`)
 	d := r.load()
 	for _, c := range []struct {
 		target string
@@ -667,7 +676,8 @@ func TestFIOMix(t *testing.T) {
 	}{
 		{"disk", 1, 450e6},     // the mix: the write job was the slowest
 		{"disk", 3, 200e6},     // no mix for 3: the separate runs, write/3
-		{"throttle", 3, 0.1e9}, // separate devices: the slowest one
+		{"throttle", 3, 300e6}, // the median of three mixes
+		{"throttle", 1, 0.1e9}, // no mix for 1, separate devices: the slowest write
 	} {
 		if got := d.FIOLimit(c.target, c.dests); !near(got, c.want) {
 			t.Errorf("FIOLimit(%s, %d) = %v, want %v", c.target, c.dests, got, c.want)
