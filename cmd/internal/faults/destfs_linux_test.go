@@ -203,9 +203,13 @@ func TestCLIWriteBufferedOnFAT(t *testing.T) {
 				writeFile(t, filepath.Join(src, name), strings.Repeat("y", 3000*i+7), mt)
 			}
 			dst := filepath.Join(img.Dir, "day1")
-			r := runCVV(t, runOpts{Env: []string{"CVV_ENGINE=uring"}}, "--write", write, src, dst)
+			r := runCVV(t, runOpts{Env: []string{"CVV_ENGINE=uring"}}, "--json", "--write", write, src, dst)
 			if r.Code != 0 {
 				t.Fatalf("exit %d, want 0:\n%v", r.Code, r)
+			}
+			// Kept, and verified all the same.
+			if sum := runSummary(t, r); sum.FilesVerified != 3 || sum.FilesNotVerified != 0 {
+				t.Errorf("%d files verified, %d not verified, want 3 and 0:\n%v", sum.FilesVerified, sum.FilesNotVerified, r)
 			}
 			want := treeFiles(t, src)
 			if got := treeFiles(t, dst); !reflect.DeepEqual(got, want) {

@@ -100,6 +100,10 @@ type runSummaryEvent struct {
 	FilesSkipped int   `json:"files_skipped"`
 	FilesFailed  int   `json:"files_failed"`
 	BytesCopied  int64 `json:"bytes_copied"`
+	// FilesVerified and FilesNotVerified: copies verified from the
+	// media, and copies left unverified.
+	FilesVerified    int `json:"files_verified"`
+	FilesNotVerified int `json:"files_not_verified"`
 }
 
 // runSummary returns the summary event of r, a --json run, or fails.
