@@ -3,6 +3,8 @@
 package uring
 
 import (
+	"sync/atomic"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -41,8 +43,12 @@ var (
 	fadvise       = unix.Fadvise
 )
 
+// behindsStarted counts the write-behinds started, for tests.
+var behindsStarted atomic.Int64
+
 // startWriteBehind starts the write-behind of fd.
 func startWriteBehind(fd int) *writeBehind {
+	behindsStarted.Add(1)
 	w := &writeBehind{fd: fd, spans: make(chan span, behindQueue), done: make(chan struct{})}
 	go w.run()
 	return w

@@ -81,6 +81,42 @@ func TestWriteBehind(t *testing.T) {
 	}
 }
 
+// TestWriteBehindOnlyLong: a page-cache destination gets a write-behind
+// only for a file at least a stretch long; a shorter one (every small file
+// of a tree) would never start a stretch, and its goroutine would cost a
+// start, a wake-up and a stop for nothing. Both copies are intact and read
+// back from the media all the same.
+func TestWriteBehindOnlyLong(t *testing.T) {
+	e := newEngine(t, cvv.Options{})
+	for _, tc := range []struct {
+		size    int
+		behinds int64
+	}{
+		{uring.WriteBehindWindow - 1, 0},
+		{4096, 0},
+		{uring.WriteBehindWindow + 4096, 1},
+	} {
+		data := enginetest.Data(tc.size, 11)
+		src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+		dests := enginetest.DestPaths(t, 1, "copy")
+		before := uring.WriteBehindsStarted()
+		res, err := e.Copy(context.Background(), cvv.Job{
+			Source: src, Dests: dests, Hash: hashing.XXH3, ReadBack: true,
+			Write: []cvv.WritePath{cvv.WriteBuffered},
+		})
+		if err != nil || res.Failed() {
+			t.Fatalf("size %d: Copy: %v %+v", tc.size, err, res)
+		}
+		if got := uring.WriteBehindsStarted() - before; got != tc.behinds {
+			t.Errorf("size %d: %d write-behinds started, want %d", tc.size, got, tc.behinds)
+		}
+		if rb := res.Dests[0].ReadBack; rb == nil || rb.Err != nil || rb.Hash != res.SourceHash {
+			t.Errorf("size %d: the copy read back as %+v, want %s", tc.size, rb, res.SourceHash)
+		}
+		enginetest.AssertSame(t, dests[0], data)
+	}
+}
+
 // TestPageCacheDropped copies a file shorter than the write-behind's
 // window to a page-cache destination: once synced, none of the copy's
 // pages is left in the page cache (the cache would otherwise grow by

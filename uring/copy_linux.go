@@ -46,7 +46,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	if layout.Sparse() {
 		prealloc = 0 // only the data gets blocks
 	}
-	dests := e.createDests(&job, prealloc, block)
+	dests := e.createDests(&job, size, prealloc, block)
 	// Whatever happens below, no temp file outlives a failure. The loop
 	// returns only with nothing in flight, so the files may be closed.
 	defer func() {

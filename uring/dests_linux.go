@@ -19,9 +19,9 @@ import (
 // createDests creates the temp file of every destination of job, then
 // preallocates prealloc bytes for each and asks each for its O_DIRECT
 // alignment, all of them in one pass through the ring (Engine.meta), and
-// sets each up for writing (setupWrite). A destination that cannot be
-// created or preallocated is dead from the start.
-func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destination {
+// sets each up for writing size bytes (setupWrite). A destination that
+// cannot be created or preallocated is dead from the start.
+func (e *Engine) createDests(job *cvv.Job, size, prealloc int64, block int) []*destination {
 	dests := make([]*destination, len(job.Dests))
 	stx := make([]unix.Statx_t, len(job.Dests))
 	var ops []metaOp
@@ -77,7 +77,7 @@ func (e *Engine) createDests(job *cvv.Job, prealloc int64, block int) []*destina
 	}
 	for i, d := range dests {
 		if d.pf != nil {
-			if err := setupWrite(d, &stx[i], block, job.WritePath(i)); err != nil {
+			if err := setupWrite(d, &stx[i], block, job.WritePath(i), size); err != nil {
 				e.deadDest(d, err)
 			}
 		}
@@ -108,16 +108,21 @@ func (e *Engine) metaAll(ops []metaOp) ([]int, error) {
 
 // setupWrite switches d to O_DIRECT unless path is cvv.WriteBuffered or
 // the filesystem refuses (stx is d's statx STATX_DIOALIGN, Mask 0 if
-// unknown). A destination written buffered by choice gets a write-behind,
-// its writes are plain pwrite calls (transfer.writeInline), and its pages
-// are dropped from the cache once synced (dropAfterSync).
+// unknown). A destination written buffered by choice has its writes
+// made as plain pwrite calls (transfer.writeInline), and its pages
+// dropped from the cache once synced (dropAfterSync); if the file, size
+// bytes, is at least a write-behind stretch long, it gets a write-behind
+// too. A shorter one would never start a stretch: its goroutine would
+// only cost a start, a wake-up and a stop per file.
 //
 // The temp file is created buffered and then switched with fcntl rather
 // than opened with O_DIRECT: an O_CREAT open that the filesystem refuses
 // for O_DIRECT still creates the file, and the temp name would be lost.
-func setupWrite(d *destination, stx *unix.Statx_t, block int, path cvv.WritePath) error {
+func setupWrite(d *destination, stx *unix.Statx_t, block int, path cvv.WritePath, size int64) error {
 	if path == cvv.WriteBuffered {
-		d.behind = startWriteBehind(d.fd)
+		if size >= behindWindow {
+			d.behind = startWriteBehind(d.fd)
+		}
 		d.pwrite = true
 		d.pf.SyncFile = dropAfterSync(d.pf.SyncFile)
 		return nil

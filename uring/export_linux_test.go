@@ -74,6 +74,9 @@ func SetSyncFileRange(f func(fd int, off, n int64, flags int)) (restore func()) 
 	return func() { syncFileRange, fadvise = oldS, oldF }
 }
 
+// WriteBehindsStarted is how many write-behinds the process has started.
+func WriteBehindsStarted() int64 { return behindsStarted.Load() }
+
 // WriteBehindWindow and WriteBehindLag are the write-behind's stretch and
 // how far behind it waits and drops.
 const (

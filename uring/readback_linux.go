@@ -31,10 +31,10 @@ import (
 // never runs far ahead of its verification.
 //
 // A destination written through the page cache by choice
-// (cvv.WriteBuffered, with its write-behind) is read back through an
-// O_DIRECT descriptor of its own, behindLag+behindWindow bytes behind
-// what was written, where the write-behind has already waited for the
-// writeback of the stretch; once its last stretch is written, the rest
+// (cvv.WriteBuffered) is read back through an O_DIRECT descriptor of its
+// own, behindLag+behindWindow bytes behind what was written, where the
+// write-behind (of a file long enough to have one) has already waited
+// for the writeback of the stretch; once its last stretch is written, the rest
 // is read back. An O_DIRECT read of a range that still has dirty pages
 // writes them out and waits for them first, so it reads the media either
 // way. A source or destination that refuses O_DIRECT and a sparse source
@@ -86,7 +86,7 @@ func (t *transfer) startReadBacks(alg hashing.Algorithm) {
 		case !d.live():
 		case d.direct:
 			d.rb = t.newReadBack(alg, d.final, d, d.fd, d.align)
-		case d.behind != nil:
+		case d.pwrite:
 			if f, align, ok := openDirect(d.f, t.e.opts.BlockSize); ok {
 				d.rb = t.newReadBack(alg, d.final, d, int(f.Fd()), align)
 				d.rb.own, d.rb.lag = f, behindLag+behindWindow
