@@ -34,10 +34,10 @@ import (
 // (cvv.WriteBuffered) is read back through an O_DIRECT descriptor of its
 // own, behindLag+behindWindow bytes behind what was written, where the
 // write-behind (of a file long enough to have one) has already waited
-// for the writeback of the stretch; once its last stretch is written, the rest
-// is read back. An O_DIRECT read of a range that still has dirty pages
-// writes them out and waits for them first, so it reads the media either
-// way. A source or destination that refuses O_DIRECT and a sparse source
+// for the writeback of the stretch; once its last stretch is written,
+// the rest is read back. An O_DIRECT read of a range that still has dirty
+// pages writes them out and waits for them first, so it reads the media
+// either way. A source or destination that refuses O_DIRECT and a sparse source
 // are not read back here: their result stays nil and the caller verifies
 // them after the copy.
 
