@@ -12,6 +12,7 @@ import (
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/hashing"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 )
 
 // Verification behind the copy (cvv.Job.ReadBack). Each stretch (chunk)
@@ -103,7 +104,10 @@ func openDirect(f *os.File, block int) (g *os.File, align int, ok bool) {
 	if p == "" {
 		return nil, 0, false
 	}
-	g, err := os.OpenFile(p, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
+	// open(2) and os.NewFile, not os.OpenFile: that would try to put the
+	// descriptor in the poller, four fcntl and a failing epoll_ctl for
+	// every file read back (copyfile.OpenFile).
+	g, err := copyfile.OpenFile(p, os.O_RDONLY|unix.O_DIRECT, 0)
 	if err != nil {
 		return nil, 0, false
 	}
