@@ -137,31 +137,47 @@ func smallDirs() treeShape {
 // directories are not kept either). With CVV_FAULTS=full the larger tree
 // has a million files and the run must stay under 64 MiB.
 func TestHashMemoryFlat(t *testing.T) {
-	small, large := 10000, 40000
+	sizes := [2]int{10000, 40000}
 	if fullRun() {
-		small, large = 50000, 1000000
+		sizes = [2]int{50000, 1000000}
 	}
 	work := workDir(t, 4<<30)
 	for _, shape := range []treeShape{archiveShape, smallDirs()} {
-		var rss [2]int64
-		for i, n := range []int{small, large} {
-			src := filepath.Join(work, fmt.Sprint(n))
-			makeShapedTree(t, src, n, shape)
-			code, peak, wall := timedRSS(t, 30*time.Minute, "hash", src)
+		var srcs [2]string
+		for i, n := range sizes {
+			srcs[i] = filepath.Join(work, fmt.Sprint(n))
+			makeShapedTree(t, srcs[i], n, shape)
+		}
+		peak := func(i int) int64 {
+			code, peak, wall := timedRSS(t, 30*time.Minute, "hash", srcs[i])
 			if code != 0 {
-				t.Fatalf("cvv hash of %d files (%s): exit %d", n, shape.name, code)
+				t.Fatalf("cvv hash of %d files (%s): exit %d", sizes[i], shape.name, code)
 			}
-			rss[i] = peak
-			t.Logf("cvv hash, %d empty files (%s): peak RSS %.1f MiB, %v (%.0f files/s)", n, shape.name, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(n)/wall.Seconds())
-			if err := os.RemoveAll(src); err != nil {
-				t.Fatal(err)
+			t.Logf("cvv hash, %d empty files (%s): peak RSS %.1f MiB, %v (%.0f files/s)", sizes[i], shape.name, float64(peak)/(1<<20), wall.Round(time.Millisecond), float64(sizes[i])/wall.Seconds())
+			return peak
+		}
+		rss := [2]int64{peak(0), peak(1)}
+		if rss[1]-rss[0] > 4<<20 {
+			// Load on the machine only raises a peak: a collector starved
+			// of CPU marks longer while the program allocates (CI saw 4.2
+			// MiB more at 40,000 files than at 10,000, where a quiet
+			// machine gives 0.1-0.8). So a growth past the bound is
+			// measured once more, and each size keeps its lower peak:
+			// memory kept per file shows in every measurement.
+			for i := range sizes {
+				rss[i] = min(rss[i], peak(i))
 			}
 		}
 		if growth := rss[1] - rss[0]; growth > 4<<20 {
-			t.Errorf("%s: peak RSS grew by %.1f MiB from %d to %d files: something is kept per file", shape.name, float64(growth)/(1<<20), small, large)
+			t.Errorf("%s: peak RSS grew by %.1f MiB from %d to %d files: something is kept per file", shape.name, float64(growth)/(1<<20), sizes[0], sizes[1])
 		}
 		if rss[1] > 64<<20 {
-			t.Errorf("%s: peak RSS %.1f MiB for %d files, want <= 64 MiB", shape.name, float64(rss[1])/(1<<20), large)
+			t.Errorf("%s: peak RSS %.1f MiB for %d files, want <= 64 MiB", shape.name, float64(rss[1])/(1<<20), sizes[1])
+		}
+		for _, src := range srcs {
+			if err := os.RemoveAll(src); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
