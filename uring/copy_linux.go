@@ -38,15 +38,7 @@ func (e *Engine) Copy(ctx context.Context, job cvv.Job) (*cvv.Result, error) {
 	defer src.Close()
 	size := fi.Size()
 	layout := copyfile.NewLayout(src, fi)
-	// Every copy is preallocated, even one that a single write fills: an
-	// O_DIRECT write past the end of a file with no blocks costs ext4
-	// more than the fallocate it saves (Layout.Prealloc is for the
-	// portable engine's page-cache writes).
-	prealloc := size
-	if layout.Sparse() {
-		prealloc = 0 // only the data gets blocks
-	}
-	dests := e.createDests(&job, size, prealloc, block)
+	dests := e.createDests(&job, size, layout, block)
 	// Whatever happens below, no temp file outlives a failure. The loop
 	// returns only with nothing in flight, so the files may be closed.
 	defer func() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/iceber/iouring-go"
@@ -13,15 +14,16 @@ import (
 
 	"github.com/cvv-project/cvv"
 	"github.com/cvv-project/cvv/internal/atomicfile"
+	"github.com/cvv-project/cvv/internal/copyfile"
 	"github.com/cvv-project/cvv/internal/fserr"
 )
 
 // createDests creates the temp file of every destination of job, then
-// preallocates prealloc bytes for each and asks each for its O_DIRECT
-// alignment, all of them in one pass through the ring (Engine.meta), and
-// sets each up for writing size bytes (setupWrite). A destination that
-// cannot be created or preallocated is dead from the start.
-func (e *Engine) createDests(job *cvv.Job, size, prealloc int64, block int) []*destination {
+// preallocates each (prealloc) and asks each for its O_DIRECT alignment,
+// all of them in one pass through the ring (Engine.meta), and sets each up
+// for writing size bytes, the source's layout (setupWrite). A destination
+// that cannot be created or preallocated is dead from the start.
+func (e *Engine) createDests(job *cvv.Job, size int64, layout *copyfile.Layout, block int) []*destination {
 	dests := make([]*destination, len(job.Dests))
 	stx := make([]unix.Statx_t, len(job.Dests))
 	var ops []metaOp
@@ -38,9 +40,10 @@ func (e *Engine) createDests(job *cvv.Job, size, prealloc int64, block int) []*d
 		}
 		dests[i] = &destination{final: p, pf: pf, f: pf.File, fd: int(pf.File.Fd()), align: 1, mode: "buffered"}
 		fd := dests[i].fd
-		if prealloc > 0 {
-			ops = append(ops, metaOp{iouring.Fallocate(fd, 0, 0, prealloc),
-				func() int { return errnoResult(0, unix.Fallocate(fd, 0, 0, prealloc)) }})
+		if n := prealloc(layout, job.WritePath(i), size, block); n > 0 {
+			preallocs.Add(1)
+			ops = append(ops, metaOp{iouring.Fallocate(fd, 0, 0, n),
+				func() int { return errnoResult(0, unix.Fallocate(fd, 0, 0, n)) }})
 			who = append(who, i)
 		}
 		if job.WritePath(i) != cvv.WriteBuffered {
@@ -68,7 +71,7 @@ func (e *Engine) createDests(job *cvv.Job, size, prealloc int64, block int) []*d
 		case res[k] < 0:
 			ferr := atomicfile.Preallocated(syscall.Errno(-res[k]))
 			if ferr == unix.EINTR || ferr == unix.EAGAIN {
-				ferr = atomicfile.Preallocate(dests[i].f, prealloc)
+				ferr = atomicfile.Preallocate(dests[i].f, prealloc(layout, job.WritePath(i), size, block))
 			}
 			if ferr != nil {
 				e.deadDest(dests[i], &os.PathError{Op: "fallocate", Path: dests[i].final, Err: ferr})
@@ -84,6 +87,29 @@ func (e *Engine) createDests(job *cvv.Job, size, prealloc int64, block int) []*d
 	}
 	return dests
 }
+
+// prealloc returns how many bytes to preallocate for a copy of size bytes
+// of the source (layout) written by path: only the data of a sparse file,
+// which its copy's holes skip. A copy written with O_DIRECT is
+// preallocated even if a single write fills it: an O_DIRECT write past
+// the end of a file with no blocks costs ext4 more than the fallocate it
+// saves. One through the page cache (cvv.WriteBuffered, as every file
+// under plan.SmallFile is on a destination of its own) follows
+// Layout.Prealloc, as in the portable engine: a file of one block or less
+// is written by one write, which delayed allocation allocates in one
+// piece, and its fallocate would cost a trip through an io_uring worker.
+func prealloc(layout *copyfile.Layout, path cvv.WritePath, size int64, block int) int64 {
+	switch {
+	case path == cvv.WriteBuffered:
+		return layout.Prealloc(block)
+	case layout.Sparse():
+		return 0
+	}
+	return size
+}
+
+// preallocs counts the preallocations asked for, for tests.
+var preallocs atomic.Int64
 
 // deadDest fails d, created but not written yet: its temp file goes.
 func (e *Engine) deadDest(d *destination, err error) {

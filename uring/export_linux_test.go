@@ -77,6 +77,10 @@ func SetSyncFileRange(f func(fd int, off, n int64, flags int)) (restore func()) 
 // WriteBehindsStarted is how many write-behinds the process has started.
 func WriteBehindsStarted() int64 { return behindsStarted.Load() }
 
+// Preallocations is how many preallocations of a copy the process has
+// asked for.
+func Preallocations() int64 { return preallocs.Load() }
+
 // WriteBehindWindow and WriteBehindLag are the write-behind's stretch and
 // how far behind it waits and drops.
 const (

@@ -109,6 +109,39 @@ func TestFastPath(t *testing.T) {
 	}
 }
 
+// TestPreallocation: a copy written through the page cache in one write
+// (a file of one block or less) is not preallocated; a longer one, and any
+// copy that may be written with O_DIRECT, is.
+func TestPreallocation(t *testing.T) {
+	const block = 64 << 10
+	e := newEngine(t, cvv.Options{BlockSize: block, QueueDepth: 4})
+	for _, tc := range []struct {
+		size      int
+		path      cvv.WritePath
+		preallocs int64
+	}{
+		{4096, cvv.WriteBuffered, 0},
+		{block, cvv.WriteBuffered, 0},
+		{block + 1, cvv.WriteBuffered, 1},
+		{4096, cvv.WriteDirect, 1},
+		{4096, cvv.WriteAuto, 1},
+	} {
+		data := enginetest.Data(tc.size, 5)
+		src := enginetest.WriteFile(t, t.TempDir(), "src", data)
+		dests := enginetest.DestPaths(t, 1, "copy")
+		before := uring.Preallocations()
+		res, err := e.Copy(context.Background(), cvv.Job{Source: src, Dests: dests, Hash: hashing.XXH3,
+			Write: []cvv.WritePath{tc.path}})
+		if err != nil || res.Failed() {
+			t.Fatalf("%d bytes %v: Copy: %v %+v", tc.size, tc.path, err, res)
+		}
+		if got := uring.Preallocations() - before; got != tc.preallocs {
+			t.Errorf("%d bytes %v: %d preallocations, want %d", tc.size, tc.path, got, tc.preallocs)
+		}
+		enginetest.AssertSame(t, dests[0], data)
+	}
+}
+
 // FuzzCrossCheck copies the same bytes with this engine and the portable
 // one: the copies and the hashes must be identical.
 func FuzzCrossCheck(f *testing.F) {
