@@ -239,24 +239,29 @@ dd if=/dev/zero of=%[2]s/filler bs=%[3]s 2>/dev/null || true
 }
 
 // TestCLIDiskFullSmallFiles: the disk fills while a tree of small files
-// is copied by the portable engine, which does not preallocate a file of
-// one block or less (Layout.Prealloc): the space each one needs is found
-// missing by its write or its sync, not by a fallocate. The run fails
-// saying so, leaves no temp file, every file under its final name on the
-// full filesystem has the source's bytes, and the other destinations are
+// is copied. Neither engine preallocates a page-cache copy of one block or
+// less (Layout.Prealloc), and the io_uring engine writes every file under
+// 1 MiB through the page cache: the space each one needs is found missing
+// by its write or its sync, not by a fallocate. The run fails saying so,
+// leaves no temp file, every file under its final name on the full
+// filesystem has the source's bytes, and the other destinations are
 // complete.
 func TestCLIDiskFullSmallFiles(t *testing.T) {
-	forEachSmallFS(t, 16<<20, func(t *testing.T, small string) {
-		work := workDir(t, 128<<20)
-		src := filepath.Join(work, "src")
-		want := buildTree(t, src, treeSpec{Small: 40})
-		d1 := filepath.Join(work, "d1")
-		runFilling(t, work, small, "4k", "--engine", "fallback", "-j", "1", src, d1, small)
-		if n := checkFinalFiles(t, want, small); n >= len(want) {
-			t.Errorf("%d of %d files on the full filesystem: it never filled", n, len(want))
-		}
-		checkComplete(t, want, d1)
-	})
+	for _, engine := range []string{"uring", "fallback"} {
+		t.Run(engine, func(t *testing.T) {
+			forEachSmallFS(t, 16<<20, func(t *testing.T, small string) {
+				work := workDir(t, 128<<20)
+				src := filepath.Join(work, "src")
+				want := buildTree(t, src, treeSpec{Small: 40})
+				d1 := filepath.Join(work, "d1")
+				runFilling(t, work, small, "4k", "--engine", engine, "-j", "1", src, d1, small)
+				if n := checkFinalFiles(t, want, small); n >= len(want) {
+					t.Errorf("%d of %d files on the full filesystem: it never filled", n, len(want))
+				}
+				checkComplete(t, want, d1)
+			})
+		})
+	}
 }
 
 // TestCLISourceReadEIO: one source file (on a FUSE filesystem) fails to
