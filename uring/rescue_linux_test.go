@@ -148,8 +148,39 @@ func ext4Mount(t *testing.T) string {
 	run(t, "truncate", "-s", "64M", img)
 	run(t, "mkfs.ext4", "-q", "-F", img)
 	run(t, "mount", "-o", "loop", img, mnt)
-	t.Cleanup(func() { run(t, "umount", mnt) })
+	t.Cleanup(func() { unmount(t, mnt) })
 	return mnt
+}
+
+// unmount unmounts mnt, waiting while it is busy. The fallocate ran on an
+// io-wq worker, and the kernel can drop that worker's reference to the file
+// after the completion has been posted and the ring closed: on a loaded
+// machine umount then fails with "target is busy" for a moment (seen once in
+// CI). A mount still busy after 30 s is an error, and is detached so that the
+// test's temporary directory can be removed.
+func unmount(t *testing.T, mnt string) {
+	t.Helper()
+	start := time.Now()
+	for busy := false; ; busy = true {
+		err := unix.Unmount(mnt, 0)
+		if err == nil {
+			if busy {
+				d := time.Since(start)
+				t.Logf("umount %s: busy for %v after the test", mnt, d.Round(time.Millisecond))
+			}
+			return
+		}
+		if err != unix.EBUSY {
+			t.Errorf("umount %s: %v", mnt, err)
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Errorf("umount %s: still busy after 30 s; detaching it", mnt)
+			_ = unix.Unmount(mnt, unix.MNT_DETACH)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freeze runs fsfreeze with flag (-f or -u) on mnt.
